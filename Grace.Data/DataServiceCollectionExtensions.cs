@@ -1,0 +1,86 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Grace.Data;
+
+public static class DataServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers Grace's database on the provider chosen by <c>Grace:Database:Provider</c>:
+    /// an <see cref="IDbContextFactory{GraceDbContext}"/> for short-lived contexts, a scoped
+    /// <see cref="GraceDbContext"/> for ASP.NET Core Identity, and the migrator that runs at start.
+    /// </summary>
+    public static IHostApplicationBuilder AddGraceData(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<DatabaseOptions>()
+            .BindConfiguration(DatabaseOptions.Section)
+            .ValidateDataAnnotations()
+            .Validate(o => o.Provider == DatabaseProvider.Sqlite || !string.IsNullOrWhiteSpace(o.ConnectionString),
+                $"{DatabaseOptions.Section}:ConnectionString is required when {DatabaseOptions.Section}:Provider is SqlServer or Postgres.")
+            .ValidateOnStart();
+
+        var options = builder.Configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
+        var contentRoot = builder.Environment.ContentRootPath;
+
+        switch (options.Provider)
+        {
+            case DatabaseProvider.SqlServer:
+                services.AddDbContextFactory<SqlServerGraceDbContext>(o => o.UseSqlServer(options.ConnectionString,
+                    sql => sql.CommandTimeout(options.CommandTimeoutSeconds).EnableRetryOnFailure()));
+                services.AddSingleton<IDbContextFactory<GraceDbContext>, ProviderContextFactory<SqlServerGraceDbContext>>();
+                break;
+            case DatabaseProvider.Postgres:
+                services.AddDbContextFactory<PostgresGraceDbContext>(o => o.UseNpgsql(options.ConnectionString,
+                    npgsql => npgsql.CommandTimeout(options.CommandTimeoutSeconds).EnableRetryOnFailure()));
+                services.AddSingleton<IDbContextFactory<GraceDbContext>, ProviderContextFactory<PostgresGraceDbContext>>();
+                break;
+            default:
+                var sqlite = SqliteConnectionString(options, contentRoot);
+                services.AddDbContextFactory<SqliteGraceDbContext>(o => o.UseSqlite(sqlite,
+                    s => s.CommandTimeout(options.CommandTimeoutSeconds)));
+                services.AddSingleton<IDbContextFactory<GraceDbContext>, ProviderContextFactory<SqliteGraceDbContext>>();
+                break;
+        }
+
+        services.AddSingleton(new GraceDatabaseInfo(options.Provider,
+            options.Provider == DatabaseProvider.Sqlite ? new SqliteConnectionStringBuilder(SqliteConnectionString(options, contentRoot)).DataSource : null));
+        // Identity's stores want a scoped context; it comes from the same factory.
+        services.AddScoped<GraceDbContext>(sp => sp.GetRequiredService<IDbContextFactory<GraceDbContext>>().CreateDbContext());
+        services.AddHostedService<DatabaseMigrator>();
+        return builder;
+    }
+
+    /// <summary>The SQLite connection string: the configured one, or grace.db in the data folder.</summary>
+    public static string SqliteConnectionString(DatabaseOptions options, string contentRoot)
+    {
+        var csb = new SqliteConnectionStringBuilder(options.ConnectionString ?? string.Empty);
+        if (string.IsNullOrWhiteSpace(csb.DataSource))
+        {
+            var dir = Path.IsPathRooted(options.DataDirectory) ? options.DataDirectory : Path.Combine(contentRoot, options.DataDirectory);
+            csb.DataSource = Path.Combine(dir, "grace.db");
+        }
+        else if (!Path.IsPathRooted(csb.DataSource) && csb.DataSource != ":memory:")
+        {
+            csb.DataSource = Path.Combine(contentRoot, csb.DataSource);
+        }
+
+        // Microsoft.Data.Sqlite retries SQLITE_BUSY until the command timeout: that is the busy timeout.
+        csb.DefaultTimeout = Math.Max(1, (int)Math.Ceiling(options.SqliteBusyTimeoutMilliseconds / 1000.0));
+        csb.Pooling = true;
+        return csb.ToString();
+    }
+
+    private sealed class ProviderContextFactory<TContext>(IDbContextFactory<TContext> inner) : IDbContextFactory<GraceDbContext>
+        where TContext : GraceDbContext
+    {
+        public GraceDbContext CreateDbContext() => inner.CreateDbContext();
+    }
+}
+
+/// <summary>What the engine may need to know about Grace's own database (its SQLite file, for example).</summary>
+public sealed record GraceDatabaseInfo(DatabaseProvider Provider, string? SqliteFilePath);

@@ -1,0 +1,106 @@
+namespace Grace.Data.Entities;
+
+/// <summary>Severity of a captured signal, in increasing order.</summary>
+public enum Severity
+{
+    Debug = 0,
+    Information = 1,
+    Warning = 2,
+    Error = 3,
+    Critical = 4,
+}
+
+/// <summary>Lifecycle of an incident: the group of all signals sharing one fingerprint.</summary>
+public enum IncidentStatus
+{
+    Open = 0,
+    Mitigating = 1,
+    Resolved = 2,
+}
+
+/// <summary>
+/// The persisted state machine of a mission. The database holds the truth; the engine only
+/// moves a mission from one state to the next and records every move as a <see cref="MissionEvent"/>.
+/// </summary>
+public enum MissionState
+{
+    /// <summary>Diagnosed and planned: a contract exists, the gate has not run yet.</summary>
+    Planned = 0,
+    /// <summary>Tier 2+: waits for the required number of distinct approvers.</summary>
+    AwaitingApproval = 1,
+    /// <summary>Cleared by the gate (and approvers where needed); the action has not started.</summary>
+    Approved = 2,
+    /// <summary>The intent to act is committed; the action is running (or was, if the host died).</summary>
+    Executing = 3,
+    /// <summary>The action ran; the contract probe is being polled.</summary>
+    Verifying = 4,
+    /// <summary>The contract held.</summary>
+    Succeeded = 5,
+    /// <summary>The contract failed and the snapshot was restored.</summary>
+    RolledBack = 6,
+    /// <summary>The action or its rollback failed; a human must look.</summary>
+    Failed = 7,
+    /// <summary>An approver rejected the action.</summary>
+    Rejected = 8,
+    /// <summary>The approval window passed without enough approvals.</summary>
+    Expired = 9,
+    /// <summary>Policy (kill switch, cooldown, hourly cap, target busy) refused the action.</summary>
+    Blocked = 10,
+    /// <summary>Dry-run: everything up to the action was done, the action was not.</summary>
+    DryRunCompleted = 11,
+}
+
+/// <summary>The pipeline stage a mission event belongs to.</summary>
+public enum PipelineStage
+{
+    Capture = 0,
+    Diagnose = 1,
+    Plan = 2,
+    Gate = 3,
+    Snapshot = 4,
+    Execute = 5,
+    Verify = 6,
+    Rollback = 7,
+    Learn = 8,
+}
+
+/// <summary>How a contract compares the observed value with its threshold.</summary>
+public enum Comparator
+{
+    LessThan = 0,
+    LessThanOrEqual = 1,
+    GreaterThan = 2,
+    GreaterThanOrEqual = 3,
+    Equal = 4,
+    NotEqual = 5,
+}
+
+public enum ContractVerdict
+{
+    Pending = 0,
+    Met = 1,
+    Failed = 2,
+}
+
+public enum ApprovalStatus
+{
+    Pending = 0,
+    Approved = 1,
+    Rejected = 2,
+    Expired = 3,
+    Voided = 4,
+}
+
+public enum ApprovalVerdict
+{
+    Approve = 0,
+    Reject = 1,
+}
+
+public static class MissionStateExtensions
+{
+    /// <summary>True when the mission will never move again.</summary>
+    public static bool IsTerminal(this MissionState state) => state is MissionState.Succeeded
+        or MissionState.RolledBack or MissionState.Failed or MissionState.Rejected
+        or MissionState.Expired or MissionState.Blocked or MissionState.DryRunCompleted;
+}

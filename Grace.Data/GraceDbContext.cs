@@ -1,0 +1,173 @@
+using Grace.Data.Entities;
+using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore;
+
+namespace Grace.Data;
+
+/// <summary>
+/// Grace's one model. Each provider has its own subclass so that each keeps its own migrations
+/// (<c>Migrations/&lt;Provider&gt;/</c>); code depends only on this type.
+/// </summary>
+public abstract class GraceDbContext(DbContextOptions options) : IdentityDbContext<GraceUser>(options)
+{
+    public DbSet<Incident> Incidents => Set<Incident>();
+    public DbSet<Mission> Missions => Set<Mission>();
+    public DbSet<MissionEvent> MissionEvents => Set<MissionEvent>();
+    public DbSet<ActionContract> Contracts => Set<ActionContract>();
+    public DbSet<Snapshot> Snapshots => Set<Snapshot>();
+    public DbSet<Approval> Approvals => Set<Approval>();
+    public DbSet<ApprovalDecision> ApprovalDecisions => Set<ApprovalDecision>();
+    public DbSet<BenchmarkRun> BenchmarkRuns => Set<BenchmarkRun>();
+    public DbSet<OutcomeRecord> Outcomes => Set<OutcomeRecord>();
+    public DbSet<PlaybookStatistics> PlaybookStatistics => Set<PlaybookStatistics>();
+    public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
+    public DbSet<EngineSetting> EngineSettings => Set<EngineSetting>();
+
+    protected override void OnModelCreating(ModelBuilder builder)
+    {
+        base.OnModelCreating(builder);
+
+        builder.Entity<Incident>(e =>
+        {
+            e.HasIndex(i => i.Fingerprint).IsUnique();
+            e.HasIndex(i => new { i.Status, i.LastSeenAt });
+            e.Property(i => i.Fingerprint).HasMaxLength(64);
+            e.Property(i => i.Source).HasMaxLength(256);
+            e.Property(i => i.ExceptionType).HasMaxLength(256);
+            e.Property(i => i.Template).HasMaxLength(2048);
+            e.Property(i => i.SampleMessage).HasMaxLength(4096);
+            e.Property(i => i.PatternKey).HasMaxLength(128);
+            e.Property(i => i.Target).HasMaxLength(128);
+            e.Property(i => i.Labels).HasMaxLength(4096);
+        });
+
+        builder.Entity<Mission>(e =>
+        {
+            e.HasIndex(m => new { m.State, m.UpdatedAt });
+            e.HasIndex(m => new { m.PlaybookKey, m.Target, m.ExecutedAt });
+            e.HasIndex(m => m.IncidentId);
+            e.HasIndex(m => m.CreatedAt);
+            e.Property(m => m.PatternKey).HasMaxLength(128);
+            e.Property(m => m.PlaybookKey).HasMaxLength(128);
+            e.Property(m => m.Action).HasMaxLength(128);
+            e.Property(m => m.Target).HasMaxLength(128);
+            e.Property(m => m.Parameters).HasMaxLength(8192);
+            e.Property(m => m.RequestedBy).HasMaxLength(256);
+            e.Property(m => m.StatusReason).HasMaxLength(2048);
+            e.Property(m => m.LeaseOwner).HasMaxLength(128);
+            e.Property(m => m.Version).IsConcurrencyToken();
+            e.HasOne(m => m.Incident).WithMany().HasForeignKey(m => m.IncidentId).OnDelete(DeleteBehavior.Restrict);
+            e.HasOne(m => m.Contract).WithOne().HasForeignKey<ActionContract>(c => c.MissionId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne(m => m.Approval).WithOne().HasForeignKey<Approval>(a => a.MissionId).OnDelete(DeleteBehavior.Cascade);
+            e.HasMany(m => m.Events).WithOne().HasForeignKey(ev => ev.MissionId).OnDelete(DeleteBehavior.Cascade);
+            e.HasMany(m => m.Snapshots).WithOne().HasForeignKey(s => s.MissionId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        builder.Entity<MissionEvent>(e =>
+        {
+            e.HasIndex(ev => new { ev.MissionId, ev.Id });
+            e.Property(ev => ev.Kind).HasMaxLength(64);
+            e.Property(ev => ev.Actor).HasMaxLength(256);
+            e.Property(ev => ev.Message).HasMaxLength(4096);
+        });
+
+        builder.Entity<ActionContract>(e =>
+        {
+            e.Property(c => c.Probe).HasMaxLength(128);
+            e.Property(c => c.Target).HasMaxLength(128);
+            e.Property(c => c.ProbeParameters).HasMaxLength(4096);
+            e.Property(c => c.Description).HasMaxLength(1024);
+        });
+
+        builder.Entity<Snapshot>(e =>
+        {
+            e.Property(s => s.Executor).HasMaxLength(128);
+            e.Property(s => s.Target).HasMaxLength(128);
+            e.Property(s => s.Purpose).HasMaxLength(32);
+            e.Property(s => s.Summary).HasMaxLength(2048);
+        });
+
+        builder.Entity<Approval>(e =>
+        {
+            e.HasIndex(a => new { a.Status, a.ExpiresAt });
+            e.Property(a => a.RequestedBy).HasMaxLength(256);
+            e.Property(a => a.Version).IsConcurrencyToken();
+            e.HasMany(a => a.Decisions).WithOne().HasForeignKey(d => d.ApprovalId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        builder.Entity<ApprovalDecision>(e =>
+        {
+            // One verdict per person per approval: distinct approvers are enforced by the database too.
+            e.HasIndex(d => new { d.ApprovalId, d.UserName }).IsUnique();
+            e.Property(d => d.UserName).HasMaxLength(256);
+            e.Property(d => d.Reason).HasMaxLength(2048);
+        });
+
+        builder.Entity<BenchmarkRun>(e =>
+        {
+            e.HasIndex(b => b.MissionId);
+            e.Property(b => b.Benchmark).HasMaxLength(128);
+            e.Property(b => b.Target).HasMaxLength(128);
+        });
+
+        builder.Entity<OutcomeRecord>(e =>
+        {
+            e.HasIndex(o => o.At);
+            e.HasIndex(o => o.MissionId).IsUnique();
+            e.Property(o => o.PatternKey).HasMaxLength(128);
+            e.Property(o => o.PlaybookKey).HasMaxLength(128);
+            e.Property(o => o.Target).HasMaxLength(128);
+        });
+
+        builder.Entity<PlaybookStatistics>(e =>
+        {
+            e.HasKey(s => new { s.PatternKey, s.PlaybookKey });
+            e.Property(s => s.PatternKey).HasMaxLength(128);
+            e.Property(s => s.PlaybookKey).HasMaxLength(128);
+            e.Property(s => s.Version).IsConcurrencyToken();
+        });
+
+        builder.Entity<AuditEntry>(e =>
+        {
+            e.HasIndex(a => a.At);
+            e.Property(a => a.Actor).HasMaxLength(256);
+            e.Property(a => a.Action).HasMaxLength(128);
+            e.Property(a => a.Subject).HasMaxLength(256);
+            e.Property(a => a.Detail).HasMaxLength(4096);
+            e.Property(a => a.RemoteAddress).HasMaxLength(64);
+        });
+
+        builder.Entity<EngineSetting>(e =>
+        {
+            e.HasKey(s => s.Key);
+            e.Property(s => s.Key).HasMaxLength(128);
+            e.Property(s => s.Value).HasMaxLength(4096);
+            e.Property(s => s.UpdatedBy).HasMaxLength(256);
+        });
+    }
+
+    public override int SaveChanges(bool acceptAllChangesOnSuccess)
+    {
+        StampVersions();
+        return base.SaveChanges(acceptAllChangesOnSuccess);
+    }
+
+    public override Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
+    {
+        StampVersions();
+        return base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
+    }
+
+    // A new version on every write turns a lost update into a DbUpdateConcurrencyException,
+    // the same way on all three providers (SQLite has no rowversion).
+    private void StampVersions()
+    {
+        foreach (var entry in ChangeTracker.Entries<IVersioned>())
+        {
+            if (entry.State is EntityState.Added or EntityState.Modified)
+            {
+                entry.Entity.Version = Guid.NewGuid();
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+
+namespace Grace.Data;
+
+/// <summary>The embedded default: one SQLite file.</summary>
+public sealed class SqliteGraceDbContext(DbContextOptions<SqliteGraceDbContext> options) : GraceDbContext(options)
+{
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        // SQLite cannot order or compare DateTimeOffset stored as text; as binary (UTC ticks + offset) it can.
+        configurationBuilder.Properties<DateTimeOffset>().HaveConversion<DateTimeOffsetToBinaryConverter>();
+        configurationBuilder.Properties<DateTimeOffset?>().HaveConversion<DateTimeOffsetToBinaryConverter>();
+    }
+}
+
+/// <summary>SQL Server, the production database the users asked for.</summary>
+public sealed class SqlServerGraceDbContext(DbContextOptions<SqlServerGraceDbContext> options) : GraceDbContext(options);
+
+/// <summary>PostgreSQL, the second production server.</summary>
+public sealed class PostgresGraceDbContext(DbContextOptions<PostgresGraceDbContext> options) : GraceDbContext(options);

@@ -1,0 +1,89 @@
+using Grace.Data.Entities;
+
+namespace Grace.Engine.Configuration;
+
+/// <summary>What Grace heals and how: <c>Grace:Targets</c>, <c>Grace:Patterns</c>, <c>Grace:Playbooks</c>.</summary>
+public sealed class CatalogOptions
+{
+    public const string Section = "Grace";
+
+    public Dictionary<string, TargetOptions> Targets { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+    public Dictionary<string, PatternOptions> Patterns { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+    public Dictionary<string, PlaybookOptions> Playbooks { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+}
+
+public enum TargetKind
+{
+    /// <summary>Grace's own process (logging levels, its own signals).</summary>
+    Grace,
+    /// <summary>A SQLite database file; <c>UseGraceDatabase</c> points it at Grace's own.</summary>
+    Sqlite,
+    /// <summary>A folder on this machine.</summary>
+    Directory,
+    Http,
+    Postgres,
+    SqlServer,
+    Process,
+}
+
+/// <summary>Something Grace heals.</summary>
+public sealed class TargetOptions
+{
+    public TargetKind Kind { get; set; }
+    public string? Description { get; set; }
+    /// <summary>File or folder path (SQLite, Directory), relative to the content root unless absolute.</summary>
+    public string? Path { get; set; }
+    /// <summary>For a SQLite target: use Grace's own database file.</summary>
+    public bool UseGraceDatabase { get; set; }
+    public string? ConnectionString { get; set; }
+    public string? Url { get; set; }
+}
+
+/// <summary>What an incident must look like for a playbook to apply. Every field set must match.</summary>
+public sealed class PatternOptions
+{
+    public string? Description { get; set; }
+    /// <summary>Exception type, full name or simple name (matches <c>Microsoft.Data.Sqlite.SqliteException</c> or <c>SqliteException</c>).</summary>
+    public string? ExceptionType { get; set; }
+    /// <summary>Regular expression tried against the message and its template.</summary>
+    public string? MessageRegex { get; set; }
+    /// <summary>Source prefix (a logger category, a service name).</summary>
+    public string? Source { get; set; }
+    public Severity MinimumSeverity { get; set; } = Severity.Error;
+    /// <summary>Labels that must be present with these values.</summary>
+    public Dictionary<string, string> Labels { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+    /// <summary>Candidate playbooks, in the order to try when nothing has been learned yet.</summary>
+    public List<string> Playbooks { get; set; } = [];
+    /// <summary>Target of the missions when the signal names none.</summary>
+    public string? Target { get; set; }
+}
+
+/// <summary>An action with its contract and its policy.</summary>
+public sealed class PlaybookOptions
+{
+    public string? Title { get; set; }
+    /// <summary>Executor key, such as <c>sqlite.wal-checkpoint</c>.</summary>
+    public string Action { get; set; } = "";
+    /// <summary>Target key in <c>Grace:Targets</c>.</summary>
+    public string Target { get; set; } = "";
+    /// <summary>0 runs, 1 runs and notifies, 2 needs one approver, 3 needs two distinct approvers.</summary>
+    public int Tier { get; set; }
+    public Dictionary<string, string> Parameters { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+    public ContractOptions? Contract { get; set; }
+    /// <summary>Overrides <c>Grace:Engine:DefaultCooldownSeconds</c>.</summary>
+    public int? CooldownSeconds { get; set; }
+    public bool DryRun { get; set; }
+}
+
+/// <summary>The measurable effect a playbook promises.</summary>
+public sealed class ContractOptions
+{
+    /// <summary>Probe key, such as <c>sqlite.wal-bytes</c>.</summary>
+    public string Probe { get; set; } = "";
+    /// <summary>Target the probe reads; defaults to the playbook's target.</summary>
+    public string? Target { get; set; }
+    public Dictionary<string, string> Parameters { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+    public Comparator Comparator { get; set; } = Comparator.LessThanOrEqual;
+    public double Threshold { get; set; }
+    public int DeadlineSeconds { get; set; } = 30;
+}

@@ -1,0 +1,172 @@
+using System.Text.RegularExpressions;
+using Grace.Data;
+using Grace.Engine.Execute;
+using Grace.Engine.Targets;
+using Microsoft.Extensions.Options;
+
+namespace Grace.Engine.Configuration;
+
+/// <summary>
+/// Checks targets, patterns and playbooks at start. Every fault names its configuration key, so a
+/// broken <c>appsettings.json</c> stops Grace with a message that says what to fix and where.
+/// </summary>
+public sealed class CatalogValidator(ExecutorCatalog executors, IOptions<EngineOptions> engine, TargetRegistry targets, GraceDatabaseInfo database)
+    : IValidateOptions<CatalogOptions>
+{
+    public ValidateOptionsResult Validate(string? name, CatalogOptions options)
+    {
+        var errors = new List<string>();
+        foreach (var (key, target) in options.Targets)
+        {
+            var at = $"Grace:Targets:{key}";
+            switch (target.Kind)
+            {
+                case TargetKind.Sqlite when target.UseGraceDatabase && database.Provider != DatabaseProvider.Sqlite:
+                    errors.Add($"{at}:UseGraceDatabase: Grace's own database is {database.Provider}, not SQLite.");
+                    break;
+                case TargetKind.Sqlite or TargetKind.Directory when !target.UseGraceDatabase && string.IsNullOrWhiteSpace(target.Path):
+                    errors.Add($"{at}:Path is required for a {target.Kind} target.");
+                    break;
+                case TargetKind.Http when !Uri.TryCreate(target.Url, UriKind.Absolute, out _):
+                    errors.Add($"{at}:Url must be an absolute URL for an Http target.");
+                    break;
+                case TargetKind.Postgres or TargetKind.SqlServer when string.IsNullOrWhiteSpace(target.ConnectionString):
+                    errors.Add($"{at}:ConnectionString is required for a {target.Kind} target.");
+                    break;
+            }
+        }
+
+        foreach (var (key, pattern) in options.Patterns)
+        {
+            var at = $"Grace:Patterns:{key}";
+            if (pattern.Playbooks.Count == 0)
+            {
+                errors.Add($"{at}:Playbooks must name at least one playbook.");
+            }
+
+            for (var i = 0; i < pattern.Playbooks.Count; i++)
+            {
+                if (!options.Playbooks.ContainsKey(pattern.Playbooks[i]))
+                {
+                    errors.Add($"{at}:Playbooks:{i}: playbook '{pattern.Playbooks[i]}' is not defined under Grace:Playbooks.");
+                }
+            }
+
+            if (pattern.MessageRegex is { Length: > 0 } regex)
+            {
+                try
+                {
+                    _ = new Regex(regex, RegexOptions.None, TimeSpan.FromMilliseconds(100));
+                }
+                catch (ArgumentException ex)
+                {
+                    errors.Add($"{at}:MessageRegex is not a valid regular expression: {ex.Message}");
+                }
+            }
+
+            if (pattern.Target is { Length: > 0 } t && !options.Targets.ContainsKey(t))
+            {
+                errors.Add($"{at}:Target: target '{t}' is not defined under Grace:Targets.");
+            }
+
+            if (string.IsNullOrWhiteSpace(pattern.ExceptionType) && string.IsNullOrWhiteSpace(pattern.MessageRegex)
+                && string.IsNullOrWhiteSpace(pattern.Source) && pattern.Labels.Count == 0)
+            {
+                errors.Add($"{at}: a pattern needs at least one of ExceptionType, MessageRegex, Source or Labels; an empty pattern would match every signal.");
+            }
+        }
+
+        foreach (var (key, playbook) in options.Playbooks)
+        {
+            ValidatePlaybook($"Grace:Playbooks:{key}", playbook, options, errors);
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private void ValidatePlaybook(string at, PlaybookOptions playbook, CatalogOptions options, List<string> errors)
+    {
+        if (playbook.Tier is < 0 or > 3)
+        {
+            errors.Add($"{at}:Tier must be 0, 1, 2 or 3 (it is {playbook.Tier}).");
+        }
+
+        if (playbook.CooldownSeconds is < 0)
+        {
+            errors.Add($"{at}:CooldownSeconds must not be negative.");
+        }
+
+        if (!executors.Executors.TryGetValue(playbook.Action, out var executor))
+        {
+            errors.Add($"{at}:Action: unknown action '{playbook.Action}'; known actions: {string.Join(", ", executors.Executors.Keys.Order())}.");
+        }
+
+        TargetOptions? target = null;
+        if (string.IsNullOrWhiteSpace(playbook.Target))
+        {
+            errors.Add($"{at}:Target is required.");
+        }
+        else if (!options.Targets.TryGetValue(playbook.Target, out target))
+        {
+            errors.Add($"{at}:Target: target '{playbook.Target}' is not defined under Grace:Targets.");
+        }
+
+        if (executor is not null)
+        {
+            if (target is not null && !executor.TargetKinds.Contains(target.Kind))
+            {
+                errors.Add($"{at}:Target: action '{executor.Action}' works on {string.Join(" or ", executor.TargetKinds)} targets, and '{playbook.Target}' is {target.Kind}.");
+            }
+
+            errors.AddRange(executor.ValidateParameters(playbook.Parameters).Select(e => $"{at}:{e}"));
+            if (executor is CacheDirectoryExecutor cache && target is { Kind: TargetKind.Directory, Path: { } path })
+            {
+                try
+                {
+                    cache.RequireAllowed(new ResolvedTarget(playbook.Target, target.Kind, targets.ResolvePath(path), null, null, null));
+                }
+                catch (ActionRefusedException ex) when (!ex.Message.Contains("does not exist", StringComparison.Ordinal))
+                {
+                    errors.Add($"{at}:Target: {ex.Message}");
+                }
+            }
+        }
+
+        if (playbook.Contract is not { } contract)
+        {
+            errors.Add($"{at}:Contract is required: every action states the measurable effect it promises.");
+            return;
+        }
+
+        if (!executors.Probes.TryGetValue(contract.Probe, out var probe))
+        {
+            errors.Add($"{at}:Contract:Probe: unknown probe '{contract.Probe}'; known probes: {string.Join(", ", executors.Probes.Keys.Order())}.");
+        }
+        else
+        {
+            var probeTargetKey = contract.Target ?? playbook.Target;
+            if (contract.Target is not null && !options.Targets.ContainsKey(contract.Target))
+            {
+                errors.Add($"{at}:Contract:Target: target '{contract.Target}' is not defined under Grace:Targets.");
+            }
+            else if (options.Targets.TryGetValue(probeTargetKey, out var probeTarget) && !probe.TargetKinds.Contains(probeTarget.Kind))
+            {
+                errors.Add($"{at}:Contract:Probe: probe '{probe.Key}' reads {string.Join(" or ", probe.TargetKinds)} targets, and '{probeTargetKey}' is {probeTarget.Kind}.");
+            }
+
+            errors.AddRange(probe.ValidateParameters(contract.Parameters).Select(e => $"{at}:Contract:{e}"));
+        }
+
+        if (contract.DeadlineSeconds is < 1 or > 86_400)
+        {
+            errors.Add($"{at}:Contract:DeadlineSeconds must be between 1 and 86400 (it is {contract.DeadlineSeconds}).");
+        }
+
+        if (double.IsNaN(contract.Threshold) || double.IsInfinity(contract.Threshold))
+        {
+            errors.Add($"{at}:Contract:Threshold must be a finite number.");
+        }
+
+        _ = engine;
+    }
+}

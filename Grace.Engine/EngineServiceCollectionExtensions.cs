@@ -1,0 +1,80 @@
+using Grace.Engine.Capture;
+using Grace.Engine.Configuration;
+using Grace.Engine.Diagnose;
+using Grace.Engine.Execute;
+using Grace.Engine.Execute.Logging;
+using Grace.Engine.Gate;
+using Grace.Engine.Learn;
+using Grace.Engine.Missions;
+using Grace.Engine.Notifications;
+using Grace.Engine.Plan;
+using Grace.Engine.Snapshot;
+using Grace.Engine.Targets;
+using Grace.Engine.Verify;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Polly;
+using Serilog.Core;
+
+namespace Grace.Engine;
+
+public static class EngineServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the healing engine: options validated at start, the pipeline stages, the
+    /// executors and probes, the in-process notifier, and the hosted capture and mission loops.
+    /// </summary>
+    public static IHostApplicationBuilder AddGraceEngine(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.TryAddSingleton(TimeProvider.System);
+
+        services.AddOptions<EngineOptions>().BindConfiguration(EngineOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<CatalogOptions>().BindConfiguration(CatalogOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<CatalogOptions>, CatalogValidator>();
+
+        services.AddSingleton<IPipelineNotifier, PipelineNotifier>();
+        services.AddSingleton<TargetRegistry>();
+        services.AddSingleton<LogLevelController>();
+        services.AddResiliencePipeline("grace:default", b => b.AddTimeout(TimeSpan.FromSeconds(30)));
+        services.AddSingleton<ActionResilience>();
+
+        // Capture
+        services.AddSingleton<SignalIntake>();
+        services.AddSingleton<ISignalSink>(sp => sp.GetRequiredService<SignalIntake>());
+        services.AddSingleton<SignalRateTracker>();
+        services.AddSingleton<ILogEventSink, GraceSerilogSink>();
+
+        // Executors and probes
+        services.AddSingleton<IRemediationExecutor, LoggingLevelExecutor>();
+        services.AddSingleton<IRemediationExecutor, SqliteCheckpointExecutor>();
+        services.AddSingleton<IRemediationExecutor, CacheDirectoryExecutor>();
+        services.AddSingleton<IProbe, SqliteWalBytesProbe>();
+        services.AddSingleton<IProbe, DirectoryBytesProbe>();
+        services.AddSingleton<IProbe, LoggingLevelProbe>();
+        services.AddSingleton<IProbe, IncidentSignalRateProbe>();
+        services.AddSingleton<ExecutorCatalog>();
+
+        // Stages
+        services.AddSingleton<Sentinel>();
+        services.AddSingleton<MissionPlanner>();
+        services.AddSingleton<KillSwitch>();
+        services.AddSingleton<PolicyGate>();
+        services.AddSingleton<MissionQueue>();
+        services.AddSingleton<IMissionScheduler>(sp => sp.GetRequiredService<MissionQueue>());
+        services.AddSingleton<ApprovalService>();
+        services.AddSingleton<SnapshotService>();
+        services.AddSingleton<ContractVerifier>();
+        services.AddSingleton<LearningService>();
+        services.AddSingleton<MissionJournal>();
+
+        // Hosted loops
+        services.AddSingleton<CaptureService>();
+        services.AddHostedService(sp => sp.GetRequiredService<CaptureService>());
+        services.AddSingleton<MissionRunner>();
+        services.AddHostedService(sp => sp.GetRequiredService<MissionRunner>());
+        return builder;
+    }
+}

@@ -1,0 +1,67 @@
+using System.Data.Common;
+using Grace.Engine.Configuration;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Registry;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace Grace.Engine.Execute;
+
+/// <summary>
+/// The Polly pipelines every executor and probe call goes through: a timeout, a retry with
+/// jitter on transient faults only, and a circuit breaker per target, so a sick target is left
+/// alone for a while instead of hammered.
+/// </summary>
+public sealed class ActionResilience(ResiliencePipelineRegistry<string> registry, IOptionsMonitor<EngineOptions> options)
+{
+    public ResiliencePipeline ForAction(string target) => registry.GetOrAddPipeline($"grace:action:{target}", builder =>
+    {
+        builder
+            .AddTimeout(TimeSpan.FromSeconds(options.CurrentValue.ActionTimeoutSeconds))
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(IsTransient),
+                MaxRetryAttempts = 3,
+                Delay = TimeSpan.FromMilliseconds(200),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+            })
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => ex is not ActionRefusedException and not OperationCanceledException),
+                FailureRatio = 0.5,
+                MinimumThroughput = 4,
+                SamplingDuration = TimeSpan.FromMinutes(2),
+                BreakDuration = TimeSpan.FromSeconds(30),
+            });
+    });
+
+    public ResiliencePipeline ForProbe(string target) => registry.GetOrAddPipeline($"grace:probe:{target}", builder =>
+    {
+        builder
+            .AddTimeout(TimeSpan.FromSeconds(10))
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(IsTransient),
+                MaxRetryAttempts = 2,
+                Delay = TimeSpan.FromMilliseconds(100),
+                UseJitter = true,
+            });
+    });
+
+    /// <summary>Faults worth retrying: a busy database, a timeout, a flaky connection. Never a refusal.</summary>
+    public static bool IsTransient(Exception ex) => ex switch
+    {
+        ActionRefusedException => false,
+        SqliteException sqlite => sqlite.SqliteErrorCode is 5 or 6, // SQLITE_BUSY, SQLITE_LOCKED
+        DbException db => db.IsTransient,
+        TimeoutRejectedException or TimeoutException => true,
+        HttpRequestException => true,
+        FileNotFoundException or DirectoryNotFoundException => false,
+        IOException => true,
+        _ => false,
+    };
+}

@@ -1,0 +1,72 @@
+using Grace.Data;
+using Grace.Data.Entities;
+using Grace.Engine.Configuration;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Grace.Engine.Gate;
+
+/// <summary>What the gate decided for a mission.</summary>
+public enum GateVerdict
+{
+    /// <summary>Policy allows the action (the tier still applies).</summary>
+    Proceed,
+    /// <summary>Not now (the target is busy); the mission waits and is tried again.</summary>
+    Defer,
+    /// <summary>Policy refuses the action; the mission ends.</summary>
+    Block,
+}
+
+public sealed record GateDecision(GateVerdict Verdict, string Reason, bool DryRun = false);
+
+/// <summary>
+/// Policy before any action: the kill switch, one playbook's cooldown on one target, the cap on
+/// runs per hour, missions in flight per target, and dry-run.
+/// </summary>
+public sealed class PolicyGate(KillSwitch killSwitch, IOptionsMonitor<EngineOptions> options, IOptionsMonitor<CatalogOptions> catalog, TimeProvider time)
+{
+    private static readonly MissionState[] InFlight = [MissionState.Approved, MissionState.Executing, MissionState.Verifying];
+
+    public async Task<GateDecision> EvaluateAsync(GraceDbContext db, Mission mission, CancellationToken cancellationToken)
+    {
+        var engine = options.CurrentValue;
+        var now = time.GetUtcNow();
+        if (await killSwitch.IsEngagedAsync(cancellationToken))
+        {
+            return new GateDecision(GateVerdict.Block, "The kill switch is engaged: no action runs until a Lead or Admin releases it.");
+        }
+
+        var playbook = catalog.CurrentValue.Playbooks.GetValueOrDefault(mission.PlaybookKey);
+        var cooldown = TimeSpan.FromSeconds(playbook?.CooldownSeconds ?? engine.DefaultCooldownSeconds);
+        if (cooldown > TimeSpan.Zero)
+        {
+            var since = now - cooldown;
+            var last = await db.Missions.AsNoTracking()
+                .Where(m => m.Id != mission.Id && m.PlaybookKey == mission.PlaybookKey && m.Target == mission.Target && m.ExecutedAt != null && m.ExecutedAt > since)
+                .OrderByDescending(m => m.ExecutedAt)
+                .Select(m => m.ExecutedAt)
+                .FirstOrDefaultAsync(cancellationToken);
+            if (last is { } at)
+            {
+                return new GateDecision(GateVerdict.Block,
+                    $"Cooldown: playbook '{mission.PlaybookKey}' ran on '{mission.Target}' at {at:u}; the next run is allowed after {at + cooldown:u}.");
+            }
+        }
+
+        var hourAgo = now.AddHours(-1);
+        var runsLastHour = await db.Missions.CountAsync(m => m.ExecutedAt != null && m.ExecutedAt > hourAgo, cancellationToken);
+        if (runsLastHour >= engine.MaxRunsPerHour)
+        {
+            return new GateDecision(GateVerdict.Block, $"Hourly cap: {runsLastHour} actions ran in the last hour (Grace:Engine:MaxRunsPerHour = {engine.MaxRunsPerHour}).");
+        }
+
+        var inFlight = await db.Missions.CountAsync(m => m.Id != mission.Id && m.Target == mission.Target && InFlight.Contains(m.State), cancellationToken);
+        if (inFlight >= engine.MaxConcurrentMissionsPerTarget)
+        {
+            return new GateDecision(GateVerdict.Defer, $"Target '{mission.Target}' already has {inFlight} mission(s) in flight; waiting for it to be free.");
+        }
+
+        var dryRun = engine.DryRun || mission.DryRun;
+        return new GateDecision(GateVerdict.Proceed, dryRun ? "Policy allows it (dry run: the action will not run)." : "Policy allows it.", dryRun);
+    }
+}

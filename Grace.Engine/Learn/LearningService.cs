@@ -1,0 +1,113 @@
+using Grace.Data;
+using Grace.Data.Entities;
+using Grace.Engine.Notifications;
+using Microsoft.EntityFrameworkCore;
+
+namespace Grace.Engine.Learn;
+
+/// <summary>
+/// Records one outcome per mission and updates the playbook's statistics incrementally: runs,
+/// success rate, Wilson lower-bound confidence, mean time to recover, rollbacks; then marks, per
+/// pattern, the playbook with the best confidence as recommended.
+/// </summary>
+public sealed class LearningService(IPipelineNotifier notifier, TimeProvider time)
+{
+    /// <summary>
+    /// Wilson score interval lower bound at 95 %: 3 of 3 gives 0.44, 30 of 30 gives 0.89, so a
+    /// playbook earns trust with runs, not with one lucky success.
+    /// </summary>
+    public static double WilsonLowerBound(int successes, int runs, double z = 1.96)
+    {
+        if (runs <= 0)
+        {
+            return 0;
+        }
+
+        var p = (double)successes / runs;
+        var z2 = z * z;
+        var centre = p + (z2 / (2 * runs));
+        var margin = z * Math.Sqrt((p * (1 - p) / runs) + (z2 / (4.0 * runs * runs)));
+        return Math.Max(0, (centre - margin) / (1 + (z2 / runs)));
+    }
+
+    /// <summary>
+    /// Adds the outcome of a finished mission to the caller's unit of work. Returns whether anything
+    /// was recorded, and the statistics change to publish once the caller has committed.
+    /// </summary>
+    public async Task<(bool Recorded, StatisticsUpdated? Update)> RecordAsync(GraceDbContext db, Mission mission, CancellationToken cancellationToken)
+    {
+        if (await db.Outcomes.AnyAsync(o => o.MissionId == mission.Id, cancellationToken))
+        {
+            return (false, null);
+        }
+
+        var now = time.GetUtcNow();
+        var success = mission.State == MissionState.Succeeded;
+        var rolledBack = mission.State == MissionState.RolledBack;
+        double? recover = success && mission.ExecutedAt is { } executed && mission.Contract?.VerifiedAt is { } verified
+            ? (verified - executed).TotalSeconds : null;
+        db.Outcomes.Add(new OutcomeRecord
+        {
+            Id = Guid.CreateVersion7(now),
+            MissionId = mission.Id,
+            PatternKey = mission.PatternKey,
+            PlaybookKey = mission.PlaybookKey,
+            Target = mission.Target,
+            FinalState = mission.State,
+            Success = success,
+            RolledBack = rolledBack,
+            TimeToRecoverSeconds = recover,
+            At = now,
+        });
+
+        // Only actions that ran teach anything about the playbook; a rejection or a cooldown does not.
+        if (mission.ExecutedAt is null || mission.DryRun)
+        {
+            return (true, null);
+        }
+
+        var stats = await db.PlaybookStatistics.SingleOrDefaultAsync(s => s.PatternKey == mission.PatternKey && s.PlaybookKey == mission.PlaybookKey, cancellationToken);
+        if (stats is null)
+        {
+            stats = new PlaybookStatistics { PatternKey = mission.PatternKey, PlaybookKey = mission.PlaybookKey };
+            db.PlaybookStatistics.Add(stats);
+        }
+
+        stats.Runs++;
+        if (success)
+        {
+            stats.Successes++;
+            if (recover is { } r)
+            {
+                // Incremental mean over the successful runs.
+                stats.MeanTimeToRecoverSeconds += (r - stats.MeanTimeToRecoverSeconds) / stats.Successes;
+            }
+        }
+
+        if (rolledBack)
+        {
+            stats.Rollbacks++;
+        }
+
+        stats.SuccessRate = (double)stats.Successes / stats.Runs;
+        stats.Confidence = WilsonLowerBound(stats.Successes, stats.Runs);
+        stats.LastRunAt = now;
+
+        var siblings = await db.PlaybookStatistics.Where(s => s.PatternKey == mission.PatternKey && s.PlaybookKey != mission.PlaybookKey).ToListAsync(cancellationToken);
+        var best = siblings.Append(stats).OrderByDescending(s => s.Confidence).ThenByDescending(s => s.Runs).First();
+        foreach (var s in siblings.Append(stats))
+        {
+            s.Recommended = ReferenceEquals(s, best) && s.Confidence > 0;
+        }
+
+        return (true, new StatisticsUpdated(now, stats.PatternKey, stats.PlaybookKey, stats.Runs, stats.SuccessRate, stats.Confidence));
+    }
+
+    public void Publish(StatisticsUpdated? update)
+    {
+        if (update is not null)
+        {
+            notifier.Publish(update);
+        }
+    }
+}

@@ -1,0 +1,35 @@
+namespace Grace.Engine.Missions;
+
+/// <summary>The console's roles, from least to most power.</summary>
+public static class GraceRoles
+{
+    public const string Viewer = "Viewer";
+    public const string Operator = "Operator";
+    public const string Lead = "Lead";
+    public const string Admin = "Admin";
+
+    public static readonly IReadOnlyList<string> All = [Viewer, Operator, Lead, Admin];
+}
+
+/// <summary>Who acts: the engine or a signed-in person with roles. Services check it; pages only hide buttons.</summary>
+public sealed record Actor(string Name, IReadOnlyCollection<string> Roles, string? RemoteAddress = null)
+{
+    public const string EngineName = "engine";
+
+    public static Actor Engine { get; } = new(EngineName, [GraceRoles.Admin]);
+
+    public bool IsEngine => Name == EngineName;
+
+    /// <summary>Operators and above may approve or reject.</summary>
+    public bool CanApprove => Roles.Any(r => r is GraceRoles.Operator or GraceRoles.Lead or GraceRoles.Admin);
+
+    /// <summary>Leads and Admins change tiers and the kill switch.</summary>
+    public bool CanChangePolicy => Roles.Any(r => r is GraceRoles.Lead or GraceRoles.Admin);
+}
+
+/// <summary>A person asked for something their role or the rules do not allow. The message says why.</summary>
+public sealed class MissionOperationException(string message, bool forbidden = false) : Exception(message)
+{
+    /// <summary>True when the actor lacks the role; false when the request conflicts with the mission's state.</summary>
+    public bool Forbidden { get; } = forbidden;
+}

@@ -1,0 +1,77 @@
+using System.Text.Json;
+using Grace.Data;
+using Grace.Data.Entities;
+using Grace.Engine.Notifications;
+
+namespace Grace.Engine.Missions;
+
+/// <summary>
+/// Writes the timeline: every transition appends a <see cref="MissionEvent"/> to the same unit of
+/// work as the state change, and the typed event is published only after the commit.
+/// </summary>
+public sealed class MissionJournal(TimeProvider time, IPipelineNotifier notifier)
+{
+    private TimeProvider Time => time;
+    private IPipelineNotifier Notifier => notifier;
+
+    public Entry Begin(GraceDbContext db, Mission mission) => new(this, db, mission);
+
+    public sealed class Entry(MissionJournal journal, GraceDbContext db, Mission mission)
+    {
+        private readonly List<MissionEvent> _events = [];
+        private readonly List<PipelineEvent> _extra = [];
+
+        public Mission Mission => mission;
+
+        /// <summary>Adds a timeline line and, when given, moves the mission to a new state.</summary>
+        public MissionEvent Record(PipelineStage stage, string kind, string message, MissionState? state = null, object? data = null, string actor = Actor.EngineName)
+        {
+            var now = journal.Time.GetUtcNow();
+            if (state is { } s)
+            {
+                mission.State = s;
+                if (s.IsTerminal())
+                {
+                    mission.CompletedAt = now;
+                }
+            }
+
+            mission.Stage = stage;
+            mission.UpdatedAt = now;
+            var ev = new MissionEvent
+            {
+                MissionId = mission.Id,
+                Stage = stage,
+                Kind = kind,
+                At = now,
+                Actor = actor,
+                Message = message.Length > 4000 ? message[..4000] : message,
+                Data = data switch { null => null, string text => text, _ => JsonSerializer.Serialize(data) },
+            };
+            db.MissionEvents.Add(ev);
+            _events.Add(ev);
+            return ev;
+        }
+
+        /// <summary>Publishes an extra event (an approval request) after the commit.</summary>
+        public void Also(PipelineEvent pipelineEvent) => _extra.Add(pipelineEvent);
+
+        public async Task SaveAsync(CancellationToken cancellationToken)
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            foreach (var ev in _events)
+            {
+                journal.Notifier.Publish(new MissionUpdated(ev.At, mission.Id, mission.IncidentId, mission.PlaybookKey, mission.Target, mission.Tier,
+                    mission.State, ev.Stage, ev.Actor, ev.Message));
+            }
+
+            foreach (var extra in _extra)
+            {
+                journal.Notifier.Publish(extra);
+            }
+
+            _events.Clear();
+            _extra.Clear();
+        }
+    }
+}

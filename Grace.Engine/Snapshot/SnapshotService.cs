@@ -1,0 +1,45 @@
+using System.Text.Json;
+using Grace.Data;
+using Grace.Data.Entities;
+using Grace.Engine.Execute;
+using Grace.Engine.Targets;
+
+namespace Grace.Engine.Snapshot;
+
+/// <summary>
+/// Takes the safe-hold snapshot an executor needs for its rollback, and stores it with the mission:
+/// once for the approvers to see, and again right before the action.
+/// </summary>
+public sealed class SnapshotService(ExecutorCatalog executors, TargetRegistry targets, ActionResilience resilience, TimeProvider time)
+{
+    public const string ForApproval = "approval";
+    public const string PreExecution = "pre-execution";
+
+    public ActionRequest RequestFor(Mission mission) => new(mission.Id, targets.Resolve(mission.Target),
+        JsonSerializer.Deserialize<Dictionary<string, string>>(mission.Parameters) is { } p
+            ? new Dictionary<string, string>(p, StringComparer.OrdinalIgnoreCase)
+            : new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase));
+
+    public async Task<(Data.Entities.Snapshot Row, SnapshotState State)> TakeAsync(GraceDbContext db, Mission mission, string purpose, CancellationToken cancellationToken)
+    {
+        var executor = executors.Executor(mission.Action);
+        var request = RequestFor(mission);
+        var state = await resilience.ForProbe(mission.Target).ExecuteAsync(
+            ct => new ValueTask<SnapshotState>(executor.SnapshotAsync(request, ct)), cancellationToken);
+        var row = new Data.Entities.Snapshot
+        {
+            Id = Guid.CreateVersion7(time.GetUtcNow()),
+            MissionId = mission.Id,
+            Executor = executor.Action,
+            Target = mission.Target,
+            Purpose = purpose,
+            State = JsonSerializer.Serialize(state),
+            Summary = state.Summary,
+            TakenAt = time.GetUtcNow(),
+        };
+        db.Snapshots.Add(row);
+        return (row, state);
+    }
+
+    public static SnapshotState Read(Data.Entities.Snapshot row) => JsonSerializer.Deserialize<SnapshotState>(row.State)!;
+}

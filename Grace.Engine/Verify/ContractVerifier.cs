@@ -1,0 +1,41 @@
+using System.Text.Json;
+using Grace.Data.Entities;
+using Grace.Engine.Execute;
+using Grace.Engine.Targets;
+
+namespace Grace.Engine.Verify;
+
+/// <summary>Reads a contract's probe and judges it.</summary>
+public sealed class ContractVerifier(ExecutorCatalog executors, TargetRegistry targets, ActionResilience resilience)
+{
+    public static bool Holds(Comparator comparator, double observed, double threshold) => comparator switch
+    {
+        Comparator.LessThan => observed < threshold,
+        Comparator.LessThanOrEqual => observed <= threshold,
+        Comparator.GreaterThan => observed > threshold,
+        Comparator.GreaterThanOrEqual => observed >= threshold,
+        Comparator.Equal => Math.Abs(observed - threshold) < 1e-9,
+        Comparator.NotEqual => Math.Abs(observed - threshold) >= 1e-9,
+        _ => false,
+    };
+
+    public static string Symbol(Comparator comparator) => comparator switch
+    {
+        Comparator.LessThan => "<",
+        Comparator.LessThanOrEqual => "≤",
+        Comparator.GreaterThan => ">",
+        Comparator.GreaterThanOrEqual => "≥",
+        Comparator.Equal => "=",
+        _ => "≠",
+    };
+
+    public string UnitOf(ActionContract contract) => executors.Probes.TryGetValue(contract.Probe, out var p) ? p.Unit : "";
+
+    public Task<double> ReadAsync(ActionContract contract, Guid incidentId, CancellationToken cancellationToken)
+    {
+        var probe = executors.Probe(contract.Probe);
+        var parameters = JsonSerializer.Deserialize<Dictionary<string, string>>(contract.ProbeParameters ?? "{}") ?? [];
+        var request = new ProbeRequest(targets.Resolve(contract.Target), new Dictionary<string, string>(parameters, StringComparer.OrdinalIgnoreCase), incidentId);
+        return resilience.ForProbe(contract.Target).ExecuteAsync(ct => new ValueTask<double>(probe.ReadAsync(request, ct)), cancellationToken).AsTask();
+    }
+}
