@@ -1,6 +1,5 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -24,31 +23,37 @@ public static class DataServiceCollectionExtensions
                 $"{DatabaseOptions.Section}:ConnectionString is required when {DatabaseOptions.Section}:Provider is SqlServer or Postgres.")
             .ValidateOnStart();
 
-        var options = builder.Configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
-        var contentRoot = builder.Environment.ContentRootPath;
-
-        switch (options.Provider)
+        // Resolved lazily from validated options, so configuration added after this call (tests,
+        // command line) still decides the provider.
+        services.AddSingleton(sp =>
         {
-            case DatabaseProvider.SqlServer:
-                services.AddDbContextFactory<SqlServerGraceDbContext>(o => o.UseSqlServer(options.ConnectionString,
-                    sql => sql.CommandTimeout(options.CommandTimeoutSeconds).EnableRetryOnFailure()));
-                services.AddSingleton<IDbContextFactory<GraceDbContext>, ProviderContextFactory<SqlServerGraceDbContext>>();
-                break;
-            case DatabaseProvider.Postgres:
-                services.AddDbContextFactory<PostgresGraceDbContext>(o => o.UseNpgsql(options.ConnectionString,
-                    npgsql => npgsql.CommandTimeout(options.CommandTimeoutSeconds).EnableRetryOnFailure()));
-                services.AddSingleton<IDbContextFactory<GraceDbContext>, ProviderContextFactory<PostgresGraceDbContext>>();
-                break;
-            default:
-                var sqlite = SqliteConnectionString(options, contentRoot);
-                services.AddDbContextFactory<SqliteGraceDbContext>(o => o.UseSqlite(sqlite,
-                    s => s.CommandTimeout(options.CommandTimeoutSeconds)));
-                services.AddSingleton<IDbContextFactory<GraceDbContext>, ProviderContextFactory<SqliteGraceDbContext>>();
-                break;
-        }
+            var options = sp.GetRequiredService<IOptions<DatabaseOptions>>().Value;
+            var contentRoot = sp.GetRequiredService<IHostEnvironment>().ContentRootPath;
+            return new GraceDatabaseInfo(options.Provider,
+                options.Provider == DatabaseProvider.Sqlite ? new SqliteConnectionStringBuilder(SqliteConnectionString(options, contentRoot)).DataSource : null);
+        });
+        services.AddSingleton<IDbContextFactory<GraceDbContext>>(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<DatabaseOptions>>().Value;
+            var contentRoot = sp.GetRequiredService<IHostEnvironment>().ContentRootPath;
+            var loggerFactory = sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>();
+            return options.Provider switch
+            {
+                DatabaseProvider.SqlServer => new ProviderContextFactory<SqlServerGraceDbContext>(
+                    new DbContextOptionsBuilder<SqlServerGraceDbContext>().UseLoggerFactory(loggerFactory)
+                        .UseSqlServer(options.ConnectionString, sql => sql.CommandTimeout(options.CommandTimeoutSeconds).EnableRetryOnFailure()).Options,
+                    o => new SqlServerGraceDbContext(o)),
+                DatabaseProvider.Postgres => new ProviderContextFactory<PostgresGraceDbContext>(
+                    new DbContextOptionsBuilder<PostgresGraceDbContext>().UseLoggerFactory(loggerFactory)
+                        .UseNpgsql(options.ConnectionString, npgsql => npgsql.CommandTimeout(options.CommandTimeoutSeconds).EnableRetryOnFailure()).Options,
+                    o => new PostgresGraceDbContext(o)),
+                _ => new ProviderContextFactory<SqliteGraceDbContext>(
+                    new DbContextOptionsBuilder<SqliteGraceDbContext>().UseLoggerFactory(loggerFactory)
+                        .UseSqlite(SqliteConnectionString(options, contentRoot), s => s.CommandTimeout(options.CommandTimeoutSeconds)).Options,
+                    o => new SqliteGraceDbContext(o)),
+            };
+        });
 
-        services.AddSingleton(new GraceDatabaseInfo(options.Provider,
-            options.Provider == DatabaseProvider.Sqlite ? new SqliteConnectionStringBuilder(SqliteConnectionString(options, contentRoot)).DataSource : null));
         // Identity's stores want a scoped context; it comes from the same factory.
         services.AddScoped<GraceDbContext>(sp => sp.GetRequiredService<IDbContextFactory<GraceDbContext>>().CreateDbContext());
         services.AddHostedService<DatabaseMigrator>();
@@ -75,10 +80,11 @@ public static class DataServiceCollectionExtensions
         return csb.ToString();
     }
 
-    private sealed class ProviderContextFactory<TContext>(IDbContextFactory<TContext> inner) : IDbContextFactory<GraceDbContext>
+    private sealed class ProviderContextFactory<TContext>(DbContextOptions<TContext> options, Func<DbContextOptions<TContext>, TContext> create)
+        : IDbContextFactory<GraceDbContext>
         where TContext : GraceDbContext
     {
-        public GraceDbContext CreateDbContext() => inner.CreateDbContext();
+        public GraceDbContext CreateDbContext() => create(options);
     }
 }
 

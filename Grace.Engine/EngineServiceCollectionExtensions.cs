@@ -36,6 +36,7 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<CatalogOptions>, CatalogValidator>();
 
         services.AddSingleton<IPipelineNotifier, PipelineNotifier>();
+        services.AddSingleton<PathResolver>();
         services.AddSingleton<TargetRegistry>();
         services.AddSingleton<LogLevelController>();
         services.AddResiliencePipeline("grace:default", b => b.AddTimeout(TimeSpan.FromSeconds(30)));
@@ -69,6 +70,7 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<ContractVerifier>();
         services.AddSingleton<LearningService>();
         services.AddSingleton<MissionJournal>();
+        services.AddSingleton<MissionQueries>();
 
         // Hosted loops
         services.AddSingleton<CaptureService>();

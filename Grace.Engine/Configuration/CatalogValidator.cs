@@ -10,7 +10,7 @@ namespace Grace.Engine.Configuration;
 /// Checks targets, patterns and playbooks at start. Every fault names its configuration key, so a
 /// broken <c>appsettings.json</c> stops Grace with a message that says what to fix and where.
 /// </summary>
-public sealed class CatalogValidator(ExecutorCatalog executors, IOptions<EngineOptions> engine, TargetRegistry targets, GraceDatabaseInfo database)
+public sealed class CatalogValidator(ExecutorCatalog executors, IOptions<EngineOptions> engine, PathResolver paths)
     : IValidateOptions<CatalogOptions>
 {
     public ValidateOptionsResult Validate(string? name, CatalogOptions options)
@@ -21,8 +21,8 @@ public sealed class CatalogValidator(ExecutorCatalog executors, IOptions<EngineO
             var at = $"Grace:Targets:{key}";
             switch (target.Kind)
             {
-                case TargetKind.Sqlite when target.UseGraceDatabase && database.Provider != DatabaseProvider.Sqlite:
-                    errors.Add($"{at}:UseGraceDatabase: Grace's own database is {database.Provider}, not SQLite.");
+                case TargetKind.Sqlite when target.UseGraceDatabase:
+                    // On PostgreSQL or SQL Server there is no SQLite file: the target stays, and its actions are refused at run time with that reason.
                     break;
                 case TargetKind.Sqlite or TargetKind.Directory when !target.UseGraceDatabase && string.IsNullOrWhiteSpace(target.Path):
                     errors.Add($"{at}:Path is required for a {target.Kind} target.");
@@ -121,13 +121,9 @@ public sealed class CatalogValidator(ExecutorCatalog executors, IOptions<EngineO
             errors.AddRange(executor.ValidateParameters(playbook.Parameters).Select(e => $"{at}:{e}"));
             if (executor is CacheDirectoryExecutor cache && target is { Kind: TargetKind.Directory, Path: { } path })
             {
-                try
+                if (cache.OutsideRoots(paths.Resolve(path)) is { } refusal)
                 {
-                    cache.RequireAllowed(new ResolvedTarget(playbook.Target, target.Kind, targets.ResolvePath(path), null, null, null));
-                }
-                catch (ActionRefusedException ex) when (!ex.Message.Contains("does not exist", StringComparison.Ordinal))
-                {
-                    errors.Add($"{at}:Target: {ex.Message}");
+                    errors.Add($"{at}:Target: {refusal}");
                 }
             }
         }

@@ -10,7 +10,7 @@ namespace Grace.Engine.Execute;
 /// Nothing is deleted at once: the entries move to a quarantine folder, come back on rollback, and
 /// are deleted only when the contract held. A path outside the roots is refused and left untouched.
 /// </summary>
-public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> options, TargetRegistry targets) : IRemediationExecutor
+public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> options, PathResolver paths) : IRemediationExecutor
 {
     public string Action => "cache.clear";
     public IReadOnlySet<TargetKind> TargetKinds { get; } = new HashSet<TargetKind> { TargetKind.Directory };
@@ -87,11 +87,9 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
     {
         var path = target.Path ?? throw new ActionRefusedException($"Target '{target.Key}' has no Path.");
         var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
-        var roots = options.CurrentValue.CacheRoots.Select(r => Path.TrimEndingDirectorySeparator(targets.ResolvePath(r))).ToList();
-        var inside = roots.Any(root => full == root || full.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal));
-        if (!inside)
+        if (OutsideRoots(full) is { } refusal)
         {
-            throw new ActionRefusedException($"Refused: {full} is not under a configured cache root (Grace:Engine:CacheRoots: {string.Join(", ", roots)}). Nothing was deleted.");
+            throw new ActionRefusedException(refusal);
         }
 
         var info = new DirectoryInfo(full);
@@ -109,6 +107,16 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
         return full;
     }
 
+    /// <summary>Why a folder may not be cleared because it is outside every cache root; null when it is inside one.</summary>
+    internal string? OutsideRoots(string fullPath)
+    {
+        var full = Path.TrimEndingDirectorySeparator(fullPath);
+        var roots = options.CurrentValue.CacheRoots.Select(r => Path.TrimEndingDirectorySeparator(paths.Resolve(r))).ToList();
+        return roots.Any(root => full == root || full.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            ? null
+            : $"Refused: {full} is not under a configured cache root (Grace:Engine:CacheRoots: {(roots.Count == 0 ? "none" : string.Join(", ", roots))}). Nothing was deleted.";
+    }
+
     internal static long DirectoryBytes(string path)
     {
         var info = new DirectoryInfo(path);
@@ -121,7 +129,7 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
         return info.EnumerateFiles("*", options).Sum(f => f.Length);
     }
 
-    private string QuarantineFor(Guid missionId) => Path.Combine(targets.ResolvePath(options.CurrentValue.QuarantineDirectory), missionId.ToString("N"));
+    private string QuarantineFor(Guid missionId) => Path.Combine(paths.Resolve(options.CurrentValue.QuarantineDirectory), missionId.ToString("N"));
 
     private static void MoveEntry(FileSystemInfo entry, string destination)
     {

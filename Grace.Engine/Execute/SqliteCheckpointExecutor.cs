@@ -81,7 +81,8 @@ public sealed class SqliteCheckpointExecutor : IRemediationExecutor
 
     private static string RequireFile(ActionRequest request)
     {
-        var path = request.Target.Path ?? throw new ActionRefusedException($"Target '{request.Target.Key}' has no Path.");
+        var path = request.Target.Path ?? throw new ActionRefusedException(
+            $"Target '{request.Target.Key}' has no SQLite file (a target with UseGraceDatabase has none while Grace runs on PostgreSQL or SQL Server).");
         return File.Exists(path) ? path : throw new ActionRefusedException($"SQLite database '{path}' of target '{request.Target.Key}' does not exist.");
     }
 

@@ -62,6 +62,7 @@ public sealed class MissionRunner(
         // Finished missions that were not learned yet (the host stopped between the two commits).
         var unlearned = await db.Missions.AsNoTracking()
             .Where(m => m.CompletedAt != null && !db.Outcomes.Any(o => o.MissionId == m.Id))
+            .OrderBy(m => m.CompletedAt)
             .Select(m => m.Id).Take(100).ToListAsync(cancellationToken);
         foreach (var id in movable.Concat(unlearned).Where(id => !_running.ContainsKey(id)))
         {
@@ -288,6 +289,8 @@ public sealed class MissionRunner(
                     ExpiresAt = expires,
                     Status = ApprovalStatus.Pending,
                 };
+                // Added explicitly: a new row with its key already set would otherwise be taken for an existing one.
+                db.Approvals.Add(mission.Approval);
                 entry.Record(PipelineStage.Snapshot, "snapshot", $"Safe-hold snapshot for the approvers: {state.Summary}");
                 entry.Record(PipelineStage.Gate, "awaiting-approval",
                     $"{decision.Reason} Tier {mission.Tier}: waits for {required} distinct approver(s) until {expires:u}.", MissionState.AwaitingApproval);
@@ -367,6 +370,7 @@ public sealed class MissionRunner(
         contract.Deadline ??= time.GetUtcNow().AddSeconds(contract.DeadlineSeconds);
         var unit = verifier.UnitOf(contract);
         double? lastLogged = null;
+        var lastLoggedAt = DateTimeOffset.MinValue;
         var lastRenewal = time.GetUtcNow();
         while (true)
         {
@@ -403,9 +407,11 @@ public sealed class MissionRunner(
                     return true;
                 }
 
-                if (lastLogged != value)
+                // The first reading, then at most one line every 10 s: the timeline is evidence, not a log.
+                if (lastLogged is null || (lastLogged != value && now - lastLoggedAt >= TimeSpan.FromSeconds(10)))
                 {
                     lastLogged = value;
+                    lastLoggedAt = now;
                     entry.Record(PipelineStage.Verify, "probe", $"{contract.Probe} = {value:G} {unit}; waiting for {ContractVerifier.Symbol(contract.Comparator)} {contract.Threshold:G} until {contract.Deadline:u}.",
                         data: new { observed = value });
                     await entry.SaveAsync(cancellationToken);

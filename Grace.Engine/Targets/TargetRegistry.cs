@@ -9,9 +9,8 @@ namespace Grace.Engine.Targets;
 public sealed record ResolvedTarget(string Key, TargetKind Kind, string? Path, string? ConnectionString, string? Url, string? Description);
 
 /// <summary>Resolves target keys from <c>Grace:Targets</c>; paths are relative to the content root.</summary>
-public sealed class TargetRegistry(IOptionsMonitor<CatalogOptions> catalog, IHostEnvironment environment, GraceDatabaseInfo database)
+public sealed class TargetRegistry(IOptionsMonitor<CatalogOptions> catalog, PathResolver paths, GraceDatabaseInfo database)
 {
-    public string ContentRoot => environment.ContentRootPath;
 
     public bool TryResolve(string key, out ResolvedTarget target)
     {
@@ -34,5 +33,11 @@ public sealed class TargetRegistry(IOptionsMonitor<CatalogOptions> catalog, IHos
     public ResolvedTarget Resolve(string key) =>
         TryResolve(key, out var target) ? target : throw new InvalidOperationException($"Target '{key}' is not configured under Grace:Targets.");
 
-    public string ResolvePath(string path) => System.IO.Path.GetFullPath(System.IO.Path.IsPathRooted(path) ? path : System.IO.Path.Combine(environment.ContentRootPath, path));
+    public string ResolvePath(string path) => paths.Resolve(path);
+}
+
+/// <summary>Makes configured paths absolute, relative to the content root.</summary>
+public sealed class PathResolver(IHostEnvironment environment)
+{
+    public string Resolve(string path) => System.IO.Path.GetFullPath(System.IO.Path.IsPathRooted(path) ? path : System.IO.Path.Combine(environment.ContentRootPath, path));
 }

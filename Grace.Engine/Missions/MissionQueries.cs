@@ -1,0 +1,37 @@
+using Grace.Data;
+using Grace.Data.Entities;
+using Microsoft.EntityFrameworkCore;
+
+namespace Grace.Engine.Missions;
+
+/// <summary>A mission as a list shows it.</summary>
+public sealed record MissionSummary(Guid Id, string PlaybookKey, string PatternKey, string Target, int Tier, MissionState State,
+    PipelineStage Stage, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string? StatusReason, string IncidentSource);
+
+/// <summary>Read-only queries for the console and the API: one short-lived, untracked context each.</summary>
+public sealed class MissionQueries(IDbContextFactory<GraceDbContext> dbFactory)
+{
+    public async Task<IReadOnlyList<MissionSummary>> RecentAsync(int take, CancellationToken cancellationToken)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        return await db.Missions.AsNoTracking()
+            .OrderByDescending(m => m.CreatedAt)
+            .Take(take)
+            .Select(m => new MissionSummary(m.Id, m.PlaybookKey, m.PatternKey, m.Target, m.Tier, m.State, m.Stage, m.CreatedAt, m.UpdatedAt,
+                m.StatusReason, m.Incident!.Source))
+            .ToListAsync(cancellationToken);
+    }
+
+    public async Task<Mission?> GetAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        return await db.Missions.AsNoTracking()
+            .Include(m => m.Contract)
+            .Include(m => m.Approval!).ThenInclude(a => a.Decisions)
+            .Include(m => m.Incident)
+            .Include(m => m.Snapshots)
+            .Include(m => m.Events.OrderBy(e => e.Id))
+            .AsSplitQuery()
+            .SingleOrDefaultAsync(m => m.Id == id, cancellationToken);
+    }
+}

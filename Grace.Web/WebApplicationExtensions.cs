@@ -1,0 +1,84 @@
+using Grace.Engine.Execute.Logging;
+using Grace.Web.Api;
+using Grace.Web.Components;
+using Grace.Web.Hubs;
+using Microsoft.Extensions.Configuration.Json;
+using Microsoft.Extensions.FileProviders;
+using MudBlazor.Services;
+using Serilog;
+
+namespace Grace.Web;
+
+public static class WebApplicationExtensions
+{
+    /// <summary>
+    /// Loads the operator's one configuration file, <c>appsettings.json</c> at the repository root
+    /// (or beside the binaries when published), in the place of the project's own, so environment
+    /// variables and the command line still override it.
+    /// </summary>
+    public static WebApplicationBuilder AddGraceConfiguration(this WebApplicationBuilder builder)
+    {
+        var file = FindSettings(builder.Environment.ContentRootPath) ?? Path.Combine(AppContext.BaseDirectory, "appsettings.json");
+        var sources = builder.Configuration.Sources;
+        var index = sources.Select((s, i) => (s, i)).FirstOrDefault(x => x.s is JsonConfigurationSource { Path: "appsettings.json" }).i;
+        var source = new JsonConfigurationSource
+        {
+            Path = Path.GetFileName(file),
+            FileProvider = new PhysicalFileProvider(Path.GetDirectoryName(file)!),
+            Optional = false,
+            ReloadOnChange = false,
+        };
+        sources.Insert(Math.Max(0, index), source);
+        return builder;
+    }
+
+    /// <summary>Console, API, hub and logging.</summary>
+    public static WebApplicationBuilder AddGraceWeb(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddSerilog((sp, logger) =>
+        {
+            logger.ReadFrom.Configuration(builder.Configuration).ReadFrom.Services(sp).Enrich.FromLogContext();
+            sp.GetRequiredService<LogLevelController>().Apply(logger);
+        });
+
+        services.AddRazorComponents().AddInteractiveServerComponents();
+        services.AddMudServices();
+        services.AddSignalR();
+        services.AddHostedService<PipelineHubForwarder>();
+        services.AddProblemDetails();
+        return builder;
+    }
+
+    /// <summary>The request pipeline: console pages, the signals API and the pipeline hub.</summary>
+    public static WebApplication MapGrace(this WebApplication app)
+    {
+        if (!app.Environment.IsDevelopment())
+        {
+            app.UseExceptionHandler("/Error", createScopeForErrors: true);
+        }
+
+        app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
+        app.UseSerilogRequestLogging();
+        app.UseAntiforgery();
+        app.MapStaticAssets();
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+        app.MapSignalEndpoints();
+        app.MapHub<PipelineHub>("/hubs/pipeline");
+        return app;
+    }
+
+    private static string? FindSettings(string start)
+    {
+        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "appsettings.json");
+            if (File.Exists(candidate) && File.Exists(Path.Combine(dir.FullName, "Grace.Console.sln")))
+            {
+                return candidate;
+            }
+        }
+
+        return null;
+    }
+}
