@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using Grace.Data;
 using Grace.Engine.Execute;
 using Grace.Engine.Targets;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace Grace.Engine.Configuration;
@@ -10,12 +11,17 @@ namespace Grace.Engine.Configuration;
 /// Checks targets, patterns and playbooks at start. Every fault names its configuration key, so a
 /// broken <c>appsettings.json</c> stops Grace with a message that says what to fix and where.
 /// </summary>
-public sealed class CatalogValidator(ExecutorCatalog executors, IOptions<EngineOptions> engine, PathResolver paths)
+public sealed class CatalogValidator(ExecutorCatalog executors, IOptions<EngineOptions> engine, PathResolver paths, IConfiguration configuration)
     : IValidateOptions<CatalogOptions>
 {
     public ValidateOptionsResult Validate(string? name, CatalogOptions options)
     {
         var errors = new List<string>();
+        // The binder skips a dictionary entry whose value cannot be converted ("Tier": "high");
+        // binding each entry alone brings the fault, with its key, back to light.
+        ReportUnbindable<TargetOptions>("Grace:Targets", errors);
+        ReportUnbindable<PatternOptions>("Grace:Patterns", errors);
+        ReportUnbindable<PlaybookOptions>("Grace:Playbooks", errors);
         foreach (var (key, target) in options.Targets)
         {
             var at = $"Grace:Targets:{key}";
@@ -82,6 +88,22 @@ public sealed class CatalogValidator(ExecutorCatalog executors, IOptions<EngineO
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private void ReportUnbindable<T>(string section, List<string> errors)
+        where T : new()
+    {
+        foreach (var child in configuration.GetSection(section).GetChildren())
+        {
+            try
+            {
+                child.Get<T>();
+            }
+            catch (InvalidOperationException ex)
+            {
+                errors.Add($"{child.Path}: {ex.Message}");
+            }
+        }
     }
 
     private void ValidatePlaybook(string at, PlaybookOptions playbook, CatalogOptions options, List<string> errors)

@@ -17,53 +17,53 @@ public sealed class EngineOptions
     public bool DryRun { get; set; }
 
     /// <summary>How long a tier 2+ approval stays open.</summary>
-    [Range(1, 24 * 60)]
+    [Range(1, 24 * 60, ErrorMessage = "Grace:Engine:ApprovalTimeoutMinutes must be between {1} and {2}.")]
     public int ApprovalTimeoutMinutes { get; set; } = 30;
 
     /// <summary>Cap on actions executed in any rolling hour, over all playbooks.</summary>
-    [Range(1, 10_000)]
+    [Range(1, 10_000, ErrorMessage = "Grace:Engine:MaxRunsPerHour must be between {1} and {2}.")]
     public int MaxRunsPerHour { get; set; } = 30;
 
     /// <summary>Missions advanced at the same time by this instance.</summary>
-    [Range(1, 64)]
+    [Range(1, 64, ErrorMessage = "Grace:Engine:MaxConcurrentMissions must be between {1} and {2}.")]
     public int MaxConcurrentMissions { get; set; } = 4;
 
     /// <summary>Missions per target in flight at once (approved, executing or verifying).</summary>
-    [Range(1, 64)]
+    [Range(1, 64, ErrorMessage = "Grace:Engine:MaxConcurrentMissionsPerTarget must be between {1} and {2}.")]
     public int MaxConcurrentMissionsPerTarget { get; set; } = 1;
 
     /// <summary>Default cooldown between two runs of one playbook on one target.</summary>
-    [Range(0, 7 * 24 * 3600)]
+    [Range(0, 7 * 24 * 3600, ErrorMessage = "Grace:Engine:DefaultCooldownSeconds must be between {1} and {2}.")]
     public int DefaultCooldownSeconds { get; set; } = 300;
 
     /// <summary>How often a contract probe is read while verifying.</summary>
-    [Range(50, 60_000)]
+    [Range(50, 60_000, ErrorMessage = "Grace:Engine:VerifyPollIntervalMilliseconds must be between {1} and {2}.")]
     public int VerifyPollIntervalMilliseconds { get; set; } = 1000;
 
     /// <summary>How often expired approvals are closed and interrupted missions resumed.</summary>
-    [Range(0.05, 3600)]
+    [Range(0.05, 3600, ErrorMessage = "Grace:Engine:SweepIntervalSeconds must be between {1} and {2}.")]
     public double SweepIntervalSeconds { get; set; } = 5;
 
     /// <summary>How long a mission lease lasts; a crashed instance's missions are taken over after it.</summary>
-    [Range(5, 3600)]
+    [Range(5, 3600, ErrorMessage = "Grace:Engine:LeaseSeconds must be between {1} and {2}.")]
     public int LeaseSeconds { get; set; } = 60;
 
     /// <summary>In-process capture buffer; beyond it signals are dropped and counted, never blocking the caller.</summary>
-    [Range(16, 10_000_000)]
+    [Range(16, 10_000_000, ErrorMessage = "Grace:Engine:CaptureBufferCapacity must be between {1} and {2}.")]
     public int CaptureBufferCapacity { get; set; } = 100_000;
 
     /// <summary>Signals written to the database per batch.</summary>
-    [Range(1, 100_000)]
+    [Range(1, 100_000, ErrorMessage = "Grace:Engine:CaptureBatchSize must be between {1} and {2}.")]
     public int CaptureBatchSize { get; set; } = 1000;
 
     /// <summary>Only these folders (and what is under them) may be cleared by the cache executor.</summary>
     public List<string> CacheRoots { get; set; } = [];
 
     /// <summary>Where cleared cache files wait until the contract holds, so a rollback can restore them.</summary>
-    [Required]
+    [Required(ErrorMessage = "Grace:Engine:QuarantineDirectory is required.")]
     public string QuarantineDirectory { get; set; } = "data/quarantine";
 
     /// <summary>Timeout of one executor call (the Polly pipeline's outer timeout).</summary>
-    [Range(1, 3600)]
+    [Range(1, 3600, ErrorMessage = "Grace:Engine:ActionTimeoutSeconds must be between {1} and {2}.")]
     public int ActionTimeoutSeconds { get; set; } = 60;
 }

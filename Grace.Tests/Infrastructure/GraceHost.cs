@@ -29,6 +29,16 @@ public sealed class GraceHost(IEnumerable<KeyValuePair<string, string?>> setting
 
     public GraceDbContext CreateDb() => Get<IDbContextFactory<GraceDbContext>>().CreateDbContext();
 
+    /// <summary>A context on the test's database without starting Grace (to arrange what a crash would leave).</summary>
+    public GraceDbContext CreateDbWithoutStarting()
+    {
+        var provider = _settings.LastOrDefault(kv => kv.Key == "Grace:Database:Provider").Value;
+        var connection = _settings.LastOrDefault(kv => kv.Key == "Grace:Database:ConnectionString").Value;
+        return provider == nameof(DatabaseProvider.Postgres)
+            ? new PostgresGraceDbContext(new DbContextOptionsBuilder<PostgresGraceDbContext>().UseNpgsql(connection).Options)
+            : new SqliteGraceDbContext(new DbContextOptionsBuilder<SqliteGraceDbContext>().UseSqlite(connection).Options);
+    }
+
     /// <summary>Starts the host (migrations, engine) without sending a request.</summary>
     public GraceHost Start()
     {

@@ -1,0 +1,200 @@
+using System.Net.Http.Json;
+using Grace.Data;
+using Grace.Data.Entities;
+using Grace.Engine.Gate;
+using Grace.Engine.Missions;
+using Grace.Engine.Notifications;
+using Grace.Tests.Infrastructure;
+using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Grace.Tests.Integration;
+
+/// <summary>The gate's rules on a real host and a real SQLite file: expiry, distinct approvers, the kill switch, recovery.</summary>
+public sealed class MissionRulesTests : IAsyncLifetime
+{
+    private readonly TempFolder _folder = new();
+    private TestDatabase _database = null!;
+
+    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite, _folder);
+
+    public async Task DisposeAsync()
+    {
+        await _database.DisposeAsync();
+        _folder.Dispose();
+    }
+
+    private string Cache => _folder.Combine("cache-root", "thumbnails");
+
+    private GraceHost NewHost(int cacheTier = 2, Action<IServiceCollection>? services = null, params (string Key, string Value)[] extra) =>
+        new GraceHost(TestCatalog.Settings(_folder, cacheTier).Concat(_database.Settings())
+            .Where(kv => !extra.Any(e => e.Key == kv.Key))
+            .Concat(extra.Select(e => new KeyValuePair<string, string?>(e.Key, e.Value))), services).Start();
+
+    private static async Task PostAsync(GraceHost host, string message)
+    {
+        using var client = host.CreateClient();
+        (await client.PostAsJsonAsync("/api/signals", new { source = "thumbnailer", message })).EnsureSuccessStatusCode();
+    }
+
+    [Fact]
+    public async Task An_approval_that_expires_ends_the_mission_and_nothing_runs()
+    {
+        TestCatalog.FillCache(Cache);
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = NewHost(services: s => s.AddSingleton<TimeProvider>(time));
+        await PostAsync(host, TestCatalog.CacheMessage);
+        var waiting = await host.WaitForMissionAsync(m => m.State == MissionState.AwaitingApproval, "awaiting approval");
+        Assert.Equal(time.GetUtcNow().AddMinutes(30), waiting.Approval!.ExpiresAt, TimeSpan.FromMilliseconds(1));
+
+        time.Advance(TimeSpan.FromMinutes(29));
+        await host.Get<MissionRunner>().SweepOnceAsync(default);
+        Assert.Equal(MissionState.AwaitingApproval, (await host.WaitForMissionAsync(m => m.Id == waiting.Id, "present")).State);
+
+        time.Advance(TimeSpan.FromMinutes(2));
+        await host.Get<MissionRunner>().SweepOnceAsync(default);
+        var expired = await host.WaitForMissionAsync(m => m.Id == waiting.Id && m.State == MissionState.Expired, "expired");
+        Assert.Equal(ApprovalStatus.Expired, expired.Approval!.Status);
+        Assert.Contains(expired.Events, e => e.Kind == "expired");
+
+        var late = await Assert.ThrowsAsync<MissionOperationException>(() =>
+            host.Get<ApprovalService>().DecideAsync(waiting.Id, new Actor("olivia", [GraceRoles.Operator]), ApprovalVerdict.Approve, null, default));
+        Assert.Contains("not waiting for approval", late.Message);
+        Assert.Equal(20, Directory.EnumerateFiles(Cache, "*", SearchOption.AllDirectories).Count());
+    }
+
+    [Fact]
+    public async Task Tier3_needs_two_distinct_approvers_and_a_rejection_needs_a_reason()
+    {
+        TestCatalog.FillCache(Cache);
+        await using var host = NewHost(cacheTier: 3);
+        await PostAsync(host, TestCatalog.CacheMessage);
+        var waiting = await host.WaitForMissionAsync(m => m.State == MissionState.AwaitingApproval, "awaiting approval");
+        Assert.Equal(2, waiting.Approval!.RequiredCount);
+        var approvals = host.Get<ApprovalService>();
+        var olivia = new Actor("olivia", [GraceRoles.Operator]);
+
+        var noReason = await Assert.ThrowsAsync<MissionOperationException>(() => approvals.DecideAsync(waiting.Id, olivia, ApprovalVerdict.Reject, "  ", default));
+        Assert.Contains("needs a reason", noReason.Message);
+
+        Assert.Equal(ApprovalStatus.Pending, await approvals.DecideAsync(waiting.Id, olivia, ApprovalVerdict.Approve, null, default));
+        var twice = await Assert.ThrowsAsync<MissionOperationException>(() => approvals.DecideAsync(waiting.Id, olivia, ApprovalVerdict.Approve, null, default));
+        Assert.Contains("distinct approvers", twice.Message);
+        Assert.Equal(20, Directory.EnumerateFiles(Cache, "*", SearchOption.AllDirectories).Count());
+
+        Assert.Equal(ApprovalStatus.Approved, await approvals.DecideAsync(waiting.Id, new Actor("lena", [GraceRoles.Lead]), ApprovalVerdict.Approve, null, default));
+        var done = await host.WaitForMissionAsync(m => m.Id == waiting.Id && m.CompletedAt != null, "finished");
+        Assert.Equal(MissionState.Succeeded, done.State);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Cache));
+    }
+
+    [Fact]
+    public async Task A_rejection_ends_the_mission_with_the_reason_on_the_timeline()
+    {
+        TestCatalog.FillCache(Cache);
+        await using var host = NewHost();
+        await PostAsync(host, TestCatalog.CacheMessage);
+        var waiting = await host.WaitForMissionAsync(m => m.State == MissionState.AwaitingApproval, "awaiting approval");
+        await host.Get<ApprovalService>().DecideAsync(waiting.Id, new Actor("olivia", [GraceRoles.Operator]), ApprovalVerdict.Reject, "thumbnails are being migrated", default);
+
+        var rejected = await host.WaitForMissionAsync(m => m.Id == waiting.Id && m.State == MissionState.Rejected, "rejected");
+        Assert.Contains(rejected.Events, e => e.Kind == "rejected" && e.Message.Contains("thumbnails are being migrated", StringComparison.Ordinal) && e.Actor == "olivia");
+        Assert.Equal(20, Directory.EnumerateFiles(Cache, "*", SearchOption.AllDirectories).Count());
+    }
+
+    [Fact]
+    public async Task The_kill_switch_blocks_every_action_survives_a_restart_and_only_leads_turn_it()
+    {
+        var appDb = _folder.Combine("app.db");
+        using var holder = TestCatalog.GrowWal(appDb);
+        var walBefore = new FileInfo(appDb + "-wal").Length;
+        await using (var first = NewHost())
+        {
+            var kill = first.Get<KillSwitch>();
+            var refused = await Assert.ThrowsAsync<MissionOperationException>(() => kill.SetAsync(true, new Actor("olivia", [GraceRoles.Operator]), "no", default));
+            Assert.True(refused.Forbidden);
+            await kill.SetAsync(true, new Actor("lena", [GraceRoles.Lead]), "database migration tonight", default);
+        }
+
+        await using var second = NewHost();
+        Assert.True(await second.Get<KillSwitch>().IsEngagedAsync(default));
+        await PostAsync(second, TestCatalog.WalMessage);
+        var blocked = await second.WaitForMissionAsync(m => m.PlaybookKey == "test-checkpoint" && m.CompletedAt != null, "blocked");
+        Assert.Equal(MissionState.Blocked, blocked.State);
+        Assert.Contains("kill switch", blocked.StatusReason);
+        Assert.Null(blocked.ExecutedAt);
+        Assert.Equal(walBefore, new FileInfo(appDb + "-wal").Length);
+
+        await using var db = second.CreateDb();
+        Assert.Contains(await db.AuditEntries.ToListAsync(), a => a.Action == "kill-switch.engage" && a.Actor == "lena" && a.Detail == "database migration tonight");
+    }
+
+    [Fact]
+    public async Task A_mission_interrupted_while_executing_is_verified_after_restart_and_never_run_twice()
+    {
+        TestCatalog.FillCache(Cache);
+        Guid missionId;
+        await using (var first = NewHost())
+        {
+            await PostAsync(first, TestCatalog.CacheMessage);
+            missionId = (await first.WaitForMissionAsync(m => m.State == MissionState.AwaitingApproval, "awaiting approval")).Id;
+        }
+
+        // The host "died" right after committing the intent, before the action touched anything.
+        await using (var db = new GraceHost(TestCatalog.Settings(_folder).Concat(_database.Settings())).CreateDbWithoutStarting())
+        {
+            var mission = await db.Missions.Include(m => m.Approval).SingleAsync(m => m.Id == missionId);
+            var approvalSnapshot = await db.Snapshots.AsNoTracking().SingleAsync(s => s.MissionId == missionId);
+            mission.State = MissionState.Executing;
+            mission.ExecutedAt = DateTimeOffset.UtcNow;
+            mission.Approval!.Status = ApprovalStatus.Approved;
+            db.Snapshots.Add(new Snapshot
+            {
+                Id = Guid.NewGuid(), MissionId = missionId, Executor = approvalSnapshot.Executor, Target = approvalSnapshot.Target,
+                Purpose = "pre-execution", State = approvalSnapshot.State, Summary = approvalSnapshot.Summary, TakenAt = DateTimeOffset.UtcNow,
+            });
+            db.MissionEvents.Add(new MissionEvent { MissionId = missionId, Stage = PipelineStage.Execute, Kind = "intent", At = DateTimeOffset.UtcNow, Actor = "engine", Message = "About to run" });
+            await db.SaveChangesAsync();
+        }
+
+        await using var second = NewHost(extra: ("Grace:Playbooks:test-clear-cache:Contract:DeadlineSeconds", "2"));
+        var done = await second.WaitForMissionAsync(m => m.Id == missionId && m.CompletedAt != null, "finished after recovery");
+        var kinds = done.Events.OrderBy(e => e.Id).Select(e => e.Kind).ToList();
+        Assert.Contains("recovered", kinds);
+        Assert.Single(kinds, k => k == "intent");
+        Assert.DoesNotContain("executed", kinds);
+        Assert.Equal(20, Directory.EnumerateFiles(Cache, "*", SearchOption.AllDirectories).Count());
+        Assert.Equal(MissionState.RolledBack, done.State);
+    }
+
+    [Fact]
+    public async Task The_pipeline_hub_streams_mission_events_to_external_clients()
+    {
+        var appDb = _folder.Combine("app.db");
+        using var holder = TestCatalog.GrowWal(appDb);
+        await using var host = NewHost();
+        var received = new TaskCompletionSource<MissionUpdated>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var connection = new HubConnectionBuilder()
+            .WithUrl(new Uri(host.Server.BaseAddress, "hubs/pipeline"), o =>
+            {
+                o.HttpMessageHandlerFactory = _ => host.Server.CreateHandler();
+                o.Transports = Microsoft.AspNetCore.Http.Connections.HttpTransportType.LongPolling;
+            })
+            .Build();
+        connection.On<MissionUpdated>(nameof(MissionUpdated), e =>
+        {
+            if (e.State == MissionState.Succeeded)
+            {
+                received.TrySetResult(e);
+            }
+        });
+        await connection.StartAsync();
+
+        await PostAsync(host, TestCatalog.WalMessage);
+        var update = await received.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("test-checkpoint", update.PlaybookKey);
+        Assert.Equal("test-db", update.Target);
+    }
+}

@@ -1,0 +1,54 @@
+using Grace.Tests.Infrastructure;
+
+namespace Grace.Tests.Integration;
+
+/// <summary>A broken appsettings.json stops the start with a message naming the key and the fault.</summary>
+public sealed class StartupValidationTests : IDisposable
+{
+    private readonly TempFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    public static TheoryData<string, string, string> Broken => new()
+    {
+        { "Grace:Playbooks:test-checkpoint:Action", "sqlite.vacuum-everything", "Grace:Playbooks:test-checkpoint:Action: unknown action 'sqlite.vacuum-everything'" },
+        { "Grace:Playbooks:test-checkpoint:Contract:Probe", "wal.size", "Grace:Playbooks:test-checkpoint:Contract:Probe: unknown probe 'wal.size'" },
+        { "Grace:Playbooks:test-checkpoint:Tier", "7", "Grace:Playbooks:test-checkpoint:Tier must be 0, 1, 2 or 3" },
+        { "Grace:Playbooks:test-checkpoint:Target", "nowhere", "Grace:Playbooks:test-checkpoint:Target: target 'nowhere' is not defined" },
+        { "Grace:Playbooks:test-checkpoint:Parameters:Mode", "Sideways", "Grace:Playbooks:test-checkpoint:Parameters:Mode 'Sideways' is not a checkpoint mode" },
+        { "Grace:Playbooks:test-checkpoint:Contract:DeadlineSeconds", "0", "Grace:Playbooks:test-checkpoint:Contract:DeadlineSeconds must be between 1 and 86400" },
+        { "Grace:Patterns:test-wal:Playbooks:0", "ghost", "Grace:Patterns:test-wal:Playbooks:0: playbook 'ghost' is not defined" },
+        { "Grace:Patterns:test-wal:MessageRegex", "([unclosed", "Grace:Patterns:test-wal:MessageRegex is not a valid regular expression" },
+        { "Grace:Playbooks:test-clear-cache:Target", "grace-db", "action 'cache.clear' works on Directory targets, and 'grace-db' is Sqlite" },
+        { "Grace:Targets:test-cache:Path", "/etc", "Grace:Playbooks:test-clear-cache:Target: Refused: /etc is not under a configured cache root" },
+        { "Grace:Engine:ApprovalTimeoutMinutes", "0", "Grace:Engine:ApprovalTimeoutMinutes must be between 1 and 1440" },
+        { "Grace:Database:Provider", "Oracle", "Grace:Database:Provider" },
+        { "Grace:Playbooks:test-checkpoint:Tier", "high", "Grace:Playbooks:test-checkpoint:Tier" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Broken))]
+    public void A_broken_entry_stops_the_start_with_a_message_naming_the_key(string key, string value, string expected)
+    {
+        var settings = TestCatalog.Settings(_folder).Where(kv => kv.Key != key).Append(new(key, value));
+        using var host = new GraceHost(settings);
+        var ex = Assert.ThrowsAny<Exception>(() => host.Start());
+        var messages = string.Join(" | ", Flatten(ex).Select(e => e.Message));
+        Assert.Contains(expected, messages, StringComparison.Ordinal);
+    }
+
+    private static IEnumerable<Exception> Flatten(Exception ex)
+    {
+        for (var e = ex; e is not null; e = e.InnerException)
+        {
+            yield return e;
+            if (e is AggregateException aggregate)
+            {
+                foreach (var inner in aggregate.InnerExceptions.SelectMany(Flatten))
+                {
+                    yield return inner;
+                }
+            }
+        }
+    }
+}
