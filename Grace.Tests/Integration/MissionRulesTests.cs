@@ -170,6 +170,42 @@ public sealed class MissionRulesTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_recurrence_inside_the_cooldown_is_blocked_and_counted_not_run()
+    {
+        var appDb = _folder.Combine("app.db");
+        using var holder = TestCatalog.GrowWal(appDb);
+        await using var host = NewHost(extra: ("Grace:Playbooks:test-checkpoint:CooldownSeconds", "3600"));
+        await PostAsync(host, TestCatalog.WalMessage);
+        var first = await host.WaitForMissionAsync(m => m.PlaybookKey == "test-checkpoint" && m.CompletedAt != null, "finished");
+        Assert.Equal(MissionState.Succeeded, first.State);
+        await host.WaitForMissionAsync(m => m.Id == first.Id && m.Stage == PipelineStage.Learn, "learned");
+
+        await PostAsync(host, TestCatalog.WalMessage);
+        var second = await host.WaitForMissionAsync(m => m.PlaybookKey == "test-checkpoint" && m.Id != first.Id && m.CompletedAt != null, "blocked");
+        Assert.Equal(MissionState.Blocked, second.State);
+        Assert.StartsWith("Cooldown", second.StatusReason);
+        await using var db = host.CreateDb();
+        var incident = await db.Incidents.SingleAsync(i => i.Id == first.IncidentId);
+        Assert.Equal(1, incident.Reopened);
+        Assert.Equal(2, incident.Count);
+    }
+
+    [Fact]
+    public async Task Dry_run_goes_through_every_stage_but_the_action()
+    {
+        var appDb = _folder.Combine("app.db");
+        using var holder = TestCatalog.GrowWal(appDb);
+        var walBefore = new FileInfo(appDb + "-wal").Length;
+        await using var host = NewHost(extra: ("Grace:Engine:DryRun", "true"));
+        await PostAsync(host, TestCatalog.WalMessage);
+        var done = await host.WaitForMissionAsync(m => m.PlaybookKey == "test-checkpoint" && m.CompletedAt != null, "finished");
+        Assert.Equal(MissionState.DryRunCompleted, done.State);
+        Assert.Null(done.ExecutedAt);
+        Assert.Contains(done.Events, e => e.Kind == "dry-run" && e.Message.Contains("would run", StringComparison.Ordinal));
+        Assert.Equal(walBefore, new FileInfo(appDb + "-wal").Length);
+    }
+
+    [Fact]
     public async Task The_pipeline_hub_streams_mission_events_to_external_clients()
     {
         var appDb = _folder.Combine("app.db");
