@@ -46,7 +46,7 @@ public sealed class EngineOptions
 
     /// <summary>How long a mission lease lasts; a crashed instance's missions are taken over after it.</summary>
     [Range(5, 3600, ErrorMessage = "Grace:Engine:LeaseSeconds must be between {1} and {2}.")]
-    public int LeaseSeconds { get; set; } = 60;
+    public int LeaseSeconds { get; set; } = 120;
 
     /// <summary>In-process capture buffer; beyond it signals are dropped and counted, never blocking the caller.</summary>
     [Range(16, 10_000_000, ErrorMessage = "Grace:Engine:CaptureBufferCapacity must be between {1} and {2}.")]

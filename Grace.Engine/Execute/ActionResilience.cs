@@ -39,6 +39,24 @@ public sealed class ActionResilience(ResiliencePipelineRegistry<string> registry
             });
     });
 
+    /// <summary>
+    /// Rollbacks retry transient faults but never meet the breaker: the action's failures may have
+    /// opened it, and that is exactly when the rollback must still run.
+    /// </summary>
+    public ResiliencePipeline ForRollback(string target) => registry.GetOrAddPipeline($"grace:rollback:{target}", builder =>
+    {
+        builder
+            .AddTimeout(TimeSpan.FromSeconds(options.CurrentValue.ActionTimeoutSeconds))
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(IsTransient),
+                MaxRetryAttempts = 5,
+                Delay = TimeSpan.FromMilliseconds(200),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+            });
+    });
+
     public ResiliencePipeline ForProbe(string target) => registry.GetOrAddPipeline($"grace:probe:{target}", builder =>
     {
         builder

@@ -33,7 +33,7 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
     public Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
     {
         var path = RequireAllowed(request.Target);
-        var state = JsonSerializer.Deserialize<CacheState>(snapshot.State)!;
+        var state = ReadState(snapshot);
         Directory.CreateDirectory(state.Quarantine);
         var moved = 0;
         foreach (var entry in new DirectoryInfo(path).EnumerateFileSystemInfos().ToList())
@@ -49,7 +49,7 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
 
     public Task<string> RollbackAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
     {
-        var state = JsonSerializer.Deserialize<CacheState>(snapshot.State)!;
+        var state = ReadState(snapshot);
         var restored = 0;
         if (Directory.Exists(state.Quarantine))
         {
@@ -73,7 +73,7 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
 
     public Task CommitAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
     {
-        var state = JsonSerializer.Deserialize<CacheState>(snapshot.State)!;
+        var state = ReadState(snapshot);
         if (Directory.Exists(state.Quarantine))
         {
             Directory.Delete(state.Quarantine, recursive: true);
@@ -98,10 +98,15 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
             throw new ActionRefusedException($"Cache folder {full} does not exist.");
         }
 
-        // A link could point anywhere; clearing through it would escape the roots.
-        if (info.LinkTarget is not null)
+        // A link could point anywhere; clearing through it would escape the roots. Every folder
+        // from the target up to its root is checked, not only the last one.
+        var root = Roots().Where(r => full == r || full.StartsWith(r + Path.DirectorySeparatorChar, StringComparison.Ordinal)).MaxBy(r => r.Length)!;
+        for (var dir = info; dir is not null && dir.FullName.Length > root.Length; dir = dir.Parent)
         {
-            throw new ActionRefusedException($"Refused: {full} is a symbolic link. Nothing was deleted.");
+            if (dir.LinkTarget is not null)
+            {
+                throw new ActionRefusedException($"Refused: {dir.FullName} is a symbolic link. Nothing was deleted.");
+            }
         }
 
         return full;
@@ -111,10 +116,31 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
     internal string? OutsideRoots(string fullPath)
     {
         var full = Path.TrimEndingDirectorySeparator(fullPath);
-        var roots = options.CurrentValue.CacheRoots.Select(r => Path.TrimEndingDirectorySeparator(paths.Resolve(r))).ToList();
+        var roots = Roots();
         return roots.Any(root => full == root || full.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
             ? null
             : $"Refused: {full} is not under a configured cache root (Grace:Engine:CacheRoots: {(roots.Count == 0 ? "none" : string.Join(", ", roots))}). Nothing was deleted.";
+    }
+
+    private List<string> Roots() => options.CurrentValue.CacheRoots.Select(r => Path.TrimEndingDirectorySeparator(paths.Resolve(r))).ToList();
+
+    /// <summary>A snapshot is data from the database: its paths are checked again before anything moves.</summary>
+    private CacheState ReadState(SnapshotState snapshot)
+    {
+        var state = JsonSerializer.Deserialize<CacheState>(snapshot.State)!;
+        var quarantineRoot = Path.TrimEndingDirectorySeparator(paths.Resolve(options.CurrentValue.QuarantineDirectory));
+        var quarantine = Path.GetFullPath(state.Quarantine);
+        if (!quarantine.StartsWith(quarantineRoot + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            throw new ActionRefusedException($"Refused: the snapshot's quarantine {quarantine} is not under {quarantineRoot}.");
+        }
+
+        if (OutsideRoots(Path.GetFullPath(state.Path)) is { } refusal)
+        {
+            throw new ActionRefusedException(refusal);
+        }
+
+        return state;
     }
 
     internal static long DirectoryBytes(string path)

@@ -92,9 +92,13 @@ public sealed class ApprovalService(
         {
             await entry.SaveAsync(cancellationToken);
         }
-        catch (DbUpdateException ex) when (ex is DbUpdateConcurrencyException || ex.InnerException is not null)
+        catch (DbUpdateConcurrencyException)
         {
             throw new MissionOperationException("Someone else decided on this mission at the same moment; reload and try again.");
+        }
+        catch (DbUpdateException ex) when (DatabaseErrors.IsUniqueViolation(ex))
+        {
+            throw new MissionOperationException($"{actor.Name} has already decided on this mission.");
         }
 
         notifier.Publish(new ApprovalDecided(now, missionId, actor.Name, verdict, approval.Status, approvals, approval.RequiredCount));
@@ -110,18 +114,33 @@ public sealed class ApprovalService(
     public async Task<int> ExpireDueAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        var due = await db.Missions.Include(m => m.Approval)
-            .Where(m => m.State == MissionState.AwaitingApproval && m.Approval!.Status == ApprovalStatus.Pending && m.Approval.ExpiresAt <= now)
-            .ToListAsync(cancellationToken);
-        foreach (var mission in due)
+        List<Guid> due;
+        await using (var db = await dbFactory.CreateDbContextAsync(cancellationToken))
         {
+            due = await db.Missions.AsNoTracking()
+                .Where(m => m.State == MissionState.AwaitingApproval && m.Approval!.Status == ApprovalStatus.Pending && m.Approval.ExpiresAt <= now)
+                .Select(m => m.Id)
+                .ToListAsync(cancellationToken);
+        }
+
+        var expired = 0;
+        foreach (var id in due)
+        {
+            // One context per mission: a conflict on one must not poison the others' saves.
+            await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+            var mission = await db.Missions.Include(m => m.Approval!).ThenInclude(a => a.Decisions).SingleAsync(m => m.Id == id, cancellationToken);
+            if (mission.State != MissionState.AwaitingApproval || mission.Approval is not { Status: ApprovalStatus.Pending })
+            {
+                continue;
+            }
+
             var entry = journal.Begin(db, mission);
-            Expire(entry, mission.Approval!, now);
+            Expire(entry, mission.Approval, now);
             try
             {
                 await entry.SaveAsync(cancellationToken);
                 scheduler.Enqueue(mission.Id);
+                expired++;
             }
             catch (DbUpdateConcurrencyException)
             {
@@ -129,7 +148,7 @@ public sealed class ApprovalService(
             }
         }
 
-        return due.Count;
+        return expired;
     }
 
     private static void Expire(MissionJournal.Entry entry, Approval approval, DateTimeOffset now)

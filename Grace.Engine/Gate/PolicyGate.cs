@@ -26,8 +26,14 @@ public sealed record GateDecision(GateVerdict Verdict, string Reason, bool DryRu
 public sealed class PolicyGate(KillSwitch killSwitch, IOptionsMonitor<EngineOptions> options, IOptionsMonitor<CatalogOptions> catalog, TimeProvider time)
 {
     private static readonly MissionState[] InFlight = [MissionState.Approved, MissionState.Executing, MissionState.Verifying];
+    private static readonly MissionState[] Acting = [MissionState.Executing, MissionState.Verifying];
 
-    public async Task<GateDecision> EvaluateAsync(GraceDbContext db, Mission mission, CancellationToken cancellationToken)
+    /// <summary>
+    /// Evaluates policy for a mission. With <paramref name="beforeAction"/>, only missions that are
+    /// executing or verifying count as in flight (approved ones wait their turn, they do not block
+    /// each other).
+    /// </summary>
+    public async Task<GateDecision> EvaluateAsync(GraceDbContext db, Mission mission, CancellationToken cancellationToken, bool beforeAction = false)
     {
         var engine = options.CurrentValue;
         var now = time.GetUtcNow();
@@ -60,7 +66,8 @@ public sealed class PolicyGate(KillSwitch killSwitch, IOptionsMonitor<EngineOpti
             return new GateDecision(GateVerdict.Block, $"Hourly cap: {runsLastHour} actions ran in the last hour (Grace:Engine:MaxRunsPerHour = {engine.MaxRunsPerHour}).");
         }
 
-        var inFlight = await db.Missions.CountAsync(m => m.Id != mission.Id && m.Target == mission.Target && InFlight.Contains(m.State), cancellationToken);
+        var states = beforeAction ? Acting : InFlight;
+        var inFlight = await db.Missions.CountAsync(m => m.Id != mission.Id && m.Target == mission.Target && states.Contains(m.State), cancellationToken);
         if (inFlight >= engine.MaxConcurrentMissionsPerTarget)
         {
             return new GateDecision(GateVerdict.Defer, $"Target '{mission.Target}' already has {inFlight} mission(s) in flight; waiting for it to be free.");

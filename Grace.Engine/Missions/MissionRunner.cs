@@ -41,6 +41,7 @@ public sealed class MissionRunner(
     ILogger<MissionRunner> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<Guid, Task> _running = new();
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _targetLocks = new(StringComparer.OrdinalIgnoreCase);
     private readonly string _instance = options.CurrentValue.InstanceName ?? $"{Environment.MachineName}:{Environment.ProcessId}";
 
     /// <summary>The name this instance writes into mission leases.</summary>
@@ -231,6 +232,27 @@ public sealed class MissionRunner(
 
     private async Task<bool> GateAsync(GraceDbContext db, MissionJournal.Entry entry, CancellationToken cancellationToken)
     {
+        var targetLock = _targetLocks.GetOrAdd(entry.Mission.Target, _ => new SemaphoreSlim(1, 1));
+        await targetLock.WaitAsync(cancellationToken);
+        try
+        {
+            return await GateLockedAsync(db, entry, cancellationToken);
+        }
+        catch (Exception ex) when (ex is ActionRefusedException or InvalidOperationException)
+        {
+            entry.Mission.StatusReason = ex.Message;
+            entry.Record(PipelineStage.Snapshot, "refused", $"No safe-hold snapshot could be taken for the approvers, so nothing will run: {ex.Message}", MissionState.Failed);
+            await entry.SaveAsync(cancellationToken);
+            return true;
+        }
+        finally
+        {
+            targetLock.Release();
+        }
+    }
+
+    private async Task<bool> GateLockedAsync(GraceDbContext db, MissionJournal.Entry entry, CancellationToken cancellationToken)
+    {
         var mission = entry.Mission;
         if (!catalog.CurrentValue.Playbooks.TryGetValue(mission.PlaybookKey, out _))
         {
@@ -306,11 +328,56 @@ public sealed class MissionRunner(
     private async Task<bool> ExecuteAsync(GraceDbContext db, MissionJournal.Entry entry, CancellationToken cancellationToken)
     {
         var mission = entry.Mission;
-        var executor = executors.Executor(mission.Action);
-        var request = snapshots.RequestFor(mission);
+        var targetLock = _targetLocks.GetOrAdd(mission.Target, _ => new SemaphoreSlim(1, 1));
+        await targetLock.WaitAsync(cancellationToken);
+        try
+        {
+            return await ExecuteLockedAsync(db, entry, cancellationToken);
+        }
+        finally
+        {
+            targetLock.Release();
+        }
+    }
 
-        // Safe-hold right before acting; if the state moved since the approvers saw it, their approval is void.
-        var (snapshotRow, state) = await snapshots.TakeAsync(db, mission, SnapshotService.PreExecution, cancellationToken);
+    private async Task<bool> ExecuteLockedAsync(GraceDbContext db, MissionJournal.Entry entry, CancellationToken cancellationToken)
+    {
+        var mission = entry.Mission;
+
+        // Policy again, right before acting: the kill switch may have been engaged, or another
+        // mission may have run on the target, while this one waited for its approvers.
+        var decision = await gate.EvaluateAsync(db, mission, cancellationToken, beforeAction: true);
+        if (decision.Verdict == GateVerdict.Block)
+        {
+            mission.StatusReason = decision.Reason;
+            entry.Record(PipelineStage.Gate, "blocked", $"{decision.Reason} Nothing ran.", MissionState.Blocked);
+            await entry.SaveAsync(cancellationToken);
+            return true;
+        }
+
+        if (decision.Verdict == GateVerdict.Defer)
+        {
+            return false;
+        }
+
+        var executor = executors.Executor(mission.Action);
+        ActionRequest request;
+        SnapshotState state;
+        Data.Entities.Snapshot snapshotRow;
+        try
+        {
+            request = snapshots.RequestFor(mission);
+            // Safe-hold right before acting; if the state moved since the approvers saw it, their approval is void.
+            (snapshotRow, state) = await snapshots.TakeAsync(db, mission, SnapshotService.PreExecution, cancellationToken);
+        }
+        catch (Exception ex) when (ex is ActionRefusedException or InvalidOperationException)
+        {
+            mission.StatusReason = ex.Message;
+            entry.Record(PipelineStage.Snapshot, "refused", $"No safe-hold snapshot could be taken, so nothing ran: {ex.Message}", MissionState.Failed);
+            await entry.SaveAsync(cancellationToken);
+            return true;
+        }
+
         entry.Record(PipelineStage.Snapshot, "snapshot", $"Safe-hold snapshot: {state.Summary}", data: new { snapshotId = snapshotRow.Id });
         if (mission.Approval is { Status: ApprovalStatus.Approved } approval)
         {
@@ -402,8 +469,9 @@ public sealed class MissionRunner(
                         incident.ResolvedAt = now;
                     }
 
-                    await CommitSnapshotAsync(db, mission, cancellationToken);
+                    // Success is committed first: the quarantine is released only once nothing can roll back any more.
                     await entry.SaveAsync(cancellationToken);
+                    await CommitSnapshotAsync(db, mission, cancellationToken);
                     return true;
                 }
 
@@ -465,7 +533,7 @@ public sealed class MissionRunner(
 
         try
         {
-            var restored = await resilience.ForAction(entry.Mission.Target).ExecuteAsync(
+            var restored = await resilience.ForRollback(entry.Mission.Target).ExecuteAsync(
                 async ct => await executor.RollbackAsync(request, state, ct), cancellationToken);
             entry.Record(PipelineStage.Rollback, "rolled-back", $"Rolled back from the snapshot after {why}: {restored}", MissionState.RolledBack);
         }
@@ -503,6 +571,11 @@ public sealed class MissionRunner(
         if (!recorded)
         {
             return;
+        }
+
+        if (mission.State != MissionState.Succeeded && mission.Incident is { Status: IncidentStatus.Mitigating } incident)
+        {
+            incident.Status = IncidentStatus.Open;
         }
 
         var entry = journal.Begin(db, mission);

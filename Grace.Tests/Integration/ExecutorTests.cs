@@ -64,6 +64,21 @@ public sealed class ExecutorTests : IDisposable
     }
 
     [Fact]
+    public async Task A_symbolic_link_higher_up_the_path_is_refused()
+    {
+        var outside = _folder.Combine("home");
+        TestCatalog.FillCache(Path.Combine(outside, "http"), files: 3);
+        Directory.CreateDirectory(_folder.Combine("roots"));
+        Directory.CreateSymbolicLink(_folder.Combine("roots", "tenant"), outside);
+        var target = _folder.Combine("roots", "tenant", "http");
+        var request = new ActionRequest(Guid.NewGuid(), new ResolvedTarget("t", TargetKind.Directory, target, null, null, null), new Dictionary<string, string>());
+
+        var refused = await Assert.ThrowsAsync<ActionRefusedException>(() => CacheExecutor().SnapshotAsync(request, default));
+        Assert.Contains("symbolic link", refused.Message);
+        Assert.Equal(3, Directory.EnumerateFiles(Path.Combine(outside, "http"), "*", SearchOption.AllDirectories).Count());
+    }
+
+    [Fact]
     public async Task Clearing_a_cache_quarantines_its_entries_and_rollback_restores_them()
     {
         var cache = _folder.Combine("roots", "thumbs");

@@ -91,6 +91,23 @@ public sealed class MissionRulesTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_approval_given_after_the_kill_switch_was_engaged_runs_nothing()
+    {
+        TestCatalog.FillCache(Cache);
+        await using var host = NewHost();
+        await PostAsync(host, TestCatalog.CacheMessage);
+        var waiting = await host.WaitForMissionAsync(m => m.State == MissionState.AwaitingApproval, "awaiting approval");
+        await host.Get<KillSwitch>().SetAsync(true, new Actor("lena", [GraceRoles.Admin]), "incident freeze", default);
+
+        await host.Get<ApprovalService>().DecideAsync(waiting.Id, new Actor("olivia", [GraceRoles.Operator]), ApprovalVerdict.Approve, null, default);
+        var blocked = await host.WaitForMissionAsync(m => m.Id == waiting.Id && m.CompletedAt != null, "blocked");
+        Assert.Equal(MissionState.Blocked, blocked.State);
+        Assert.Contains("kill switch", blocked.StatusReason);
+        Assert.Null(blocked.ExecutedAt);
+        Assert.Equal(20, Directory.EnumerateFiles(Cache, "*", SearchOption.AllDirectories).Count());
+    }
+
+    [Fact]
     public async Task A_rejection_ends_the_mission_with_the_reason_on_the_timeline()
     {
         TestCatalog.FillCache(Cache);

@@ -43,9 +43,16 @@ public abstract class PipelineTests(DatabaseProvider provider) : IAsyncLifetime
         Assert.True(walBefore > 100_000, $"the test WAL should have grown, it is {walBefore} bytes");
 
         await using var host = NewHost();
-        await PostSignalAsync(host, $"{TestCatalog.WalMessage} after 1234 ms", exceptionType: "Microsoft.Data.Sqlite.SqliteException");
-        // A repeat with other numbers is the same incident, not a second mission.
-        await PostSignalAsync(host, $"{TestCatalog.WalMessage} after 98 ms", exceptionType: "Microsoft.Data.Sqlite.SqliteException");
+        // Two reports with other numbers in one batch: the same incident, one mission.
+        using (var client = host.CreateClient())
+        {
+            var response = await client.PostAsJsonAsync("/api/signals", new[]
+            {
+                new { source = "orders-api", message = $"{TestCatalog.WalMessage} after 1234 ms", exceptionType = "Microsoft.Data.Sqlite.SqliteException" },
+                new { source = "orders-api", message = $"{TestCatalog.WalMessage} after 98 ms", exceptionType = "Microsoft.Data.Sqlite.SqliteException" },
+            });
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
 
         var mission = await host.WaitForMissionAsync(m => m.PlaybookKey == "test-checkpoint" && m.CompletedAt != null, "finished");
         Assert.Equal(MissionState.Succeeded, mission.State);
