@@ -28,7 +28,13 @@ public static class EngineServiceCollectionExtensions
     /// </summary>
     public static IHostApplicationBuilder AddGraceEngine(this IHostApplicationBuilder builder)
     {
-        var services = builder.Services;
+        builder.Services.AddGraceEngineServices();
+        return builder;
+    }
+
+    /// <summary>The engine's registrations on a bare service collection (used by the host, and by component tests).</summary>
+    public static IServiceCollection AddGraceEngineServices(this IServiceCollection services)
+    {
         services.TryAddSingleton(TimeProvider.System);
 
         services.AddOptions<EngineOptions>().BindConfiguration(EngineOptions.Section).ValidateDataAnnotations().ValidateOnStart();
@@ -62,6 +68,7 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<Sentinel>();
         services.AddSingleton<MissionPlanner>();
         services.AddSingleton<KillSwitch>();
+        services.AddSingleton<PlaybookTiers>();
         services.AddSingleton<PolicyGate>();
         services.AddSingleton<MissionQueue>();
         services.AddSingleton<IMissionScheduler>(sp => sp.GetRequiredService<MissionQueue>());
@@ -71,12 +78,13 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<LearningService>();
         services.AddSingleton<MissionJournal>();
         services.AddSingleton<MissionQueries>();
+        services.AddSingleton<ConsoleQueries>();
 
         // Hosted loops
         services.AddSingleton<CaptureService>();
         services.AddHostedService(sp => sp.GetRequiredService<CaptureService>());
         services.AddSingleton<MissionRunner>();
         services.AddHostedService(sp => sp.GetRequiredService<MissionRunner>());
-        return builder;
+        return services;
     }
 }

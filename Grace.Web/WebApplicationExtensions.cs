@@ -2,6 +2,7 @@ using Grace.Engine.Execute.Logging;
 using Grace.Web.Api;
 using Grace.Web.Components;
 using Grace.Web.Hubs;
+using Grace.Web.Identity;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
 using MudBlazor.Services;
@@ -44,6 +45,7 @@ public static class WebApplicationExtensions
 
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddMudServices();
+        services.AddGraceIdentity();
         services.AddSignalR();
         services.AddHostedService<PipelineHubForwarder>();
         services.AddProblemDetails();
@@ -58,13 +60,20 @@ public static class WebApplicationExtensions
             app.UseExceptionHandler("/Error", createScopeForErrors: true);
         }
 
-        app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
+        // People get a page for a missing address; programs (API, hub) keep their status code and problem details.
+        app.UseWhen(
+            context => !context.Request.Path.StartsWithSegments("/api") && !context.Request.Path.StartsWithSegments("/hubs"),
+            branch => branch.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true));
         app.UseSerilogRequestLogging();
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.UseAntiforgery();
-        app.MapStaticAssets();
+        app.MapStaticAssets().AllowAnonymous();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+        app.MapAccountEndpoints();
+        app.MapConsoleEndpoints();
         app.MapSignalEndpoints();
-        app.MapHub<PipelineHub>("/hubs/pipeline");
+        app.MapHub<PipelineHub>("/hubs/pipeline").RequireAuthorization();
         return app;
     }
 

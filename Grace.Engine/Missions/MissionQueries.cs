@@ -34,4 +34,10 @@ public sealed class MissionQueries(IDbContextFactory<GraceDbContext> dbFactory)
             .AsSplitQuery()
             .SingleOrDefaultAsync(m => m.Id == id, cancellationToken);
     }
+
+    public async Task<OutcomeRecord?> OutcomeAsync(Guid missionId, CancellationToken cancellationToken)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        return await db.Outcomes.AsNoTracking().SingleOrDefaultAsync(o => o.MissionId == missionId, cancellationToken);
+    }
 }

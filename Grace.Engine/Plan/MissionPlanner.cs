@@ -25,6 +25,7 @@ public sealed class MissionPlanner(
     ExecutorCatalog executors,
     ActionResilience resilience,
     MissionJournal journal,
+    Gate.PlaybookTiers tiers,
     TimeProvider time,
     ILogger<MissionPlanner> logger)
 {
@@ -55,6 +56,7 @@ public sealed class MissionPlanner(
         }
 
         var incident = await db.Incidents.SingleAsync(i => i.Id == incidentId, cancellationToken);
+        var tier = await tiers.TierOfAsync(db, playbookKey, cancellationToken);
         var now = time.GetUtcNow();
         var mission = new Mission
         {
@@ -65,7 +67,7 @@ public sealed class MissionPlanner(
             Action = playbook.Action,
             Target = targetKey,
             Parameters = JsonSerializer.Serialize(playbook.Parameters),
-            Tier = playbook.Tier,
+            Tier = tier,
             DryRun = playbook.DryRun,
             State = MissionState.Planned,
             Stage = PipelineStage.Plan,
@@ -104,7 +106,7 @@ public sealed class MissionPlanner(
         var entry = journal.Begin(db, mission);
         entry.Record(PipelineStage.Diagnose, "diagnosed", diagnosis.Reason, data: new { diagnosis.PatternKey, diagnosis.RankedPlaybooks, fingerprint = incident.Fingerprint });
         entry.Record(PipelineStage.Plan, "planned",
-            $"Playbook '{playbookKey}' ({playbook.Action} on {targetKey}, tier {playbook.Tier}). Contract: {contract.Description}."
+            $"Playbook '{playbookKey}' ({playbook.Action} on {targetKey}, tier {tier}). Contract: {contract.Description}."
             + (contract.BaselineValue is { } b ? $" Baseline {b:G} {probe.Unit}." : " Baseline unavailable."),
             MissionState.Planned, new { contract.Probe, contract.Comparator, contract.Threshold, contract.DeadlineSeconds, contract.BaselineValue });
         await entry.SaveAsync(cancellationToken);

@@ -1,39 +1,64 @@
 using Bunit;
+using Bunit.TestDoubles;
 using Grace.Data;
+using Grace.Data.Entities;
+using Grace.Engine;
 using Grace.Engine.Missions;
-using Grace.Engine.Notifications;
+using Grace.Tests.Infrastructure;
+using Grace.Web.Identity;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Hosting;
 using MudBlazor.Services;
 
 namespace Grace.Tests.Components;
 
-/// <summary>bUnit base: loose JS interop and MudBlazor's services, as MudBlazor's own tests set up; a real SQLite file behind the queries.</summary>
+/// <summary>
+/// bUnit base: loose JS interop and MudBlazor's services (as MudBlazor's own tests set up), the
+/// real engine services on a real SQLite file, and a signed-in person whose roles a test chooses.
+/// </summary>
 public abstract class GraceComponentTest : BunitContext, IAsyncLifetime
 {
-    private readonly Infrastructure.TempFolder _folder = new();
+    private readonly TempFolder _folder = new();
 
     protected GraceComponentTest()
     {
         JSInterop.Mode = JSRuntimeMode.Loose;
         Services.AddMudServices();
-        var options = new DbContextOptionsBuilder<SqliteGraceDbContext>().UseSqlite($"Data Source={_folder.Combine("grace.db")}").Options;
+        var dbPath = _folder.Combine("grace.db");
+        var options = new DbContextOptionsBuilder<SqliteGraceDbContext>().UseSqlite($"Data Source={dbPath}").Options;
         using (var db = new SqliteGraceDbContext(options))
         {
             db.Database.Migrate();
         }
 
         Factory = new SwitchableFactory(options);
-        Notifier = new PipelineNotifier(NullLogger<PipelineNotifier>.Instance);
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(TestCatalog.Settings(_folder)).Build();
+        Services.AddSingleton<IConfiguration>(configuration);
+        Services.AddSingleton<IHostEnvironment>(new ComponentTestEnvironment(_folder.Path));
+        Services.AddLogging();
+        Services.AddSingleton(new GraceDatabaseInfo(DatabaseProvider.Sqlite, dbPath));
         Services.AddSingleton<IDbContextFactory<GraceDbContext>>(Factory);
-        Services.AddSingleton<IPipelineNotifier>(Notifier);
-        Services.AddSingleton(TimeProvider.System);
-        Services.AddSingleton<MissionQueries>();
+        Services.AddGraceEngineServices();
+        Services.AddScoped<CurrentActor>();
+        Services.AddScoped<ConsoleActions>();
+        Auth = AddAuthorization();
+        SignIn("olivia", GraceRoles.Operator);
     }
 
     protected SwitchableFactory Factory { get; }
-    protected PipelineNotifier Notifier { get; }
+
+    protected BunitAuthorizationContext Auth { get; }
+
+    protected Grace.Engine.Notifications.IPipelineNotifier Notifier => Services.GetRequiredService<Grace.Engine.Notifications.IPipelineNotifier>();
+
+    protected void SignIn(string name, params string[] roles)
+    {
+        Auth.SetAuthorized(name);
+        Auth.SetRoles(roles);
+    }
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -45,12 +70,75 @@ public abstract class GraceComponentTest : BunitContext, IAsyncLifetime
         _folder.Dispose();
     }
 
-    /// <summary>A context factory on a real SQLite file that a test can make fail, to see the error state.</summary>
+    /// <summary>An incident and a mission in the given state, with a contract; optionally waiting for approval.</summary>
+    protected async Task<Mission> SeedMissionAsync(string playbook = "test-clear-cache", MissionState state = MissionState.Verifying, int tier = 2,
+        string requestedBy = "api", int requiredApprovals = 0, TimeSpan? expiresIn = null)
+    {
+        await using var db = Factory.CreateDbContext();
+        var now = DateTimeOffset.UtcNow;
+        var incident = new Incident
+        {
+            Id = Guid.NewGuid(), Fingerprint = Guid.NewGuid().ToString("N"), Source = "orders-api", Template = "t",
+            SampleMessage = "Thumbnail write failed: test cache full", Severity = Severity.Error, FirstSeenAt = now, LastSeenAt = now, Count = 12,
+            Status = IncidentStatus.Mitigating, PatternKey = "test-cache",
+        };
+        var mission = new Mission
+        {
+            Id = Guid.NewGuid(), IncidentId = incident.Id, PatternKey = "test-cache", PlaybookKey = playbook, Action = "cache.clear", Target = "test-cache",
+            Parameters = "{}", Tier = tier, State = state, RequestedBy = requestedBy, CreatedAt = now, UpdatedAt = now,
+            Contract = new ActionContract
+            {
+                Id = Guid.NewGuid(), Probe = "directory.bytes", Target = "test-cache", Comparator = Comparator.LessThanOrEqual, Threshold = 0,
+                DeadlineSeconds = 30, Description = "directory.bytes of test-cache ≤ 0 bytes within 30 s of the action", BaselineValue = 81920,
+            },
+        };
+        db.Incidents.Add(incident);
+        db.Missions.Add(mission);
+        db.MissionEvents.Add(new MissionEvent { MissionId = mission.Id, Stage = PipelineStage.Plan, Kind = "planned", At = now, Actor = "engine", Message = "Playbook planned." });
+        if (requiredApprovals > 0)
+        {
+            db.Approvals.Add(new Approval
+            {
+                Id = Guid.NewGuid(), MissionId = mission.Id, RequiredCount = requiredApprovals, RequestedBy = requestedBy, RequestedAt = now,
+                ExpiresAt = now + (expiresIn ?? TimeSpan.FromMinutes(30)), Status = ApprovalStatus.Pending,
+            });
+            db.Snapshots.Add(new Snapshot
+            {
+                Id = Guid.NewGuid(), MissionId = mission.Id, Executor = "cache.clear", Target = "test-cache", Purpose = "approval",
+                State = "{}", Summary = "thumbnails: 20 entries, 81,920 bytes.", TakenAt = now,
+            });
+        }
+
+        await db.SaveChangesAsync();
+        return mission;
+    }
+
+    /// <summary>A context factory on a real SQLite file that a test can make fail (error state) or hold (loading state).</summary>
     public sealed class SwitchableFactory(DbContextOptions<SqliteGraceDbContext> options) : IDbContextFactory<GraceDbContext>
     {
         public bool Broken { get; set; }
 
+        public TaskCompletionSource? Hold { get; set; }
+
         public GraceDbContext CreateDbContext() =>
             Broken ? throw new InvalidOperationException("database unreachable") : new SqliteGraceDbContext(options);
+
+        public async Task<GraceDbContext> CreateDbContextAsync(CancellationToken cancellationToken = default)
+        {
+            if (Hold is { } hold)
+            {
+                await hold.Task.WaitAsync(cancellationToken);
+            }
+
+            return CreateDbContext();
+        }
+    }
+
+    private sealed class ComponentTestEnvironment(string root) : IHostEnvironment
+    {
+        public string EnvironmentName { get; set; } = "Testing";
+        public string ApplicationName { get; set; } = "Grace.Tests";
+        public string ContentRootPath { get; set; } = root;
+        public IFileProvider ContentRootFileProvider { get; set; } = new NullFileProvider();
     }
 }

@@ -5,6 +5,7 @@ namespace Grace.Tests.Infrastructure;
 /// <summary>Targets, patterns and playbooks the integration tests use, on real files in a temporary folder.</summary>
 public static class TestCatalog
 {
+    public const string AdminPassword = "Admin-Password-for-tests-1";
     public const string WalMessage = "Orders writes are slow: test WAL too large";
     public const string CacheMessage = "Thumbnail write failed: test cache full";
     public const string LoggingMessage = "Checkout keeps failing: test needs debug";
@@ -14,6 +15,7 @@ public static class TestCatalog
         var s = new Dictionary<string, string?>
         {
             ["Grace:Database:DataDirectory"] = folder.Combine("data"),
+            ["Grace:Identity:AdminPassword"] = AdminPassword,
             ["Grace:Engine:SweepIntervalSeconds"] = "0.2",
             ["Grace:Engine:VerifyPollIntervalMilliseconds"] = "100",
             ["Grace:Engine:LeaseSeconds"] = "10",

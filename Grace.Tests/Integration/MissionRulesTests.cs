@@ -222,20 +222,34 @@ public sealed class MissionRulesTests : IAsyncLifetime
         Assert.Equal(walBefore, new FileInfo(appDb + "-wal").Length);
     }
 
+    private static HubConnection HubConnection(GraceHost host, string? cookie) => new HubConnectionBuilder()
+        .WithUrl(new Uri(host.Server.BaseAddress, "hubs/pipeline"), o =>
+        {
+            o.HttpMessageHandlerFactory = _ => host.Server.CreateHandler();
+            o.Transports = Microsoft.AspNetCore.Http.Connections.HttpTransportType.LongPolling;
+            if (cookie is not null)
+            {
+                o.Headers["Cookie"] = cookie;
+            }
+        })
+        .Build();
+
     [Fact]
     public async Task The_pipeline_hub_streams_mission_events_to_external_clients()
     {
         var appDb = _folder.Combine("app.db");
         using var holder = TestCatalog.GrowWal(appDb);
         await using var host = NewHost();
+        // Signed out: the hub refuses.
+        await using (var anonymous = HubConnection(host, cookie: null))
+        {
+            var refused = await Assert.ThrowsAsync<HttpRequestException>(() => anonymous.StartAsync());
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+
+        var cookie = await host.SignInAsync("admin", TestCatalog.AdminPassword);
         var received = new TaskCompletionSource<MissionUpdated>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var connection = new HubConnectionBuilder()
-            .WithUrl(new Uri(host.Server.BaseAddress, "hubs/pipeline"), o =>
-            {
-                o.HttpMessageHandlerFactory = _ => host.Server.CreateHandler();
-                o.Transports = Microsoft.AspNetCore.Http.Connections.HttpTransportType.LongPolling;
-            })
-            .Build();
+        await using var connection = HubConnection(host, cookie);
         connection.On<MissionUpdated>(nameof(MissionUpdated), e =>
         {
             if (e.State == MissionState.Succeeded)

@@ -1,0 +1,97 @@
+using System.Net;
+using Grace.Data;
+using Grace.Data.Entities;
+using Grace.Engine.Gate;
+using Grace.Engine.Missions;
+using Grace.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+
+namespace Grace.Tests.Integration;
+
+/// <summary>Sign-in, roles and the audit log, on the real host.</summary>
+public sealed class SecurityTests : IAsyncLifetime
+{
+    private readonly TempFolder _folder = new();
+    private TestDatabase _database = null!;
+    private GraceHost _host = null!;
+
+    public async Task InitializeAsync()
+    {
+        _database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite, _folder);
+        _host = new GraceHost(TestCatalog.Settings(_folder).Concat(_database.Settings())).Start();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _host.DisposeAsync();
+        await _database.DisposeAsync();
+        _folder.Dispose();
+    }
+
+    [Theory]
+    [InlineData("/")]
+    [InlineData("/approvals")]
+    [InlineData("/missions")]
+    [InlineData("/learning")]
+    [InlineData("/verification")]
+    [InlineData("/incidents")]
+    [InlineData("/playbooks")]
+    [InlineData("/audit")]
+    [InlineData("/users")]
+    public async Task Every_page_sends_a_signed_out_visitor_to_sign_in(string page)
+    {
+        using var client = _host.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        var response = await client.GetAsync(page);
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.StartsWith("http://localhost/account/login", response.Headers.Location!.ToString());
+    }
+
+    [Fact]
+    public async Task Downloads_need_sign_in_and_the_sign_in_page_does_not()
+    {
+        using var client = _host.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/outcomes.csv")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/account/login")).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_first_admin_signs_in_with_the_configured_password_and_a_wrong_one_is_refused_and_audited()
+    {
+        var cookie = await _host.SignInAsync("admin", TestCatalog.AdminPassword);
+        using var client = _host.ClientWithCookie(cookie);
+        var csv = await client.GetAsync("/api/outcomes.csv?days=7");
+        Assert.Equal(HttpStatusCode.OK, csv.StatusCode);
+        Assert.StartsWith("at,mission,pattern,playbook", await csv.Content.ReadAsStringAsync());
+
+        using var anonymous = _host.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => _host.SignInAsync("admin", "wrong-password-123"));
+        Assert.Contains("/account/login?error=invalid", refused.Message);
+        await using var db = _host.CreateDb();
+        var audit = await db.AuditEntries.ToListAsync();
+        Assert.Contains(audit, a => a.Actor == "admin" && a.Action == "account.sign-in");
+        Assert.Contains(audit, a => a.Actor == "admin" && a.Action == "account.sign-in-failed");
+    }
+
+    [Fact]
+    public async Task Only_leads_and_admins_change_tiers_and_the_change_applies_to_new_missions()
+    {
+        var tiers = _host.Get<PlaybookTiers>();
+        var forbidden = await Assert.ThrowsAsync<MissionOperationException>(() =>
+            tiers.SetAsync("test-checkpoint", 2, new Actor("olivia", [GraceRoles.Operator]), "safer", default));
+        Assert.True(forbidden.Forbidden);
+        await Assert.ThrowsAsync<MissionOperationException>(() => tiers.SetAsync("test-checkpoint", 2, new Actor("lena", [GraceRoles.Lead]), " ", default));
+
+        await tiers.SetAsync("test-checkpoint", 2, new Actor("lena", [GraceRoles.Lead]), "checkpoints slowed orders last week", default);
+        Assert.Equal(2, (await tiers.OverridesAsync(default))["test-checkpoint"]);
+
+        var appDb = _folder.Combine("app.db");
+        using var holder = TestCatalog.GrowWal(appDb);
+        using var client = _host.CreateClient();
+        (await client.PostAsync("/api/signals", System.Net.Http.Json.JsonContent.Create(new { source = "orders", message = TestCatalog.WalMessage }))).EnsureSuccessStatusCode();
+        var mission = await _host.WaitForMissionAsync(m => m.PlaybookKey == "test-checkpoint" && m.State == MissionState.AwaitingApproval, "awaiting approval");
+        Assert.Equal(2, mission.Tier);
+
+        await using var db = _host.CreateDb();
+        Assert.Contains(await db.AuditEntries.ToListAsync(), a => a.Action == "playbook.tier" && a.Actor == "lena" && a.Detail!.Contains("0 → 2", StringComparison.Ordinal));
+    }
+}

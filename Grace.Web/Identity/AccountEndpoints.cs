@@ -1,0 +1,46 @@
+using Grace.Data.Entities;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Grace.Web.Identity;
+
+/// <summary>Sign-in and sign-out are plain HTTP posts: a cookie can only be set on an HTTP response, not over a Blazor circuit.</summary>
+public static class AccountEndpoints
+{
+    public static IEndpointRouteBuilder MapAccountEndpoints(this IEndpointRouteBuilder app)
+    {
+        var account = app.MapGroup("/account");
+        account.MapPost("/login", async ([FromForm] string? userName, [FromForm] string? password, [FromForm] string? returnUrl,
+            SignInManager<GraceUser> signIn, AuditLog audit, HttpContext http) =>
+        {
+            var target = LocalOnly(returnUrl);
+            if (string.IsNullOrWhiteSpace(userName) || string.IsNullOrEmpty(password))
+            {
+                return Results.LocalRedirect($"/account/login?error=missing&returnUrl={Uri.EscapeDataString(target)}");
+            }
+
+            var result = await signIn.PasswordSignInAsync(userName, password, isPersistent: false, lockoutOnFailure: true);
+            await audit.WriteAsync(userName, result.Succeeded ? "account.sign-in" : "account.sign-in-failed", "console",
+                result.IsLockedOut ? "locked out" : null, http.Connection.RemoteIpAddress?.ToString());
+            if (!result.Succeeded)
+            {
+                var error = result.IsLockedOut ? "locked" : "invalid";
+                return Results.LocalRedirect($"/account/login?error={error}&returnUrl={Uri.EscapeDataString(target)}");
+            }
+
+            return Results.LocalRedirect(target);
+        }).AllowAnonymous();
+
+        account.MapPost("/logout", async (SignInManager<GraceUser> signIn) =>
+        {
+            await signIn.SignOutAsync();
+            return Results.LocalRedirect("/account/login");
+        });
+        return app;
+    }
+
+    // Only a path on this site: an open redirect after sign-in is a phishing aid.
+    private static string LocalOnly(string? returnUrl) =>
+        !string.IsNullOrEmpty(returnUrl) && returnUrl.StartsWith('/') && !returnUrl.StartsWith("//", StringComparison.Ordinal) && !returnUrl.StartsWith("/\\", StringComparison.Ordinal)
+            ? returnUrl : "/";
+}

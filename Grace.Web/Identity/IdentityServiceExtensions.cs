@@ -1,0 +1,81 @@
+using Grace.Data;
+using Grace.Data.Entities;
+using Grace.Engine.Missions;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Components.Server.Circuits;
+using Microsoft.AspNetCore.Identity;
+
+namespace Grace.Web.Identity;
+
+/// <summary>The console's authorization policies, named after what they allow.</summary>
+public static class GracePolicies
+{
+    public const string Approve = "approve";
+    public const string ChangePolicy = "change-policy";
+    public const string Admin = "admin";
+}
+
+public static class IdentityServiceExtensions
+{
+    /// <summary>
+    /// ASP.NET Core Identity on Grace's own database, cookie sign-in, the four roles as policies,
+    /// and sign-in required everywhere unless an endpoint says otherwise.
+    /// </summary>
+    public static IServiceCollection AddGraceIdentity(this IServiceCollection services)
+    {
+        services.AddOptions<GraceIdentityOptions>().BindConfiguration(GraceIdentityOptions.Section);
+        services.AddAuthentication(IdentityConstants.ApplicationScheme).AddIdentityCookies();
+        services.ConfigureApplicationCookie(cookie =>
+        {
+            cookie.LoginPath = "/account/login";
+            cookie.AccessDeniedPath = "/account/denied";
+            cookie.Cookie.Name = "grace.auth";
+            cookie.Cookie.HttpOnly = true;
+            cookie.Cookie.SameSite = SameSiteMode.Strict;
+            cookie.ExpireTimeSpan = TimeSpan.FromHours(12);
+            cookie.SlidingExpiration = true;
+            // API and hub callers are programs: they get a status code, not a redirect to a form.
+            cookie.Events.OnRedirectToLogin = context => Answer(context, StatusCodes.Status401Unauthorized);
+            cookie.Events.OnRedirectToAccessDenied = context => Answer(context, StatusCodes.Status403Forbidden);
+        });
+        services.AddIdentityCore<GraceUser>(o =>
+            {
+                o.Password.RequiredLength = 12;
+                o.Lockout.MaxFailedAccessAttempts = 5;
+                o.Lockout.DefaultLockoutTimeSpan = TimeSpan.FromMinutes(15);
+                o.User.RequireUniqueEmail = false;
+            })
+            .AddRoles<IdentityRole>()
+            .AddEntityFrameworkStores<GraceDbContext>()
+            .AddSignInManager()
+            .AddDefaultTokenProviders();
+
+        services.AddAuthorizationBuilder()
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
+            .AddPolicy(GracePolicies.Approve, p => p.RequireRole(GraceRoles.Operator, GraceRoles.Lead, GraceRoles.Admin))
+            .AddPolicy(GracePolicies.ChangePolicy, p => p.RequireRole(GraceRoles.Lead, GraceRoles.Admin))
+            .AddPolicy(GracePolicies.Admin, p => p.RequireRole(GraceRoles.Admin));
+        services.AddCascadingAuthenticationState();
+        services.AddHttpContextAccessor();
+        services.AddScoped<CurrentActor>();
+        services.AddScoped<ConsoleActions>();
+        services.AddScoped<CircuitHandler, ClientAddressCircuitHandler>();
+        services.AddSingleton<AuditLog>();
+        services.AddSingleton<UserAdministration>();
+        services.AddHostedService<IdentitySeeder>();
+        return services;
+    }
+
+    private static Task Answer(Microsoft.AspNetCore.Authentication.RedirectContext<Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationOptions> context, int status)
+    {
+        var path = context.Request.Path;
+        if (path.StartsWithSegments("/api") || path.StartsWithSegments("/hubs"))
+        {
+            context.Response.StatusCode = status;
+            return Task.CompletedTask;
+        }
+
+        context.Response.Redirect(context.RedirectUri);
+        return Task.CompletedTask;
+    }
+}
