@@ -35,7 +35,8 @@ public abstract class GraceComponentTest : BunitContext, IAsyncLifetime
         }
 
         Factory = new SwitchableFactory(options);
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(TestCatalog.Settings(_folder)).Build();
+        // The operator's appsettings.json as shipped, then the test catalog: what the real host reads.
+        var configuration = new ConfigurationBuilder().AddJsonFile(RootSettings()).AddInMemoryCollection(TestCatalog.Settings(_folder)).Build();
         Services.AddSingleton<IConfiguration>(configuration);
         Services.AddSingleton<IHostEnvironment>(new ComponentTestEnvironment(_folder.Path));
         Services.AddLogging();
@@ -58,6 +59,24 @@ public abstract class GraceComponentTest : BunitContext, IAsyncLifetime
     {
         Auth.SetAuthorized(name);
         Auth.SetRoles(roles);
+        // bUnit checks policies by name: grant the ones the real policies would grant these roles.
+        var policies = new List<string>();
+        if (roles.Any(r => r is GraceRoles.Operator or GraceRoles.Lead or GraceRoles.Admin))
+        {
+            policies.Add(GracePolicies.Approve);
+        }
+
+        if (roles.Any(r => r is GraceRoles.Lead or GraceRoles.Admin))
+        {
+            policies.Add(GracePolicies.ChangePolicy);
+        }
+
+        if (roles.Contains(GraceRoles.Admin))
+        {
+            policies.Add(GracePolicies.Admin);
+        }
+
+        Auth.SetPolicies([.. policies]);
     }
 
     public Task InitializeAsync() => Task.CompletedTask;
@@ -68,6 +87,19 @@ public abstract class GraceComponentTest : BunitContext, IAsyncLifetime
         await DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         _folder.Dispose();
+    }
+
+    private static string RootSettings()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Grace.Console.sln")))
+            {
+                return Path.Combine(dir.FullName, "appsettings.json");
+            }
+        }
+
+        throw new FileNotFoundException("The repository's appsettings.json was not found above the test binaries.");
     }
 
     /// <summary>An incident and a mission in the given state, with a contract; optionally waiting for approval.</summary>

@@ -1,0 +1,457 @@
+using Bunit;
+using Grace.Data.Entities;
+using Grace.Engine.Gate;
+using Grace.Engine.Missions;
+using Grace.Engine.Notifications;
+using Grace.Web.Components.Layout;
+using Grace.Web.Components.Pages.Approvals;
+using Grace.Web.Components.Pages.Audit;
+using Grace.Web.Components.Pages.Incidents;
+using Grace.Web.Components.Pages.Learning;
+using Grace.Web.Components.Pages.Missions;
+using Grace.Web.Components.Pages.Overview;
+using Grace.Web.Components.Pages.Playbooks;
+using Grace.Web.Components.Pages.Verification;
+using Grace.Web.Components.Shared;
+using Microsoft.AspNetCore.Components;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Grace.Tests.Components;
+
+public sealed class OverviewTests : GraceComponentTest
+{
+    internal static AngleSharp.Dom.IElement InputOf<T>(IRenderedComponent<T> cut, string selector) where T : IComponent
+    {
+        var element = cut.Find(selector);
+        return element.TagName == "INPUT" ? element : element.QuerySelector("input") ?? throw new InvalidOperationException($"No input at {selector}");
+    }
+
+    [Fact]
+    public void Loading_then_empty_counters()
+    {
+        Factory.Hold = new TaskCompletionSource();
+        var cut = Render<Overview>();
+        cut.Find("#overview-loading");
+        Factory.Hold.SetResult();
+        cut.WaitForAssertion(() =>
+        {
+            Assert.Equal("0", cut.Find("#count-pending").TextContent);
+            Assert.Contains("No mission failed", cut.Find("#no-trouble").TextContent);
+        });
+    }
+
+    [Fact]
+    public async Task Counters_show_pending_trouble_and_move_live()
+    {
+        await SeedMissionAsync(state: MissionState.AwaitingApproval, requiredApprovals: 1);
+        var cut = Render<Overview>();
+        cut.WaitForAssertion(() => Assert.Equal("1", cut.Find("#count-pending").TextContent));
+
+        var failed = await SeedMissionAsync(playbook: "test-checkpoint", state: MissionState.RolledBack);
+        Notifier.Publish(new MissionUpdated(DateTimeOffset.UtcNow, failed.Id, failed.IncidentId, failed.PlaybookKey, failed.Target, 0, MissionState.RolledBack, PipelineStage.Rollback, "engine", "rolled back"));
+        cut.WaitForAssertion(() =>
+        {
+            Assert.Equal("1", cut.Find("#count-trouble").TextContent);
+            Assert.Contains("test-checkpoint", cut.Find("tr.trouble-row").TextContent);
+            Assert.Equal("2", cut.Find("#count-incidents").TextContent);
+        }, TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public void Operators_see_the_kill_switch_state_but_not_its_control()
+    {
+        var cut = Render<Overview>();
+        cut.WaitForAssertion(() => Assert.Contains("Released", cut.Find("#kill-switch-state").TextContent));
+        Assert.Empty(cut.FindAll("#kill-switch-toggle"));
+    }
+
+    [Fact]
+    public async Task Leads_engage_the_kill_switch_with_a_reason()
+    {
+        SignIn("lena", GraceRoles.Lead);
+        var cut = Render<Overview>();
+        cut.WaitForAssertion(() => Assert.True(cut.Find("#kill-switch-toggle").HasAttribute("disabled")));
+        InputOf(cut, "#kill-switch-reason").Input("database migration");
+        cut.WaitForAssertion(() => Assert.False(cut.Find("#kill-switch-toggle").HasAttribute("disabled")));
+        cut.Find("#kill-switch-toggle").Click();
+        cut.WaitForAssertion(() => Assert.Contains("Engaged", cut.Find("#kill-switch-state").TextContent));
+        Assert.True(await Services.GetRequiredService<KillSwitch>().IsEngagedAsync(default));
+    }
+
+    [Fact]
+    public void A_database_failure_is_shown()
+    {
+        Factory.Broken = true;
+        var cut = Render<Overview>();
+        cut.WaitForAssertion(() => Assert.Contains("database unreachable", cut.Find("#overview-error").TextContent));
+    }
+}
+
+public sealed class ApprovalsPageTests : GraceComponentTest
+{
+    private static AngleSharp.Dom.IElement InputOf<T>(IRenderedComponent<T> cut, string selector) where T : IComponent => OverviewTests.InputOf(cut, selector);
+
+    [Fact]
+    public void Loading_then_nothing_waits()
+    {
+        Factory.Hold = new TaskCompletionSource();
+        var cut = Render<Approvals>();
+        cut.Find("#approvals-loading");
+        Factory.Hold.SetResult();
+        cut.WaitForAssertion(() => cut.Find("#approvals-empty"));
+    }
+
+    [Fact]
+    public async Task A_card_shows_impact_contract_snapshot_history_requester_and_countdown()
+    {
+        await SeedMissionAsync(state: MissionState.AwaitingApproval, requiredApprovals: 2, tier: 3, expiresIn: TimeSpan.FromMinutes(12));
+        var cut = Render<Approvals>();
+        cut.WaitForAssertion(() =>
+        {
+            var card = cut.Find(".approval-card");
+            Assert.Contains("Tier 3", card.TextContent);
+            Assert.Contains("Moves every entry", cut.Find(".approval-impact").TextContent);
+            Assert.Contains("directory.bytes of test-cache ≤ 0", cut.Find(".approval-contract").TextContent);
+            Assert.Contains("20 entries", card.TextContent);
+            Assert.Contains("Never run on this pattern", cut.Find(".approval-history").TextContent);
+            Assert.Contains("Requested by api", card.TextContent);
+            Assert.Contains("0 of 2 approvals", cut.Find(".approval-progress").TextContent);
+            Assert.Matches(@"Expires in 1[12]:\d\d", cut.Find(".approval-countdown").TextContent);
+        });
+    }
+
+    [Fact]
+    public async Task An_operator_approves_and_the_card_leaves_the_queue()
+    {
+        var mission = await SeedMissionAsync(state: MissionState.AwaitingApproval, requiredApprovals: 1);
+        var cut = Render<Approvals>();
+        cut.WaitForAssertion(() => cut.Find(".approve-button").Click());
+        cut.WaitForAssertion(() => cut.Find("#approvals-empty"));
+        await using var db = Factory.CreateDbContext();
+        Assert.Equal(MissionState.Approved, db.Missions.Single(m => m.Id == mission.Id).State);
+    }
+
+    [Fact]
+    public async Task Rejecting_needs_a_reason()
+    {
+        var mission = await SeedMissionAsync(state: MissionState.AwaitingApproval, requiredApprovals: 1);
+        var cut = Render<Approvals>();
+        cut.WaitForAssertion(() => Assert.True(cut.Find(".reject-button").HasAttribute("disabled")));
+        InputOf(cut, ".reject-reason").Input("cache is in use");
+        cut.WaitForAssertion(() => Assert.False(cut.Find(".reject-button").HasAttribute("disabled")));
+        cut.Find(".reject-button").Click();
+        cut.WaitForAssertion(() => cut.Find("#approvals-empty"));
+        await using var db = Factory.CreateDbContext();
+        Assert.Equal(MissionState.Rejected, db.Missions.Single(m => m.Id == mission.Id).State);
+    }
+
+    [Fact]
+    public async Task Viewers_and_the_requester_get_no_buttons()
+    {
+        await SeedMissionAsync(state: MissionState.AwaitingApproval, requiredApprovals: 1, requestedBy: "olivia");
+        var cut = Render<Approvals>();
+        cut.WaitForAssertion(() => Assert.Contains("You requested this mission", cut.Find(".no-approve-reason").TextContent));
+        Assert.Empty(cut.FindAll(".approve-button"));
+
+        SignIn("victor", GraceRoles.Viewer);
+        var viewer = Render<Approvals>();
+        viewer.WaitForAssertion(() => Assert.Contains("Viewers cannot approve", viewer.Find(".no-approve-reason").TextContent));
+    }
+
+    [Fact]
+    public async Task A_new_request_appears_without_reloading()
+    {
+        var cut = Render<Approvals>();
+        cut.WaitForAssertion(() => cut.Find("#approvals-empty"));
+        var mission = await SeedMissionAsync(state: MissionState.AwaitingApproval, requiredApprovals: 1);
+        Notifier.Publish(new ApprovalRequested(DateTimeOffset.UtcNow, mission.Id, mission.PlaybookKey, mission.Target, 2, 1, DateTimeOffset.UtcNow.AddMinutes(30)));
+        cut.WaitForAssertion(() => cut.Find(".approval-card"), TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public void A_database_failure_is_shown()
+    {
+        Factory.Broken = true;
+        var cut = Render<Approvals>();
+        cut.WaitForAssertion(() => Assert.Contains("database unreachable", cut.Find("#approvals-error").TextContent));
+    }
+}
+
+public sealed class MissionDetailTests : GraceComponentTest
+{
+    [Fact]
+    public async Task The_timeline_shows_each_stage_with_actor_duration_and_evidence_and_the_contract()
+    {
+        var mission = await SeedMissionAsync(state: MissionState.Succeeded);
+        await using (var db = Factory.CreateDbContext())
+        {
+            var at = DateTimeOffset.UtcNow;
+            db.MissionEvents.Add(new MissionEvent { MissionId = mission.Id, Stage = PipelineStage.Gate, Kind = "approved", At = at.AddMilliseconds(10), Actor = "olivia", Message = "Approved by olivia (1 of 1)." });
+            db.MissionEvents.Add(new MissionEvent { MissionId = mission.Id, Stage = PipelineStage.Execute, Kind = "executed", At = at.AddMilliseconds(250), Actor = "engine", Message = "Moved 4 entries.", Data = "{\"moved\":4}" });
+            db.MissionEvents.Add(new MissionEvent { MissionId = mission.Id, Stage = PipelineStage.Verify, Kind = "contract-met", At = at.AddMilliseconds(400), Actor = "engine", Message = "Contract met." });
+            var contract = db.Contracts.Single(c => c.MissionId == mission.Id);
+            contract.ObservedValue = 0;
+            contract.Verdict = ContractVerdict.Met;
+            db.Outcomes.Add(new OutcomeRecord { Id = Guid.NewGuid(), MissionId = mission.Id, PatternKey = "test-cache", PlaybookKey = "test-clear-cache", Target = "test-cache", FinalState = MissionState.Succeeded, Success = true, TimeToRecoverSeconds = 1.5, At = at });
+            await db.SaveChangesAsync();
+        }
+
+        var cut = Render<MissionDetail>(p => p.Add(c => c.Id, mission.Id));
+        cut.WaitForAssertion(() =>
+        {
+            var items = cut.FindAll(".timeline-item");
+            Assert.Equal(4, items.Count);
+            Assert.Contains("by olivia", items[1].TextContent);
+            Assert.Contains("150 ms", items[2].TextContent);
+            Assert.Contains("{\"moved\":4}", cut.Find(".timeline-evidence").TextContent);
+            Assert.Equal("0", cut.Find("#contract-observed").TextContent);
+            Assert.Equal("Met", cut.Find("#contract-verdict").TextContent);
+            Assert.Contains("recovered in 1.5 s", cut.Find("#mission-outcome").TextContent);
+        });
+    }
+
+    [Fact]
+    public void An_unknown_mission_says_so()
+    {
+        var cut = Render<MissionDetail>(p => p.Add(c => c.Id, Guid.NewGuid()));
+        cut.WaitForAssertion(() => cut.Find("#mission-missing"));
+    }
+
+    [Fact]
+    public void A_database_failure_is_shown()
+    {
+        Factory.Broken = true;
+        var cut = Render<MissionDetail>(p => p.Add(c => c.Id, Guid.NewGuid()));
+        cut.WaitForAssertion(() => Assert.Contains("database unreachable", cut.Find("#mission-error").TextContent));
+    }
+}
+
+public sealed class LearningPageTests : GraceComponentTest
+{
+    [Fact]
+    public void Empty_statistics_say_when_they_appear()
+    {
+        var cut = Render<Learning>();
+        cut.WaitForAssertion(() => cut.Find("#learning-empty"));
+        Assert.Equal("/api/outcomes.csv?days=30", cut.Find("#export-csv").GetAttribute("href"));
+    }
+
+    [Fact]
+    public async Task Statistics_trend_and_recommendations_show_and_move_live()
+    {
+        var cut = Render<Learning>();
+        cut.WaitForAssertion(() => cut.Find("#learning-empty"));
+        await using (var db = Factory.CreateDbContext())
+        {
+            db.PlaybookStatistics.Add(new PlaybookStatistics { PatternKey = "test-cache", PlaybookKey = "test-clear-cache", Runs = 4, Successes = 3, Rollbacks = 1, SuccessRate = 0.75, Confidence = 0.3, MeanTimeToRecoverSeconds = 2.5, Recommended = true });
+            db.Outcomes.Add(new OutcomeRecord { Id = Guid.NewGuid(), MissionId = Guid.NewGuid(), PatternKey = "test-cache", PlaybookKey = "test-clear-cache", Target = "t", FinalState = MissionState.Succeeded, Success = true, At = DateTimeOffset.UtcNow });
+            await db.SaveChangesAsync();
+        }
+
+        Notifier.Publish(new StatisticsUpdated(DateTimeOffset.UtcNow, "test-cache", "test-clear-cache", 4, 0.75, 0.3));
+        cut.WaitForAssertion(() =>
+        {
+            Assert.Equal("4", cut.Find(".stat-runs").TextContent);
+            Assert.Equal("1", cut.Find(".stat-period-runs").TextContent);
+            Assert.Contains("75", cut.Find(".stat-success").TextContent);
+            Assert.Contains("use test-clear-cache", cut.Find(".recommendation").TextContent);
+            Assert.NotEmpty(cut.FindAll("svg"));
+        }, TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public void A_database_failure_is_shown()
+    {
+        Factory.Broken = true;
+        var cut = Render<Learning>();
+        cut.WaitForAssertion(() => Assert.Contains("database unreachable", cut.Find("#learning-error").TextContent));
+    }
+}
+
+public sealed class VerificationPageTests : GraceComponentTest
+{
+    [Fact]
+    public void With_nothing_verified_it_says_so()
+    {
+        var cut = Render<Verification>();
+        cut.WaitForAssertion(() => Assert.Contains("0 met, 0 failed", cut.Find("#verification-totals").TextContent));
+    }
+
+    [Fact]
+    public async Task Contracts_per_day_and_a_missions_benchmark_with_its_verdict()
+    {
+        var mission = await SeedMissionAsync(state: MissionState.RolledBack);
+        await using (var db = Factory.CreateDbContext())
+        {
+            var contract = db.Contracts.Single(c => c.MissionId == mission.Id);
+            contract.Verdict = ContractVerdict.Failed;
+            contract.VerifiedAt = DateTimeOffset.UtcNow;
+            db.BenchmarkRuns.Add(new BenchmarkRun { Id = Guid.NewGuid(), MissionId = mission.Id, Benchmark = "http-latency", Target = "test-cache", SamplesBefore = "[10,11,12]", SamplesAfter = "[30,31,29]", Statistic = 0, PValue = 0.04, EffectSize = 1, Regression = true, At = DateTimeOffset.UtcNow });
+            await db.SaveChangesAsync();
+        }
+
+        var nav = Services.GetRequiredService<NavigationManager>();
+        nav.NavigateTo($"/verification?mission={mission.Id}");
+        var cut = Render<Verification>();
+        cut.WaitForAssertion(() =>
+        {
+            Assert.Contains("0 met, 1 failed", cut.Find("#verification-totals").TextContent);
+            Assert.Equal("Regression", cut.Find(".benchmark-verdict").TextContent);
+            Assert.True(cut.FindAll("svg").Count >= 2);
+        });
+    }
+
+    [Fact]
+    public void A_database_failure_is_shown()
+    {
+        Factory.Broken = true;
+        var cut = Render<Verification>();
+        cut.WaitForAssertion(() => Assert.Contains("database unreachable", cut.Find("#verification-error").TextContent));
+    }
+}
+
+public sealed class IncidentsPageTests : GraceComponentTest
+{
+    [Fact]
+    public void Empty_incidents_explain_themselves()
+    {
+        var cut = Render<Incidents>();
+        cut.WaitForAssertion(() => cut.Find("#incidents-empty"));
+    }
+
+    [Fact]
+    public async Task Incidents_show_their_counts_and_move_live()
+    {
+        var cut = Render<Incidents>();
+        cut.WaitForAssertion(() => cut.Find("#incidents-empty"));
+        var mission = await SeedMissionAsync();
+        Notifier.Publish(new IncidentUpdated(DateTimeOffset.UtcNow, mission.IncidentId, "f", "orders-api", IncidentStatus.Open, 12, true));
+        cut.WaitForAssertion(() => Assert.Equal("12", cut.Find(".incident-count").TextContent), TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public void A_database_failure_is_shown()
+    {
+        Factory.Broken = true;
+        var cut = Render<Incidents>();
+        cut.WaitForAssertion(() => Assert.Contains("database unreachable", cut.Find("#incidents-error").TextContent));
+    }
+}
+
+public sealed class PlaybooksPageTests : GraceComponentTest
+{
+    [Fact]
+    public void The_catalog_shows_tier_contract_policy_and_history_without_controls_for_operators()
+    {
+        var cut = Render<Playbooks>();
+        cut.WaitForAssertion(() =>
+        {
+            var card = cut.Find(".playbook-card[data-playbook=test-checkpoint]");
+            Assert.Contains("Tier 0", card.TextContent);
+            Assert.Contains("sqlite.wal-checkpoint on test-db", card.TextContent);
+            Assert.Contains("sqlite.wal-bytes ≤ 0 within 15 s", card.TextContent);
+            Assert.Contains("never run", card.TextContent);
+        });
+        Assert.Empty(cut.FindAll(".tier-save"));
+    }
+
+    [Fact]
+    public void Leads_change_a_tier_with_a_reason()
+    {
+        SignIn("lena", GraceRoles.Lead);
+        var cut = Render<Playbooks>();
+        cut.WaitForAssertion(() => cut.Find(".playbook-card[data-playbook=test-checkpoint] .tier-save"));
+        Assert.NotEmpty(cut.FindAll(".tier-select"));
+    }
+
+    [Fact]
+    public void A_database_failure_is_shown()
+    {
+        Factory.Broken = true;
+        var cut = Render<Playbooks>();
+        cut.WaitForAssertion(() => Assert.Contains("database unreachable", cut.Find("#playbooks-error").TextContent));
+    }
+}
+
+public sealed class AuditPageTests : GraceComponentTest
+{
+    [Fact]
+    public async Task Entries_show_who_what_when_why_and_from_where()
+    {
+        SignIn("lena", GraceRoles.Lead);
+        var cut = Render<AuditLogPage>();
+        cut.WaitForAssertion(() => cut.Find("#audit-empty"));
+        await using (var db = Factory.CreateDbContext())
+        {
+            db.AuditEntries.Add(new AuditEntry { At = DateTimeOffset.UtcNow, Actor = "olivia", Action = "mission.reject", Subject = "mission/1", Detail = "cache in use", RemoteAddress = "10.0.0.7" });
+            await db.SaveChangesAsync();
+        }
+
+        var again = Render<AuditLogPage>();
+        again.WaitForAssertion(() =>
+        {
+            var row = again.Find("tr.audit-row");
+            Assert.Contains("olivia", row.TextContent);
+            Assert.Contains("cache in use", row.TextContent);
+            Assert.Contains("10.0.0.7", row.TextContent);
+        });
+    }
+
+    [Fact]
+    public void A_database_failure_is_shown()
+    {
+        Factory.Broken = true;
+        var cut = Render<AuditLogPage>();
+        cut.WaitForAssertion(() => Assert.Contains("database unreachable", cut.Find("#audit-error").TextContent));
+    }
+}
+
+public sealed class SharedComponentTests : GraceComponentTest
+{
+    [Theory]
+    [InlineData(0, "mud-chip-color-default")]
+    [InlineData(2, "mud-chip-color-warning")]
+    [InlineData(3, "mud-chip-color-error")]
+    public void The_tier_badge_names_and_colours_the_tier(int tier, string colour)
+    {
+        var cut = Render<TierBadge>(p => p.Add(c => c.Tier, tier));
+        Assert.Contains($"Tier {tier}", cut.Markup);
+        Assert.Contains(colour, cut.Markup);
+    }
+
+    [Fact]
+    public void The_state_chip_shows_the_state()
+    {
+        var cut = Render<MissionStateChip>(p => p.Add(c => c.State, MissionState.RolledBack));
+        Assert.Contains("RolledBack", cut.Markup);
+        Assert.Contains("mud-chip-color-error", cut.Markup);
+    }
+
+    [Fact]
+    public void The_trend_chart_says_when_there_is_nothing_to_plot_and_plots_otherwise()
+    {
+        var empty = Render<TrendChart>(p => p.Add(c => c.EmptyText, "Nothing here."));
+        Assert.Contains("Nothing here.", empty.Find(".chart-empty").TextContent);
+        var chart = Render<TrendChart>(p => p.Add(c => c.Labels, ["a", "b"]).Add(c => c.Series, new Dictionary<string, double[]> { ["x"] = [1, 2] }));
+        Assert.NotEmpty(chart.FindAll("svg"));
+    }
+
+    [Fact]
+    public void Operators_see_no_audit_log_or_users_in_the_menu()
+    {
+        var operatorView = Render<MainLayout>(p => p.Add(c => c.Body, (RenderFragment)(b => b.AddContent(0, "body"))));
+        operatorView.WaitForAssertion(() => Assert.Contains("Approvals", operatorView.Markup));
+        Assert.DoesNotContain("Audit log", operatorView.Markup);
+        Assert.DoesNotContain("Users", operatorView.Markup);
+        Assert.Contains("olivia", operatorView.Find("#signed-in-user").TextContent);
+    }
+
+    [Fact]
+    public void Admins_see_the_audit_log_and_users_in_the_menu()
+    {
+        SignIn("ada", GraceRoles.Admin);
+        var adminView = Render<MainLayout>(p => p.Add(c => c.Body, (RenderFragment)(b => b.AddContent(0, "body"))));
+        adminView.WaitForAssertion(() => Assert.Contains("Audit log", adminView.Markup));
+        Assert.Contains("Users", adminView.Markup);
+    }
+}
