@@ -19,6 +19,8 @@ public sealed class GraceHost(IEnumerable<KeyValuePair<string, string?>> setting
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
+        // Outside Development the framework and MudBlazor scripts are only served from the build's static web assets manifest.
+        builder.UseStaticWebAssets();
         builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(_settings));
         if (services is not null)
         {

@@ -1,6 +1,9 @@
 using System.Globalization;
 using System.Text;
+using Grace.Data.Entities;
+using Grace.Engine.Gate;
 using Grace.Engine.Missions;
+using Grace.Web.Identity;
 
 namespace Grace.Web.Api;
 
@@ -22,7 +25,31 @@ public static class ConsoleEndpoints
 
             return Results.File(Encoding.UTF8.GetBytes(csv.ToString()), "text/csv", $"grace-outcomes-{period}d.csv");
         });
+        // Approve or reject from a script or a chat tool, with the signed-in person's cookie. The
+        // engine's ApprovalService decides what is allowed: a Viewer gets 403 here just as in the console.
+        app.MapPost("/api/missions/{id:guid}/approve", (Guid id, DecisionRequest? body, HttpContext http, ApprovalService approvals, CancellationToken ct) =>
+            DecideAsync(id, ApprovalVerdict.Approve, body?.Reason, http, approvals, ct));
+        app.MapPost("/api/missions/{id:guid}/reject", (Guid id, DecisionRequest? body, HttpContext http, ApprovalService approvals, CancellationToken ct) =>
+            DecideAsync(id, ApprovalVerdict.Reject, body?.Reason, http, approvals, ct));
         return app;
+    }
+
+    /// <summary>The body of an approval decision: a reason (required to reject).</summary>
+    public sealed record DecisionRequest(string? Reason);
+
+    private static async Task<IResult> DecideAsync(Guid id, ApprovalVerdict verdict, string? reason, HttpContext http, ApprovalService approvals, CancellationToken ct)
+    {
+        var actor = CurrentActor.FromPrincipal(http.User, http.Connection.RemoteIpAddress?.ToString());
+        try
+        {
+            var status = await approvals.DecideAsync(id, actor, verdict, reason, ct);
+            return Results.Ok(new { mission = id, status = status.ToString() });
+        }
+        catch (MissionOperationException ex)
+        {
+            return Results.Problem(statusCode: ex.Forbidden ? StatusCodes.Status403Forbidden : StatusCodes.Status409Conflict,
+                title: ex.Forbidden ? "Not allowed." : "The mission cannot take this decision.", detail: ex.Message);
+        }
     }
 
     // RFC 4180 quoting, and a leading quote on text a spreadsheet would run as a formula.

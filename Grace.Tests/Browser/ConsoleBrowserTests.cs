@@ -1,0 +1,186 @@
+using System.Text.Json;
+using Grace.Data;
+using Grace.Data.Entities;
+using Grace.Engine.Missions;
+using Grace.Tests.Infrastructure;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+using static Microsoft.Playwright.Assertions;
+
+namespace Grace.Tests.Browser;
+
+/// <summary>
+/// The console in a real browser: Grace served by Kestrel on a loopback port, Chromium (the
+/// machine's, from apt) driven by Playwright. Screenshots of every page go to docs/screenshots.
+/// </summary>
+public sealed class ConsoleBrowserTests : IAsyncLifetime
+{
+    private const string Password = "Browser-Test-Password-1";
+    private readonly TempFolder _folder = new();
+    private TestDatabase _database = null!;
+    private GraceHost _host = null!;
+    private IPlaywright _playwright = null!;
+    private IBrowser _browser = null!;
+    private string _baseUrl = "";
+
+    public async Task InitializeAsync()
+    {
+        _database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite, _folder);
+        _host = new GraceHost(TestCatalog.Settings(_folder).Concat(_database.Settings()));
+        _host.UseKestrel(0);
+        _host.StartServer();
+        _baseUrl = _host.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
+            .First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
+        await _host.CreateUserAsync("olivia", Password, GraceRoles.Operator);
+        await _host.CreateUserAsync("oscar", Password, GraceRoles.Operator);
+        await _host.CreateUserAsync("victor", Password, GraceRoles.Viewer);
+        await _host.CreateUserAsync("lena", Password, GraceRoles.Lead);
+
+        _playwright = await Playwright.CreateAsync();
+        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Environment.GetEnvironmentVariable("GRACE_TEST_CHROMIUM") is { Length: > 0 } path ? path : "/usr/bin/chromium",
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _browser.DisposeAsync();
+        _playwright.Dispose();
+        await _host.DisposeAsync();
+        await _database.DisposeAsync();
+        _folder.Dispose();
+    }
+
+    private async Task<IPage> SignInAsync(string user, string password = Password)
+    {
+        var context = await _browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = _baseUrl, ViewportSize = new ViewportSize { Width = 1400, Height = 900 } });
+        var page = await context.NewPageAsync();
+        await page.GotoAsync("/approvals");
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/account/login"));
+        await page.FillAsync("#userName", user);
+        await page.FillAsync("#password", password);
+        await page.ClickAsync("#sign-in");
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/approvals$"));
+        await WaitInteractiveAsync(page);
+        return page;
+    }
+
+    private static async Task WaitInteractiveAsync(IPage page) =>
+        await page.WaitForSelectorAsync("#grace-interactive", new PageWaitForSelectorOptions { State = WaitForSelectorState.Attached, Timeout = 20_000 });
+
+    private static async Task GoAsync(IPage page, string path)
+    {
+        await page.GotoAsync(path);
+        await WaitInteractiveAsync(page);
+    }
+
+    private static async Task ShotAsync(IPage page, string name)
+    {
+        var folder = Path.Combine(RepositoryRoot(), "docs", "screenshots");
+        Directory.CreateDirectory(folder);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(folder, $"{name}.png"), FullPage = true });
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Grace.Console.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new DirectoryNotFoundException("Repository root not found.");
+    }
+
+    [Fact]
+    public async Task An_operator_approves_a_tier2_action_live_and_watches_it_heal_while_a_viewer_is_refused()
+    {
+        TestCatalog.FillCache(_folder.Combine("cache-root", "thumbnails"));
+
+        // The sign-in page, signed out.
+        var anonymous = await (await _browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = _baseUrl })).NewPageAsync();
+        await anonymous.GotoAsync("/account/login");
+        await ShotAsync(anonymous, "sign-in");
+
+        // Olivia, an operator, watches the queue and the learning page; she reports the error herself.
+        var olivia = await SignInAsync("olivia");
+        await Expect(olivia.Locator("#approvals-empty")).ToBeVisibleAsync();
+        var learning = await olivia.Context.NewPageAsync();
+        await GoAsync(learning, "/learning");
+        await Expect(learning.Locator("#learning-empty")).ToBeVisibleAsync();
+
+        var posted = await olivia.Context.APIRequest.PostAsync("/api/signals", new APIRequestContextOptions
+        {
+            DataObject = new { source = "thumbnailer", message = TestCatalog.CacheMessage, severity = "Error" },
+        });
+        Assert.Equal(202, posted.Status);
+
+        // The request appears in the open queue without a reload; Olivia asked for it, so she cannot approve it.
+        var card = olivia.Locator(".approval-card");
+        await Expect(card).ToBeVisibleAsync(new LocatorAssertionsToBeVisibleOptions { Timeout = 20_000 });
+        await Expect(card).ToContainTextAsync("Tier 2");
+        await Expect(card).ToContainTextAsync("directory.bytes of test-cache");
+        await Expect(olivia.Locator(".no-approve-reason")).ToContainTextAsync("another operator must decide");
+        await Expect(olivia.Locator(".approve-button")).ToHaveCountAsync(0);
+        await ShotAsync(olivia, "approvals");
+        var missionId = Guid.Parse((await card.GetAttributeAsync("data-mission"))!);
+
+        // Victor, a viewer, sees the card but no button, and a crafted request is refused by the engine.
+        var victor = await SignInAsync("victor");
+        await Expect(victor.Locator(".approval-card")).ToBeVisibleAsync();
+        await Expect(victor.Locator(".approve-button")).ToHaveCountAsync(0);
+        var crafted = await victor.Context.APIRequest.PostAsync($"/api/missions/{missionId}/approve", new APIRequestContextOptions { DataObject = new { reason = "let me" } });
+        Assert.Equal(403, crafted.Status);
+        Assert.Contains("Operator", await crafted.TextAsync());
+
+        // Oscar, a second operator, approves.
+        var oscar = await SignInAsync("oscar");
+        await oscar.Locator(".approval-card .approve-button").ClickAsync();
+        await Expect(oscar.Locator("#approvals-empty")).ToBeVisibleAsync(new LocatorAssertionsToBeVisibleOptions { Timeout = 20_000 });
+        await Expect(olivia.Locator("#approvals-empty")).ToBeVisibleAsync(new LocatorAssertionsToBeVisibleOptions { Timeout = 20_000 });
+
+        // The timeline shows the approval, the execution and the verified contract.
+        await GoAsync(oscar, $"/missions/{missionId}");
+        await Expect(oscar.Locator(".timeline-item.kind-contract-met")).ToBeVisibleAsync(new LocatorAssertionsToBeVisibleOptions { Timeout = 30_000 });
+        await Expect(oscar.Locator(".timeline-item.kind-approved")).ToContainTextAsync("by oscar");
+        await Expect(oscar.Locator(".timeline-item.kind-executed")).ToContainTextAsync("Moved");
+        await Expect(oscar.Locator("#contract-verdict")).ToHaveTextAsync("Met");
+        await ShotAsync(oscar, "mission-timeline");
+
+        // Olivia's learning page counted the run, live.
+        await Expect(learning.Locator(".stat-runs")).ToHaveTextAsync("1", new LocatorAssertionsToHaveTextOptions { Timeout = 20_000 });
+        await Expect(learning.Locator(".stat-success")).ToContainTextAsync("100");
+        await ShotAsync(learning, "learning");
+
+        // Every other page, for the README.
+        var lena = await SignInAsync("lena");
+        foreach (var (path, name, ready) in new[]
+        {
+            ("/", "overview", "#count-pending"),
+            ("/missions", "missions", "tr.mission-row"),
+            ("/incidents", "incidents", "tr.incident-row"),
+            ("/verification", "verification", "#verification-totals"),
+            ($"/verification?mission={missionId}", "verification-mission", "#no-benchmarks"),
+            ("/playbooks", "playbooks", ".playbook-card"),
+            ("/audit", "audit-log", "tr.audit-row"),
+        })
+        {
+            await GoAsync(lena, path);
+            await Expect(lena.Locator(ready).First).ToBeVisibleAsync();
+            await ShotAsync(lena, name);
+        }
+
+        await Expect(lena.Locator("tr.audit-row").Filter(new LocatorFilterOptions { HasText = "mission.approve" })).ToContainTextAsync("oscar");
+        var admin = await SignInAsync("admin", TestCatalog.AdminPassword);
+        await GoAsync(admin, "/users");
+        await Expect(admin.Locator("text=olivia")).ToBeVisibleAsync();
+        await ShotAsync(admin, "users");
+    }
+}
