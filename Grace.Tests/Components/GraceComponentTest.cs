@@ -152,8 +152,16 @@ public abstract class GraceComponentTest : BunitContext, IAsyncLifetime
 
         public TaskCompletionSource? Hold { get; set; }
 
-        public GraceDbContext CreateDbContext() =>
-            Broken ? throw new InvalidOperationException("database unreachable") : new SqliteGraceDbContext(options);
+        private int _created;
+
+        /// <summary>How many contexts were asked for: one per page reload.</summary>
+        public int Created => Volatile.Read(ref _created);
+
+        public GraceDbContext CreateDbContext()
+        {
+            Interlocked.Increment(ref _created);
+            return Broken ? throw new InvalidOperationException("database unreachable") : new SqliteGraceDbContext(options);
+        }
 
         public async Task<GraceDbContext> CreateDbContextAsync(CancellationToken cancellationToken = default)
         {

@@ -73,6 +73,19 @@ public sealed class SecurityTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_audit_log_page_is_for_leads_and_admins()
+    {
+        await _host.CreateUserAsync("olivia", "Operator-Password-1", GraceRoles.Operator);
+        using var operatorClient = _host.ClientWithCookie(await _host.SignInAsync("olivia", "Operator-Password-1"));
+        var denied = await operatorClient.GetAsync("/audit");
+        Assert.Equal(HttpStatusCode.Redirect, denied.StatusCode);
+        Assert.Contains("/account/denied", denied.Headers.Location!.ToString());
+
+        using var adminClient = _host.ClientWithCookie(await _host.SignInAsync("admin", TestCatalog.AdminPassword));
+        Assert.Equal(HttpStatusCode.OK, (await adminClient.GetAsync("/audit")).StatusCode);
+    }
+
+    [Fact]
     public async Task Only_leads_and_admins_change_tiers_and_the_change_applies_to_new_missions()
     {
         var tiers = _host.Get<PlaybookTiers>();

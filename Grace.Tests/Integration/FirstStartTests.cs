@@ -1,0 +1,53 @@
+using System.Collections.Concurrent;
+using System.Text.RegularExpressions;
+using Grace.Data;
+using Grace.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Serilog.Core;
+using Serilog.Events;
+
+namespace Grace.Tests.Integration;
+
+/// <summary>With no password configured, the first start creates an admin with a generated password, logged once.</summary>
+public sealed class FirstStartTests : IAsyncLifetime
+{
+    private readonly TempFolder _folder = new();
+    private TestDatabase _database = null!;
+
+    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite, _folder);
+
+    public async Task DisposeAsync()
+    {
+        await _database.DisposeAsync();
+        _folder.Dispose();
+    }
+
+    private sealed class CapturingSink : ILogEventSink
+    {
+        public ConcurrentQueue<string> Messages { get; } = new();
+
+        public void Emit(LogEvent logEvent) => Messages.Enqueue(logEvent.RenderMessage());
+    }
+
+    [Fact]
+    public async Task The_generated_admin_password_is_printed_once_and_works()
+    {
+        var settings = TestCatalog.Settings(_folder).Where(kv => kv.Key != "Grace:Identity:AdminPassword").Concat(_database.Settings()).ToList();
+        var first = new CapturingSink();
+        string password;
+        await using (var host = new GraceHost(settings, s => s.AddSingleton<ILogEventSink>(first)).Start())
+        {
+            var line = Assert.Single(first.Messages, m => m.Contains("created administrator", StringComparison.Ordinal));
+            password = Regex.Match(line, "with password \"?([^ \"]+)\"? ").Groups[1].Value;
+            Assert.True(password.Length >= 12, line);
+            _ = await host.SignInAsync("admin", password);
+        }
+
+        var second = new CapturingSink();
+        await using (var again = new GraceHost(settings, s => s.AddSingleton<ILogEventSink>(second)).Start())
+        {
+            Assert.DoesNotContain(second.Messages, m => m.Contains(password, StringComparison.Ordinal));
+            _ = await again.SignInAsync("admin", password);
+        }
+    }
+}
