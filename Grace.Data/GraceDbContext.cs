@@ -22,6 +22,7 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
     public DbSet<PlaybookStatistics> PlaybookStatistics => Set<PlaybookStatistics>();
     public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
     public DbSet<EngineSetting> EngineSettings => Set<EngineSetting>();
+    public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {
@@ -135,6 +136,16 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
             e.Property(a => a.Subject).HasMaxLength(256);
             e.Property(a => a.Detail).HasMaxLength(4096);
             e.Property(a => a.RemoteAddress).HasMaxLength(64);
+        });
+
+        builder.Entity<ApiKey>(e =>
+        {
+            e.HasIndex(k => k.Prefix).IsUnique();
+            e.Property(k => k.Name).HasMaxLength(128);
+            e.Property(k => k.Prefix).HasMaxLength(32);
+            e.Property(k => k.Hash).HasMaxLength(64);
+            e.Property(k => k.CreatedBy).HasMaxLength(256);
+            e.Property(k => k.RevokedBy).HasMaxLength(256);
         });
 
         builder.Entity<EngineSetting>(e =>

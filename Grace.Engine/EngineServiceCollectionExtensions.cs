@@ -52,6 +52,9 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<SignalIntake>();
         services.AddSingleton<ISignalSink>(sp => sp.GetRequiredService<SignalIntake>());
         services.AddSingleton<SignalRateTracker>();
+        services.AddSingleton<StormGuard>();
+        services.AddSingleton<CaptureMonitor>();
+        services.AddSingleton<ApiKeyService>();
         services.AddSingleton<ILogEventSink, GraceSerilogSink>();
 
         // Executors and probes

@@ -46,6 +46,7 @@ public static class WebApplicationExtensions
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddMudServices();
         services.AddGraceIdentity();
+        services.AddGraceIngestion();
         services.AddSignalR();
         services.AddHostedService<PipelineHubForwarder>();
         services.AddProblemDetails();
@@ -67,12 +68,15 @@ public static class WebApplicationExtensions
         app.UseSerilogRequestLogging();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseRateLimiter();
         app.UseAntiforgery();
         app.MapStaticAssets().AllowAnonymous();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         app.MapAccountEndpoints();
         app.MapConsoleEndpoints();
         app.MapSignalEndpoints();
+        app.MapAlertmanagerEndpoints();
+        app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).AllowAnonymous().WithName("Health");
         app.MapHub<PipelineHub>("/hubs/pipeline").RequireAuthorization();
         return app;
     }

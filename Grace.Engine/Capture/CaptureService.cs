@@ -28,6 +28,7 @@ public sealed class CaptureService(
     MissionPlanner planner,
     IMissionScheduler scheduler,
     SignalRateTracker rates,
+    StormGuard storms,
     IPipelineNotifier notifier,
     TimeProvider time,
     ILogger<CaptureService> logger) : BackgroundService
@@ -91,7 +92,7 @@ public sealed class CaptureService(
             .Select(g => new Group(g.Key, g.Select(x => x.Signal).ToList()))
             .ToList();
 
-        var startMissions = new List<(Guid IncidentId, Signal Signal)>();
+        var startMissions = new List<(Guid IncidentId, string Fingerprint, Signal Signal)>();
         var updates = new List<IncidentUpdated>();
         await SaveRetry.ExecuteAsync(async ct =>
         {
@@ -101,11 +102,27 @@ public sealed class CaptureService(
             var keys = groups.Select(g => g.Fingerprint).ToList();
             var existing = await db.Incidents.Where(i => keys.Contains(i.Fingerprint)).ToDictionaryAsync(i => i.Fingerprint, ct);
             var now = time.GetUtcNow();
+            var quietSince = now - TimeSpan.FromMinutes(options.CurrentValue.DedupWindowMinutes);
             foreach (var group in groups)
             {
-                var last = group.Signals[^1];
-                var severity = group.Signals.Max(s => s.Severity);
+                var firing = group.Signals.Where(x => !x.Resolved).ToList();
+                var resolvedLast = group.Signals[^1].Resolved;
                 var isNew = !existing.TryGetValue(group.Fingerprint, out var incident);
+                if (firing.Count == 0)
+                {
+                    // Only "resolved" notices: close the incident if it is open; an unknown one is nothing to close.
+                    if (incident is not null && incident.Status != IncidentStatus.Resolved)
+                    {
+                        incident.Status = IncidentStatus.Resolved;
+                        incident.ResolvedAt = now;
+                        updates.Add(new IncidentUpdated(now, incident.Id, incident.Fingerprint, incident.Source, incident.Status, incident.Count, false));
+                    }
+
+                    continue;
+                }
+
+                var last = firing[^1];
+                var severity = firing.Max(x => x.Severity);
                 if (incident is null)
                 {
                     incident = new Incident
@@ -120,27 +137,34 @@ public sealed class CaptureService(
                         Status = IncidentStatus.Open,
                         Target = last.Target,
                         Labels = last.Labels is { Count: > 0 } labels ? Truncate(JsonSerializer.Serialize(labels), 4096) : null,
-                        FirstSeenAt = group.Signals.Min(s => s.Timestamp),
+                        FirstSeenAt = firing.Min(x => x.Timestamp),
                         LastSeenAt = now,
                         Count = 0,
                     };
                     db.Incidents.Add(incident);
-                    startMissions.Add((incident.Id, last));
+                    startMissions.Add((incident.Id, incident.Fingerprint, last));
                 }
-                else if (incident.Status == IncidentStatus.Resolved)
+                else if (incident.Status == IncidentStatus.Resolved || incident.LastSeenAt < quietSince)
                 {
+                    // A resolved incident that fires again reopens; an open one silent past the dedup window recurs.
                     incident.Status = IncidentStatus.Open;
                     incident.Reopened++;
                     incident.ResolvedAt = null;
-                    startMissions.Add((incident.Id, last));
+                    startMissions.Add((incident.Id, incident.Fingerprint, last));
                 }
 
-                incident.Count += group.Signals.Count;
+                incident.Count += firing.Count;
                 incident.LastSeenAt = now;
                 incident.SampleMessage = Truncate(last.Message, 4096);
                 if (severity > incident.Severity)
                 {
                     incident.Severity = severity;
+                }
+
+                if (resolvedLast)
+                {
+                    incident.Status = IncidentStatus.Resolved;
+                    incident.ResolvedAt = now;
                 }
 
                 updates.Add(new IncidentUpdated(now, incident.Id, incident.Fingerprint, incident.Source, incident.Status, incident.Count, isNew));
@@ -151,13 +175,16 @@ public sealed class CaptureService(
 
         foreach (var update in updates)
         {
-            rates.Record(update.IncidentId, groups.First(g => g.Fingerprint == update.Fingerprint).Signals.Count);
+            rates.Record(update.IncidentId, groups.First(g => g.Fingerprint == update.Fingerprint).Signals.Count(x => !x.Resolved));
             notifier.Publish(update);
         }
 
-        foreach (var (incidentId, signal) in startMissions)
+        foreach (var (incidentId, fingerprint, signal) in startMissions.Where(m => !m.Signal.Resolved))
         {
-            await StartMissionAsync(incidentId, signal, cancellationToken);
+            if (storms.TryStart(fingerprint))
+            {
+                await StartMissionAsync(incidentId, signal, cancellationToken);
+            }
         }
     }
 

@@ -12,6 +12,7 @@ namespace Grace.Engine.Capture;
 /// <param name="Target">The configured target it concerns, if the reporter knows.</param>
 /// <param name="Labels">Free labels (service, environment, alertname).</param>
 /// <param name="ReportedBy">The user or key that reported it over HTTP; "engine" in-process.</param>
+/// <param name="Resolved">The source says the problem is over (an Alertmanager "resolved"): the incident resolves.</param>
 public sealed record Signal(
     string Source,
     string Message,
@@ -21,4 +22,5 @@ public sealed record Signal(
     string? ExceptionType = null,
     string? Target = null,
     IReadOnlyDictionary<string, string>? Labels = null,
-    string? ReportedBy = null);
+    string? ReportedBy = null,
+    bool Resolved = false);

@@ -56,6 +56,18 @@ public sealed class EngineOptions
     [Range(1, 100_000, ErrorMessage = "Grace:Engine:CaptureBatchSize must be between {1} and {2}.")]
     public int CaptureBatchSize { get; set; } = 1000;
 
+    /// <summary>An open incident silent for longer than this that fires again counts as a recurrence and may start a mission.</summary>
+    [Range(1, 7 * 24 * 60, ErrorMessage = "Grace:Engine:DedupWindowMinutes must be between {1} and {2}.")]
+    public int DedupWindowMinutes { get; set; } = 60;
+
+    /// <summary>Storm control: missions one fingerprint may start in any rolling hour.</summary>
+    [Range(1, 1000, ErrorMessage = "Grace:Engine:MaxMissionStartsPerFingerprintPerHour must be between {1} and {2}.")]
+    public int MaxMissionStartsPerFingerprintPerHour { get; set; } = 3;
+
+    /// <summary>Storm control: missions all fingerprints together may start in any rolling minute.</summary>
+    [Range(1, 100_000, ErrorMessage = "Grace:Engine:MaxMissionStartsPerMinute must be between {1} and {2}.")]
+    public int MaxMissionStartsPerMinute { get; set; } = 60;
+
     /// <summary>Only these folders (and what is under them) may be cleared by the cache executor.</summary>
     public List<string> CacheRoots { get; set; } = [];
 

@@ -87,6 +87,21 @@ public sealed class GraceHost(IEnumerable<KeyValuePair<string, string?>> setting
         return string.Join("; ", cookies.Concat(CookiesFrom(response)));
     }
 
+    /// <summary>The name signals sent by <see cref="IngestClient"/> are reported by.</summary>
+    public const string IngestReporter = "key:tests";
+
+    private string? _ingestKey;
+
+    /// <summary>A client that sends signals with an API key an Admin created for the tests.</summary>
+    public HttpClient IngestClient()
+    {
+        _ingestKey ??= Get<Grace.Engine.Capture.ApiKeyService>()
+            .CreateAsync("tests", new Grace.Engine.Missions.Actor("admin", [Grace.Engine.Missions.GraceRoles.Admin]), default).GetAwaiter().GetResult().Key;
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", _ingestKey);
+        return client;
+    }
+
     /// <summary>A client that sends the given cookies and does not follow redirects.</summary>
     public HttpClient ClientWithCookie(string cookie)
     {

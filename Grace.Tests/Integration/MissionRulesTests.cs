@@ -35,7 +35,7 @@ public sealed class MissionRulesTests : IAsyncLifetime
 
     private static async Task PostAsync(GraceHost host, string message)
     {
-        using var client = host.CreateClient();
+        using var client = host.IngestClient();
         (await client.PostAsJsonAsync("/api/signals", new { source = "thumbnailer", message })).EnsureSuccessStatusCode();
     }
 

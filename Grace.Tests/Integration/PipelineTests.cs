@@ -29,7 +29,7 @@ public abstract class PipelineTests(DatabaseProvider provider) : IAsyncLifetime
 
     private static async Task PostSignalAsync(GraceHost host, string message, string source = "orders-api", string? exceptionType = null)
     {
-        using var client = host.CreateClient();
+        using var client = host.IngestClient();
         var response = await client.PostAsJsonAsync("/api/signals", new { source, message, severity = "Error", exceptionType });
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
     }
@@ -44,7 +44,7 @@ public abstract class PipelineTests(DatabaseProvider provider) : IAsyncLifetime
 
         await using var host = NewHost();
         // Two reports with other numbers in one batch: the same incident, one mission.
-        using (var client = host.CreateClient())
+        using (var client = host.IngestClient())
         {
             var response = await client.PostAsJsonAsync("/api/signals", new[]
             {
@@ -103,7 +103,7 @@ public abstract class PipelineTests(DatabaseProvider provider) : IAsyncLifetime
         Assert.Equal(MissionState.AwaitingApproval, after.State);
 
         var approvals = second.Get<ApprovalService>();
-        var requester = new Actor("api", [GraceRoles.Operator]);
+        var requester = new Actor(GraceHost.IngestReporter, [GraceRoles.Operator]);
         var selfApproval = await Assert.ThrowsAsync<MissionOperationException>(() => approvals.DecideAsync(missionId, requester, ApprovalVerdict.Approve, null, default));
         Assert.Contains("requested this mission", selfApproval.Message);
         var viewer = new Actor("victor", [GraceRoles.Viewer]);

@@ -99,7 +99,7 @@ public sealed class SecurityTests : IAsyncLifetime
 
         var appDb = _folder.Combine("app.db");
         using var holder = TestCatalog.GrowWal(appDb);
-        using var client = _host.CreateClient();
+        using var client = _host.IngestClient();
         (await client.PostAsync("/api/signals", System.Net.Http.Json.JsonContent.Create(new { source = "orders", message = TestCatalog.WalMessage }))).EnsureSuccessStatusCode();
         var mission = await _host.WaitForMissionAsync(m => m.PlaybookKey == "test-checkpoint" && m.State == MissionState.AwaitingApproval, "awaiting approval");
         Assert.Equal(2, mission.Tier);

@@ -53,7 +53,7 @@ public sealed class SignalApiTests : IAsyncLifetime
     {
         var intake = _host.Get<SignalIntake>();
         var before = intake.Accepted;
-        using var client = _host.CreateClient();
+        using var client = _host.IngestClient();
         var response = await client.PostAsync("/api/signals", new StringContent(body, Encoding.UTF8, "application/json"));
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
@@ -67,7 +67,7 @@ public sealed class SignalApiTests : IAsyncLifetime
     [Fact]
     public async Task A_batch_is_accepted_whole_and_repeats_fold_into_one_incident()
     {
-        using var client = _host.CreateClient();
+        using var client = _host.IngestClient();
         var batch = Enumerable.Range(0, 50).Select(i => new { source = "payments", message = $"Card processor answered 503 after {i * 10} ms", severity = "Warning" });
         var response = await client.PostAsJsonAsync("/api/signals", batch);
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);

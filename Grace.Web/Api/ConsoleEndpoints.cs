@@ -25,6 +25,8 @@ public static class ConsoleEndpoints
 
             return Results.File(Encoding.UTF8.GetBytes(csv.ToString()), "text/csv", $"grace-outcomes-{period}d.csv");
         });
+        app.MapGet("/api/capture/stats", (Grace.Engine.Capture.CaptureMonitor monitor) => Results.Ok(monitor.Read()));
+
         // Approve or reject from a script or a chat tool, with the signed-in person's cookie. The
         // engine's ApprovalService decides what is allowed: a Viewer gets 403 here just as in the console.
         app.MapPost("/api/missions/{id:guid}/approve", (Guid id, DecisionRequest? body, HttpContext http, ApprovalService approvals, CancellationToken ct) =>

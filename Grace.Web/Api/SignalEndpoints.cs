@@ -19,8 +19,8 @@ public static class SignalEndpoints
             .Produces<SignalsAccepted>(StatusCodes.Status202Accepted)
             .ProducesValidationProblem()
             .DisableAntiforgery()
-            // Programs post signals; API keys for ingestion arrive with issue 5. Until then the endpoint is open on the network Grace listens on.
-            .AllowAnonymous();
+            .RequireAuthorization(IngestionExtensions.Policy)
+            .RequireRateLimiting(IngestionExtensions.RateLimit);
         return app;
     }
 
@@ -30,12 +30,19 @@ public static class SignalEndpoints
 
     public sealed record SignalsAccepted(int Accepted, int Dropped);
 
-    internal static async Task<IResult> PostSignals(HttpRequest request, ISignalSink sink, TimeProvider time, CancellationToken cancellationToken)
+    internal static async Task<IResult> PostSignals(HttpRequest request, ISignalSink sink, TimeProvider time,
+        Microsoft.Extensions.Options.IOptionsMonitor<IngestionOptions> limits, CancellationToken cancellationToken)
     {
+        var (body, tooLarge) = await IngestionExtensions.ReadLimitedBodyAsync(request, limits.CurrentValue.MaxBodyBytes, cancellationToken);
+        if (tooLarge is not null)
+        {
+            return tooLarge;
+        }
+
         JsonDocument document;
         try
         {
-            document = await JsonDocument.ParseAsync(request.Body, default, cancellationToken);
+            document = JsonDocument.Parse(body);
         }
         catch (JsonException ex)
         {

@@ -1,0 +1,116 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using Grace.Data;
+using Grace.Data.Entities;
+using Grace.Engine.Missions;
+using Microsoft.EntityFrameworkCore;
+
+namespace Grace.Engine.Capture;
+
+/// <summary>What a presented key turned out to be.</summary>
+public enum ApiKeyCheck
+{
+    Unknown,
+    Valid,
+    Revoked,
+}
+
+/// <summary>
+/// Ingestion keys: Admins create and revoke them (audited); programs present them on every
+/// request. Only a SHA-256 hash is stored: the keys are 192 random bits, so a slow password hash
+/// would add cost without adding safety. Checks are cached briefly; a revocation clears the cache.
+/// </summary>
+public sealed class ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, TimeProvider time)
+{
+    private const string Scheme = "grace_";
+    private static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(30);
+    private readonly ConcurrentDictionary<string, (ApiKeyCheck Check, Guid Id, string Name, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
+
+    /// <summary>Creates a key and returns it; it is never shown again. Admins only.</summary>
+    public async Task<(ApiKey Row, string Key)> CreateAsync(string name, Actor actor, CancellationToken cancellationToken)
+    {
+        RequireAdmin(actor);
+        if (string.IsNullOrWhiteSpace(name) || name.Length > 128)
+        {
+            throw new MissionOperationException("A key needs a name of 1 to 128 characters (what will use it).");
+        }
+
+        var prefix = Scheme + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        var secret = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
+        var key = $"{prefix}_{secret}";
+        var now = time.GetUtcNow();
+        var row = new ApiKey { Id = Guid.CreateVersion7(now), Name = name.Trim(), Prefix = prefix, Hash = HashOf(key), CreatedBy = actor.Name, CreatedAt = now };
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        db.ApiKeys.Add(row);
+        db.AuditEntries.Add(new AuditEntry { At = now, Actor = actor.Name, Action = "api-key.create", Subject = $"api-key/{prefix}", Detail = row.Name, RemoteAddress = actor.RemoteAddress });
+        await db.SaveChangesAsync(cancellationToken);
+        return (row, key);
+    }
+
+    public async Task RevokeAsync(Guid id, Actor actor, CancellationToken cancellationToken)
+    {
+        RequireAdmin(actor);
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var row = await db.ApiKeys.SingleOrDefaultAsync(k => k.Id == id, cancellationToken)
+            ?? throw new MissionOperationException($"API key {id} does not exist.");
+        if (row.RevokedAt is not null)
+        {
+            return;
+        }
+
+        row.RevokedAt = time.GetUtcNow();
+        row.RevokedBy = actor.Name;
+        db.AuditEntries.Add(new AuditEntry { At = row.RevokedAt.Value, Actor = actor.Name, Action = "api-key.revoke", Subject = $"api-key/{row.Prefix}", Detail = row.Name, RemoteAddress = actor.RemoteAddress });
+        await db.SaveChangesAsync(cancellationToken);
+        _cache.Clear();
+    }
+
+    public async Task<IReadOnlyList<ApiKey>> ListAsync(CancellationToken cancellationToken)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        return await db.ApiKeys.AsNoTracking().OrderByDescending(k => k.CreatedAt).ToListAsync(cancellationToken);
+    }
+
+    /// <summary>Checks a presented key. Returns the key's id and name when it is known.</summary>
+    public async Task<(ApiKeyCheck Check, Guid Id, string Name)> CheckAsync(string presented, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var hash = HashOf(presented);
+        if (_cache.TryGetValue(hash, out var cached) && cached.Until > now)
+        {
+            return (cached.Check, cached.Id, cached.Name);
+        }
+
+        var result = (Check: ApiKeyCheck.Unknown, Id: Guid.Empty, Name: "");
+        var parts = presented.Split('_');
+        if (parts.Length >= 3 && presented.StartsWith(Scheme, StringComparison.Ordinal))
+        {
+            var prefix = $"{parts[0]}_{parts[1]}";
+            await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+            var row = await db.ApiKeys.AsNoTracking().SingleOrDefaultAsync(k => k.Prefix == prefix, cancellationToken);
+            if (row is not null && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(row.Hash), Encoding.ASCII.GetBytes(hash)))
+            {
+                result = (row.RevokedAt is null ? ApiKeyCheck.Valid : ApiKeyCheck.Revoked, row.Id, row.Name);
+            }
+        }
+
+        if (_cache.Count > 10_000)
+        {
+            _cache.Clear();
+        }
+
+        _cache[hash] = (result.Check, result.Id, result.Name, now + CacheFor);
+        return result;
+    }
+
+    private static string HashOf(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+
+    private static void RequireAdmin(Actor actor)
+    {
+        if (!actor.Roles.Contains(GraceRoles.Admin))
+        {
+            throw new MissionOperationException($"{actor.Name} may not manage API keys: it needs the Admin role.", forbidden: true);
+        }
+    }
+}

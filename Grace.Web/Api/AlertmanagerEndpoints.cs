@@ -1,0 +1,179 @@
+using System.Text.Json;
+using Grace.Data.Entities;
+using Grace.Engine.Capture;
+using Microsoft.Extensions.Options;
+
+namespace Grace.Web.Api;
+
+/// <summary>
+/// <c>POST /api/alertmanager</c>: Prometheus Alertmanager's webhook payload (version 4), as
+/// Alertmanager sends it. A firing alert is a signal; a resolved one resolves its incident. The
+/// fingerprint is the alert's name plus Alertmanager's own fingerprint of its labels, so firing and
+/// resolved notices of one alert meet in one incident.
+/// </summary>
+public static class AlertmanagerEndpoints
+{
+    public static IEndpointRouteBuilder MapAlertmanagerEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/api/alertmanager", PostAsync)
+            .WithName("PostAlertmanager")
+            .DisableAntiforgery()
+            .RequireAuthorization(IngestionExtensions.Policy)
+            .RequireRateLimiting(IngestionExtensions.RateLimit);
+        return app;
+    }
+
+    internal static async Task<IResult> PostAsync(HttpRequest request, ISignalSink sink, TimeProvider time, IOptionsMonitor<IngestionOptions> limits, CancellationToken cancellationToken)
+    {
+        var (body, tooLarge) = await IngestionExtensions.ReadLimitedBodyAsync(request, limits.CurrentValue.MaxBodyBytes, cancellationToken);
+        if (tooLarge is not null)
+        {
+            return tooLarge;
+        }
+
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(body);
+        }
+        catch (JsonException ex)
+        {
+            return Invalid("body", $"The body is not valid JSON: {ex.Message}");
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return Invalid("body", "The body must be an Alertmanager webhook object.");
+            }
+
+            if (!root.TryGetProperty("alerts", out var alerts) || alerts.ValueKind != JsonValueKind.Array || alerts.GetArrayLength() == 0)
+            {
+                return Invalid("alerts", "'alerts' must be a non-empty array.");
+            }
+
+            if (root.TryGetProperty("version", out var version) && version.ValueKind == JsonValueKind.String && version.GetString() != "4")
+            {
+                return Invalid("version", $"Webhook version '{version.GetString()}' is not supported; Alertmanager sends version 4.");
+            }
+
+            var receiver = root.TryGetProperty("receiver", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString() : null;
+            var errors = new Dictionary<string, string[]>();
+            var signals = new List<Signal>();
+            var index = 0;
+            foreach (var alert in alerts.EnumerateArray())
+            {
+                if (Parse($"alerts[{index}].", alert, receiver, request.HttpContext.User.Identity?.Name ?? "alertmanager", time, errors) is { } signal)
+                {
+                    signals.Add(signal);
+                }
+
+                index++;
+            }
+
+            if (errors.Count > 0)
+            {
+                return Results.ValidationProblem(errors, title: "One or more alerts are invalid; none were accepted.");
+            }
+
+            var accepted = signals.Count(sink.TryWrite);
+            return accepted == 0
+                ? Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Grace's intake is full.", detail: $"All {signals.Count} alerts were dropped and counted; Alertmanager will retry.")
+                : Results.Accepted(value: new SignalEndpoints.SignalsAccepted(accepted, signals.Count - accepted));
+        }
+    }
+
+    private static Signal? Parse(string path, JsonElement alert, string? receiver, string reporter, TimeProvider time, Dictionary<string, string[]> errors)
+    {
+        if (alert.ValueKind != JsonValueKind.Object)
+        {
+            errors[path.TrimEnd('.')] = ["An alert must be an object."];
+            return null;
+        }
+
+        var status = alert.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null;
+        if (status is not ("firing" or "resolved"))
+        {
+            errors[path + "status"] = ["'status' must be \"firing\" or \"resolved\"."];
+        }
+
+        var labels = Strings(alert, "labels", path, errors);
+        var annotations = Strings(alert, "annotations", path, errors) ?? [];
+        if (labels is not null && !labels.ContainsKey("alertname"))
+        {
+            errors[path + "labels.alertname"] = ["Every alert needs an 'alertname' label."];
+        }
+
+        var startsAt = time.GetUtcNow();
+        if (alert.TryGetProperty("startsAt", out var st) && (st.ValueKind != JsonValueKind.String || !st.TryGetDateTimeOffset(out startsAt)))
+        {
+            errors[path + "startsAt"] = ["'startsAt' must be an RFC 3339 time."];
+        }
+
+        if (errors.Keys.Any(k => k.StartsWith(path, StringComparison.Ordinal)) || labels is null)
+        {
+            return null;
+        }
+
+        var alertName = labels["alertname"];
+        var fingerprint = alert.TryGetProperty("fingerprint", out var f) && f.ValueKind == JsonValueKind.String
+            ? f.GetString()!
+            : string.Join(",", labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}={l.Value}"));
+        var severity = labels.GetValueOrDefault("severity")?.ToLowerInvariant() switch
+        {
+            "critical" or "page" => Severity.Critical,
+            "warning" or "warn" => Severity.Warning,
+            "info" or "none" => Severity.Information,
+            _ => Severity.Error,
+        };
+        var message = annotations.GetValueOrDefault("summary") ?? annotations.GetValueOrDefault("description") ?? alertName;
+        var source = labels.GetValueOrDefault("service") ?? labels.GetValueOrDefault("job") ?? receiver ?? "alertmanager";
+        var allLabels = new Dictionary<string, string>(labels, StringComparer.OrdinalIgnoreCase);
+        foreach (var (key, value) in annotations)
+        {
+            allLabels.TryAdd($"annotation.{key}", value);
+        }
+
+        return new Signal(source[..Math.Min(source.Length, 256)], message.Length > 8192 ? message[..8192] : message, severity, startsAt,
+            MessageTemplate: $"Alert {alertName} [{fingerprint}]", Target: labels.GetValueOrDefault("grace_target"),
+            Labels: allLabels, ReportedBy: reporter, Resolved: status == "resolved");
+    }
+
+    private static Dictionary<string, string>? Strings(JsonElement alert, string name, string path, Dictionary<string, string[]> errors)
+    {
+        if (!alert.TryGetProperty(name, out var element) || element.ValueKind == JsonValueKind.Null)
+        {
+            if (name == "labels")
+            {
+                errors[path + name] = ["'labels' is required."];
+            }
+
+            return null;
+        }
+
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            errors[path + name] = [$"'{name}' must be an object of strings."];
+            return null;
+        }
+
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var p in element.EnumerateObject())
+        {
+            if (p.Value.ValueKind != JsonValueKind.String)
+            {
+                errors[$"{path}{name}.{p.Name}"] = ["Values must be strings."];
+                continue;
+            }
+
+            result[p.Name] = p.Value.GetString()!;
+        }
+
+        return result;
+    }
+
+    private static IResult Invalid(string field, string message) =>
+        Results.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] }, title: "The Alertmanager payload could not be read.");
+}

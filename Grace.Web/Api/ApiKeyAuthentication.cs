@@ -1,0 +1,60 @@
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using Grace.Engine.Capture;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+
+namespace Grace.Web.Api;
+
+/// <summary>
+/// Authenticates programs by an ingestion key in <c>Authorization: Bearer grace_…</c> or
+/// <c>X-Api-Key</c>. A revoked key authenticates (so the caller learns it is revoked, 403) but
+/// never passes the ingestion policy.
+/// </summary>
+public sealed class ApiKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApiKeyService keys)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "ApiKey";
+    public const string KeyIdClaim = "grace:api-key";
+    public const string RevokedClaim = "grace:api-key-revoked";
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        string? presented = null;
+        if (Request.Headers.TryGetValue("X-Api-Key", out var header))
+        {
+            presented = header.ToString();
+        }
+        else if (Request.Headers.Authorization.ToString() is { } auth && auth.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            presented = auth["Bearer ".Length..].Trim();
+        }
+
+        if (string.IsNullOrEmpty(presented))
+        {
+            return AuthenticateResult.NoResult();
+        }
+
+        var (check, id, name) = await keys.CheckAsync(presented, Context.RequestAborted);
+        if (check == ApiKeyCheck.Unknown)
+        {
+            return AuthenticateResult.Fail("Unknown API key.");
+        }
+
+        var claims = new List<Claim> { new(ClaimTypes.Name, $"key:{name}"), new(KeyIdClaim, id.ToString()) };
+        if (check == ApiKeyCheck.Revoked)
+        {
+            claims.Add(new Claim(RevokedClaim, "true"));
+        }
+
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
+    }
+
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        Response.StatusCode = StatusCodes.Status401Unauthorized;
+        Response.Headers.WWWAuthenticate = "Bearer realm=\"grace-ingest\"";
+        return Task.CompletedTask;
+    }
+}

@@ -1,0 +1,75 @@
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
+
+namespace Grace.Web.Api;
+
+public static class IngestionExtensions
+{
+    public const string Policy = "ingest";
+    public const string RateLimit = "ingest-per-key";
+
+    /// <summary>API-key authentication, the ingestion policy and a token bucket per key.</summary>
+    public static IServiceCollection AddGraceIngestion(this IServiceCollection services)
+    {
+        services.AddOptions<IngestionOptions>().BindConfiguration(IngestionOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddAuthentication().AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        services.AddAuthorizationBuilder().AddPolicy(Policy, p => p
+            .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName, IdentityConstants.ApplicationScheme)
+            .RequireAuthenticatedUser()
+            .RequireAssertion(c => !c.User.HasClaim(ApiKeyAuthenticationHandler.RevokedClaim, "true")));
+        services.AddRateLimiter(limiter =>
+        {
+            limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            limiter.AddPolicy(RateLimit, context =>
+            {
+                var options = context.RequestServices.GetRequiredService<IOptionsMonitor<IngestionOptions>>().CurrentValue;
+                var partition = context.User.FindFirst(ApiKeyAuthenticationHandler.KeyIdClaim)?.Value ?? context.User.Identity?.Name ?? "anonymous";
+                return RateLimitPartition.GetTokenBucketLimiter(partition, _ => new TokenBucketRateLimiterOptions
+                {
+                    TokenLimit = options.BurstPerKey,
+                    TokensPerPeriod = options.RequestsPerSecondPerKey,
+                    ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                    QueueLimit = 0,
+                    AutoReplenishment = true,
+                });
+            });
+            limiter.OnRejected = async (context, cancellationToken) =>
+            {
+                var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 1;
+                context.HttpContext.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests for this key.",
+                    detail: $"Retry after {retryAfter} s; the limit is Grace:Ingestion:RequestsPerSecondPerKey per key.").ExecuteAsync(context.HttpContext);
+            };
+        });
+        return services;
+    }
+
+    /// <summary>Reads a request body up to the configured limit; null with a 413 result when it is larger.</summary>
+    public static async Task<(byte[]? Body, IResult? TooLarge)> ReadLimitedBodyAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
+    {
+        IResult Reject() => Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "The request body is too large.",
+            detail: $"Bodies are limited to {maxBytes} bytes (Grace:Ingestion:MaxBodyBytes); send smaller batches.");
+        if (request.ContentLength > maxBytes)
+        {
+            return (null, Reject());
+        }
+
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > maxBytes)
+            {
+                return (null, Reject());
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return (buffer.ToArray(), null);
+    }
+}
