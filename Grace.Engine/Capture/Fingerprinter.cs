@@ -1,6 +1,6 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.RegularExpressions;
 
 namespace Grace.Engine.Capture;
 
@@ -9,8 +9,16 @@ namespace Grace.Engine.Capture;
 /// message with its variable parts (timestamps, GUIDs, IP addresses, hex ids, numbers) folded into
 /// placeholders, plus the exception type and the source.
 /// </summary>
-public static partial class Fingerprinter
+/// <remarks>
+/// Normalisation is one hand-written pass over the message (no regular expressions), and the hash
+/// of a (source, exception type, template) triple is cached: a storm repeats the same few triples,
+/// so most signals cost a dictionary lookup.
+/// </remarks>
+public static class Fingerprinter
 {
+    private const int CacheLimit = 50_000;
+    private static readonly ConcurrentDictionary<(string Source, string? Exception, string Template), string> Cache = new();
+
     public static string TemplateOf(Signal signal) =>
         !string.IsNullOrWhiteSpace(signal.MessageTemplate) ? signal.MessageTemplate : Normalize(signal.Message);
 
@@ -18,39 +26,260 @@ public static partial class Fingerprinter
 
     public static string Compute(string source, string? exceptionType, string template)
     {
+        var key = (source, exceptionType, template);
+        if (Cache.TryGetValue(key, out var cached))
+        {
+            return cached;
+        }
+
         var text = $"{source}\n{exceptionType}\n{template}";
         Span<byte> hash = stackalloc byte[32];
         SHA256.HashData(Encoding.UTF8.GetBytes(text), hash);
-        return Convert.ToHexStringLower(hash[..16]);
+        var fingerprint = Convert.ToHexStringLower(hash[..16]);
+        if (Cache.Count >= CacheLimit)
+        {
+            // Many distinct templates: start over rather than grow without bound.
+            Cache.Clear();
+        }
+
+        Cache.TryAdd(key, fingerprint);
+        return fingerprint;
     }
 
     /// <summary>Folds the variable parts of a message so that repeats compare equal; words stay.</summary>
     public static string Normalize(string message)
     {
-        var s = Timestamp().Replace(message, "<ts>");
-        s = Guid().Replace(s, "<guid>");
-        s = IpAddress().Replace(s, "<ip>");
-        s = Hex().Replace(s, "<hex>");
-        s = Number().Replace(s, "<n>");
-        return Whitespace().Replace(s, " ").Trim();
+        var s = message.AsSpan();
+        var output = new StringBuilder(s.Length);
+        var i = 0;
+        var lastWasSpace = true;
+        while (i < s.Length)
+        {
+            var c = s[i];
+            if (char.IsWhiteSpace(c))
+            {
+                if (!lastWasSpace)
+                {
+                    output.Append(' ');
+                    lastWasSpace = true;
+                }
+
+                i++;
+                continue;
+            }
+
+            lastWasSpace = false;
+            var atWordStart = i == 0 || !IsWordChar(s[i - 1]);
+            int length;
+            if (!atWordStart)
+            {
+                output.Append(c);
+                length = 1;
+            }
+            else if ((length = Timestamp(s[i..])) > 0)
+            {
+                output.Append("<ts>");
+            }
+            else if ((length = Guid(s[i..])) > 0)
+            {
+                output.Append("<guid>");
+            }
+            else if ((length = IPv4(s[i..])) > 0)
+            {
+                output.Append("<ip>");
+            }
+            else if ((length = Hex(s[i..])) > 0)
+            {
+                output.Append("<hex>");
+            }
+            else if ((length = Number(s[i..])) > 0)
+            {
+                output.Append("<n>");
+            }
+            else if (IsWordChar(c))
+            {
+                // A word with letters in it ("Int32", "40P01", "4823444kB") is kept whole: words carry meaning.
+                length = 1;
+                while (i + length < s.Length && IsWordChar(s[i + length]))
+                {
+                    length++;
+                }
+
+                output.Append(s.Slice(i, length));
+            }
+            else
+            {
+                output.Append(c);
+                length = 1;
+            }
+
+            i += length;
+        }
+
+        return output.ToString().TrimEnd();
     }
 
-    [GeneratedRegex(@"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?", RegexOptions.CultureInvariant)]
-    private static partial Regex Timestamp();
+    private static bool IsWordChar(char c) => char.IsAsciiLetterOrDigit(c) || c == '_';
 
-    [GeneratedRegex(@"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b", RegexOptions.CultureInvariant)]
-    private static partial Regex Guid();
+    private static bool EndsWord(ReadOnlySpan<char> s, int at) => at >= s.Length || !IsWordChar(s[at]);
 
-    [GeneratedRegex(@"\b\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?\b|\[?\b[0-9a-fA-F]{1,4}(:[0-9a-fA-F]{0,4}){2,7}\]?(:\d{1,5})?", RegexOptions.CultureInvariant)]
-    private static partial Regex IpAddress();
+    private static int Digits(ReadOnlySpan<char> s, int from, int min, int max)
+    {
+        var n = 0;
+        while (from + n < s.Length && n < max && char.IsAsciiDigit(s[from + n]))
+        {
+            n++;
+        }
 
-    // 0x-prefixed, or 8+ hex characters with at least one digit (commit ids, trace ids, pod hashes).
-    [GeneratedRegex(@"\b0x[0-9a-fA-F]+\b|\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}\b", RegexOptions.CultureInvariant)]
-    private static partial Regex Hex();
+        return n >= min ? n : -1;
+    }
 
-    [GeneratedRegex(@"(?<![A-Za-z_])-?\d+(\.\d+)?", RegexOptions.CultureInvariant)]
-    private static partial Regex Number();
+    // 2026-11-24T03:00[:00[.123]][Z|+01:00], also with a space between date and time.
+    private static int Timestamp(ReadOnlySpan<char> s)
+    {
+        if (s.Length < 16 || Digits(s, 0, 4, 4) != 4 || s[4] != '-' || Digits(s, 5, 2, 2) != 2 || s[7] != '-' || Digits(s, 8, 2, 2) != 2
+            || (s[10] != 'T' && s[10] != ' ') || Digits(s, 11, 2, 2) != 2 || s[13] != ':' || Digits(s, 14, 2, 2) != 2)
+        {
+            return 0;
+        }
 
-    [GeneratedRegex(@"\s+", RegexOptions.CultureInvariant)]
-    private static partial Regex Whitespace();
+        var i = 16;
+        if (i + 2 < s.Length && s[i] == ':' && Digits(s, i + 1, 2, 2) == 2)
+        {
+            i += 3;
+            if (i + 1 < s.Length && s[i] == '.' && Digits(s, i + 1, 1, 9) is var f and > 0)
+            {
+                i += 1 + f;
+            }
+        }
+
+        if (i < s.Length && s[i] == 'Z')
+        {
+            i++;
+        }
+        else if (i + 5 <= s.Length && (s[i] == '+' || s[i] == '-') && Digits(s, i + 1, 2, 2) == 2)
+        {
+            var j = i + 3;
+            if (j < s.Length && s[j] == ':')
+            {
+                j++;
+            }
+
+            if (Digits(s, j, 2, 2) == 2)
+            {
+                i = j + 2;
+            }
+        }
+
+        return i;
+    }
+
+    private static int Guid(ReadOnlySpan<char> s)
+    {
+        ReadOnlySpan<int> groups = [8, 4, 4, 4, 12];
+        var i = 0;
+        for (var g = 0; g < groups.Length; g++)
+        {
+            for (var k = 0; k < groups[g]; k++, i++)
+            {
+                if (i >= s.Length || !char.IsAsciiHexDigit(s[i]))
+                {
+                    return 0;
+                }
+            }
+
+            if (g < groups.Length - 1)
+            {
+                if (i >= s.Length || s[i] != '-')
+                {
+                    return 0;
+                }
+
+                i++;
+            }
+        }
+
+        return EndsWord(s, i) ? i : 0;
+    }
+
+    // 10.0.3.17 or 10.0.3.17:5432
+    private static int IPv4(ReadOnlySpan<char> s)
+    {
+        var i = 0;
+        for (var part = 0; part < 4; part++)
+        {
+            var d = Digits(s, i, 1, 3);
+            if (d < 0)
+            {
+                return 0;
+            }
+
+            i += d;
+            if (part < 3)
+            {
+                if (i >= s.Length || s[i] != '.')
+                {
+                    return 0;
+                }
+
+                i++;
+            }
+        }
+
+        if (i + 1 < s.Length && s[i] == ':' && Digits(s, i + 1, 1, 5) is var port and > 0)
+        {
+            i += 1 + port;
+        }
+
+        return EndsWord(s, i) ? i : 0;
+    }
+
+    // 0x7ffd..., or 8+ hex characters with at least one digit (commit ids, trace ids, pod hashes).
+    private static int Hex(ReadOnlySpan<char> s)
+    {
+        if (s.Length > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+        {
+            var n = 2;
+            while (n < s.Length && char.IsAsciiHexDigit(s[n]))
+            {
+                n++;
+            }
+
+            return n > 2 && EndsWord(s, n) ? n : 0;
+        }
+
+        var i = 0;
+        var digit = false;
+        while (i < s.Length && char.IsAsciiHexDigit(s[i]))
+        {
+            digit |= char.IsAsciiDigit(s[i]);
+            i++;
+        }
+
+        return i >= 8 && digit && EndsWord(s, i) ? i : 0;
+    }
+
+    // -12, 3.5, 30000: a whole token of digits, not digits inside a word such as "Int32" or "40P01".
+    private static int Number(ReadOnlySpan<char> s)
+    {
+        var i = 0;
+        if (s[0] == '-')
+        {
+            i++;
+        }
+
+        var d = Digits(s, i, 1, int.MaxValue);
+        if (d < 0)
+        {
+            return 0;
+        }
+
+        i += d;
+        if (i + 1 < s.Length && s[i] == '.' && char.IsAsciiDigit(s[i + 1]))
+        {
+            i += 1 + Digits(s, i + 1, 1, int.MaxValue);
+        }
+
+        return EndsWord(s, i) ? i : 0;
+    }
 }

@@ -1,0 +1,330 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using Grace.Data;
+using Grace.Data.Entities;
+using Grace.Engine.Capture;
+using Grace.Engine.Configuration;
+using Grace.Engine.Missions;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Grace.Benchmarks;
+
+/// <summary>
+/// Throughput, latency and memory with a fixed amount of work, each figure next to a baseline
+/// measured in the same run on the same machine. Load stays on loopback.
+/// </summary>
+internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak)
+{
+    private readonly List<(string Figure, string Grace, string Baseline, string Goal)> _rows = [];
+
+    public async Task RunAsync()
+    {
+        InProcess();
+        await using var host = new BenchmarkHost();
+        await StorageAsync(host);
+        await HttpAsync(host);
+        await LatencyAndMemoryAsync(host);
+        output.WriteLine();
+        output.WriteLine("| Figure | Grace | Baseline | Goal |");
+        output.WriteLine("|---|---|---|---|");
+        foreach (var row in _rows)
+        {
+            output.WriteLine($"| {row.Figure} | {row.Grace} | {row.Baseline} | {row.Goal} |");
+        }
+    }
+
+    private int Scaled(int n) => Math.Max(1000, (int)(n * scale));
+
+    private static Signal Structured(int i, int fingerprints) => new("orders-api", $"Order {i} failed on shard {i % fingerprints}", Severity.Error, DateTimeOffset.UtcNow,
+        MessageTemplate: $"Order {{OrderId}} failed on shard {i % fingerprints}", ExceptionType: "System.InvalidOperationException");
+
+    private static Signal Plain(int i, int fingerprints) => new("orders-api", $"Shard {i % fingerprints} timeout after {i} ms calling 10.0.{i % 250}.7:5432", Severity.Error,
+        DateTimeOffset.UtcNow, ExceptionType: "Npgsql.NpgsqlException");
+
+    /// <summary>One producer thread, one consumer thread: the bare channel against Grace's capture path (fingerprint + dedup).</summary>
+    private void InProcess()
+    {
+        var n = Scaled(5_000_000);
+        var signals = Enumerable.Range(0, 1000).Select(i => Structured(i, 1000)).ToArray();
+        var plain = Enumerable.Range(0, 1000).Select(i => Plain(i, 1000)).ToArray();
+
+        var bare = Channel.CreateBounded<Signal>(new BoundedChannelOptions(100_000) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+        var baseline = Measure(n, s => { while (!bare.Writer.TryWrite(s)) { Thread.SpinWait(20); } }, () =>
+        {
+            var read = 0;
+            while (read < n)
+            {
+                while (bare.Reader.TryRead(out _)) { read++; }
+                Thread.SpinWait(20);
+            }
+        }, signals);
+
+        double Grace(Signal[] source)
+        {
+            var intake = new SignalIntake(Options.Create(new EngineOptions { CaptureBufferCapacity = 100_000 }));
+            return Measure(n, s => { while (!intake.TryWrite(s)) { Thread.SpinWait(20); } }, () =>
+            {
+                // The CPU half of the capture stage: fingerprint every signal and fold repeats.
+                var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+                var read = 0;
+                while (read < n)
+                {
+                    while (intake.Reader.TryRead(out var signal))
+                    {
+                        var fp = Fingerprinter.Compute(signal);
+                        counts[fp] = counts.GetValueOrDefault(fp) + 1;
+                        read++;
+                    }
+
+                    Thread.SpinWait(20);
+                }
+            }, source);
+        }
+
+        var structured = Grace(signals);
+        var normalised = Grace(plain);
+        _rows.Add(("In-process capture, structured (fingerprint + dedup), signals/s", $"{structured:N0}", $"{baseline:N0} (bare Channel<T> write+read)", "≥ 1,000,000 and ≥ ½ baseline"));
+        _rows.Add(("In-process capture, plain messages (normalise + fingerprint + dedup), signals/s", $"{normalised:N0}", $"{baseline:N0}", "≥ 1,000,000 and ≥ ½ baseline"));
+        output.WriteLine($"in-process: baseline {baseline:N0}/s, structured {structured:N0}/s, plain {normalised:N0}/s");
+    }
+
+    private static double Measure(int n, Action<Signal> write, Action drain, Signal[] source)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        var consumer = new Thread(() => drain()) { IsBackground = true };
+        consumer.Start();
+        for (var i = 0; i < n; i++)
+        {
+            write(source[i % source.Length]);
+        }
+
+        consumer.Join();
+        return n / stopwatch.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>The whole capture stage into the database: incidents counted in SQLite.</summary>
+    private async Task StorageAsync(BenchmarkHost host)
+    {
+        var capture = host.Services.GetRequiredService<CaptureService>();
+        var n = Scaled(1_000_000);
+        var batch = Enumerable.Range(0, 20_000).Select(i => Plain(i, 1000)).ToList();
+        var stopwatch = Stopwatch.StartNew();
+        for (var done = 0; done < n; done += batch.Count)
+        {
+            await capture.ProcessBatchAsync(batch, default);
+        }
+
+        var rate = n / stopwatch.Elapsed.TotalSeconds;
+        _rows.Add(("Capture into SQLite incidents (batches of 20,000; 1,000 fingerprints), signals/s", $"{rate:N0}", "n/a", "(no goal; the storage bound)"));
+        output.WriteLine($"storage: {rate:N0}/s");
+    }
+
+    private async Task HttpAsync(BenchmarkHost host)
+    {
+        using var client = host.Client();
+        var requests = Scaled(40_000);
+        var single = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { source = "orders-api", message = "Timeout after 30 ms", severity = "Error" }));
+        var hundred = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(Enumerable.Range(0, 100).Select(i => new { source = "orders-api", message = $"Timeout after {i} ms", severity = "Error" })));
+
+        var empty = await LoadAsync(client, requests, () => new HttpRequestMessage(HttpMethod.Get, "/healthz"));
+        var one = await LoadAsync(client, requests, () => Post(single));
+        var batches = await LoadAsync(client, requests / 10, () => Post(hundred));
+        _rows.Add(("HTTP single-signal POST, requests/s", $"{one:N0}", $"{empty:N0} (GET /healthz, same server)", "≥ 15,000 and ≥ ½ baseline"));
+        _rows.Add(("HTTP batches of 100, signals/s", $"{batches * 100:N0}", "n/a", "≥ 200,000"));
+        output.WriteLine($"http: empty {empty:N0} req/s, single {one:N0} req/s, batch {batches * 100:N0} signals/s");
+    }
+
+    private static HttpRequestMessage Post(byte[] body) => new(HttpMethod.Post, "/api/signals")
+    {
+        Content = new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } },
+    };
+
+    private static async Task<double> LoadAsync(HttpClient client, int requests, Func<HttpRequestMessage> make)
+    {
+        var next = -1;
+        var failures = 0;
+        var stopwatch = Stopwatch.StartNew();
+        var workers = Enumerable.Range(0, 64).Select(async _ =>
+        {
+            while (Interlocked.Increment(ref next) < requests)
+            {
+                using var request = make();
+                using var response = await client.SendAsync(request);
+                if (!response.IsSuccessStatusCode)
+                {
+                    Interlocked.Increment(ref failures);
+                }
+            }
+        });
+        await Task.WhenAll(workers);
+        if (failures > 0)
+        {
+            throw new InvalidOperationException($"{failures} of {requests} requests failed.");
+        }
+
+        return requests / stopwatch.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>Time from capture to the start of a tier-0 action, and memory, while noise streams in at 100,000 signals/s.</summary>
+    private async Task LatencyAndMemoryAsync(BenchmarkHost host)
+    {
+        var intake = host.Services.GetRequiredService<SignalIntake>();
+        using var stop = new CancellationTokenSource();
+        long streamed = 0;
+        var noise = Enumerable.Range(0, 100).Select(i => Plain(i, 100)).ToArray();
+        var stream = Task.Run(() =>
+        {
+            // 100 signals every millisecond: 100,000 signals/s.
+            var clock = Stopwatch.StartNew();
+            while (!stop.IsCancellationRequested)
+            {
+                var due = (long)(clock.Elapsed.TotalMilliseconds * 100);
+                while (streamed < due)
+                {
+                    intake.TryWrite(noise[streamed % noise.Length]);
+                    streamed++;
+                }
+
+                Thread.Sleep(1);
+            }
+        });
+
+        var samples = new List<double>();
+        var memory = new List<(TimeSpan At, long WorkingSet, long Managed)>();
+        var clock = Stopwatch.StartNew();
+        var probes = 0;
+        while (clock.Elapsed < soak)
+        {
+            var fingerprint = $"probe-{probes++}";
+            var sent = DateTimeOffset.UtcNow;
+            intake.TryWrite(new Signal("latency-probe", $"latency probe {fingerprint}", Severity.Error, sent, MessageTemplate: fingerprint));
+            var executed = await WaitExecutedAsync(host, fingerprint);
+            if (executed is { } at)
+            {
+                samples.Add((at - sent).TotalMilliseconds);
+            }
+
+            if (memory.Count == 0 || clock.Elapsed - memory[^1].At >= TimeSpan.FromSeconds(10))
+            {
+                using var process = Process.GetCurrentProcess();
+                memory.Add((clock.Elapsed, process.WorkingSet64, GC.GetTotalMemory(false)));
+            }
+
+            await Task.Delay(200);
+        }
+
+        await stop.CancelAsync();
+        await stream;
+        var rate = streamed / clock.Elapsed.TotalSeconds;
+        samples.Sort();
+        double P(double q) => samples.Count == 0 ? double.NaN : samples[Math.Min(samples.Count - 1, (int)Math.Ceiling(q * samples.Count) - 1)];
+        var stats = host.Services.GetRequiredService<CaptureMonitor>().Read();
+        _rows.Add(($"Capture → start of a tier-0 action, while {rate:N0} signals/s stream in ({samples.Count} probes)", $"p50 {P(0.5):0.0} ms, p99 {P(0.99):0.0} ms", "n/a", "p99 ≤ 5 ms"));
+        var first = memory.First();
+        var last = memory.Last();
+        _rows.Add(($"Memory over {soak.TotalMinutes:0.#} min at that rate (working set / managed heap)",
+            $"{first.WorkingSet / 1048576} → {last.WorkingSet / 1048576} MiB / {first.Managed / 1048576} → {last.Managed / 1048576} MiB", "n/a", "steady, not growing"));
+        output.WriteLine($"latency: p50 {P(0.5):0.0} ms p99 {P(0.99):0.0} ms over {samples.Count} probes at {rate:N0}/s; dropped {stats.Dropped:N0}");
+        foreach (var m in memory)
+        {
+            output.WriteLine($"memory at {m.At.TotalSeconds:0}s: working set {m.WorkingSet / 1048576} MiB, managed {m.Managed / 1048576} MiB");
+        }
+    }
+
+    private static async Task<DateTimeOffset?> WaitExecutedAsync(BenchmarkHost host, string template)
+    {
+        var factory = host.Services.GetRequiredService<IDbContextFactory<GraceDbContext>>();
+        for (var i = 0; i < 500; i++)
+        {
+            await using var db = await factory.CreateDbContextAsync();
+            var executed = await db.Missions.AsNoTracking()
+                .Where(m => m.Incident!.Template == template && m.ExecutedAt != null).Select(m => m.ExecutedAt).FirstOrDefaultAsync();
+            if (executed is not null)
+            {
+                return executed;
+            }
+
+            await Task.Delay(5);
+        }
+
+        return null;
+    }
+}
+
+/// <summary>Grace itself on Kestrel (loopback), on a temporary SQLite file, with limits opened for load.</summary>
+internal sealed class BenchmarkHost : WebApplicationFactory<Program>
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "grace-bench", Guid.NewGuid().ToString("N"));
+    private string? _key;
+    private readonly string _baseUrl;
+
+    public BenchmarkHost()
+    {
+        Directory.CreateDirectory(_folder);
+        UseKestrel(0);
+        StartServer();
+        _baseUrl = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal);
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Production");
+        builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Grace:Database:DataDirectory"] = Path.Combine(_folder, "data"),
+            ["Grace:Identity:AdminPassword"] = "Benchmark-Password-1",
+            ["Grace:Ingestion:RequestsPerSecondPerKey"] = "1000000",
+            ["Grace:Ingestion:BurstPerKey"] = "1000000",
+            ["Grace:Engine:CaptureBufferCapacity"] = "1000000",
+            ["Grace:Engine:CaptureBatchSize"] = "20000",
+            ["Grace:Engine:MaxRunsPerHour"] = "10000",
+            ["Grace:Engine:MaxMissionStartsPerMinute"] = "10000",
+            ["Grace:Engine:VerifyPollIntervalMilliseconds"] = "50",
+            ["Serilog:MinimumLevel:Default"] = "Warning",
+            ["Serilog:MinimumLevel:Override:Microsoft.AspNetCore"] = "Error",
+            // A tier-0 playbook for the latency probes: a real, cheap action whose contract holds at once.
+            ["Grace:Patterns:latency-probe:Source"] = "latency-probe",
+            ["Grace:Patterns:latency-probe:Playbooks:0"] = "latency-probe",
+            ["Grace:Playbooks:latency-probe:Action"] = "logging.set-level",
+            ["Grace:Playbooks:latency-probe:Target"] = "grace",
+            ["Grace:Playbooks:latency-probe:Tier"] = "0",
+            ["Grace:Playbooks:latency-probe:CooldownSeconds"] = "0",
+            ["Grace:Playbooks:latency-probe:Parameters:Source"] = "Grace.Web",
+            ["Grace:Playbooks:latency-probe:Parameters:Level"] = "Warning",
+            ["Grace:Playbooks:latency-probe:Contract:Probe"] = "logging.level",
+            ["Grace:Playbooks:latency-probe:Contract:Parameters:Source"] = "Grace.Web",
+            ["Grace:Playbooks:latency-probe:Contract:Comparator"] = "Equal",
+            ["Grace:Playbooks:latency-probe:Contract:Threshold"] = "3",
+        }));
+    }
+
+    public HttpClient Client()
+    {
+        _key ??= Services.GetRequiredService<ApiKeyService>().CreateAsync("benchmark", new Actor("admin", [GraceRoles.Admin]), default).GetAwaiter().GetResult().Key;
+        var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = new Uri(_baseUrl) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", _key);
+        return client;
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        try
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
