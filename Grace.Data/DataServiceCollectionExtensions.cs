@@ -49,7 +49,8 @@ public static class DataServiceCollectionExtensions
                     o => new PostgresGraceDbContext(o)),
                 _ => new ProviderContextFactory<SqliteGraceDbContext>(
                     new DbContextOptionsBuilder<SqliteGraceDbContext>().UseLoggerFactory(loggerFactory)
-                        .UseSqlite(SqliteConnectionString(options, contentRoot), s => s.CommandTimeout(options.CommandTimeoutSeconds)).Options,
+                        .UseSqlite(SqliteConnectionString(options, contentRoot), s => s.CommandTimeout(options.CommandTimeoutSeconds))
+                        .AddInterceptors(new SqliteBusyTimeoutInterceptor(options.SqliteBusyTimeoutMilliseconds)).Options,
                     o => new SqliteGraceDbContext(o)),
             };
         });
