@@ -182,5 +182,10 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
         await GoAsync(admin, "/users");
         await Expect(admin.Locator("text=olivia")).ToBeVisibleAsync();
         await ShotAsync(admin, "users");
+        await GoAsync(admin, "/api-keys");
+        await admin.Locator("#key-name input, input#key-name").First.FillAsync("alertmanager");
+        await admin.ClickAsync("#create-key");
+        await Expect(admin.Locator("#created-key")).ToContainTextAsync("grace_");
+        await ShotAsync(admin, "api-keys");
     }
 }

@@ -37,6 +37,7 @@ public sealed class OverviewTests : GraceComponentTest
         {
             Assert.Equal("0", cut.Find("#count-pending").TextContent);
             Assert.Contains("No mission failed", cut.Find("#no-trouble").TextContent);
+            Assert.Contains("0 dropped", cut.Find("#capture-dropped").TextContent);
         });
     }
 

@@ -1,0 +1,51 @@
+using Bunit;
+using Grace.Engine.Capture;
+using Grace.Engine.Missions;
+using Grace.Web.Components.Pages.ApiKeys;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Grace.Tests.Components;
+
+public sealed class ApiKeysPageTests : GraceComponentTest
+{
+    [Fact]
+    public void With_no_keys_it_says_programs_cannot_send_yet()
+    {
+        SignIn("ada", GraceRoles.Admin);
+        var cut = Render<ApiKeys>();
+        cut.WaitForAssertion(() => cut.Find("#keys-empty"));
+    }
+
+    [Fact]
+    public async Task An_admin_creates_a_key_sees_it_once_and_revokes_it()
+    {
+        SignIn("ada", GraceRoles.Admin);
+        var cut = Render<ApiKeys>();
+        OverviewTests.InputOf(cut, "#key-name").Input("orders-api");
+        cut.Find("#create-key").Click();
+        string key = "";
+        cut.WaitForAssertion(() =>
+        {
+            key = cut.Find("#created-key code").TextContent;
+            Assert.StartsWith("grace_", key);
+            Assert.Contains("active", cut.Find("tr.key-row").TextContent);
+        });
+        var keys = Services.GetRequiredService<ApiKeyService>();
+        Assert.Equal(ApiKeyCheck.Valid, (await keys.CheckAsync(key, default)).Check);
+
+        cut.Find(".revoke-key").Click();
+        cut.WaitForAssertion(() => Assert.Contains("revoked", cut.Find("tr.key-row").TextContent));
+        Assert.Equal(ApiKeyCheck.Revoked, (await keys.CheckAsync(key, default)).Check);
+    }
+
+    [Fact]
+    public void A_lead_is_refused_by_the_service_even_on_the_page()
+    {
+        SignIn("lena", GraceRoles.Lead);
+        var cut = Render<ApiKeys>();
+        OverviewTests.InputOf(cut, "#key-name").Input("sneaky");
+        cut.Find("#create-key").Click();
+        cut.WaitForAssertion(() => Assert.Contains("#keys-empty".TrimStart('#'), cut.Markup));
+        Assert.Empty(cut.FindAll("#created-key"));
+    }
+}
