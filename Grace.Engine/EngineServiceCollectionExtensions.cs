@@ -78,6 +78,9 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<ApprovalService>();
         services.AddSingleton<SnapshotService>();
         services.AddSingleton<ContractVerifier>();
+        services.AddHttpClient("grace-benchmark", c => c.Timeout = TimeSpan.FromSeconds(10));
+        services.AddSingleton(sp => new Verify.Benchmarks.LatencySampler(sp.GetService<IHttpClientFactory>()));
+        services.AddSingleton<Verify.Benchmarks.BenchmarkStage>();
         services.AddSingleton<LearningService>();
         services.AddSingleton<MissionJournal>();
         services.AddSingleton<MissionQueries>();

@@ -95,12 +95,17 @@ public sealed class ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, T
             }
         }
 
-        if (_cache.Count > 10_000)
+        // Unknown keys are not cached: random guesses must not push real keys out of the cache.
+        if (result.Check != ApiKeyCheck.Unknown)
         {
-            _cache.Clear();
+            if (_cache.Count > 10_000)
+            {
+                _cache.Clear();
+            }
+
+            _cache[hash] = (result.Check, result.Id, result.Name, now + CacheFor);
         }
 
-        _cache[hash] = (result.Check, result.Id, result.Name, now + CacheFor);
         return result;
     }
 

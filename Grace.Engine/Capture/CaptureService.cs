@@ -81,6 +81,38 @@ public sealed class CaptureService(
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+            await DrainAsync();
+        }
+    }
+
+    // Signals already accepted (a 202 was answered) are stored before the host stops, within a bound.
+    private async Task DrainAsync()
+    {
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var batch = new List<Signal>(options.CurrentValue.CaptureBatchSize);
+        try
+        {
+            while (!bound.IsCancellationRequested)
+            {
+                batch.Clear();
+                while (batch.Count < options.CurrentValue.CaptureBatchSize && intake.Reader.TryRead(out var signal))
+                {
+                    batch.Add(signal);
+                }
+
+                if (batch.Count == 0)
+                {
+                    return;
+                }
+
+                await ProcessBatchAsync(batch, bound.Token);
+                Interlocked.Add(ref _processed, batch.Count);
+            }
+        }
+        catch (Exception ex)
+        {
+            Interlocked.Add(ref _failed, batch.Count + intake.Buffered);
+            logger.LogWarning(ex, "Stopping: {Count} buffered signals could not be stored", batch.Count + intake.Buffered);
         }
     }
 
@@ -135,14 +167,17 @@ public sealed class CaptureService(
                         SampleMessage = Truncate(last.Message, 4096),
                         Severity = severity,
                         Status = IncidentStatus.Open,
-                        Target = last.Target,
+                        Target = last.Target is null ? null : Truncate(last.Target, 128),
                         Labels = last.Labels is { Count: > 0 } labels ? Truncate(JsonSerializer.Serialize(labels), 4096) : null,
                         FirstSeenAt = firing.Min(x => x.Timestamp),
                         LastSeenAt = now,
                         Count = 0,
                     };
                     db.Incidents.Add(incident);
-                    startMissions.Add((incident.Id, incident.Fingerprint, last));
+                    if (!resolvedLast)
+                    {
+                        startMissions.Add((incident.Id, incident.Fingerprint, last));
+                    }
                 }
                 else if (incident.Status == IncidentStatus.Resolved || incident.LastSeenAt < quietSince)
                 {
@@ -150,7 +185,10 @@ public sealed class CaptureService(
                     incident.Status = IncidentStatus.Open;
                     incident.Reopened++;
                     incident.ResolvedAt = null;
-                    startMissions.Add((incident.Id, incident.Fingerprint, last));
+                    if (!resolvedLast)
+                    {
+                        startMissions.Add((incident.Id, incident.Fingerprint, last));
+                    }
                 }
 
                 incident.Count += firing.Count;

@@ -37,6 +37,8 @@ public sealed class TargetOptions
     public bool UseGraceDatabase { get; set; }
     public string? ConnectionString { get; set; }
     public string? Url { get; set; }
+    /// <summary>Latency benchmarks sampled before and after every action on this target; a regression rolls the action back.</summary>
+    public List<Verify.Benchmarks.BenchmarkOptions> Benchmarks { get; set; } = [];
 }
 
 /// <summary>What an incident must look like for a playbook to apply. Every field set must match.</summary>

@@ -37,6 +37,7 @@ public sealed class MissionRunner(
     LearningService learning,
     MissionJournal journal,
     MissionQueue queue,
+    Verify.Benchmarks.BenchmarkStage benchmarks,
     TimeProvider time,
     ILogger<MissionRunner> logger) : BackgroundService
 {
@@ -404,6 +405,8 @@ public sealed class MissionRunner(
             return true;
         }
 
+        await benchmarks.SampleBeforeAsync(db, entry, cancellationToken);
+
         // The intent is committed before the action: after a crash the mission is verified, not re-run.
         mission.ExecutedAt = time.GetUtcNow();
         entry.Record(PipelineStage.Execute, "intent", $"About to run: {executor.Describe(request)}", MissionState.Executing);
@@ -456,6 +459,25 @@ public sealed class MissionRunner(
             if (observed is { } value)
             {
                 contract.ObservedValue = value;
+                if (ContractVerifier.Holds(contract.Comparator, value, contract.Threshold)
+                    && await benchmarks.SampleAfterAsync(db, entry, cancellationToken) is { } regression)
+                {
+                    // The contract held but the target got slower: undo it like a failed contract.
+                    contract.Verdict = ContractVerdict.Met;
+                    contract.VerifiedAt = now;
+                    mission.StatusReason = regression;
+                    var regressed = executors.Executor(mission.Action);
+                    var regressedSnapshot = await LatestSnapshotAsync(db, mission.Id, cancellationToken);
+                    await RollbackAsync(entry, regressed, snapshots.RequestFor(mission), regressedSnapshot is null ? null : SnapshotService.Read(regressedSnapshot), "a benchmark regression", cancellationToken);
+                    if (regressedSnapshot is not null && mission.State == MissionState.RolledBack)
+                    {
+                        regressedSnapshot.RestoredAt = now;
+                    }
+
+                    await entry.SaveAsync(cancellationToken);
+                    return true;
+                }
+
                 if (ContractVerifier.Holds(contract.Comparator, value, contract.Threshold))
                 {
                     contract.Verdict = ContractVerdict.Met;

@@ -73,6 +73,22 @@ public sealed class SecurityTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_viewer_session_cannot_send_signals_and_a_form_cannot_approve()
+    {
+        await _host.CreateUserAsync("victor", "Viewer-Password-1", GraceRoles.Viewer);
+        using var viewer = _host.ClientWithCookie(await _host.SignInAsync("victor", "Viewer-Password-1"));
+        var signal = System.Net.Http.Json.JsonContent.Create(new { source = "x", message = TestCatalog.WalMessage });
+        Assert.Equal(HttpStatusCode.Forbidden, (await viewer.PostAsync("/api/signals", signal)).StatusCode);
+
+        await _host.CreateUserAsync("olivia", "Operator-Password-1", GraceRoles.Operator);
+        using var operatorClient = _host.ClientWithCookie(await _host.SignInAsync("olivia", "Operator-Password-1"));
+        var form = new FormUrlEncodedContent(new Dictionary<string, string> { ["reason"] = "csrf" });
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, (await operatorClient.PostAsync($"/api/missions/{Guid.NewGuid()}/approve", form)).StatusCode);
+        var textSignal = new StringContent("{\"source\":\"x\",\"message\":\"y\"}", System.Text.Encoding.UTF8, "text/plain");
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, (await operatorClient.PostAsync("/api/signals", textSignal)).StatusCode);
+    }
+
+    [Fact]
     public async Task The_audit_log_page_is_for_leads_and_admins()
     {
         await _host.CreateUserAsync("olivia", "Operator-Password-1", GraceRoles.Operator);

@@ -101,6 +101,11 @@ public static class AlertmanagerEndpoints
 
         var labels = Strings(alert, "labels", path, errors);
         var annotations = Strings(alert, "annotations", path, errors) ?? [];
+        if (labels is not null && labels.TryGetValue("grace_target", out var target) && target.Length > 128)
+        {
+            errors[path + "labels.grace_target"] = ["'grace_target' names a configured target: at most 128 characters."];
+        }
+
         if (labels is not null && !labels.ContainsKey("alertname"))
         {
             errors[path + "labels.alertname"] = ["Every alert needs an 'alertname' label."];
@@ -130,7 +135,13 @@ public static class AlertmanagerEndpoints
         };
         var message = annotations.GetValueOrDefault("summary") ?? annotations.GetValueOrDefault("description") ?? alertName;
         var source = labels.GetValueOrDefault("service") ?? labels.GetValueOrDefault("job") ?? receiver ?? "alertmanager";
-        var allLabels = new Dictionary<string, string>(labels, StringComparer.OrdinalIgnoreCase);
+        // Prometheus labels are case-sensitive ("env" and "Env" may both exist); the first one wins here.
+        var allLabels = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (key, value) in labels)
+        {
+            allLabels.TryAdd(key, value);
+        }
+
         foreach (var (key, value) in annotations)
         {
             allLabels.TryAdd($"annotation.{key}", value);

@@ -29,10 +29,11 @@ public static class ConsoleEndpoints
 
         // Approve or reject from a script or a chat tool, with the signed-in person's cookie. The
         // engine's ApprovalService decides what is allowed: a Viewer gets 403 here just as in the console.
-        app.MapPost("/api/missions/{id:guid}/approve", (Guid id, DecisionRequest? body, HttpContext http, ApprovalService approvals, CancellationToken ct) =>
-            DecideAsync(id, ApprovalVerdict.Approve, body?.Reason, http, approvals, ct));
-        app.MapPost("/api/missions/{id:guid}/reject", (Guid id, DecisionRequest? body, HttpContext http, ApprovalService approvals, CancellationToken ct) =>
-            DecideAsync(id, ApprovalVerdict.Reject, body?.Reason, http, approvals, ct));
+        // The body is required JSON: a cross-site HTML form cannot send it, so the cookie alone never decides.
+        app.MapPost("/api/missions/{id:guid}/approve", (Guid id, DecisionRequest body, HttpContext http, ApprovalService approvals, CancellationToken ct) =>
+            DecideAsync(id, ApprovalVerdict.Approve, body.Reason, http, approvals, ct));
+        app.MapPost("/api/missions/{id:guid}/reject", (Guid id, DecisionRequest body, HttpContext http, ApprovalService approvals, CancellationToken ct) =>
+            DecideAsync(id, ApprovalVerdict.Reject, body.Reason, http, approvals, ct));
         return app;
     }
 

@@ -19,7 +19,11 @@ public static class IngestionExtensions
         services.AddAuthorizationBuilder().AddPolicy(Policy, p => p
             .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName, IdentityConstants.ApplicationScheme)
             .RequireAuthenticatedUser()
-            .RequireAssertion(c => !c.User.HasClaim(ApiKeyAuthenticationHandler.RevokedClaim, "true")));
+            // A key must not be revoked; a signed-in person (the console's cookie) must be an Operator or above,
+            // since a signal can start a tier-0 action and a "resolved" notice closes an incident.
+            .RequireAssertion(c => c.User.Identity?.AuthenticationType == ApiKeyAuthenticationHandler.SchemeName
+                ? !c.User.HasClaim(ApiKeyAuthenticationHandler.RevokedClaim, "true")
+                : c.User.IsInRole(Grace.Engine.Missions.GraceRoles.Operator) || c.User.IsInRole(Grace.Engine.Missions.GraceRoles.Lead) || c.User.IsInRole(Grace.Engine.Missions.GraceRoles.Admin)));
         services.AddRateLimiter(limiter =>
         {
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
@@ -47,9 +51,18 @@ public static class IngestionExtensions
         return services;
     }
 
-    /// <summary>Reads a request body up to the configured limit; null with a 413 result when it is larger.</summary>
+    /// <summary>
+    /// Reads a JSON request body up to the configured limit. Anything but JSON gets 415 (a plain
+    /// HTML form cannot post here across sites); a larger body gets 413.
+    /// </summary>
     public static async Task<(byte[]? Body, IResult? TooLarge)> ReadLimitedBodyAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {
+        if (!request.HasJsonContentType())
+        {
+            return (null, Results.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Send JSON.",
+                detail: "The body must be sent with Content-Type: application/json."));
+        }
+
         IResult Reject() => Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "The request body is too large.",
             detail: $"Bodies are limited to {maxBytes} bytes (Grace:Ingestion:MaxBodyBytes); send smaller batches.");
         if (request.ContentLength > maxBytes)

@@ -60,5 +60,11 @@ public sealed class ConsoleActions(CurrentActor current, ApprovalService approva
             snackbar.Add(ex.Message, ex.Forbidden ? Severity.Warning : Severity.Error);
             return false;
         }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // A database hiccup must not end the operator's circuit in the middle of an incident.
+            snackbar.Add($"That did not go through: {ex.Message}. Nothing was changed; try again.", Severity.Error);
+            return false;
+        }
     }
 }
