@@ -61,6 +61,13 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<IRemediationExecutor, LoggingLevelExecutor>();
         services.AddSingleton<IRemediationExecutor, SqliteCheckpointExecutor>();
         services.AddSingleton<IRemediationExecutor, CacheDirectoryExecutor>();
+        services.AddHttpClient("grace-action", c => c.Timeout = TimeSpan.FromSeconds(30));
+        services.AddHttpClient("grace-probe", c => c.Timeout = TimeSpan.FromSeconds(5));
+        services.AddSingleton<IRemediationExecutor, HttpCallExecutor>();
+        services.AddSingleton<IProbe>(sp => new HttpHealthProbe(sp.GetRequiredService<IHttpClientFactory>(), "http.status"));
+        services.AddSingleton<IProbe>(sp => new HttpHealthProbe(sp.GetRequiredService<IHttpClientFactory>(), "http.latency-ms"));
+        services.AddSingleton<IRemediationExecutor, PostgresLockExecutor>();
+        services.AddSingleton<IProbe, PostgresBlockedSessionsProbe>();
         services.AddSingleton<IProbe, SqliteWalBytesProbe>();
         services.AddSingleton<IProbe, DirectoryBytesProbe>();
         services.AddSingleton<IProbe, LoggingLevelProbe>();
@@ -89,6 +96,8 @@ public static class EngineServiceCollectionExtensions
         // Hosted loops
         services.AddSingleton<CaptureService>();
         services.AddHostedService(sp => sp.GetRequiredService<CaptureService>());
+        services.AddSingleton<HealthMonitor>();
+        services.AddHostedService(sp => sp.GetRequiredService<HealthMonitor>());
         services.AddSingleton<MissionRunner>();
         services.AddHostedService(sp => sp.GetRequiredService<MissionRunner>());
         return services;

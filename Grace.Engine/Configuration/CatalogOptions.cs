@@ -39,6 +39,8 @@ public sealed class TargetOptions
     public string? Url { get; set; }
     /// <summary>Latency benchmarks sampled before and after every action on this target; a regression rolls the action back.</summary>
     public List<Verify.Benchmarks.BenchmarkOptions> Benchmarks { get; set; } = [];
+    /// <summary>A periodic check whose failure becomes a signal, so faults nobody logged are noticed.</summary>
+    public Capture.HealthCheckOptions? HealthCheck { get; set; }
 }
 
 /// <summary>What an incident must look like for a playbook to apply. Every field set must match.</summary>

@@ -1,0 +1,137 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Grace.Engine.Configuration;
+using Grace.Engine.Targets;
+using Grace.Engine.Verify;
+
+namespace Grace.Engine.Execute;
+
+/// <summary>
+/// <c>http.call</c>: calls an admin endpoint of an HTTP target (method, path and body from the
+/// playbook), such as <c>POST /admin/cache/flush</c>. Whether it can be undone depends on the
+/// service, so a playbook may name an undo call (<c>RollbackMethod</c>, <c>RollbackPath</c>,
+/// <c>RollbackBody</c>). A 5xx answer or a timeout is transient and retried; a 4xx is not.
+/// </summary>
+public sealed class HttpCallExecutor(IHttpClientFactory httpFactory) : IRemediationExecutor
+{
+    private static readonly string[] Methods = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+    public string Action => "http.call";
+    public IReadOnlySet<TargetKind> TargetKinds { get; } = new HashSet<TargetKind> { TargetKind.Http };
+    public bool CanRollback => true;
+
+    public IEnumerable<string> ValidateParameters(IReadOnlyDictionary<string, string> parameters)
+    {
+        if (!parameters.TryGetValue("Path", out var path) || !path.StartsWith('/'))
+        {
+            yield return "Parameters:Path is required and starts with '/' (a path on the target's Url).";
+        }
+
+        foreach (var key in new[] { "Method", "RollbackMethod" })
+        {
+            if (parameters.TryGetValue(key, out var method) && !Methods.Contains(method.ToUpperInvariant()))
+            {
+                yield return $"Parameters:{key} '{method}' is not one of {string.Join(", ", Methods)}.";
+            }
+        }
+    }
+
+    public string Describe(ActionRequest request) =>
+        $"Calls {Method(request, "Method")} {request.Target.Url?.TrimEnd('/')}{request.Parameters["Path"]}"
+        + (request.Parameters.ContainsKey("RollbackPath") ? $"; undo: {Method(request, "RollbackMethod")} {request.Parameters["RollbackPath"]}." : "; no undo call is configured.");
+
+    public async Task<SnapshotState> SnapshotAsync(ActionRequest request, CancellationToken cancellationToken)
+    {
+        var url = BaseUrl(request);
+        using var client = httpFactory.CreateClient("grace-action");
+        var status = -1;
+        try
+        {
+            using var response = await client.GetAsync(url, cancellationToken);
+            status = (int)response.StatusCode;
+        }
+        catch (HttpRequestException)
+        {
+        }
+
+        return new SnapshotState(JsonSerializer.Serialize(new { url, status }), $"{url} answered {(status < 0 ? "nothing" : status.ToString(System.Globalization.CultureInfo.InvariantCulture))} before the call.", url.ToString());
+    }
+
+    public Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken) =>
+        CallAsync(request, Method(request, "Method"), request.Parameters["Path"], request.Parameters.GetValueOrDefault("Body"), cancellationToken);
+
+    public async Task<string> RollbackAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
+    {
+        if (!request.Parameters.TryGetValue("RollbackPath", out var path))
+        {
+            throw new ActionRefusedException("This http.call playbook names no RollbackPath: the call cannot be undone.");
+        }
+
+        var result = await CallAsync(request, Method(request, "RollbackMethod"), path, request.Parameters.GetValueOrDefault("RollbackBody"), cancellationToken);
+        return result.Message;
+    }
+
+    private async Task<ActionResult> CallAsync(ActionRequest request, string method, string path, string? body, CancellationToken cancellationToken)
+    {
+        var url = new Uri(BaseUrl(request), path);
+        using var client = httpFactory.CreateClient("grace-action");
+        using var message = new HttpRequestMessage(new HttpMethod(method), url);
+        if (body is not null)
+        {
+            message.Content = new StringContent(body, Encoding.UTF8);
+            message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        }
+
+        using var response = await client.SendAsync(message, cancellationToken);
+        var text = await response.Content.ReadAsStringAsync(cancellationToken);
+        var excerpt = text.Length > 500 ? text[..500] : text;
+        if ((int)response.StatusCode >= 500)
+        {
+            throw new HttpRequestException($"{method} {url} answered {(int)response.StatusCode}: {excerpt}", null, response.StatusCode);
+        }
+
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new ActionRefusedException($"{method} {url} answered {(int)response.StatusCode}: {excerpt}");
+        }
+
+        return new ActionResult($"{method} {url} answered {(int)response.StatusCode}.", JsonSerializer.Serialize(new { status = (int)response.StatusCode, body = excerpt }));
+    }
+
+    private static string Method(ActionRequest request, string key) => request.Parameters.TryGetValue(key, out var m) ? m.ToUpperInvariant() : "POST";
+
+    private static Uri BaseUrl(ActionRequest request) =>
+        Uri.TryCreate(request.Target.Url, UriKind.Absolute, out var url) ? url : throw new ActionRefusedException($"Target '{request.Target.Key}' has no valid Url.");
+}
+
+/// <summary>
+/// <c>http.status</c> and <c>http.latency-ms</c>: GET a path of an HTTP target (<c>Path</c>, default
+/// <c>/</c>) and read the status code (0 when nothing answered) or the time it took.
+/// </summary>
+public sealed class HttpHealthProbe(IHttpClientFactory httpFactory, string key) : IProbe
+{
+    public string Key => key;
+    public string Unit => key == "http.status" ? "status" : "ms";
+    public IReadOnlySet<TargetKind> TargetKinds { get; } = new HashSet<TargetKind> { TargetKind.Http };
+
+    public async Task<double> ReadAsync(ProbeRequest request, CancellationToken cancellationToken)
+    {
+        var url = new Uri(new Uri(request.Target.Url ?? throw new InvalidOperationException($"Target '{request.Target.Key}' has no Url.")), request.Parameters.GetValueOrDefault("Path") ?? "/");
+        using var client = httpFactory.CreateClient("grace-probe");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            using var response = await client.GetAsync(url, cancellationToken);
+            return key == "http.status" ? (int)response.StatusCode : watch.Elapsed.TotalMilliseconds;
+        }
+        catch (HttpRequestException) when (key == "http.status")
+        {
+            return 0;
+        }
+        catch (TaskCanceledException) when (key == "http.status" && !cancellationToken.IsCancellationRequested)
+        {
+            return 0;
+        }
+    }
+}

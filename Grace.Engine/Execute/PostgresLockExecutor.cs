@@ -1,0 +1,116 @@
+using System.Globalization;
+using System.Text.Json;
+using Grace.Engine.Configuration;
+using Grace.Engine.Verify;
+using Npgsql;
+
+namespace Grace.Engine.Execute;
+
+/// <summary>
+/// <c>postgres.end-blockers</c>: finds the sessions at the head of lock chains that have kept others
+/// waiting longer than <c>MinBlockedSeconds</c> (default 30) and ends them with
+/// <c>pg_terminate_backend</c>. PostgreSQL rolls their open transactions back; that cannot be
+/// undone, so there is no rollback. The snapshot records who was ended, never the connection string.
+/// </summary>
+public sealed class PostgresLockExecutor : IRemediationExecutor
+{
+    internal const string HeadBlockersSql = """
+        SELECT DISTINCT b.pid, coalesce(b.usename, '') AS usename, coalesce(b.application_name, '') AS application,
+               coalesce(left(b.query, 200), '') AS query, extract(epoch FROM now() - coalesce(b.xact_start, b.backend_start))::float8 AS xact_seconds
+        FROM pg_stat_activity w
+        CROSS JOIN LATERAL unnest(pg_blocking_pids(w.pid)) AS blocker(pid)
+        JOIN pg_stat_activity b ON b.pid = blocker.pid
+        WHERE w.wait_event_type = 'Lock'
+          AND now() - coalesce(w.query_start, w.backend_start) > make_interval(secs => @min_seconds)
+          AND cardinality(pg_blocking_pids(b.pid)) = 0
+          AND b.pid <> pg_backend_pid()
+        """;
+
+    public string Action => "postgres.end-blockers";
+    public IReadOnlySet<TargetKind> TargetKinds { get; } = new HashSet<TargetKind> { TargetKind.Postgres };
+    public bool CanRollback => false;
+
+    public IEnumerable<string> ValidateParameters(IReadOnlyDictionary<string, string> parameters)
+    {
+        if (parameters.TryGetValue("MinBlockedSeconds", out var s) && (!double.TryParse(s, CultureInfo.InvariantCulture, out var v) || v < 0))
+        {
+            yield return "Parameters:MinBlockedSeconds must be a number of seconds, 0 or more.";
+        }
+    }
+
+    public string Describe(ActionRequest request) =>
+        $"Ends the PostgreSQL sessions on '{request.Target.Key}' that have blocked others for more than {MinSeconds(request)} s; their open transactions roll back.";
+
+    public async Task<SnapshotState> SnapshotAsync(ActionRequest request, CancellationToken cancellationToken)
+    {
+        var blockers = await HeadBlockersAsync(request, cancellationToken);
+        var summary = blockers.Count == 0
+            ? "No session blocks others beyond the threshold."
+            : string.Join("; ", blockers.Select(b => $"pid {b.Pid} ({b.User}, {b.Application}) in a transaction for {b.Seconds:0} s: {b.Query}"));
+        return new SnapshotState(JsonSerializer.Serialize(blockers), summary, request.Target.Key);
+    }
+
+    public async Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
+    {
+        // Blockers are found again at the moment of acting: a session that finished meanwhile is left alone.
+        var blockers = await HeadBlockersAsync(request, cancellationToken);
+        await using var connection = new NpgsqlConnection(request.Target.ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        var ended = new List<int>();
+        foreach (var blocker in blockers)
+        {
+            await using var command = new NpgsqlCommand("SELECT pg_terminate_backend(@pid)", connection);
+            command.Parameters.AddWithValue("pid", blocker.Pid);
+            if (await command.ExecuteScalarAsync(cancellationToken) is true)
+            {
+                ended.Add(blocker.Pid);
+            }
+        }
+
+        return new ActionResult(ended.Count == 0 ? "No blocking session was found to end." : $"Ended {ended.Count} blocking session(s): pid {string.Join(", ", ended)}.",
+            JsonSerializer.Serialize(new { ended }));
+    }
+
+    public Task<string> RollbackAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("An ended session cannot be brought back; PostgreSQL rolled its transaction back.");
+
+    internal static async Task<List<Blocker>> HeadBlockersAsync(ActionRequest request, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(request.Target.ConnectionString ?? throw new ActionRefusedException($"Target '{request.Target.Key}' has no ConnectionString."));
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(HeadBlockersSql, connection);
+        command.Parameters.AddWithValue("min_seconds", MinSeconds(request));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var blockers = new List<Blocker>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            blockers.Add(new Blocker(reader.GetInt32(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetDouble(4)));
+        }
+
+        return blockers;
+    }
+
+    private static double MinSeconds(ActionRequest request) =>
+        request.Parameters.TryGetValue("MinBlockedSeconds", out var s) ? double.Parse(s, CultureInfo.InvariantCulture) : 30;
+
+    internal sealed record Blocker(int Pid, string User, string Application, string Query, double Seconds);
+}
+
+/// <summary><c>postgres.blocked-sessions</c>: sessions waiting on a lock for longer than <c>MinBlockedSeconds</c> (default 0).</summary>
+public sealed class PostgresBlockedSessionsProbe : IProbe
+{
+    public string Key => "postgres.blocked-sessions";
+    public string Unit => "sessions";
+    public IReadOnlySet<TargetKind> TargetKinds { get; } = new HashSet<TargetKind> { TargetKind.Postgres };
+
+    public async Task<double> ReadAsync(ProbeRequest request, CancellationToken cancellationToken)
+    {
+        var min = request.Parameters.TryGetValue("MinBlockedSeconds", out var s) ? double.Parse(s, CultureInfo.InvariantCulture) : 0;
+        await using var connection = new NpgsqlConnection(request.Target.ConnectionString ?? throw new InvalidOperationException($"Target '{request.Target.Key}' has no ConnectionString."));
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND now() - coalesce(query_start, backend_start) > make_interval(secs => @min)", connection);
+        command.Parameters.AddWithValue("min", min);
+        return Convert.ToDouble(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+    }
+}

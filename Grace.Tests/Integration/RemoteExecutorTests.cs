@@ -1,0 +1,173 @@
+using System.Net.Http.Json;
+using Grace.Engine.Configuration;
+using Grace.Engine.Execute;
+using Grace.Engine.Targets;
+using Grace.Engine.Verify;
+using Grace.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace Grace.Tests.Integration;
+
+/// <summary>Executors against real counterparts: an HTTP service on loopback and the PostgreSQL server of the test setup.</summary>
+public sealed class RemoteExecutorTests : IAsyncLifetime
+{
+    private WebApplication _service = null!;
+    private string _url = "";
+    private int _flushes;
+    private int _unflushes;
+    private volatile bool _healthy = true;
+    private readonly IHttpClientFactory _http = new ServiceCollection().AddHttpClient().BuildServiceProvider().GetRequiredService<IHttpClientFactory>();
+
+    public async Task InitializeAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        _service = builder.Build();
+        _service.MapGet("/", () => Results.Ok());
+        _service.MapGet("/health", () => _healthy ? Results.Ok() : Results.StatusCode(503));
+        _service.MapPost("/admin/cache/flush", () => { Interlocked.Increment(ref _flushes); return Results.Ok(new { flushed = true }); });
+        _service.MapPost("/admin/cache/unflush", () => { Interlocked.Increment(ref _unflushes); return Results.Ok(); });
+        _service.MapPost("/admin/broken", () => Results.StatusCode(404));
+        await _service.StartAsync();
+        _url = _service.Urls.First();
+    }
+
+    public async Task DisposeAsync() => await _service.DisposeAsync();
+
+    [Fact]
+    public async Task An_http_call_reaches_the_admin_endpoint_and_its_undo_call_too()
+    {
+        var executor = new HttpCallExecutor(_http);
+        var target = new ResolvedTarget("stock-api", TargetKind.Http, null, null, _url, null);
+        var request = new ActionRequest(Guid.NewGuid(), target, new Dictionary<string, string>
+        {
+            ["Method"] = "POST", ["Path"] = "/admin/cache/flush", ["Body"] = "{\"scope\":\"all\"}", ["RollbackPath"] = "/admin/cache/unflush",
+        });
+        var snapshot = await executor.SnapshotAsync(request, default);
+        Assert.Contains("answered 200", snapshot.Summary);
+        var result = await executor.ExecuteAsync(request, snapshot, default);
+        Assert.Contains("answered 200", result.Message);
+        Assert.Equal(1, _flushes);
+        await executor.RollbackAsync(request, snapshot, default);
+        Assert.Equal(1, _unflushes);
+
+        var refused = request with { Parameters = new Dictionary<string, string> { ["Path"] = "/admin/broken" } };
+        await Assert.ThrowsAsync<ActionRefusedException>(() => executor.ExecuteAsync(refused, snapshot, default));
+        Assert.Contains(executor.ValidateParameters(new Dictionary<string, string> { ["Path"] = "no-slash", ["Method"] = "YEET" }), e => e.Contains("Method", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_http_probes_read_status_and_latency_and_a_dead_service_reads_zero()
+    {
+        var target = new ResolvedTarget("stock-api", TargetKind.Http, null, null, _url, null);
+        var status = new HttpHealthProbe(_http, "http.status");
+        var latency = new HttpHealthProbe(_http, "http.latency-ms");
+        var health = new Dictionary<string, string> { ["Path"] = "/health" };
+        Assert.Equal(200, await status.ReadAsync(new ProbeRequest(target, health, null), default));
+        _healthy = false;
+        Assert.Equal(503, await status.ReadAsync(new ProbeRequest(target, health, null), default));
+        Assert.True(await latency.ReadAsync(new ProbeRequest(target, health, null), default) >= 0);
+        var dead = target with { Url = "http://127.0.0.1:9" };
+        Assert.Equal(0, await status.ReadAsync(new ProbeRequest(dead, health, null), default));
+    }
+
+    [Fact]
+    public async Task A_failing_health_check_becomes_an_incident_and_passing_again_resolves_it()
+    {
+        using var folder = new TempFolder();
+        await using var database = await TestDatabase.CreateAsync(Grace.Data.DatabaseProvider.Sqlite, folder);
+        var settings = TestCatalog.Settings(folder).Concat(database.Settings()).Concat(new Dictionary<string, string?>
+        {
+            ["Grace:Targets:stock-api:Kind"] = "Http",
+            ["Grace:Targets:stock-api:Url"] = _url,
+            ["Grace:Targets:stock-api:HealthCheck:Probe"] = "http.status",
+            ["Grace:Targets:stock-api:HealthCheck:Parameters:Path"] = "/health",
+            ["Grace:Targets:stock-api:HealthCheck:Comparator"] = "LessThan",
+            ["Grace:Targets:stock-api:HealthCheck:Threshold"] = "400",
+            ["Grace:Targets:stock-api:HealthCheck:IntervalSeconds"] = "1",
+        });
+        await using var host = new GraceHost(settings).Start();
+        _healthy = false;
+        var incident = await WaitForAsync(host, i => i.Source == "health:stock-api" && i.Status == Grace.Data.Entities.IncidentStatus.Open);
+        Assert.Contains("read 503", incident.SampleMessage);
+        _healthy = true;
+        await WaitForAsync(host, i => i.Id == incident.Id && i.Status == Grace.Data.Entities.IncidentStatus.Resolved);
+    }
+
+    private static async Task<Grace.Data.Entities.Incident> WaitForAsync(GraceHost host, Func<Grace.Data.Entities.Incident, bool> predicate)
+    {
+        for (var i = 0; i < 150; i++)
+        {
+            await using var db = host.CreateDb();
+            if (db.Incidents.AsEnumerable().FirstOrDefault(predicate) is { } found)
+            {
+                return found;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException("The incident did not appear within 15 s.");
+    }
+
+    [Fact]
+    public async Task A_real_blocking_session_is_found_and_ended_and_the_waiter_goes_on()
+    {
+        var name = $"grace_locks_{Guid.NewGuid():N}";
+        await using (var admin = new NpgsqlConnection(TestDatabase.PostgresAdminConnectionString))
+        {
+            await admin.OpenAsync();
+            await new NpgsqlCommand($"CREATE DATABASE \"{name}\"", admin).ExecuteNonQueryAsync();
+        }
+
+        var connectionString = new NpgsqlConnectionStringBuilder(TestDatabase.PostgresAdminConnectionString) { Database = name, Pooling = false, ApplicationName = "grace-test" }.ConnectionString;
+        try
+        {
+            await using var setup = new NpgsqlConnection(connectionString);
+            await setup.OpenAsync();
+            await new NpgsqlCommand("CREATE TABLE orders(id int primary key); INSERT INTO orders VALUES (1);", setup).ExecuteNonQueryAsync();
+
+            // The blocker: a transaction that holds an exclusive lock and goes idle, as a stuck job would.
+            var blocker = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { ApplicationName = "stuck-job" }.ConnectionString);
+            await blocker.OpenAsync();
+            await new NpgsqlCommand("BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE;", blocker).ExecuteNonQueryAsync();
+
+            // The victim: waits for the lock.
+            await using var victim = new NpgsqlConnection(connectionString);
+            await victim.OpenAsync();
+            var waiting = new NpgsqlCommand("SELECT count(*) FROM orders", victim) { CommandTimeout = 60 }.ExecuteScalarAsync();
+
+            var target = new ResolvedTarget("orders-db", TargetKind.Postgres, null, connectionString, null, null);
+            var probe = new PostgresBlockedSessionsProbe();
+            for (var i = 0; i < 50 && await probe.ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default) < 1; i++)
+            {
+                await Task.Delay(100);
+            }
+
+            Assert.Equal(1, await probe.ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default));
+            var executor = new PostgresLockExecutor();
+            var request = new ActionRequest(Guid.NewGuid(), target, new Dictionary<string, string> { ["MinBlockedSeconds"] = "0" });
+            var snapshot = await executor.SnapshotAsync(request, default);
+            Assert.Contains("stuck-job", snapshot.Summary);
+            Assert.DoesNotContain("Password", snapshot.State, StringComparison.OrdinalIgnoreCase);
+
+            var result = await executor.ExecuteAsync(request, snapshot, default);
+            Assert.Contains("Ended 1 blocking session", result.Message);
+            Assert.Equal(1L, await waiting.WaitAsync(TimeSpan.FromSeconds(10)));
+            Assert.Equal(0, await probe.ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default));
+            await Assert.ThrowsAnyAsync<Exception>(() => new NpgsqlCommand("SELECT 1", blocker).ExecuteScalarAsync());
+            await blocker.DisposeAsync();
+        }
+        finally
+        {
+            NpgsqlConnection.ClearAllPools();
+            await using var admin = new NpgsqlConnection(TestDatabase.PostgresAdminConnectionString);
+            await admin.OpenAsync();
+            await new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", admin).ExecuteNonQueryAsync();
+        }
+    }
+}
