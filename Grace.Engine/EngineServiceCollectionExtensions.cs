@@ -68,6 +68,11 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<IProbe>(sp => new HttpHealthProbe(sp.GetRequiredService<IHttpClientFactory>(), "http.latency-ms"));
         services.AddSingleton<IRemediationExecutor, PostgresLockExecutor>();
         services.AddSingleton<IProbe, PostgresBlockedSessionsProbe>();
+        services.AddSingleton<IRemediationExecutor>(new DatabaseMaintenanceExecutor("sqlite.vacuum"));
+        services.AddSingleton<IRemediationExecutor>(new DatabaseMaintenanceExecutor("postgres.checkpoint"));
+        services.AddSingleton<IRemediationExecutor>(new DatabaseMaintenanceExecutor("postgres.vacuum-analyze"));
+        services.AddSingleton<IProbe, PostgresDeadTuplesProbe>();
+        services.AddSingleton<IProbe, SqliteFileBytesProbe>();
         services.AddSingleton<IProbe, SqliteWalBytesProbe>();
         services.AddSingleton<IProbe, DirectoryBytesProbe>();
         services.AddSingleton<IProbe, LoggingLevelProbe>();

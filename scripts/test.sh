@@ -30,6 +30,8 @@ for _ in $(seq 1 30); do
   sleep 1
 done
 as_postgres psql -qAtc "DO \$\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='grace_test') THEN CREATE ROLE grace_test LOGIN CREATEDB PASSWORD 'grace_test'; END IF; END\$\$;" >/dev/null
+# What Grace's database role needs to heal PostgreSQL: CHECKPOINT, and ending other roles' sessions.
+as_postgres psql -qAtc "GRANT pg_checkpoint, pg_signal_backend TO grace_test;" >/dev/null
 PGPORT="$(as_postgres psql -qAtc "show port")"
 export GRACE_TEST_POSTGRES="Host=127.0.0.1;Port=${PGPORT};Username=grace_test;Password=grace_test;Database=postgres"
 export GRACE_TEST_CHROMIUM="/usr/bin/chromium"

@@ -1,0 +1,101 @@
+using Grace.Engine.Configuration;
+using Grace.Engine.Execute;
+using Grace.Engine.Targets;
+using Grace.Engine.Verify;
+using Grace.Tests.Infrastructure;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace Grace.Tests.Integration;
+
+/// <summary>Maintenance on a real SQLite file and the real PostgreSQL server; SQL Server statements as text.</summary>
+public sealed class MaintenanceTests
+{
+    [Fact]
+    public async Task Vacuum_shrinks_a_real_sqlite_file_after_deletes()
+    {
+        using var folder = new TempFolder();
+        var path = folder.Combine("app.db");
+        using (var holder = TestCatalog.GrowWal(path, rows: 3000))
+        {
+            using var delete = holder.CreateCommand();
+            delete.CommandText = "PRAGMA wal_checkpoint(TRUNCATE); DELETE FROM orders; PRAGMA wal_checkpoint(TRUNCATE);";
+            delete.ExecuteNonQuery();
+        }
+
+        SqliteConnection.ClearAllPools();
+        var target = new ResolvedTarget("db", TargetKind.Sqlite, path, null, null, null);
+        var executor = new DatabaseMaintenanceExecutor("sqlite.vacuum");
+        var request = new ActionRequest(Guid.NewGuid(), target, new Dictionary<string, string>());
+        var before = await new SqliteFileBytesProbe().ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default);
+        var snapshot = await executor.SnapshotAsync(request, default);
+        await executor.ExecuteAsync(request, snapshot, default);
+        var after = await new SqliteFileBytesProbe().ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default);
+        Assert.True(after < before / 4, $"{before} → {after} bytes");
+    }
+
+    [Fact]
+    public async Task Vacuum_analyze_clears_real_dead_tuples_in_postgres()
+    {
+        var name = $"grace_vacuum_{Guid.NewGuid():N}";
+        await using (var admin = new NpgsqlConnection(TestDatabase.PostgresAdminConnectionString))
+        {
+            await admin.OpenAsync();
+            await new NpgsqlCommand($"CREATE DATABASE \"{name}\"", admin).ExecuteNonQueryAsync();
+        }
+
+        var cs = new NpgsqlConnectionStringBuilder(TestDatabase.PostgresAdminConnectionString) { Database = name, Pooling = false }.ConnectionString;
+        try
+        {
+            await using (var setup = new NpgsqlConnection(cs))
+            {
+                await setup.OpenAsync();
+                await new NpgsqlCommand("CREATE TABLE events(id int) WITH (autovacuum_enabled = false); INSERT INTO events SELECT generate_series(1, 20000); DELETE FROM events WHERE id % 2 = 0;", setup).ExecuteNonQueryAsync();
+            }
+
+            var target = new ResolvedTarget("events-db", TargetKind.Postgres, null, cs, null, null);
+            var probe = new PostgresDeadTuplesProbe();
+            var table = new Dictionary<string, string> { ["Table"] = "events" };
+            double dead = 0;
+            for (var i = 0; i < 50 && (dead = await probe.ReadAsync(new ProbeRequest(target, table, null), default)) < 10000; i++)
+            {
+                await Task.Delay(200); // the statistics collector reports shortly after the transaction
+            }
+
+            Assert.True(dead >= 10000, $"dead tuples before: {dead}");
+            var executor = new DatabaseMaintenanceExecutor("postgres.vacuum-analyze");
+            var request = new ActionRequest(Guid.NewGuid(), target, table);
+            await executor.ExecuteAsync(request, await executor.SnapshotAsync(request, default), default);
+            for (var i = 0; i < 50 && (dead = await probe.ReadAsync(new ProbeRequest(target, table, null), default)) > 0; i++)
+            {
+                await Task.Delay(200);
+            }
+
+            Assert.Equal(0, dead);
+            var checkpoint = new DatabaseMaintenanceExecutor("postgres.checkpoint");
+            var done = await checkpoint.ExecuteAsync(request with { Parameters = new Dictionary<string, string>() }, new SnapshotState("{}", "", ""), default);
+            Assert.Contains("CHECKPOINT done", done.Message);
+            Assert.Contains(executor.ValidateParameters(new Dictionary<string, string> { ["Table"] = "events; DROP TABLE x" }), e => e.Contains("plain table name", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await using var admin = new NpgsqlConnection(TestDatabase.PostgresAdminConnectionString);
+            await admin.OpenAsync();
+            await new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", admin).ExecuteNonQueryAsync();
+        }
+    }
+
+    [Fact]
+    public void Sql_server_statements_are_generated_safely()
+    {
+        Assert.Contains("sys.dm_exec_requests", SqlServerStatements.HeadBlockers);
+        Assert.Contains("blocking_session_id <> @@SPID", SqlServerStatements.HeadBlockers);
+        Assert.Equal("KILL 73;", SqlServerStatements.Kill(73));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SqlServerStatements.Kill(12));
+        Assert.Equal("UPDATE STATISTICS [dbo].[Orders] WITH FULLSCAN;", SqlServerStatements.UpdateStatistics("dbo.Orders"));
+        Assert.Equal("EXEC sp_updatestats;", SqlServerStatements.UpdateStatistics(null));
+        Assert.Throws<ArgumentException>(() => SqlServerStatements.UpdateStatistics("Orders]; DROP TABLE Users;--"));
+        Assert.Equal("CHECKPOINT;", SqlServerStatements.Checkpoint);
+        Assert.Equal("VACUUM (ANALYZE) \"public\".\"events\"", DatabaseMaintenanceExecutor.PostgresVacuumSql("public.events"));
+    }
+}
