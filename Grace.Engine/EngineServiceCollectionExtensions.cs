@@ -73,6 +73,12 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<IRemediationExecutor>(new DatabaseMaintenanceExecutor("postgres.vacuum-analyze"));
         services.AddSingleton<IProbe, PostgresDeadTuplesProbe>();
         services.AddSingleton<IProbe, SqliteFileBytesProbe>();
+        services.AddSingleton<Supervision.ProcessSupervisor>();
+        services.AddHostedService(sp => sp.GetRequiredService<Supervision.ProcessSupervisor>());
+        services.AddSingleton<IRemediationExecutor, Supervision.ProcessRestartExecutor>();
+        services.AddSingleton<IProbe>(sp => new Supervision.ProcessProbe(sp.GetRequiredService<Supervision.ProcessSupervisor>(), "process.alive"));
+        services.AddSingleton<IProbe>(sp => new Supervision.ProcessProbe(sp.GetRequiredService<Supervision.ProcessSupervisor>(), "process.memory-mb"));
+        services.AddSingleton<IProbe>(sp => new Supervision.ProcessProbe(sp.GetRequiredService<Supervision.ProcessSupervisor>(), "process.cpu-percent"));
         services.AddSingleton<IProbe, SqliteWalBytesProbe>();
         services.AddSingleton<IProbe, DirectoryBytesProbe>();
         services.AddSingleton<IProbe, LoggingLevelProbe>();

@@ -39,6 +39,10 @@ public sealed class TargetOptions
     public string? Url { get; set; }
     /// <summary>Latency benchmarks sampled before and after every action on this target; a regression rolls the action back.</summary>
     public List<Verify.Benchmarks.BenchmarkOptions> Benchmarks { get; set; } = [];
+    /// <summary>For a Process target: the executable Grace starts and supervises.</summary>
+    public string? Command { get; set; }
+    public List<string> Arguments { get; set; } = [];
+    public string? WorkingDirectory { get; set; }
     /// <summary>A periodic check whose failure becomes a signal, so faults nobody logged are noticed.</summary>
     public Capture.HealthCheckOptions? HealthCheck { get; set; }
 }

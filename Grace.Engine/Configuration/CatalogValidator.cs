@@ -36,6 +36,9 @@ public sealed class CatalogValidator(ExecutorCatalog executors, IOptions<EngineO
                 case TargetKind.Http when !Uri.TryCreate(target.Url, UriKind.Absolute, out _):
                     errors.Add($"{at}:Url must be an absolute URL for an Http target.");
                     break;
+                case TargetKind.Process when string.IsNullOrWhiteSpace(target.Command):
+                    errors.Add($"{at}:Command is required for a Process target (the executable Grace starts and supervises).");
+                    break;
                 case TargetKind.Postgres or TargetKind.SqlServer when string.IsNullOrWhiteSpace(target.ConnectionString):
                     errors.Add($"{at}:ConnectionString is required for a {target.Kind} target.");
                     break;

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 namespace Grace.Engine.Targets;
 
 /// <summary>A configured target with its paths made absolute.</summary>
-public sealed record ResolvedTarget(string Key, TargetKind Kind, string? Path, string? ConnectionString, string? Url, string? Description);
+public sealed record ResolvedTarget(string Key, TargetKind Kind, string? Path, string? ConnectionString, string? Url, string? Description, TargetOptions? Options = null);
 
 /// <summary>Resolves target keys from <c>Grace:Targets</c>; paths are relative to the content root.</summary>
 public sealed class TargetRegistry(IOptionsMonitor<CatalogOptions> catalog, PathResolver paths, GraceDatabaseInfo database)
@@ -26,7 +26,7 @@ public sealed class TargetRegistry(IOptionsMonitor<CatalogOptions> catalog, Path
             path = database.SqliteFilePath;
         }
 
-        target = new ResolvedTarget(key, options.Kind, path is null ? null : ResolvePath(path), options.ConnectionString, options.Url, options.Description);
+        target = new ResolvedTarget(key, options.Kind, path is null ? null : ResolvePath(path), options.ConnectionString, options.Url, options.Description, options);
         return true;
     }
 

@@ -1,0 +1,145 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Grace.Data.Entities;
+using Grace.Engine.Capture;
+using Grace.Engine.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Grace.Engine.Supervision;
+
+/// <summary>
+/// Starts the configured <see cref="TargetKind.Process"/> targets, watches them, and reports an
+/// unexpected exit as a signal; restarting is a mission's job (<c>process.restart</c>), so it goes
+/// through policy, tiers and verification like any other action.
+/// </summary>
+public sealed class ProcessSupervisor(IServiceProvider services, Targets.PathResolver paths, ISignalSink sink, TimeProvider time, ILogger<ProcessSupervisor> logger)
+    : IHostedService, IDisposable
+{
+    private readonly ConcurrentDictionary<string, Supervised> _processes = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The running process of a target, if any.</summary>
+    public Process? ProcessOf(string target) => _processes.TryGetValue(target, out var s) && !s.Process.HasExited ? s.Process : null;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        // Resolved here, not injected: the catalog's validator needs the executors, which need this supervisor.
+        var catalog = services.GetRequiredService<IOptionsMonitor<CatalogOptions>>();
+        foreach (var (key, target) in catalog.CurrentValue.Targets.Where(t => t.Value.Kind == TargetKind.Process))
+        {
+            try
+            {
+                Start(key, target);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                logger.LogError(ex, "Supervised process {Target} could not start", key);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Starts (or starts again) a target's command.</summary>
+    public Process Start(string key, TargetOptions target)
+    {
+        var command = target.Command ?? throw new InvalidOperationException($"Grace:Targets:{key}:Command is required for a Process target.");
+        var info = new ProcessStartInfo(command)
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = target.WorkingDirectory is { } dir ? paths.Resolve(dir) : Environment.CurrentDirectory,
+        };
+        foreach (var argument in target.Arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"{command} did not start.");
+        process.EnableRaisingEvents = true;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var supervised = new Supervised(process, time.GetUtcNow());
+        _processes[key] = supervised;
+        process.Exited += (_, _) =>
+        {
+            if (!supervised.Stopping)
+            {
+                var code = process.ExitCode;
+                sink.TryWrite(new Signal($"process:{key}", $"Supervised process {key} exited unexpectedly with code {code}", Severity.Critical, time.GetUtcNow(),
+                    MessageTemplate: $"Supervised process {key} exited unexpectedly", Target: key, ReportedBy: "engine"));
+            }
+        };
+        logger.LogInformation("Started supervised process {Target} (pid {Pid})", key, process.Id);
+        return process;
+    }
+
+    /// <summary>Stops a target's process: SIGTERM, then a kill of the whole tree after the timeout.</summary>
+    public async Task<bool> StopAsync(string key, TimeSpan gracePeriod, CancellationToken cancellationToken)
+    {
+        if (!_processes.TryGetValue(key, out var supervised) || supervised.Process.HasExited)
+        {
+            return true;
+        }
+
+        supervised.Stopping = true;
+        var process = supervised.Process;
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
+        {
+            _ = NativeMethods.Kill(process.Id, NativeMethods.SigTerm);
+        }
+
+        using var grace = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        grace.CancelAfter(gracePeriod);
+        try
+        {
+            await process.WaitForExitAsync(grace.Token);
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(cancellationToken);
+            return false;
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        foreach (var key in _processes.Keys)
+        {
+            await StopAsync(key, TimeSpan.FromSeconds(5), cancellationToken);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var supervised in _processes.Values)
+        {
+            supervised.Process.Dispose();
+        }
+    }
+
+    private sealed class Supervised(Process process, DateTimeOffset startedAt)
+    {
+        public Process Process { get; } = process;
+        public DateTimeOffset StartedAt { get; } = startedAt;
+        public volatile bool Stopping;
+    }
+}
+
+internal static partial class NativeMethods
+{
+    internal const int SigTerm = 15;
+
+    // Graceful stop: .NET's Process.Kill only sends SIGKILL.
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    internal static extern int Kill(int pid, int signal);
+}
