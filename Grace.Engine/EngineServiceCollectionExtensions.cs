@@ -64,6 +64,8 @@ public static class EngineServiceCollectionExtensions
         services.AddHttpClient("grace-action", c => c.Timeout = TimeSpan.FromSeconds(30));
         services.AddHttpClient("grace-probe", c => c.Timeout = TimeSpan.FromSeconds(5));
         services.AddSingleton<IRemediationExecutor, HttpCallExecutor>();
+        services.AddSingleton<IRemediationExecutor, BreakerResetExecutor>();
+        services.AddSingleton<IProbe, BreakerStateProbe>();
         services.AddSingleton<IProbe>(sp => new HttpHealthProbe(sp.GetRequiredService<IHttpClientFactory>(), "http.status"));
         services.AddSingleton<IProbe>(sp => new HttpHealthProbe(sp.GetRequiredService<IHttpClientFactory>(), "http.latency-ms"));
         services.AddSingleton<IRemediationExecutor, PostgresLockExecutor>();

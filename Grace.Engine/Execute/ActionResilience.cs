@@ -17,6 +17,20 @@ namespace Grace.Engine.Execute;
 /// </summary>
 public sealed class ActionResilience(ResiliencePipelineRegistry<string> registry, IOptionsMonitor<EngineOptions> options)
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (CircuitBreakerStateProvider State, CircuitBreakerManualControl Control)> _breakers =
+        new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The breaker of a target's outbound calls, once a call has created it.</summary>
+    public bool TryGetBreaker(string target, out CircuitBreakerStateProvider state, out CircuitBreakerManualControl control)
+    {
+        var found = _breakers.TryGetValue(target, out var breaker);
+        (state, control) = breaker;
+        return found;
+    }
+
+    private (CircuitBreakerStateProvider State, CircuitBreakerManualControl Control) BreakerOf(string target) =>
+        _breakers.GetOrAdd(target, _ => (new CircuitBreakerStateProvider(), new CircuitBreakerManualControl()));
+
     public ResiliencePipeline ForAction(string target) => registry.GetOrAddPipeline($"grace:action:{target}", builder =>
     {
         builder
@@ -36,6 +50,8 @@ public sealed class ActionResilience(ResiliencePipelineRegistry<string> registry
                 MinimumThroughput = 4,
                 SamplingDuration = TimeSpan.FromMinutes(2),
                 BreakDuration = TimeSpan.FromSeconds(30),
+                StateProvider = BreakerOf(target).State,
+                ManualControl = BreakerOf(target).Control,
             });
     });
 

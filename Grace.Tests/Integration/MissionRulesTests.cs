@@ -208,6 +208,23 @@ public sealed class MissionRulesTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_hourly_cap_blocks_actions_beyond_it()
+    {
+        var appDb = _folder.Combine("app.db");
+        using var holder = TestCatalog.GrowWal(appDb);
+        await using var host = NewHost(extra: [("Grace:Playbooks:test-checkpoint:CooldownSeconds", "0"), ("Grace:Engine:MaxRunsPerHour", "1")]);
+        await PostAsync(host, TestCatalog.WalMessage);
+        var first = await host.WaitForMissionAsync(m => m.PlaybookKey == "test-checkpoint" && m.CompletedAt != null, "finished");
+        Assert.Equal(MissionState.Succeeded, first.State);
+        await host.WaitForMissionAsync(m => m.Id == first.Id && m.Stage == PipelineStage.Learn, "learned");
+
+        await PostAsync(host, TestCatalog.WalMessage);
+        var second = await host.WaitForMissionAsync(m => m.PlaybookKey == "test-checkpoint" && m.Id != first.Id && m.CompletedAt != null, "blocked");
+        Assert.Equal(MissionState.Blocked, second.State);
+        Assert.StartsWith("Hourly cap", second.StatusReason);
+    }
+
+    [Fact]
     public async Task Dry_run_goes_through_every_stage_but_the_action()
     {
         var appDb = _folder.Combine("app.db");

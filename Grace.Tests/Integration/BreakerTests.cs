@@ -1,0 +1,53 @@
+using Grace.Engine.Configuration;
+using Grace.Engine.Execute;
+using Grace.Engine.Targets;
+using Grace.Engine.Verify;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Registry;
+
+namespace Grace.Tests.Integration;
+
+/// <summary>The per-target breaker of Grace's outbound calls, tripped for real and reset by the executor.</summary>
+public sealed class BreakerTests
+{
+    [Fact]
+    public async Task A_tripped_breaker_reads_open_and_the_reset_closes_it()
+    {
+        var services = new ServiceCollection();
+        services.AddResiliencePipeline("unused", b => b.AddTimeout(TimeSpan.FromSeconds(1)));
+        services.AddSingleton<IOptionsMonitor<EngineOptions>>(new Monitor(new EngineOptions()));
+        services.AddSingleton<ActionResilience>();
+        await using var provider = services.BuildServiceProvider();
+        var resilience = provider.GetRequiredService<ActionResilience>();
+        var target = new ResolvedTarget("stock-api", TargetKind.Http, null, null, "http://127.0.0.1:9", null);
+        var probe = new BreakerStateProbe(resilience);
+        Assert.Equal(0, await probe.ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default));
+
+        var pipeline = resilience.ForAction("stock-api");
+        for (var i = 0; i < 4; i++)
+        {
+            await Assert.ThrowsAsync<InvalidOperationException>(() => pipeline.ExecuteAsync<int>(_ => throw new InvalidOperationException("admin endpoint broken")).AsTask());
+        }
+
+        Assert.Equal(1, await probe.ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default));
+        await Assert.ThrowsAsync<Polly.CircuitBreaker.BrokenCircuitException>(() => pipeline.ExecuteAsync<int>(_ => ValueTask.FromResult(1)).AsTask());
+
+        var executor = new BreakerResetExecutor(resilience);
+        var request = new ActionRequest(Guid.NewGuid(), target, new Dictionary<string, string>());
+        var snapshot = await executor.SnapshotAsync(request, default);
+        Assert.Contains("Open", snapshot.Summary);
+        var result = await executor.ExecuteAsync(request, snapshot, default);
+        Assert.Contains("Open → Closed", result.Message);
+        Assert.Equal(0, await probe.ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default));
+        Assert.Equal(1, await pipeline.ExecuteAsync(_ => ValueTask.FromResult(1)));
+    }
+
+    private sealed class Monitor(EngineOptions value) : IOptionsMonitor<EngineOptions>
+    {
+        public EngineOptions CurrentValue => value;
+        public EngineOptions Get(string? name) => value;
+        public IDisposable? OnChange(Action<EngineOptions, string?> listener) => null;
+    }
+}
