@@ -74,6 +74,9 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<IRemediationExecutor>(new DatabaseMaintenanceExecutor("postgres.checkpoint"));
         services.AddSingleton<IRemediationExecutor>(new DatabaseMaintenanceExecutor("postgres.vacuum-analyze"));
         services.AddSingleton<IProbe, PostgresDeadTuplesProbe>();
+        services.AddSingleton<IRemediationExecutor>(new SqlServerExecutor("sqlserver.end-blockers"));
+        services.AddSingleton<IRemediationExecutor>(new SqlServerExecutor("sqlserver.checkpoint"));
+        services.AddSingleton<IRemediationExecutor>(new SqlServerExecutor("sqlserver.update-statistics"));
         services.AddSingleton<IProbe, SqliteFileBytesProbe>();
         services.AddSingleton<Supervision.ProcessSupervisor>();
         services.AddHostedService(sp => sp.GetRequiredService<Supervision.ProcessSupervisor>());

@@ -98,4 +98,16 @@ public sealed class MaintenanceTests
         Assert.Equal("CHECKPOINT;", SqlServerStatements.Checkpoint);
         Assert.Equal("VACUUM (ANALYZE) \"public\".\"events\"", DatabaseMaintenanceExecutor.PostgresVacuumSql("public.events"));
     }
+
+    [Fact]
+    public async Task Sql_server_executors_validate_describe_and_fail_clearly_without_a_server()
+    {
+        var executor = new SqlServerExecutor("sqlserver.end-blockers");
+        Assert.Contains(executor.ValidateParameters(new Dictionary<string, string> { ["MinBlockedSeconds"] = "-1" }), e => e.Contains("MinBlockedSeconds", StringComparison.Ordinal));
+        var target = new ResolvedTarget("orders-sql", TargetKind.SqlServer, null, "Server=127.0.0.1,9;Database=orders;User Id=grace;Password=secret-value;Connect Timeout=2;TrustServerCertificate=True", null, null);
+        var request = new ActionRequest(Guid.NewGuid(), target, new Dictionary<string, string> { ["MinBlockedSeconds"] = "20" });
+        Assert.Contains("more than 20 s", executor.Describe(request));
+        var failure = await Assert.ThrowsAnyAsync<Exception>(() => executor.SnapshotAsync(request, default));
+        Assert.DoesNotContain("secret-value", failure.ToString(), StringComparison.Ordinal);
+    }
 }
