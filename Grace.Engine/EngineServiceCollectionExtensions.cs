@@ -15,6 +15,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Microsoft.FeatureManagement;
 using Polly;
 using Serilog.Core;
 
@@ -65,6 +66,12 @@ public static class EngineServiceCollectionExtensions
         services.AddHttpClient("grace-probe", c => c.Timeout = TimeSpan.FromSeconds(5));
         services.AddSingleton<IRemediationExecutor, HttpCallExecutor>();
         services.AddSingleton<IRemediationExecutor, BreakerResetExecutor>();
+        services.AddFeatureManagement();
+        services.AddSingleton<FeatureFlagOverrides>();
+        services.RemoveAll<Microsoft.FeatureManagement.IFeatureDefinitionProvider>();
+        services.AddSingleton<Microsoft.FeatureManagement.IFeatureDefinitionProvider>(sp => sp.GetRequiredService<FeatureFlagOverrides>());
+        services.AddSingleton<IRemediationExecutor, FeatureFlagExecutor>();
+        services.AddSingleton<IProbe, FeatureFlagProbe>();
         services.AddSingleton<IProbe, BreakerStateProbe>();
         services.AddSingleton<IProbe>(sp => new HttpHealthProbe(sp.GetRequiredService<IHttpClientFactory>(), "http.status"));
         services.AddSingleton<IProbe>(sp => new HttpHealthProbe(sp.GetRequiredService<IHttpClientFactory>(), "http.latency-ms"));
