@@ -86,6 +86,8 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<IRemediationExecutor>(new SqlServerExecutor("sqlserver.update-statistics"));
         services.AddSingleton<IProbe, SqliteFileBytesProbe>();
         services.AddSingleton<Supervision.ProcessSupervisor>();
+        services.AddOptions<Faults.FaultOptions>().BindConfiguration(Faults.FaultOptions.Section);
+        services.AddSingleton<Faults.FaultInjector>();
         services.AddHostedService(sp => sp.GetRequiredService<Supervision.ProcessSupervisor>());
         services.AddSingleton<IRemediationExecutor, Supervision.ProcessRestartExecutor>();
         services.AddSingleton<IProbe>(sp => new Supervision.ProcessProbe(sp.GetRequiredService<Supervision.ProcessSupervisor>(), "process.alive"));

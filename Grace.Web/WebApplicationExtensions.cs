@@ -46,10 +46,18 @@ public static class WebApplicationExtensions
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddMudServices();
         services.AddGraceIdentity();
+        if (builder.Environment.IsDevelopment() && builder.Configuration["Grace:Faults:Enabled"] is null)
+        {
+            // The fault-injection demo is on by default where people try Grace out, off elsewhere.
+            services.PostConfigure<Grace.Engine.Faults.FaultOptions>(o => o.Enabled = true);
+        }
+
         services.AddGraceIngestion();
         services.AddSignalR();
         services.AddHostedService<PipelineHubForwarder>();
         services.AddProblemDetails();
+        // Enums travel as names ("CacheFill", "AwaitingApproval"), as people and scripts write them.
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         return builder;
     }
 

@@ -22,7 +22,20 @@ public sealed class ProcessSupervisor(IServiceProvider services, Targets.PathRes
     private readonly ConcurrentDictionary<string, Supervised> _processes = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>The running process of a target, if any.</summary>
-    public Process? ProcessOf(string target) => _processes.TryGetValue(target, out var s) && !s.Process.HasExited ? s.Process : null;
+    public Process? ProcessOf(string target) => _processes.TryGetValue(target, out var s) && IsRunning(s.Process) ? s.Process : null;
+
+    // A process object that was disposed or never started answers HasExited with an exception.
+    private static bool IsRunning(Process process)
+    {
+        try
+        {
+            return !process.HasExited;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -83,7 +96,7 @@ public sealed class ProcessSupervisor(IServiceProvider services, Targets.PathRes
     /// <summary>Stops a target's process: SIGTERM, then a kill of the whole tree after the timeout.</summary>
     public async Task<bool> StopAsync(string key, TimeSpan gracePeriod, CancellationToken cancellationToken)
     {
-        if (!_processes.TryGetValue(key, out var supervised) || supervised.Process.HasExited)
+        if (!_processes.TryGetValue(key, out var supervised) || !IsRunning(supervised.Process))
         {
             return true;
         }
@@ -104,8 +117,12 @@ public sealed class ProcessSupervisor(IServiceProvider services, Targets.PathRes
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync(cancellationToken);
+            if (IsRunning(process))
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync(cancellationToken);
+            }
+
             return false;
         }
     }
@@ -114,7 +131,14 @@ public sealed class ProcessSupervisor(IServiceProvider services, Targets.PathRes
     {
         foreach (var key in _processes.Keys)
         {
-            await StopAsync(key, TimeSpan.FromSeconds(5), cancellationToken);
+            try
+            {
+                await StopAsync(key, TimeSpan.FromSeconds(5), cancellationToken);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                logger.LogWarning(ex, "Stopping supervised process {Target} failed", key);
+            }
         }
     }
 

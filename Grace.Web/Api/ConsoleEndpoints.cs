@@ -25,6 +25,24 @@ public static class ConsoleEndpoints
 
             return Results.File(Encoding.UTF8.GetBytes(csv.ToString()), "text/csv", $"grace-outcomes-{period}d.csv");
         });
+        app.MapPost("/api/faults", async (FaultRequest body, HttpContext http, Grace.Engine.Faults.FaultInjector faults, CancellationToken ct) =>
+        {
+            if (!faults.Enabled)
+            {
+                return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Fault injection is off.", detail: "Set Grace:Faults:Enabled to true to use the demo.");
+            }
+
+            try
+            {
+                var result = await faults.InjectAsync(body.Kind, body.Target, body.Megabytes ?? 8, CurrentActor.FromPrincipal(http.User, http.Connection.RemoteIpAddress?.ToString()), ct);
+                return Results.Accepted(value: new { result });
+            }
+            catch (MissionOperationException ex)
+            {
+                return Results.Problem(statusCode: ex.Forbidden ? StatusCodes.Status403Forbidden : StatusCodes.Status400BadRequest, title: "The fault was not injected.", detail: ex.Message);
+            }
+        });
+
         app.MapGet("/api/capture/stats", (Grace.Engine.Capture.CaptureMonitor monitor) => Results.Ok(monitor.Read()));
 
         // Approve or reject from a script or a chat tool, with the signed-in person's cookie. The
@@ -36,6 +54,9 @@ public static class ConsoleEndpoints
             DecideAsync(id, ApprovalVerdict.Reject, body.Reason, http, approvals, ct));
         return app;
     }
+
+    /// <summary>A fault to inject: its kind, the target, and a size where it applies.</summary>
+    public sealed record FaultRequest(Grace.Engine.Faults.FaultKind Kind, string Target, int? Megabytes);
 
     /// <summary>The body of an approval decision: a reason (required to reject).</summary>
     public sealed record DecisionRequest(string? Reason);

@@ -1,0 +1,154 @@
+using System.Collections.Concurrent;
+using Grace.Data;
+using Grace.Data.Entities;
+using Grace.Engine.Configuration;
+using Grace.Engine.Execute;
+using Grace.Engine.Missions;
+using Grace.Engine.Supervision;
+using Grace.Engine.Targets;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Grace.Engine.Faults;
+
+/// <summary>Whether the fault-injection demo is on (<c>Grace:Faults:Enabled</c>; on by default in Development).</summary>
+public sealed class FaultOptions
+{
+    public const string Section = "Grace:Faults";
+
+    public bool Enabled { get; set; }
+}
+
+/// <summary>The faults Grace can inject into its own demo targets.</summary>
+public enum FaultKind
+{
+    /// <summary>Grows a SQLite database's write-ahead log and keeps a connection on it.</summary>
+    SqliteWalGrowth,
+    /// <summary>Fills a cache folder (under the cache roots) with files.</summary>
+    CacheFill,
+    /// <summary>Kills a supervised process from outside, as a crash would.</summary>
+    ProcessCrash,
+}
+
+/// <summary>
+/// Injects real faults into real local targets so a person can watch Grace notice and heal them.
+/// Admins only, off unless enabled, audited. It never touches a target outside its kind's rules
+/// (cache files only under the cache roots).
+/// </summary>
+public sealed class FaultInjector(
+    IOptionsMonitor<FaultOptions> options,
+    IOptionsMonitor<EngineOptions> engine,
+    TargetRegistry targets,
+    PathResolver paths,
+    ProcessSupervisor supervisor,
+    IDbContextFactory<GraceDbContext> dbFactory,
+    TimeProvider time) : IAsyncDisposable
+{
+    private readonly ConcurrentBag<SqliteConnection> _held = [];
+
+    public bool Enabled => options.CurrentValue.Enabled;
+
+    public async Task<string> InjectAsync(FaultKind kind, string targetKey, int megabytes, Actor actor, CancellationToken cancellationToken)
+    {
+        if (!Enabled)
+        {
+            throw new MissionOperationException("Fault injection is off (Grace:Faults:Enabled).");
+        }
+
+        if (!actor.Roles.Contains(GraceRoles.Admin))
+        {
+            throw new MissionOperationException($"{actor.Name} may not inject faults: it needs the Admin role.", forbidden: true);
+        }
+
+        if (!targets.TryResolve(targetKey, out var target))
+        {
+            throw new MissionOperationException($"Target '{targetKey}' is not configured.");
+        }
+
+        megabytes = Math.Clamp(megabytes, 1, 512);
+        var result = (kind, target.Kind) switch
+        {
+            (FaultKind.SqliteWalGrowth, TargetKind.Sqlite) => await GrowWalAsync(target, megabytes, cancellationToken),
+            (FaultKind.CacheFill, TargetKind.Directory) => await FillCacheAsync(target, megabytes, cancellationToken),
+            (FaultKind.ProcessCrash, TargetKind.Process) => Crash(target),
+            _ => throw new MissionOperationException($"Fault {kind} does not apply to '{targetKey}', a {target.Kind} target."),
+        };
+
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        db.AuditEntries.Add(new AuditEntry { At = time.GetUtcNow(), Actor = actor.Name, Action = "fault.inject", Subject = $"target/{targetKey}", Detail = $"{kind}: {result}", RemoteAddress = actor.RemoteAddress });
+        await db.SaveChangesAsync(cancellationToken);
+        return result;
+    }
+
+    private async Task<string> GrowWalAsync(ResolvedTarget target, int megabytes, CancellationToken cancellationToken)
+    {
+        var path = target.Path ?? throw new MissionOperationException($"Target '{target.Key}' has no SQLite file.");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        // The connection stays open (and is kept) so SQLite does not fold the log back when it closes.
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        await connection.OpenAsync(cancellationToken);
+        await using (var setup = connection.CreateCommand())
+        {
+            setup.CommandText = "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE IF NOT EXISTS fault_rows(id INTEGER PRIMARY KEY, body TEXT);";
+            await setup.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        var target64 = megabytes * 1024L * 1024;
+        while (SqliteCheckpointExecutor.WalBytes(path) < target64)
+        {
+            await using var insert = connection.CreateCommand();
+            insert.CommandText = "INSERT INTO fault_rows(body) VALUES ($body);";
+            var body = insert.Parameters.Add("$body", SqliteType.Text);
+            await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+            insert.Transaction = (SqliteTransaction)tx;
+            for (var i = 0; i < 200; i++)
+            {
+                body.Value = new string('x', 4000);
+                await insert.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await tx.CommitAsync(cancellationToken);
+        }
+
+        _held.Add(connection);
+        return $"WAL of {Path.GetFileName(path)} grown to {SqliteCheckpointExecutor.WalBytes(path):N0} bytes.";
+    }
+
+    private async Task<string> FillCacheAsync(ResolvedTarget target, int megabytes, CancellationToken cancellationToken)
+    {
+        var folder = target.Path ?? throw new MissionOperationException($"Target '{target.Key}' has no Path.");
+        var roots = engine.CurrentValue.CacheRoots.Select(r => Path.TrimEndingDirectorySeparator(paths.Resolve(r))).ToList();
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
+        if (!roots.Any(r => full == r || full.StartsWith(r + Path.DirectorySeparatorChar, StringComparison.Ordinal)))
+        {
+            throw new MissionOperationException($"{full} is not under a cache root; the demo only fills cache folders.");
+        }
+
+        Directory.CreateDirectory(full);
+        var block = new byte[1024 * 1024];
+        for (var i = 0; i < megabytes; i++)
+        {
+            await File.WriteAllBytesAsync(Path.Combine(full, $"fault-{time.GetUtcNow():yyyyMMddHHmmss}-{i}.bin"), block, cancellationToken);
+        }
+
+        return $"Wrote {megabytes} MiB into {full}.";
+    }
+
+    private string Crash(ResolvedTarget target)
+    {
+        var process = supervisor.ProcessOf(target.Key) ?? throw new MissionOperationException($"'{target.Key}' is not running.");
+        var pid = process.Id;
+        process.Kill(entireProcessTree: true);
+        return $"Killed pid {pid} of '{target.Key}'.";
+    }
+
+    /// <summary>Closes the connections the WAL fault keeps open.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        while (_held.TryTake(out var connection))
+        {
+            await connection.DisposeAsync();
+        }
+    }
+}
