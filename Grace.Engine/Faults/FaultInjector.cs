@@ -29,6 +29,8 @@ public enum FaultKind
     CacheFill,
     /// <summary>Kills a supervised process from outside, as a crash would.</summary>
     ProcessCrash,
+    /// <summary>Holds an exclusive lock on a PostgreSQL table (<c>grace_fault_lock</c>) in an idle transaction, with a second session waiting on it.</summary>
+    PostgresLockHold,
 }
 
 /// <summary>
@@ -46,6 +48,7 @@ public sealed class FaultInjector(
     TimeProvider time) : IAsyncDisposable
 {
     private readonly ConcurrentBag<SqliteConnection> _held = [];
+    private readonly ConcurrentBag<Npgsql.NpgsqlConnection> _heldPostgres = [];
 
     public bool Enabled => options.CurrentValue.Enabled;
 
@@ -72,6 +75,7 @@ public sealed class FaultInjector(
             (FaultKind.SqliteWalGrowth, TargetKind.Sqlite) => await GrowWalAsync(target, megabytes, cancellationToken),
             (FaultKind.CacheFill, TargetKind.Directory) => await FillCacheAsync(target, megabytes, cancellationToken),
             (FaultKind.ProcessCrash, TargetKind.Process) => Crash(target),
+            (FaultKind.PostgresLockHold, TargetKind.Postgres) => await HoldLockAsync(target, cancellationToken),
             _ => throw new MissionOperationException($"Fault {kind} does not apply to '{targetKey}', a {target.Kind} target."),
         };
 
@@ -135,6 +139,40 @@ public sealed class FaultInjector(
         return $"Wrote {megabytes} MiB into {full}.";
     }
 
+    private async Task<string> HoldLockAsync(ResolvedTarget target, CancellationToken cancellationToken)
+    {
+        var cs = new Npgsql.NpgsqlConnectionStringBuilder(target.ConnectionString ?? throw new MissionOperationException($"Target '{target.Key}' has no ConnectionString."))
+        {
+            Pooling = false,
+            ApplicationName = "grace-fault-lock-holder",
+        }.ConnectionString;
+        var holder = new Npgsql.NpgsqlConnection(cs);
+        await holder.OpenAsync(cancellationToken);
+        // The table is committed on its own first: inside the locking transaction the waiter could not see it.
+        await using (var create = new Npgsql.NpgsqlCommand("CREATE TABLE IF NOT EXISTS grace_fault_lock(id int)", holder))
+        {
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using (var begin = new Npgsql.NpgsqlCommand("BEGIN", holder))
+        {
+            await begin.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using (var lockTable = new Npgsql.NpgsqlCommand("LOCK TABLE grace_fault_lock IN ACCESS EXCLUSIVE MODE", holder))
+        {
+            await lockTable.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        // A second session waits on the lock, as an application's query would.
+        var waiter = new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(cs) { ApplicationName = "grace-fault-waiter" }.ConnectionString);
+        await waiter.OpenAsync(cancellationToken);
+        _ = new Npgsql.NpgsqlCommand("SELECT count(*) FROM grace_fault_lock", waiter) { CommandTimeout = 600 }.ExecuteScalarAsync(CancellationToken.None)
+            .ContinueWith(_ => waiter.Dispose(), TaskScheduler.Default);
+        _heldPostgres.Add(holder);
+        return $"Holding an exclusive lock on grace_fault_lock of '{target.Key}' (pid {holder.ProcessID}); a second session waits on it.";
+    }
+
     private string Crash(ResolvedTarget target)
     {
         var process = supervisor.ProcessOf(target.Key) ?? throw new MissionOperationException($"'{target.Key}' is not running.");
@@ -147,6 +185,11 @@ public sealed class FaultInjector(
     public async ValueTask DisposeAsync()
     {
         while (_held.TryTake(out var connection))
+        {
+            await connection.DisposeAsync();
+        }
+
+        while (_heldPostgres.TryTake(out var connection))
         {
             await connection.DisposeAsync();
         }
