@@ -44,6 +44,7 @@ public static class EngineServiceCollectionExtensions
 
         services.AddSingleton<IPipelineNotifier, PipelineNotifier>();
         services.AddSingleton<PathResolver>();
+        services.AddSingleton<CacheRoots>();
         services.AddSingleton<TargetRegistry>();
         services.AddSingleton<LogLevelController>();
         services.AddResiliencePipeline("grace:default", b => b.AddTimeout(TimeSpan.FromSeconds(30)));

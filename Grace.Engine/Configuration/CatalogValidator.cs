@@ -11,7 +11,7 @@ namespace Grace.Engine.Configuration;
 /// Checks targets, patterns and playbooks at start. Every fault names its configuration key, so a
 /// broken <c>appsettings.json</c> stops Grace with a message that says what to fix and where.
 /// </summary>
-public sealed class CatalogValidator(ExecutorCatalog executors, IOptions<EngineOptions> engine, PathResolver paths, IConfiguration configuration)
+public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver paths, CacheRoots cacheRoots, IConfiguration configuration)
     : IValidateOptions<CatalogOptions>
 {
     public ValidateOptionsResult Validate(string? name, CatalogOptions options)
@@ -144,12 +144,9 @@ public sealed class CatalogValidator(ExecutorCatalog executors, IOptions<EngineO
             }
 
             errors.AddRange(executor.ValidateParameters(playbook.Parameters).Select(e => $"{at}:{e}"));
-            if (executor is CacheDirectoryExecutor cache && target is { Kind: TargetKind.Directory, Path: { } path })
+            if (executor is CacheDirectoryExecutor && target is { Kind: TargetKind.Directory, Path: { } path } && cacheRoots.OutsideRoots(paths.Resolve(path)) is { } refusal)
             {
-                if (cache.OutsideRoots(paths.Resolve(path)) is { } refusal)
-                {
-                    errors.Add($"{at}:Target: {refusal}");
-                }
+                errors.Add($"{at}:Target: {refusal}");
             }
         }
 
@@ -187,7 +184,5 @@ public sealed class CatalogValidator(ExecutorCatalog executors, IOptions<EngineO
         {
             errors.Add($"{at}:Contract:Threshold must be a finite number.");
         }
-
-        _ = engine;
     }
 }

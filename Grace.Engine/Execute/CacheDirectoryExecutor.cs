@@ -10,7 +10,7 @@ namespace Grace.Engine.Execute;
 /// Nothing is deleted at once: the entries move to a quarantine folder, come back on rollback, and
 /// are deleted only when the contract held. A path outside the roots is refused and left untouched.
 /// </summary>
-public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> options, PathResolver paths) : IRemediationExecutor
+public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> options, PathResolver paths, CacheRoots roots) : IRemediationExecutor
 {
     public string Action => "cache.clear";
     public IReadOnlySet<TargetKind> TargetKinds { get; } = new HashSet<TargetKind> { TargetKind.Directory };
@@ -87,7 +87,7 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
     {
         var path = target.Path ?? throw new ActionRefusedException($"Target '{target.Key}' has no Path.");
         var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
-        if (OutsideRoots(full) is { } refusal)
+        if (roots.OutsideRoots(full) is { } refusal)
         {
             throw new ActionRefusedException(refusal);
         }
@@ -100,7 +100,7 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
 
         // A link could point anywhere; clearing through it would escape the roots. Every folder
         // from the target up to its root is checked, not only the last one.
-        var root = Roots().Where(r => full == r || full.StartsWith(r + Path.DirectorySeparatorChar, StringComparison.Ordinal)).MaxBy(r => r.Length)!;
+        var root = roots.RootOf(full)!;
         for (var dir = info; dir is not null && dir.FullName.Length > root.Length; dir = dir.Parent)
         {
             if (dir.LinkTarget is not null)
@@ -111,18 +111,6 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
 
         return full;
     }
-
-    /// <summary>Why a folder may not be cleared because it is outside every cache root; null when it is inside one.</summary>
-    internal string? OutsideRoots(string fullPath)
-    {
-        var full = Path.TrimEndingDirectorySeparator(fullPath);
-        var roots = Roots();
-        return roots.Any(root => full == root || full.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-            ? null
-            : $"Refused: {full} is not under a configured cache root (Grace:Engine:CacheRoots: {(roots.Count == 0 ? "none" : string.Join(", ", roots))}). Nothing was deleted.";
-    }
-
-    private List<string> Roots() => options.CurrentValue.CacheRoots.Select(r => Path.TrimEndingDirectorySeparator(paths.Resolve(r))).ToList();
 
     /// <summary>A snapshot is data from the database: its paths are checked again before anything moves.</summary>
     private CacheState ReadState(SnapshotState snapshot)
@@ -135,7 +123,7 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
             throw new ActionRefusedException($"Refused: the snapshot's quarantine {quarantine} is not under {quarantineRoot}.");
         }
 
-        if (OutsideRoots(Path.GetFullPath(state.Path)) is { } refusal)
+        if (roots.OutsideRoots(Path.GetFullPath(state.Path)) is { } refusal)
         {
             throw new ActionRefusedException(refusal);
         }

@@ -40,9 +40,8 @@ public enum FaultKind
 /// </summary>
 public sealed class FaultInjector(
     IOptionsMonitor<FaultOptions> options,
-    IOptionsMonitor<EngineOptions> engine,
     TargetRegistry targets,
-    PathResolver paths,
+    CacheRoots cacheRoots,
     ProcessSupervisor supervisor,
     IDbContextFactory<GraceDbContext> dbFactory,
     TimeProvider time) : IAsyncDisposable
@@ -122,9 +121,8 @@ public sealed class FaultInjector(
     private async Task<string> FillCacheAsync(ResolvedTarget target, int megabytes, CancellationToken cancellationToken)
     {
         var folder = target.Path ?? throw new MissionOperationException($"Target '{target.Key}' has no Path.");
-        var roots = engine.CurrentValue.CacheRoots.Select(r => Path.TrimEndingDirectorySeparator(paths.Resolve(r))).ToList();
         var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
-        if (!roots.Any(r => full == r || full.StartsWith(r + Path.DirectorySeparatorChar, StringComparison.Ordinal)))
+        if (cacheRoots.RootOf(full) is null)
         {
             throw new MissionOperationException($"{full} is not under a cache root; the demo only fills cache folders.");
         }

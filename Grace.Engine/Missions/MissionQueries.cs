@@ -11,17 +11,6 @@ public sealed record MissionSummary(Guid Id, string PlaybookKey, string PatternK
 /// <summary>Read-only queries for the console and the API: one short-lived, untracked context each.</summary>
 public sealed class MissionQueries(IDbContextFactory<GraceDbContext> dbFactory)
 {
-    public async Task<IReadOnlyList<MissionSummary>> RecentAsync(int take, CancellationToken cancellationToken)
-    {
-        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        return await db.Missions.AsNoTracking()
-            .OrderByDescending(m => m.CreatedAt)
-            .Take(take)
-            .Select(m => new MissionSummary(m.Id, m.PlaybookKey, m.PatternKey, m.Target, m.Tier, m.State, m.Stage, m.CreatedAt, m.UpdatedAt,
-                m.StatusReason, m.Incident!.Source))
-            .ToListAsync(cancellationToken);
-    }
-
     public async Task<Mission?> GetAsync(Guid id, CancellationToken cancellationToken)
     {
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);

@@ -231,13 +231,26 @@ public sealed class MissionRunner(
         }
     }
 
-    private async Task<bool> GateAsync(GraceDbContext db, MissionJournal.Entry entry, CancellationToken cancellationToken)
+    /// <summary>Runs a policy decision and what follows it alone on its target, so two missions never both pass the same check.</summary>
+    private async Task<bool> WithTargetLockAsync(string target, Func<Task<bool>> step, CancellationToken cancellationToken)
     {
-        var targetLock = _targetLocks.GetOrAdd(entry.Mission.Target, _ => new SemaphoreSlim(1, 1));
+        var targetLock = _targetLocks.GetOrAdd(target, _ => new SemaphoreSlim(1, 1));
         await targetLock.WaitAsync(cancellationToken);
         try
         {
-            return await GateLockedAsync(db, entry, cancellationToken);
+            return await step();
+        }
+        finally
+        {
+            targetLock.Release();
+        }
+    }
+
+    private async Task<bool> GateAsync(GraceDbContext db, MissionJournal.Entry entry, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await WithTargetLockAsync(entry.Mission.Target, () => GateLockedAsync(db, entry, cancellationToken), cancellationToken);
         }
         catch (Exception ex) when (ex is ActionRefusedException or InvalidOperationException)
         {
@@ -245,10 +258,6 @@ public sealed class MissionRunner(
             entry.Record(PipelineStage.Snapshot, "refused", $"No safe-hold snapshot could be taken for the approvers, so nothing will run: {ex.Message}", MissionState.Failed);
             await entry.SaveAsync(cancellationToken);
             return true;
-        }
-        finally
-        {
-            targetLock.Release();
         }
     }
 
@@ -326,20 +335,8 @@ public sealed class MissionRunner(
         return true;
     }
 
-    private async Task<bool> ExecuteAsync(GraceDbContext db, MissionJournal.Entry entry, CancellationToken cancellationToken)
-    {
-        var mission = entry.Mission;
-        var targetLock = _targetLocks.GetOrAdd(mission.Target, _ => new SemaphoreSlim(1, 1));
-        await targetLock.WaitAsync(cancellationToken);
-        try
-        {
-            return await ExecuteLockedAsync(db, entry, cancellationToken);
-        }
-        finally
-        {
-            targetLock.Release();
-        }
-    }
+    private Task<bool> ExecuteAsync(GraceDbContext db, MissionJournal.Entry entry, CancellationToken cancellationToken) =>
+        WithTargetLockAsync(entry.Mission.Target, () => ExecuteLockedAsync(db, entry, cancellationToken), cancellationToken);
 
     private async Task<bool> ExecuteLockedAsync(GraceDbContext db, MissionJournal.Entry entry, CancellationToken cancellationToken)
     {
@@ -459,26 +456,19 @@ public sealed class MissionRunner(
             if (observed is { } value)
             {
                 contract.ObservedValue = value;
-                if (ContractVerifier.Holds(contract.Comparator, value, contract.Threshold)
-                    && await benchmarks.SampleAfterAsync(db, entry, cancellationToken) is { } regression)
+                var holds = ContractVerifier.Holds(contract.Comparator, value, contract.Threshold);
+                if (holds && await benchmarks.SampleAfterAsync(db, entry, cancellationToken) is { } regression)
                 {
                     // The contract held but the target got slower: undo it like a failed contract.
                     contract.Verdict = ContractVerdict.Met;
                     contract.VerifiedAt = now;
                     mission.StatusReason = regression;
-                    var regressed = executors.Executor(mission.Action);
-                    var regressedSnapshot = await LatestSnapshotAsync(db, mission.Id, cancellationToken);
-                    await RollbackAsync(entry, regressed, snapshots.RequestFor(mission), regressedSnapshot is null ? null : SnapshotService.Read(regressedSnapshot), "a benchmark regression", cancellationToken);
-                    if (regressedSnapshot is not null && mission.State == MissionState.RolledBack)
-                    {
-                        regressedSnapshot.RestoredAt = now;
-                    }
-
+                    await RollbackFromSnapshotAsync(db, entry, "a benchmark regression", now, cancellationToken);
                     await entry.SaveAsync(cancellationToken);
                     return true;
                 }
 
-                if (ContractVerifier.Holds(contract.Comparator, value, contract.Threshold))
+                if (holds)
                 {
                     contract.Verdict = ContractVerdict.Met;
                     contract.VerifiedAt = now;
@@ -517,13 +507,7 @@ public sealed class MissionRunner(
                     : $"Contract failed: the probe could not be read before the deadline ({error}).";
                 mission.StatusReason = reason;
                 entry.Record(PipelineStage.Verify, "contract-failed", reason, data: new { observed, contract.Threshold });
-                var executor = executors.Executor(mission.Action);
-                var snapshotRow = await LatestSnapshotAsync(db, mission.Id, cancellationToken);
-                await RollbackAsync(entry, executor, snapshots.RequestFor(mission), snapshotRow is null ? null : SnapshotService.Read(snapshotRow), "the contract failed", cancellationToken);
-                if (snapshotRow is not null && mission.State == MissionState.RolledBack)
-                {
-                    snapshotRow.RestoredAt = now;
-                }
+                await RollbackFromSnapshotAsync(db, entry, "the contract failed", now, cancellationToken);
 
                 if (mission.Incident is { } incident)
                 {
@@ -562,6 +546,19 @@ public sealed class MissionRunner(
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             entry.Record(PipelineStage.Rollback, "rollback-failed", $"The rollback after {why} failed: {ex.Message}. A person must restore the target.", MissionState.Failed);
+        }
+    }
+
+    /// <summary>Restores the pre-execution snapshot after an action ran, and marks the snapshot restored.</summary>
+    private async Task RollbackFromSnapshotAsync(GraceDbContext db, MissionJournal.Entry entry, string why, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var mission = entry.Mission;
+        var snapshotRow = await LatestSnapshotAsync(db, mission.Id, cancellationToken);
+        await RollbackAsync(entry, executors.Executor(mission.Action), snapshots.RequestFor(mission),
+            snapshotRow is null ? null : SnapshotService.Read(snapshotRow), why, cancellationToken);
+        if (snapshotRow is not null && mission.State == MissionState.RolledBack)
+        {
+            snapshotRow.RestoredAt = now;
         }
     }
 

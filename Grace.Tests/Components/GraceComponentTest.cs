@@ -9,7 +9,6 @@ using Grace.Web.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Hosting;
 using MudBlazor.Services;
 
@@ -38,7 +37,7 @@ public abstract class GraceComponentTest : BunitContext, IAsyncLifetime
         // The operator's appsettings.json as shipped, then the test catalog: what the real host reads.
         var configuration = new ConfigurationBuilder().AddJsonFile(RootSettings()).AddInMemoryCollection(TestCatalog.Settings(_folder)).Build();
         Services.AddSingleton<IConfiguration>(configuration);
-        Services.AddSingleton<IHostEnvironment>(new ComponentTestEnvironment(_folder.Path));
+        Services.AddSingleton<IHostEnvironment>(new TestHostEnvironment(_folder.Path));
         Services.AddLogging();
         Services.AddSingleton(new GraceDatabaseInfo(DatabaseProvider.Sqlite, dbPath));
         Services.AddSingleton<IDbContextFactory<GraceDbContext>>(Factory);
@@ -172,13 +171,5 @@ public abstract class GraceComponentTest : BunitContext, IAsyncLifetime
 
             return CreateDbContext();
         }
-    }
-
-    private sealed class ComponentTestEnvironment(string root) : IHostEnvironment
-    {
-        public string EnvironmentName { get; set; } = "Testing";
-        public string ApplicationName { get; set; } = "Grace.Tests";
-        public string ContentRootPath { get; set; } = root;
-        public IFileProvider ContentRootFileProvider { get; set; } = new NullFileProvider();
     }
 }

@@ -113,6 +113,36 @@ public sealed class GraceHost(IEnumerable<KeyValuePair<string, string?>> setting
     private static List<string> CookiesFrom(HttpResponseMessage response) =>
         response.Headers.TryGetValues("Set-Cookie", out var values) ? values.Select(v => v.Split(';')[0]).ToList() : [];
 
+    /// <summary>Polls the database until an incident matches.</summary>
+    public async Task<Incident> WaitForIncidentAsync(Func<Incident, bool> predicate, int timeoutSeconds = 15)
+    {
+        for (var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds); DateTime.UtcNow < deadline; await Task.Delay(100))
+        {
+            await using var db = CreateDb();
+            if ((await db.Incidents.AsNoTracking().ToListAsync()).FirstOrDefault(predicate) is { } found)
+            {
+                return found;
+            }
+        }
+
+        throw new TimeoutException($"No such incident within {timeoutSeconds} s.");
+    }
+
+    /// <summary>Polls the database until a condition holds.</summary>
+    public async Task WaitUntilAsync(Func<GraceDbContext, Task<bool>> condition, int timeoutSeconds = 10)
+    {
+        for (var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds); DateTime.UtcNow < deadline; await Task.Delay(100))
+        {
+            await using var db = CreateDb();
+            if (await condition(db))
+            {
+                return;
+            }
+        }
+
+        throw new TimeoutException($"The condition did not hold within {timeoutSeconds} s.");
+    }
+
     /// <summary>Polls the database until a mission matches, or fails with what was seen.</summary>
     public async Task<Mission> WaitForMissionAsync(Func<Mission, bool> predicate, string what, int timeoutSeconds = 45)
     {

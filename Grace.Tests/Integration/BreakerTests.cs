@@ -2,6 +2,7 @@ using Grace.Engine.Configuration;
 using Grace.Engine.Execute;
 using Grace.Engine.Targets;
 using Grace.Engine.Verify;
+using Grace.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Polly;
@@ -17,7 +18,7 @@ public sealed class BreakerTests
     {
         var services = new ServiceCollection();
         services.AddResiliencePipeline("unused", b => b.AddTimeout(TimeSpan.FromSeconds(1)));
-        services.AddSingleton<IOptionsMonitor<EngineOptions>>(new Monitor(new EngineOptions()));
+        services.AddSingleton<IOptionsMonitor<EngineOptions>>(new FixedOptionsMonitor<EngineOptions>(new EngineOptions()));
         services.AddSingleton<ActionResilience>();
         await using var provider = services.BuildServiceProvider();
         var resilience = provider.GetRequiredService<ActionResilience>();
@@ -42,12 +43,5 @@ public sealed class BreakerTests
         Assert.Contains("Open → Closed", result.Message);
         Assert.Equal(0, await probe.ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default));
         Assert.Equal(1, await pipeline.ExecuteAsync(_ => ValueTask.FromResult(1)));
-    }
-
-    private sealed class Monitor(EngineOptions value) : IOptionsMonitor<EngineOptions>
-    {
-        public EngineOptions CurrentValue => value;
-        public EngineOptions Get(string? name) => value;
-        public IDisposable? OnChange(Action<EngineOptions, string?> listener) => null;
     }
 }

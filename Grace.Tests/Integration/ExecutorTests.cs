@@ -5,9 +5,6 @@ using Grace.Engine.Targets;
 using Grace.Engine.Verify;
 using Grace.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.FileProviders;
-using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Serilog.Events;
 
@@ -20,9 +17,12 @@ public sealed class ExecutorTests : IDisposable
 
     public void Dispose() => _folder.Dispose();
 
-    private CacheDirectoryExecutor CacheExecutor() => new(
-        new StaticMonitor<EngineOptions>(new EngineOptions { CacheRoots = [_folder.Combine("roots")], QuarantineDirectory = _folder.Combine("quarantine") }),
-        new PathResolver(new TestEnvironment(_folder.Path)));
+    private CacheDirectoryExecutor CacheExecutor()
+    {
+        var options = new FixedOptionsMonitor<EngineOptions>(new EngineOptions { CacheRoots = [_folder.Combine("roots")], QuarantineDirectory = _folder.Combine("quarantine") });
+        var paths = new PathResolver(new TestHostEnvironment(_folder.Path));
+        return new CacheDirectoryExecutor(options, paths, new CacheRoots(options, paths));
+    }
 
     [Fact]
     public async Task A_cache_folder_outside_the_roots_is_refused_and_nothing_is_deleted()
@@ -159,20 +159,5 @@ public sealed class ExecutorTests : IDisposable
 
         Assert.Contains(executor.ValidateParameters(new Dictionary<string, string> { ["Source"] = "Nope", ["Level"] = "Loud" }),
             e => e.StartsWith("Parameters:Source", StringComparison.Ordinal));
-    }
-
-    private sealed class StaticMonitor<T>(T value) : IOptionsMonitor<T>
-    {
-        public T CurrentValue => value;
-        public T Get(string? name) => value;
-        public IDisposable? OnChange(Action<T, string?> listener) => null;
-    }
-
-    private sealed class TestEnvironment(string root) : IHostEnvironment
-    {
-        public string EnvironmentName { get; set; } = "Testing";
-        public string ApplicationName { get; set; } = "Grace.Tests";
-        public string ContentRootPath { get; set; } = root;
-        public IFileProvider ContentRootFileProvider { get; set; } = new NullFileProvider();
     }
 }

@@ -134,7 +134,7 @@ public sealed class IngestionTests : IAsyncLifetime
         using var client = _host.IngestClient();
         var fired = await client.PostAsJsonAsync("/api/alertmanager", Payload("firing", Alert("firing"), Alert("firing", "HighLatency", "ffee01", "p99 above 2 s")));
         Assert.Equal(HttpStatusCode.Accepted, fired.StatusCode);
-        var disk = await WaitForIncidentAsync(i => i.Template.Contains("DiskFull", StringComparison.Ordinal) && i.Status == IncidentStatus.Open);
+        var disk = await _host.WaitForIncidentAsync(i => i.Template.Contains("DiskFull", StringComparison.Ordinal) && i.Status == IncidentStatus.Open);
         Assert.Equal("postgres", disk.Source);
         Assert.Equal(Severity.Critical, disk.Severity);
         Assert.Contains("\"instance\":\"db-1:9100\"", disk.Labels);
@@ -142,9 +142,9 @@ public sealed class IngestionTests : IAsyncLifetime
         await Task.Delay(1100); // the test key's rate is 1 per second
         var resolved = await client.PostAsJsonAsync("/api/alertmanager", Payload("resolved", Alert("resolved")));
         Assert.Equal(HttpStatusCode.Accepted, resolved.StatusCode);
-        var closed = await WaitForIncidentAsync(i => i.Id == disk.Id && i.Status == IncidentStatus.Resolved);
+        var closed = await _host.WaitForIncidentAsync(i => i.Id == disk.Id && i.Status == IncidentStatus.Resolved);
         Assert.Equal(1, closed.Count);
-        var latency = await WaitForIncidentAsync(i => i.Template.Contains("HighLatency", StringComparison.Ordinal));
+        var latency = await _host.WaitForIncidentAsync(i => i.Template.Contains("HighLatency", StringComparison.Ordinal));
         Assert.Equal(IncidentStatus.Open, latency.Status);
     }
 
@@ -186,21 +186,5 @@ public sealed class IngestionTests : IAsyncLifetime
         Assert.True(stats.GetProperty("accepted").GetInt64() >= 1);
         Assert.Equal(0, stats.GetProperty("dropped").GetInt64());
         Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/healthz")).StatusCode);
-    }
-
-    private async Task<Incident> WaitForIncidentAsync(Func<Incident, bool> predicate)
-    {
-        for (var i = 0; i < 100; i++)
-        {
-            await using var db = _host.CreateDb();
-            if ((await db.Incidents.AsNoTracking().ToListAsync()).FirstOrDefault(predicate) is { } found)
-            {
-                return found;
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException("No such incident within 10 s.");
     }
 }

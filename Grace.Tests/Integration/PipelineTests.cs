@@ -65,7 +65,7 @@ public abstract class PipelineTests(DatabaseProvider provider) : IAsyncLifetime
         Assert.True(kinds.IndexOf("intent") < kinds.IndexOf("executed"), "the intent is committed before the action");
         Assert.Contains("contract-met", kinds);
 
-        await WaitUntilAsync(host, async db => await db.Outcomes.AnyAsync(o => o.MissionId == mission.Id));
+        await host.WaitUntilAsync(async db => await db.Outcomes.AnyAsync(o => o.MissionId == mission.Id));
         await using var db = host.CreateDb();
         var outcome = await db.Outcomes.SingleAsync(o => o.MissionId == mission.Id);
         Assert.True(outcome.Success);
@@ -139,29 +139,13 @@ public abstract class PipelineTests(DatabaseProvider provider) : IAsyncLifetime
         Assert.Equal(before, levels.GetLevel("Grace.Web"));
         Assert.Contains(mission.Events, e => e.Kind == "rolled-back" && e.Message.Contains("restored to", StringComparison.Ordinal));
 
-        await WaitUntilAsync(host, async db => await db.PlaybookStatistics.AnyAsync(s => s.PlaybookKey == "test-debug-logging"));
+        await host.WaitUntilAsync(async db => await db.PlaybookStatistics.AnyAsync(s => s.PlaybookKey == "test-debug-logging"));
         await using var db = host.CreateDb();
         var stats = await db.PlaybookStatistics.SingleAsync(s => s.PlaybookKey == "test-debug-logging");
         Assert.Equal(1, stats.Runs);
         Assert.Equal(0, stats.Successes);
         Assert.Equal(1, stats.Rollbacks);
         Assert.Equal(0, stats.Confidence);
-    }
-
-    private static async Task WaitUntilAsync(GraceHost host, Func<GraceDbContext, Task<bool>> condition)
-    {
-        for (var i = 0; i < 100; i++)
-        {
-            await using var db = host.CreateDb();
-            if (await condition(db))
-            {
-                return;
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException("The condition did not hold within 10 s.");
     }
 }
 

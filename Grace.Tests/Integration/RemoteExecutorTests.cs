@@ -92,26 +92,10 @@ public sealed class RemoteExecutorTests : IAsyncLifetime
         });
         await using var host = new GraceHost(settings).Start();
         _healthy = false;
-        var incident = await WaitForAsync(host, i => i.Source == "health:stock-api" && i.Status == Grace.Data.Entities.IncidentStatus.Open);
+        var incident = await host.WaitForIncidentAsync(i => i.Source == "health:stock-api" && i.Status == Grace.Data.Entities.IncidentStatus.Open);
         Assert.Contains("read 503", incident.SampleMessage);
         _healthy = true;
-        await WaitForAsync(host, i => i.Id == incident.Id && i.Status == Grace.Data.Entities.IncidentStatus.Resolved);
-    }
-
-    private static async Task<Grace.Data.Entities.Incident> WaitForAsync(GraceHost host, Func<Grace.Data.Entities.Incident, bool> predicate)
-    {
-        for (var i = 0; i < 150; i++)
-        {
-            await using var db = host.CreateDb();
-            if (db.Incidents.AsEnumerable().FirstOrDefault(predicate) is { } found)
-            {
-                return found;
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException("The incident did not appear within 15 s.");
+        await host.WaitForIncidentAsync(i => i.Id == incident.Id && i.Status == Grace.Data.Entities.IncidentStatus.Resolved);
     }
 
     [Fact]

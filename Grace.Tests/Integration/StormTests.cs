@@ -77,7 +77,7 @@ public sealed class StormTests : IAsyncLifetime
     [Fact]
     public void Storm_caps_hold_per_fingerprint_per_hour_and_overall_per_minute()
     {
-        var options = new OptionsMonitorStub(new EngineOptions { MaxMissionStartsPerFingerprintPerHour = 2, MaxMissionStartsPerMinute = 5 });
+        var options = new FixedOptionsMonitor<EngineOptions>(new EngineOptions { MaxMissionStartsPerFingerprintPerHour = 2, MaxMissionStartsPerMinute = 5 });
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var guard = new StormGuard(options, time);
 
@@ -95,12 +95,5 @@ public sealed class StormTests : IAsyncLifetime
         Assert.False(guard.TryStart("a"));
         time.Advance(TimeSpan.FromHours(1));
         Assert.True(guard.TryStart("a"));
-    }
-
-    private sealed class OptionsMonitorStub(EngineOptions value) : IOptionsMonitor<EngineOptions>
-    {
-        public EngineOptions CurrentValue => value;
-        public EngineOptions Get(string? name) => value;
-        public IDisposable? OnChange(Action<EngineOptions, string?> listener) => null;
     }
 }

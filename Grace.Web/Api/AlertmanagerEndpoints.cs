@@ -25,20 +25,10 @@ public static class AlertmanagerEndpoints
 
     internal static async Task<IResult> PostAsync(HttpRequest request, ISignalSink sink, TimeProvider time, IOptionsMonitor<IngestionOptions> limits, CancellationToken cancellationToken)
     {
-        var (body, tooLarge) = await IngestionExtensions.ReadLimitedBodyAsync(request, limits.CurrentValue.MaxBodyBytes, cancellationToken);
-        if (tooLarge is not null)
+        var (document, problem) = await IngestionExtensions.ReadJsonAsync(request, limits.CurrentValue.MaxBodyBytes, "The Alertmanager payload could not be read.", cancellationToken);
+        if (document is null)
         {
-            return tooLarge;
-        }
-
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(body);
-        }
-        catch (JsonException ex)
-        {
-            return Invalid("body", $"The body is not valid JSON: {ex.Message}");
+            return problem!;
         }
 
         using (document)

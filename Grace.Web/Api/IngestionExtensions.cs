@@ -52,10 +52,29 @@ public static class IngestionExtensions
     }
 
     /// <summary>
-    /// Reads a JSON request body up to the configured limit. Anything but JSON gets 415 (a plain
-    /// HTML form cannot post here across sites); a larger body gets 413.
+    /// Reads and parses a JSON request body up to the configured limit. Anything but JSON gets 415
+    /// (a plain HTML form cannot post here across sites), a larger body 413, and a body that is not
+    /// JSON a 400 naming <c>body</c> with the given title.
     /// </summary>
-    public static async Task<(byte[]? Body, IResult? TooLarge)> ReadLimitedBodyAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
+    public static async Task<(System.Text.Json.JsonDocument? Document, IResult? Problem)> ReadJsonAsync(HttpRequest request, int maxBytes, string invalidTitle, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await ReadLimitedBodyAsync(request, maxBytes, cancellationToken);
+        if (problem is not null)
+        {
+            return (null, problem);
+        }
+
+        try
+        {
+            return (System.Text.Json.JsonDocument.Parse(body), null);
+        }
+        catch (System.Text.Json.JsonException ex)
+        {
+            return (null, Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = [$"The body is not valid JSON: {ex.Message}"] }, title: invalidTitle));
+        }
+    }
+
+    private static async Task<(byte[]? Body, IResult? TooLarge)> ReadLimitedBodyAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {
         if (!request.HasJsonContentType())
         {

@@ -33,21 +33,10 @@ public static class SignalEndpoints
     internal static async Task<IResult> PostSignals(HttpRequest request, ISignalSink sink, TimeProvider time,
         Microsoft.Extensions.Options.IOptionsMonitor<IngestionOptions> limits, CancellationToken cancellationToken)
     {
-        var (body, tooLarge) = await IngestionExtensions.ReadLimitedBodyAsync(request, limits.CurrentValue.MaxBodyBytes, cancellationToken);
-        if (tooLarge is not null)
+        var (document, problem) = await IngestionExtensions.ReadJsonAsync(request, limits.CurrentValue.MaxBodyBytes, "The request body could not be read.", cancellationToken);
+        if (document is null)
         {
-            return tooLarge;
-        }
-
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(body);
-        }
-        catch (JsonException ex)
-        {
-            return Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = [$"The body is not valid JSON: {ex.Message}"] },
-                title: "The request body could not be read.");
+            return problem!;
         }
 
         using (document)
