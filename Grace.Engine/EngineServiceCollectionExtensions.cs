@@ -88,17 +88,21 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<IProbe, SqliteFileBytesProbe>();
         services.AddSingleton<Supervision.ProcessSupervisor>();
         services.AddOptions<Faults.FaultOptions>().BindConfiguration(Faults.FaultOptions.Section);
+        services.AddSingleton<Faults.DemoService>();
         services.AddSingleton<Faults.FaultInjector>();
         services.AddHostedService(sp => sp.GetRequiredService<Supervision.ProcessSupervisor>());
         services.AddSingleton<IRemediationExecutor, Supervision.ProcessRestartExecutor>();
-        services.AddSingleton<IProbe>(sp => new Supervision.ProcessProbe(sp.GetRequiredService<Supervision.ProcessSupervisor>(), "process.alive"));
-        services.AddSingleton<IProbe>(sp => new Supervision.ProcessProbe(sp.GetRequiredService<Supervision.ProcessSupervisor>(), "process.memory-mb"));
-        services.AddSingleton<IProbe>(sp => new Supervision.ProcessProbe(sp.GetRequiredService<Supervision.ProcessSupervisor>(), "process.cpu-percent"));
+        services.AddSingleton<IProbe>(sp => new Supervision.ProcessProbe(sp.GetRequiredService<Supervision.ProcessSupervisor>(), sp.GetRequiredService<TimeProvider>(), "process.alive"));
+        services.AddSingleton<IProbe>(sp => new Supervision.ProcessProbe(sp.GetRequiredService<Supervision.ProcessSupervisor>(), sp.GetRequiredService<TimeProvider>(), "process.memory-mb"));
+        services.AddSingleton<IProbe>(sp => new Supervision.ProcessProbe(sp.GetRequiredService<Supervision.ProcessSupervisor>(), sp.GetRequiredService<TimeProvider>(), "process.cpu-percent"));
+        services.AddSingleton<IProbe>(sp => new Supervision.ProcessProbe(sp.GetRequiredService<Supervision.ProcessSupervisor>(), sp.GetRequiredService<TimeProvider>(), "process.silent-seconds"));
+        services.AddSingleton<IProbe>(sp => new Supervision.ProcessProbe(sp.GetRequiredService<Supervision.ProcessSupervisor>(), sp.GetRequiredService<TimeProvider>(), "process.responsive"));
         services.AddSingleton<IProbe, SqliteWalBytesProbe>();
         services.AddSingleton<IProbe, DirectoryBytesProbe>();
         services.AddSingleton<IProbe, LoggingLevelProbe>();
         services.AddSingleton<IProbe, IncidentSignalRateProbe>();
         services.AddSingleton<ExecutorCatalog>();
+        services.AddSingleton<TargetHealth>();
 
         // Stages
         services.AddSingleton<Sentinel>();

@@ -52,6 +52,7 @@ public static class WebApplicationExtensions
             services.PostConfigure<Grace.Engine.Faults.FaultOptions>(o => o.Enabled = true);
         }
 
+        services.AddHostedService<Demo.DemoServiceHost>();
         services.AddGraceIngestion();
         services.AddSignalR();
         services.AddHostedService<PipelineHubForwarder>();

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using Grace.Data.Entities;
 using Grace.Engine.Configuration;
-using Grace.Engine.Execute;
 using Grace.Engine.Targets;
 using Grace.Engine.Verify;
 using Microsoft.Extensions.Hosting;
@@ -18,6 +17,8 @@ public sealed class HealthCheckOptions
     public Comparator Comparator { get; set; } = Comparator.LessThan;
     public double Threshold { get; set; } = 400;
     public double IntervalSeconds { get; set; } = 15;
+    /// <summary>Failed readings in a row before the failure becomes a signal (a process still starting, one lost packet).</summary>
+    public int FailureThreshold { get; set; } = 1;
 }
 
 /// <summary>
@@ -26,14 +27,13 @@ public sealed class HealthCheckOptions
 /// </summary>
 public sealed class HealthMonitor(
     IOptionsMonitor<CatalogOptions> catalog,
-    ExecutorCatalog executors,
+    TargetHealth health,
     TargetRegistry targets,
-    ActionResilience resilience,
     ISignalSink sink,
     TimeProvider time,
     ILogger<HealthMonitor> logger) : BackgroundService
 {
-    private readonly ConcurrentDictionary<string, (DateTimeOffset Due, bool Failing)> _state = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, (DateTimeOffset Due, int Failures)> _state = new(StringComparer.OrdinalIgnoreCase);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -60,42 +60,32 @@ public sealed class HealthMonitor(
         var now = time.GetUtcNow();
         foreach (var (key, target) in catalog.CurrentValue.Targets)
         {
-            if (target.HealthCheck is not { } check || !executors.Probes.TryGetValue(check.Probe, out var probe))
+            if (target.HealthCheck is not { } check || targets.Unconfigured(key) is not null)
             {
                 continue;
             }
 
-            var state = _state.GetOrAdd(key, _ => (now, false));
+            var state = _state.GetOrAdd(key, _ => (now, 0));
             if (state.Due > now)
             {
                 continue;
             }
 
-            double? value = null;
-            string? error = null;
-            try
-            {
-                value = await resilience.ForProbe(key).ExecuteAsync(
-                    ct => new ValueTask<double>(probe.ReadAsync(new ProbeRequest(targets.Resolve(key), check.Parameters, null), ct)), cancellationToken);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                error = ex.Message;
-            }
-
-            var healthy = value is { } v && ContractVerifier.Holds(check.Comparator, v, check.Threshold);
+            var reading = await health.CheckAsync(key, check, cancellationToken);
+            var healthy = reading.Healthy;
+            var failures = healthy ? 0 : state.Failures + 1;
             var template = $"Health check {check.Probe} of {key} failed";
-            if (!healthy)
+            if (failures >= Math.Max(1, check.FailureThreshold))
             {
-                sink.TryWrite(new Signal($"health:{key}", $"{template}: {(value is { } r ? $"read {r:G}" : error)} (healthy when {ContractVerifier.Symbol(check.Comparator)} {check.Threshold:G})",
+                sink.TryWrite(new Signal($"health:{key}", $"{template}: {reading.Observed} (healthy when {ContractVerifier.Symbol(check.Comparator)} {check.Threshold:G})",
                     Severity.Error, now, MessageTemplate: template, Target: key, Labels: new Dictionary<string, string> { ["health_check"] = check.Probe }, ReportedBy: "engine"));
             }
-            else if (state.Failing)
+            else if (healthy && state.Failures >= Math.Max(1, check.FailureThreshold))
             {
                 sink.TryWrite(new Signal($"health:{key}", $"{template}: passing again", Severity.Information, now, MessageTemplate: template, Target: key, ReportedBy: "engine", Resolved: true));
             }
 
-            _state[key] = (now.AddSeconds(Math.Max(1, check.IntervalSeconds)), !healthy);
+            _state[key] = (now.AddSeconds(Math.Max(1, check.IntervalSeconds)), failures);
         }
     }
 }

@@ -31,6 +31,11 @@ public sealed class TargetOptions
 {
     public TargetKind Kind { get; set; }
     public string? Description { get; set; }
+    /// <summary>
+    /// May be left unconfigured (a demo database without a connection string): Grace starts anyway,
+    /// skips its health check and blocks its missions, naming the setting to give it.
+    /// </summary>
+    public bool Optional { get; set; }
     /// <summary>File or folder path (SQLite, Directory), relative to the content root unless absolute.</summary>
     public string? Path { get; set; }
     /// <summary>For a SQLite target: use Grace's own database file.</summary>

@@ -20,28 +20,39 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
         // The binder skips a dictionary entry whose value cannot be converted ("Tier": "high");
         // binding each entry alone brings the fault, with its key, back to light.
         ReportUnbindable<TargetOptions>("Grace:Targets", errors);
+        foreach (var target in configuration.GetSection("Grace:Targets").GetChildren())
+        {
+            // A list element that does not convert is dropped as silently: a benchmark would vanish.
+            ReportUnbindable<Verify.Benchmarks.BenchmarkOptions>($"{target.Path}:Benchmarks", errors);
+        }
+
         ReportUnbindable<PatternOptions>("Grace:Patterns", errors);
         ReportUnbindable<PlaybookOptions>("Grace:Playbooks", errors);
         foreach (var (key, target) in options.Targets)
         {
             var at = $"Grace:Targets:{key}";
-            switch (target.Kind)
+            if (!target.Optional && TargetRegistry.Missing(target) is { } missing)
             {
-                case TargetKind.Sqlite when target.UseGraceDatabase:
-                    // On PostgreSQL or SQL Server there is no SQLite file: the target stays, and its actions are refused at run time with that reason.
-                    break;
-                case TargetKind.Sqlite or TargetKind.Directory when !target.UseGraceDatabase && string.IsNullOrWhiteSpace(target.Path):
-                    errors.Add($"{at}:Path is required for a {target.Kind} target.");
-                    break;
-                case TargetKind.Http when !Uri.TryCreate(target.Url, UriKind.Absolute, out _):
-                    errors.Add($"{at}:Url must be an absolute URL for an Http target.");
-                    break;
-                case TargetKind.Process when string.IsNullOrWhiteSpace(target.Command):
-                    errors.Add($"{at}:Command is required for a Process target (the executable Grace starts and supervises).");
-                    break;
-                case TargetKind.Postgres or TargetKind.SqlServer when string.IsNullOrWhiteSpace(target.ConnectionString):
-                    errors.Add($"{at}:ConnectionString is required for a {target.Kind} target.");
-                    break;
+                errors.Add($"{at}:{missing.Setting} {missing.Why}.");
+            }
+
+            if (target.HealthCheck is { } check)
+            {
+                ValidateProbeUse($"{at}:HealthCheck", check.Probe, check.Parameters, key, target, errors);
+                if (check.IntervalSeconds is < 1 or > 86_400)
+                {
+                    errors.Add($"{at}:HealthCheck:IntervalSeconds must be between 1 and 86400 (it is {check.IntervalSeconds:G}).");
+                }
+
+                if (check.FailureThreshold is < 1 or > 100)
+                {
+                    errors.Add($"{at}:HealthCheck:FailureThreshold must be between 1 and 100 (it is {check.FailureThreshold}).");
+                }
+            }
+
+            for (var i = 0; i < target.Benchmarks.Count; i++)
+            {
+                errors.AddRange(Verify.Benchmarks.LatencySampler.Validate(target.Benchmarks[i], target.Kind).Select(e => $"{at}:Benchmarks:{i}:{e}"));
             }
         }
 
@@ -91,6 +102,23 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>A probe named by a contract or a health check: known, able to read that kind of target, with valid parameters.</summary>
+    private void ValidateProbeUse(string at, string probeKey, IReadOnlyDictionary<string, string> parameters, string targetKey, TargetOptions? target, List<string> errors)
+    {
+        if (!executors.Probes.TryGetValue(probeKey, out var probe))
+        {
+            errors.Add($"{at}:Probe: unknown probe '{probeKey}'; known probes: {string.Join(", ", executors.Probes.Keys.Order())}.");
+            return;
+        }
+
+        if (target is not null && !probe.TargetKinds.Contains(target.Kind))
+        {
+            errors.Add($"{at}:Probe: probe '{probe.Key}' reads {string.Join(" or ", probe.TargetKinds)} targets, and '{targetKey}' is {target.Kind}.");
+        }
+
+        errors.AddRange(probe.ValidateParameters(parameters).Select(e => $"{at}:{e}"));
     }
 
     private void ReportUnbindable<T>(string section, List<string> errors)
@@ -156,23 +184,14 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
             return;
         }
 
-        if (!executors.Probes.TryGetValue(contract.Probe, out var probe))
+        var probeTargetKey = contract.Target ?? playbook.Target;
+        if (contract.Target is not null && !options.Targets.ContainsKey(contract.Target))
         {
-            errors.Add($"{at}:Contract:Probe: unknown probe '{contract.Probe}'; known probes: {string.Join(", ", executors.Probes.Keys.Order())}.");
+            errors.Add($"{at}:Contract:Target: target '{contract.Target}' is not defined under Grace:Targets.");
         }
         else
         {
-            var probeTargetKey = contract.Target ?? playbook.Target;
-            if (contract.Target is not null && !options.Targets.ContainsKey(contract.Target))
-            {
-                errors.Add($"{at}:Contract:Target: target '{contract.Target}' is not defined under Grace:Targets.");
-            }
-            else if (options.Targets.TryGetValue(probeTargetKey, out var probeTarget) && !probe.TargetKinds.Contains(probeTarget.Kind))
-            {
-                errors.Add($"{at}:Contract:Probe: probe '{probe.Key}' reads {string.Join(" or ", probe.TargetKinds)} targets, and '{probeTargetKey}' is {probeTarget.Kind}.");
-            }
-
-            errors.AddRange(probe.ValidateParameters(contract.Parameters).Select(e => $"{at}:Contract:{e}"));
+            ValidateProbeUse($"{at}:Contract", contract.Probe, contract.Parameters, probeTargetKey, options.Targets.GetValueOrDefault(probeTargetKey), errors);
         }
 
         if (contract.DeadlineSeconds is < 1 or > 86_400)

@@ -107,13 +107,15 @@ public sealed class HttpCallExecutor(IHttpClientFactory httpFactory) : IRemediat
 
 /// <summary>
 /// <c>http.status</c> and <c>http.latency-ms</c>: GET a path of an HTTP target (<c>Path</c>, default
-/// <c>/</c>) and read the status code (0 when nothing answered) or the time it took.
+/// <c>/</c>) and read the status code (0 when nothing answered) or the time it took. Reads Http
+/// targets and supervised processes that declare a Url.
 /// </summary>
 public sealed class HttpHealthProbe(IHttpClientFactory httpFactory, string key) : IProbe
 {
     public string Key => key;
     public string Unit => key == "http.status" ? "status" : "ms";
-    public IReadOnlySet<TargetKind> TargetKinds { get; } = new HashSet<TargetKind> { TargetKind.Http };
+    // A supervised process that serves HTTP declares its Url too, so its health check can be an HTTP one.
+    public IReadOnlySet<TargetKind> TargetKinds { get; } = new HashSet<TargetKind> { TargetKind.Http, TargetKind.Process };
 
     public async Task<double> ReadAsync(ProbeRequest request, CancellationToken cancellationToken)
     {

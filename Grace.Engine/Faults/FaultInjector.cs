@@ -18,6 +18,12 @@ public sealed class FaultOptions
     public const string Section = "Grace:Faults";
 
     public bool Enabled { get; set; }
+
+    /// <summary>
+    /// The Http target Grace serves itself as a demo service (a health endpoint, an orders endpoint
+    /// and an admin endpoint) on its loopback Url, so the health-endpoint fault has a real endpoint to break.
+    /// </summary>
+    public string DemoServiceTarget { get; set; } = "demo-orders-api";
 }
 
 /// <summary>The faults Grace can inject into its own demo targets.</summary>
@@ -31,7 +37,17 @@ public enum FaultKind
     ProcessCrash,
     /// <summary>Holds an exclusive lock on a PostgreSQL table (<c>grace_fault_lock</c>) in an idle transaction, with a second session waiting on it.</summary>
     PostgresLockHold,
+    /// <summary>Stops a supervised process with SIGSTOP, as a hang would: it stays alive and does nothing.</summary>
+    ProcessHang,
+    /// <summary>Puts the demo service in a stuck state where its health endpoint answers 503 until its admin reset is called.</summary>
+    HealthEndpointFailure,
 }
+
+/// <summary>What a fault does, for people choosing one, and the kind of target it breaks.</summary>
+public sealed record FaultInfo(FaultKind Kind, string Title, string Description, TargetKind TargetKind, bool HasSize);
+
+/// <summary>A target a fault could be injected into, or why it cannot be now.</summary>
+public sealed record FaultTarget(string Key, string? Description, string? Unavailable);
 
 /// <summary>
 /// Injects real faults into real local targets so a person can watch Grace notice and heal them.
@@ -43,6 +59,7 @@ public sealed class FaultInjector(
     TargetRegistry targets,
     CacheRoots cacheRoots,
     ProcessSupervisor supervisor,
+    DemoService demoService,
     IDbContextFactory<GraceDbContext> dbFactory,
     TimeProvider time) : IAsyncDisposable
 {
@@ -50,6 +67,43 @@ public sealed class FaultInjector(
     private readonly ConcurrentBag<Npgsql.NpgsqlConnection> _heldPostgres = [];
 
     public bool Enabled => options.CurrentValue.Enabled;
+
+    public static IReadOnlyList<FaultInfo> Kinds { get; } =
+    [
+        new(FaultKind.SqliteWalGrowth, "Grow a SQLite write-ahead log", "Writes rows with automatic checkpoints off and keeps a connection open, so the -wal file grows to the size you choose.", TargetKind.Sqlite, true),
+        new(FaultKind.CacheFill, "Fill a cache folder", "Writes files of 1 MiB into a folder under the cache roots until it holds the size you choose.", TargetKind.Directory, true),
+        new(FaultKind.ProcessCrash, "Crash a supervised process", "Kills the process from outside, as a crash would; the supervisor reports the exit.", TargetKind.Process, false),
+        new(FaultKind.ProcessHang, "Hang a supervised process", "Stops the process with SIGSTOP: it stays alive but does nothing, and only its health check (its heartbeat) can tell.", TargetKind.Process, false),
+        new(FaultKind.HealthEndpointFailure, "Make a health endpoint fail", "Puts Grace's demo orders service in a stuck state: /health and /orders answer 503 until its admin reset is called.", TargetKind.Http, false),
+        new(FaultKind.PostgresLockHold, "Hold a lock in PostgreSQL", "Takes an exclusive lock on grace_fault_lock in an idle transaction, with a second session waiting on it.", TargetKind.Postgres, false),
+    ];
+
+    /// <summary>The configured targets a fault applies to, each with the reason it cannot be broken now, if any.</summary>
+    public IReadOnlyList<FaultTarget> TargetsFor(FaultKind kind)
+    {
+        var info = Kinds.Single(k => k.Kind == kind);
+        var result = new List<FaultTarget>();
+        foreach (var key in targets.Keys.Order(StringComparer.OrdinalIgnoreCase))
+        {
+            var target = targets.Resolve(key);
+            if (target.Kind != info.TargetKind)
+            {
+                continue;
+            }
+
+            var unavailable = targets.Unconfigured(key) ?? (kind switch
+            {
+                FaultKind.CacheFill when target.Path is null || cacheRoots.RootOf(Path.TrimEndingDirectorySeparator(target.Path)) is null => "Not under a cache root.",
+                FaultKind.ProcessCrash or FaultKind.ProcessHang when supervisor.ProcessOf(key) is null => "Not running.",
+                FaultKind.HealthEndpointFailure when !string.Equals(key, options.CurrentValue.DemoServiceTarget, StringComparison.OrdinalIgnoreCase) || !demoService.IsListening
+                    => "Not Grace's demo service: Grace only breaks an endpoint it serves itself.",
+                _ => null,
+            });
+            result.Add(new FaultTarget(key, target.Description, unavailable));
+        }
+
+        return result;
+    }
 
     public async Task<string> InjectAsync(FaultKind kind, string targetKey, int megabytes, Actor actor, CancellationToken cancellationToken)
     {
@@ -68,6 +122,11 @@ public sealed class FaultInjector(
             throw new MissionOperationException($"Target '{targetKey}' is not configured.");
         }
 
+        if (targets.Unconfigured(targetKey) is { } unconfigured)
+        {
+            throw new MissionOperationException(unconfigured);
+        }
+
         megabytes = Math.Clamp(megabytes, 1, 512);
         var result = (kind, target.Kind) switch
         {
@@ -75,6 +134,8 @@ public sealed class FaultInjector(
             (FaultKind.CacheFill, TargetKind.Directory) => await FillCacheAsync(target, megabytes, cancellationToken),
             (FaultKind.ProcessCrash, TargetKind.Process) => Crash(target),
             (FaultKind.PostgresLockHold, TargetKind.Postgres) => await HoldLockAsync(target, cancellationToken),
+            (FaultKind.ProcessHang, TargetKind.Process) => Hang(target),
+            (FaultKind.HealthEndpointFailure, TargetKind.Http) => BreakDemoService(target),
             _ => throw new MissionOperationException($"Fault {kind} does not apply to '{targetKey}', a {target.Kind} target."),
         };
 
@@ -177,6 +238,34 @@ public sealed class FaultInjector(
         var pid = process.Id;
         process.Kill(entireProcessTree: true);
         return $"Killed pid {pid} of '{target.Key}'.";
+    }
+
+    private string Hang(ResolvedTarget target)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new MissionOperationException("The hang fault stops the process with SIGSTOP, which Grace sends on Linux only.");
+        }
+
+        var process = supervisor.ProcessOf(target.Key) ?? throw new MissionOperationException($"'{target.Key}' is not running.");
+        if (NativeMethods.Kill(process.Id, NativeMethods.SigStop) != 0)
+        {
+            throw new MissionOperationException($"SIGSTOP to pid {process.Id} of '{target.Key}' failed (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}).");
+        }
+
+        return $"Stopped pid {process.Id} of '{target.Key}' with SIGSTOP: it is alive but does nothing until it is restarted.";
+    }
+
+    private string BreakDemoService(ResolvedTarget target)
+    {
+        if (!string.Equals(target.Key, options.CurrentValue.DemoServiceTarget, StringComparison.OrdinalIgnoreCase) || !demoService.IsListening)
+        {
+            throw new MissionOperationException(
+                $"'{target.Key}' is not Grace's demo service (Grace:Faults:DemoServiceTarget is '{options.CurrentValue.DemoServiceTarget}'{(demoService.IsListening ? "" : ", and it is not listening")}): Grace only breaks an endpoint it serves itself.");
+        }
+
+        demoService.Fail("the orders store connection pool is exhausted");
+        return $"The demo service at {target.Url} is stuck: its health endpoint answers 503 until POST /admin/reset-pool.";
     }
 
     /// <summary>Closes the connections the WAL fault keeps open.</summary>

@@ -20,10 +20,10 @@ public enum GateVerdict
 public sealed record GateDecision(GateVerdict Verdict, string Reason, bool DryRun = false);
 
 /// <summary>
-/// Policy before any action: the kill switch, one playbook's cooldown on one target, the cap on
-/// runs per hour, missions in flight per target, and dry-run.
+/// Policy before any action: the kill switch, a target left unconfigured, one playbook's cooldown
+/// on one target, the cap on runs per hour, missions in flight per target, and dry-run.
 /// </summary>
-public sealed class PolicyGate(KillSwitch killSwitch, IOptionsMonitor<EngineOptions> options, IOptionsMonitor<CatalogOptions> catalog, TimeProvider time)
+public sealed class PolicyGate(KillSwitch killSwitch, IOptionsMonitor<EngineOptions> options, IOptionsMonitor<CatalogOptions> catalog, Targets.TargetRegistry targets, TimeProvider time)
 {
     private static readonly MissionState[] InFlight = [MissionState.Approved, MissionState.Executing, MissionState.Verifying];
     private static readonly MissionState[] Acting = [MissionState.Executing, MissionState.Verifying];
@@ -40,6 +40,11 @@ public sealed class PolicyGate(KillSwitch killSwitch, IOptionsMonitor<EngineOpti
         if (await killSwitch.IsEngagedAsync(cancellationToken))
         {
             return new GateDecision(GateVerdict.Block, "The kill switch is engaged: no action runs until a Lead or Admin releases it.");
+        }
+
+        if (targets.Unconfigured(mission.Target) is { } unconfigured)
+        {
+            return new GateDecision(GateVerdict.Block, unconfigured);
         }
 
         var playbook = catalog.CurrentValue.Playbooks.GetValueOrDefault(mission.PlaybookKey);

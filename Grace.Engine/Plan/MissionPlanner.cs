@@ -46,12 +46,22 @@ public sealed class MissionPlanner(
         var probe = executors.Probe(contractOptions.Probe);
 
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        var busy = await db.Missions.AnyAsync(m => m.IncidentId == incidentId
-            && m.State != MissionState.Succeeded && m.State != MissionState.RolledBack && m.State != MissionState.Failed
-            && m.State != MissionState.Rejected && m.State != MissionState.Expired && m.State != MissionState.Blocked
-            && m.State != MissionState.DryRunCompleted, cancellationToken);
-        if (busy)
+        // One fault often raises several incidents (a crash, then its failing health check). A mission
+        // already under way for this incident, or running the same playbook on the same target, covers it.
+        var underWay = await db.Missions.AsNoTracking()
+            .Where(m => m.State != MissionState.Succeeded && m.State != MissionState.RolledBack && m.State != MissionState.Failed
+                && m.State != MissionState.Rejected && m.State != MissionState.Expired && m.State != MissionState.Blocked
+                && m.State != MissionState.DryRunCompleted)
+            .Where(m => m.IncidentId == incidentId || (m.PlaybookKey == playbookKey && m.Target == targetKey))
+            .Select(m => new { m.Id, m.IncidentId })
+            .FirstOrDefaultAsync(cancellationToken);
+        if (underWay is not null)
         {
+            if (underWay.IncidentId != incidentId)
+            {
+                logger.LogInformation("Incident {Incident} is covered by mission {Mission}, already running playbook {Playbook} on {Target}", incidentId, underWay.Id, playbookKey, targetKey);
+            }
+
             return null;
         }
 

@@ -24,6 +24,37 @@ public sealed class ProcessSupervisor(IServiceProvider services, Targets.PathRes
     /// <summary>The running process of a target, if any.</summary>
     public Process? ProcessOf(string target) => _processes.TryGetValue(target, out var s) && IsRunning(s.Process) ? s.Process : null;
 
+    /// <summary>
+    /// When the running process of a target last wrote a line to its standard output or error:
+    /// null while it has written nothing since it started, or is not running. A worker that logs as
+    /// it works and then falls silent is hung, even though it is still alive.
+    /// </summary>
+    public DateTimeOffset? LastOutputOf(string target) =>
+        _processes.TryGetValue(target, out var s) && IsRunning(s.Process) ? s.LastOutputAt : null;
+
+    /// <summary>How long the running process of a target has been silent (since its start when it has written nothing); null when it is not running.</summary>
+    public TimeSpan? SilenceOf(string target) =>
+        _processes.TryGetValue(target, out var s) && IsRunning(s.Process) ? time.GetUtcNow() - (s.LastOutputAt ?? s.StartedAt) : null;
+
+    /// <summary>
+    /// Whether the kernel holds the process stopped (state T, as after SIGSTOP or a debugger):
+    /// alive, but it will do nothing until it is continued. Read from <c>/proc/&lt;pid&gt;/stat</c>; false where there is no /proc.
+    /// </summary>
+    public static bool IsStopped(Process process)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{process.Id}/stat");
+            // The command name in parentheses may hold spaces; the state is the first field after it.
+            var state = stat[(stat.LastIndexOf(')') + 2)..];
+            return state.Length > 0 && state[0] is 'T' or 't';
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentOutOfRangeException)
+        {
+            return false;
+        }
+    }
+
     // A process object that was disposed or never started answers HasExited with an exception.
     private static bool IsRunning(Process process)
     {
@@ -74,11 +105,12 @@ public sealed class ProcessSupervisor(IServiceProvider services, Targets.PathRes
 
         var process = Process.Start(info) ?? throw new InvalidOperationException($"{command} did not start.");
         process.EnableRaisingEvents = true;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        var supervised = new Supervised(process, time.GetUtcNow());
+        // The output is read (a full pipe would block the child) and only its timing is kept, as a heartbeat.
+        process.OutputDataReceived += (_, e) => supervised.Heard(e.Data, time.GetUtcNow());
+        process.ErrorDataReceived += (_, e) => supervised.Heard(e.Data, time.GetUtcNow());
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var supervised = new Supervised(process, time.GetUtcNow());
         _processes[key] = supervised;
         process.Exited += (_, _) =>
         {
@@ -106,6 +138,11 @@ public sealed class ProcessSupervisor(IServiceProvider services, Targets.PathRes
         if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
         {
             _ = NativeMethods.Kill(process.Id, NativeMethods.SigTerm);
+            if (OperatingSystem.IsLinux())
+            {
+                // A stopped (hung by SIGSTOP) process only acts on SIGTERM once it is continued.
+                _ = NativeMethods.Kill(process.Id, NativeMethods.SigCont);
+            }
         }
 
         using var grace = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -152,15 +189,31 @@ public sealed class ProcessSupervisor(IServiceProvider services, Targets.PathRes
 
     private sealed class Supervised(Process process, DateTimeOffset startedAt)
     {
+        private long _lastOutputTicks;
+
         public Process Process { get; } = process;
         public DateTimeOffset StartedAt { get; } = startedAt;
+        public DateTimeOffset? LastOutputAt => Interlocked.Read(ref _lastOutputTicks) is var ticks and > 0 ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
         public volatile bool Stopping;
+
+        public void Heard(string? line, DateTimeOffset at)
+        {
+            // A null line is the end of the stream, not a sign of life.
+            if (line is not null)
+            {
+                Interlocked.Exchange(ref _lastOutputTicks, at.UtcTicks);
+            }
+        }
     }
 }
 
 internal static partial class NativeMethods
 {
     internal const int SigTerm = 15;
+
+    // Linux numbers (macOS differs): used only where OperatingSystem.IsLinux().
+    internal const int SigCont = 18;
+    internal const int SigStop = 19;
 
     // Graceful stop: .NET's Process.Kill only sends SIGKILL.
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]

@@ -11,6 +11,8 @@ public sealed record ResolvedTarget(string Key, TargetKind Kind, string? Path, s
 /// <summary>Resolves target keys from <c>Grace:Targets</c>; paths are relative to the content root.</summary>
 public sealed class TargetRegistry(IOptionsMonitor<CatalogOptions> catalog, PathResolver paths, GraceDatabaseInfo database)
 {
+    /// <summary>The configured target keys.</summary>
+    public IEnumerable<string> Keys => catalog.CurrentValue.Targets.Keys;
 
     public bool TryResolve(string key, out ResolvedTarget target)
     {
@@ -29,6 +31,26 @@ public sealed class TargetRegistry(IOptionsMonitor<CatalogOptions> catalog, Path
         target = new ResolvedTarget(key, options.Kind, path is null ? null : ResolvePath(path), options.ConnectionString, options.Url, options.Description, options);
         return true;
     }
+
+    /// <summary>
+    /// Why an <see cref="TargetOptions.Optional"/> target cannot be used yet, naming the setting to
+    /// give it; null when the target is configured (or not optional: those are checked at start).
+    /// </summary>
+    public string? Unconfigured(string key) =>
+        catalog.CurrentValue.Targets.TryGetValue(key, out var options) && options.Optional && Missing(options) is { } missing
+            ? $"Target '{key}' is optional and not configured: set Grace:Targets:{key}:{missing.Setting} ({missing.Why})."
+            : null;
+
+    /// <summary>The setting a target of its kind cannot do without, when it is missing.</summary>
+    public static (string Setting, string Why)? Missing(TargetOptions target) => target.Kind switch
+    {
+        TargetKind.Sqlite when !target.UseGraceDatabase && string.IsNullOrWhiteSpace(target.Path) => ("Path", "is required for a Sqlite target"),
+        TargetKind.Directory when string.IsNullOrWhiteSpace(target.Path) => ("Path", "is required for a Directory target"),
+        TargetKind.Http when !Uri.TryCreate(target.Url, UriKind.Absolute, out _) => ("Url", "must be an absolute URL for an Http target"),
+        TargetKind.Process when string.IsNullOrWhiteSpace(target.Command) => ("Command", "is required for a Process target (the executable Grace starts and supervises)"),
+        TargetKind.Postgres or TargetKind.SqlServer when string.IsNullOrWhiteSpace(target.ConnectionString) => ("ConnectionString", $"is required for a {target.Kind} target"),
+        _ => null,
+    };
 
     public ResolvedTarget Resolve(string key) =>
         TryResolve(key, out var target) ? target : throw new InvalidOperationException($"Target '{key}' is not configured under Grace:Targets.");

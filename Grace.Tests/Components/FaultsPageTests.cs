@@ -1,6 +1,9 @@
 using Bunit;
+using Grace.Engine.Faults;
 using Grace.Engine.Missions;
 using Grace.Web.Components.Pages.Faults;
+using Microsoft.Extensions.DependencyInjection;
+using MudBlazor;
 
 namespace Grace.Tests.Components;
 
@@ -13,5 +16,31 @@ public sealed class FaultsPageTests : GraceComponentTest
         var cut = Render<Faults>();
         Assert.Contains("Grace:Faults:Enabled", cut.Find("#faults-off").TextContent);
         Assert.Empty(cut.FindAll("#inject"));
+    }
+
+    [Fact]
+    public async Task When_on_each_fault_lists_its_targets_and_says_why_one_cannot_be_broken_now()
+    {
+        Services.PostConfigure<FaultOptions>(o => o.Enabled = true);
+        SignIn("ada", GraceRoles.Admin);
+        var cut = Render<Faults>();
+
+        // The first fault grows a SQLite WAL: every SQLite target is offered, with a size.
+        Assert.Contains("-wal file grows", cut.Find("#fault-description").TextContent);
+        Assert.Contains("demo-orders-db", cut.Find("#fault-targets").TextContent);
+        Assert.NotEmpty(cut.FindAll("#fault-size"));
+        Assert.False(cut.Find("#inject").HasAttribute("disabled"));
+
+        var select = cut.FindComponent<MudSelect<FaultKind>>();
+        await cut.InvokeAsync(() => select.Instance.ValueChanged.InvokeAsync(FaultKind.PostgresLockHold));
+        Assert.Contains("set Grace:Targets:demo-postgres:ConnectionString", cut.Find("#fault-targets").TextContent);
+        Assert.Empty(cut.FindAll("#fault-size"));
+        Assert.True(cut.Find("#inject").HasAttribute("disabled"));
+
+        // Nothing is supervised in this test: the worker is not running, so it cannot be hung.
+        await cut.InvokeAsync(() => select.Instance.ValueChanged.InvokeAsync(FaultKind.ProcessHang));
+        Assert.Contains("SIGSTOP", cut.Find("#fault-description").TextContent);
+        Assert.Contains("Not running.", cut.Find("#fault-targets").TextContent);
+        Assert.True(cut.Find("#inject").HasAttribute("disabled"));
     }
 }

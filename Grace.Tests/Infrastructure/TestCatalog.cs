@@ -21,6 +21,8 @@ public static class TestCatalog
             ["Grace:Engine:LeaseSeconds"] = "10",
             ["Grace:Engine:QuarantineDirectory"] = folder.Combine("quarantine"),
             ["Grace:Engine:CacheRoots:1"] = folder.Combine("cache-root"),
+            // The shipped demo service gets a port of its own, so no test meets a Grace already running on 5133.
+            ["Grace:Targets:demo-orders-api:Url"] = $"http://127.0.0.1:{FreeLoopbackPort()}/",
 
             ["Grace:Targets:test-db:Kind"] = "Sqlite",
             ["Grace:Targets:test-db:Path"] = folder.Combine("app.db"),
@@ -62,6 +64,14 @@ public static class TestCatalog
             ["Grace:Playbooks:test-debug-logging:Contract:DeadlineSeconds"] = "2",
         };
         return s;
+    }
+
+    /// <summary>A loopback port nothing listens on right now.</summary>
+    public static int FreeLoopbackPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>

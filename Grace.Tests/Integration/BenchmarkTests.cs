@@ -47,7 +47,7 @@ public sealed class BenchmarkTests : IAsyncLifetime
 
     private ResolvedTarget Target => new("stock-api", TargetKind.Http, null, null, _url, null);
 
-    private static readonly BenchmarkOptions Stock = new() { Name = "stock", Kind = "Http", Path = "/stock", Samples = 30 };
+    private static readonly BenchmarkOptions Stock = new() { Name = "stock", Kind = BenchmarkKind.Http, Path = "/stock", Samples = 30 };
 
     [Fact]
     public async Task An_injected_slowdown_is_a_regression()

@@ -5,7 +5,9 @@ using Grace.Data.Entities;
 using Grace.Engine.Execute;
 using Grace.Engine.Faults;
 using Grace.Engine.Missions;
+using Grace.Engine.Supervision;
 using Grace.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
 
 namespace Grace.Tests.Integration;
 
@@ -28,7 +30,11 @@ public sealed class FaultInjectionTests : IAsyncLifetime
         ["Grace:Faults:Enabled"] = enabled ? "true" : "false",
         ["Grace:Targets:demo-orders-db:Path"] = _folder.Combine("demo", "orders.db"),
         ["Grace:Targets:demo-orders-db:HealthCheck:IntervalSeconds"] = "1",
+        ["Grace:Targets:demo-worker:HealthCheck:IntervalSeconds"] = "1",
+        ["Grace:Targets:demo-orders-api:HealthCheck:IntervalSeconds"] = "1",
     })).Start();
+
+    private static readonly Actor Admin = new("admin", [GraceRoles.Admin]);
 
     [Fact]
     public async Task A_grown_wal_is_noticed_by_its_health_check_and_healed_by_the_shipped_playbook()
@@ -62,5 +68,79 @@ public sealed class FaultInjectionTests : IAsyncLifetime
         var wrongKind = await Assert.ThrowsAsync<MissionOperationException>(() =>
             on.Get<FaultInjector>().InjectAsync(FaultKind.CacheFill, "demo-orders-db", 1, new Actor("ada", [GraceRoles.Admin]), default));
         Assert.Contains("does not apply", wrongKind.Message);
+    }
+
+    [Fact]
+    public async Task A_hung_worker_is_noticed_by_its_heartbeat_and_restarted_until_it_is_responsive_again()
+    {
+        await using var host = Host(enabled: true);
+        var supervisor = host.Get<ProcessSupervisor>();
+        var hung = supervisor.ProcessOf("demo-worker");
+        Assert.NotNull(hung);
+
+        var result = await host.Get<FaultInjector>().InjectAsync(FaultKind.ProcessHang, "demo-worker", 1, Admin, default);
+        Assert.Contains("SIGSTOP", result);
+        Assert.True(ProcessSupervisor.IsStopped(hung));
+
+        // Nobody logs a hang: the shipped responsiveness check (stopped, or silent for 5 s) raises it, and the shipped tier-1 playbook restarts the worker.
+        var mission = await host.WaitForMissionAsync(m => m.PlaybookKey == "restart-demo-worker" && m.CompletedAt != null, "finished", 60);
+        Assert.Equal(MissionState.Succeeded, mission.State);
+        Assert.Equal(ContractVerdict.Met, mission.Contract!.Verdict);
+        Assert.Contains(mission.Events, e => e.Kind == "executed" && e.Message.Contains("healthy after", StringComparison.Ordinal));
+        Assert.True(hung.HasExited);
+        var restarted = supervisor.ProcessOf("demo-worker");
+        Assert.NotNull(restarted);
+        Assert.NotEqual(hung.Id, restarted.Id);
+        Assert.False(ProcessSupervisor.IsStopped(restarted));
+        await using var db = host.CreateDb();
+        var incident = await db.Incidents.SingleAsync(i => i.Id == mission.IncidentId);
+        Assert.Equal("health:demo-worker", incident.Source);
+    }
+
+    [Fact]
+    public async Task A_failing_health_endpoint_is_reset_over_http_by_the_shipped_playbook_and_its_benchmark_improves()
+    {
+        await using var host = Host(enabled: true);
+        var demo = host.Get<DemoService>();
+        Assert.True(demo.IsListening);
+        using var http = new HttpClient { BaseAddress = demo.ListeningOn };
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/health")).StatusCode);
+
+        var result = await host.Get<FaultInjector>().InjectAsync(FaultKind.HealthEndpointFailure, "demo-orders-api", 1, Admin, default);
+        Assert.Contains("503", result);
+        var failing = await http.GetAsync("/health");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, failing.StatusCode);
+        Assert.Contains("connection pool is exhausted", await failing.Content.ReadAsStringAsync());
+
+        var mission = await host.WaitForMissionAsync(m => m.PlaybookKey == "reset-demo-api-pool" && m.CompletedAt != null, "finished", 60);
+        Assert.Equal(MissionState.Succeeded, mission.State);
+        Assert.Contains(mission.Events, e => e.Kind == "executed" && e.Message.Contains("POST", StringComparison.Ordinal) && e.Message.Contains("/admin/reset-pool", StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/health")).StatusCode);
+        Assert.Null(demo.Failure);
+
+        // The orders benchmark ran before (stuck: every request waited for the pool) and after: faster, so no regression.
+        await using var db = host.CreateDb();
+        var run = await db.BenchmarkRuns.SingleAsync(b => b.MissionId == mission.Id);
+        Assert.Equal("orders", run.Benchmark);
+        Assert.False(run.Regression);
+        Assert.True(run.EffectSize < 0, $"effect {run.EffectSize:P0}: the reset should make orders faster");
+    }
+
+    [Fact]
+    public async Task Faults_refuse_targets_they_cannot_break_and_name_what_is_missing()
+    {
+        await using var host = Host(enabled: true);
+        var injector = host.Get<FaultInjector>();
+        var postgres = await Assert.ThrowsAsync<MissionOperationException>(() => injector.InjectAsync(FaultKind.PostgresLockHold, "demo-postgres", 1, Admin, default));
+        Assert.Contains("Grace:Targets:demo-postgres:ConnectionString", postgres.Message);
+        var foreign = await Assert.ThrowsAsync<MissionOperationException>(() => injector.InjectAsync(FaultKind.HealthEndpointFailure, "grace", 1, Admin, default));
+        Assert.Contains("does not apply", foreign.Message);
+
+        // A signal for the unconfigured target still becomes a mission, blocked with the setting to give.
+        using var client = host.IngestClient();
+        (await client.PostAsJsonAsync("/api/signals", new { source = "health:demo-postgres", message = "Health check postgres.blocked-sessions of demo-postgres failed" })).EnsureSuccessStatusCode();
+        var mission = await host.WaitForMissionAsync(m => m.PlaybookKey == "end-demo-postgres-blockers" && m.CompletedAt != null, "finished", 30);
+        Assert.Equal(MissionState.Blocked, mission.State);
+        Assert.Contains(mission.Events, e => e.Message.Contains("set Grace:Targets:demo-postgres:ConnectionString", StringComparison.Ordinal));
     }
 }

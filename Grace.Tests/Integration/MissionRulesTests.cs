@@ -40,6 +40,27 @@ public sealed class MissionRulesTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_second_incident_for_a_playbook_already_under_way_on_its_target_makes_no_second_mission()
+    {
+        TestCatalog.FillCache(Cache);
+        await using var host = NewHost(2, null, ("Grace:Patterns:test-cache-quota:MessageRegex", "disk quota exceeded"), ("Grace:Patterns:test-cache-quota:Playbooks:0", "test-clear-cache"));
+        await PostAsync(host, TestCatalog.CacheMessage);
+        var first = await host.WaitForMissionAsync(m => m.State == MissionState.AwaitingApproval, "awaiting approval");
+
+        // The same fault seen another way: a different incident, the same playbook on the same target.
+        await PostAsync(host, "Thumbnail write failed: disk quota exceeded for user 1001");
+        var second = await host.WaitForIncidentAsync(i => i.SampleMessage.Contains("quota", StringComparison.Ordinal));
+        Assert.NotEqual(first.IncidentId, second.Id);
+        // Signals are diagnosed in order: once a later signal has its mission, the quota incident has been planned (or not).
+        await PostAsync(host, TestCatalog.WalMessage);
+        await host.WaitForMissionAsync(m => m.PlaybookKey == "test-checkpoint", "planned");
+
+        await using var db = host.CreateDb();
+        var missions = await db.Missions.Where(m => m.PlaybookKey == "test-clear-cache").ToListAsync();
+        Assert.Equal(first.Id, Assert.Single(missions).Id);
+    }
+
+    [Fact]
     public async Task An_approval_that_expires_ends_the_mission_and_nothing_runs()
     {
         TestCatalog.FillCache(Cache);

@@ -56,32 +56,25 @@ public sealed class PostgresFaultTests : IAsyncLifetime
     public async Task A_held_lock_becomes_a_mission_that_ends_the_blocker_and_no_log_shows_the_connection_string()
     {
         var logs = new CapturingSink();
+        // The shipped demo-postgres target, given a connection string as an operator would (shorter waits for the test).
         var settings = TestCatalog.Settings(_folder).Concat(_database.Settings()).Concat(new Dictionary<string, string?>
         {
             ["Grace:Faults:Enabled"] = "true",
-            ["Grace:Targets:orders-pg:Kind"] = "Postgres",
-            ["Grace:Targets:orders-pg:ConnectionString"] = _connectionString,
-            ["Grace:Targets:orders-pg:HealthCheck:Probe"] = "postgres.blocked-sessions",
-            ["Grace:Targets:orders-pg:HealthCheck:Comparator"] = "LessThan",
-            ["Grace:Targets:orders-pg:HealthCheck:Threshold"] = "1",
-            ["Grace:Targets:orders-pg:HealthCheck:IntervalSeconds"] = "1",
-            ["Grace:Patterns:orders-pg-blocked:Source"] = "health:orders-pg",
-            ["Grace:Patterns:orders-pg-blocked:Playbooks:0"] = "end-orders-pg-blockers",
-            ["Grace:Playbooks:end-orders-pg-blockers:Action"] = "postgres.end-blockers",
-            ["Grace:Playbooks:end-orders-pg-blockers:Target"] = "orders-pg",
-            ["Grace:Playbooks:end-orders-pg-blockers:Tier"] = "0",
-            ["Grace:Playbooks:end-orders-pg-blockers:Parameters:MinBlockedSeconds"] = "0",
-            ["Grace:Playbooks:end-orders-pg-blockers:Contract:Probe"] = "postgres.blocked-sessions",
-            ["Grace:Playbooks:end-orders-pg-blockers:Contract:Comparator"] = "Equal",
-            ["Grace:Playbooks:end-orders-pg-blockers:Contract:Threshold"] = "0",
-            ["Grace:Playbooks:end-orders-pg-blockers:Contract:DeadlineSeconds"] = "15",
+            ["Grace:Targets:demo-postgres:ConnectionString"] = _connectionString,
+            ["Grace:Targets:demo-postgres:HealthCheck:IntervalSeconds"] = "1",
+            ["Grace:Targets:demo-postgres:HealthCheck:Parameters:MinBlockedSeconds"] = "1",
+            ["Grace:Playbooks:end-demo-postgres-blockers:Parameters:MinBlockedSeconds"] = "1",
         });
         await using var host = new GraceHost(settings, s => s.AddSingleton<ILogEventSink>(logs)).Start();
 
-        var result = await host.Get<FaultInjector>().InjectAsync(FaultKind.PostgresLockHold, "orders-pg", 1, new Actor("admin", [GraceRoles.Admin]), default);
+        var result = await host.Get<FaultInjector>().InjectAsync(FaultKind.PostgresLockHold, "demo-postgres", 1, new Actor("admin", [GraceRoles.Admin]), default);
         Assert.Contains("Holding an exclusive lock", result);
 
-        var mission = await host.WaitForMissionAsync(m => m.PlaybookKey == "end-orders-pg-blockers" && m.CompletedAt != null, "finished", 60);
+        // Ending someone's session is tier 2 in the shipped catalog: it waits for an operator.
+        var waiting = await host.WaitForMissionAsync(m => m.PlaybookKey == "end-demo-postgres-blockers" && m.State == MissionState.AwaitingApproval, "awaiting approval", 60);
+        Assert.Equal(2, waiting.Tier);
+        await host.Get<Grace.Engine.Gate.ApprovalService>().DecideAsync(waiting.Id, new Actor("olivia", [GraceRoles.Operator]), ApprovalVerdict.Approve, null, default);
+        var mission = await host.WaitForMissionAsync(m => m.Id == waiting.Id && m.CompletedAt != null, "finished", 60);
         Assert.Equal(MissionState.Succeeded, mission.State);
         Assert.Contains(mission.Events, e => e.Kind == "executed" && e.Message.Contains("Ended 1 blocking session", StringComparison.Ordinal));
         var secret = $"Password={_password}";

@@ -24,6 +24,13 @@ public sealed class StartupValidationTests : IDisposable
         { "Grace:Engine:ApprovalTimeoutMinutes", "0", "Grace:Engine:ApprovalTimeoutMinutes must be between 1 and 1440" },
         { "Grace:Database:Provider", "Oracle", "Grace:Database:Provider" },
         { "Grace:Playbooks:test-checkpoint:Tier", "high", "Grace:Playbooks:test-checkpoint:Tier" },
+        { "Grace:Targets:test-db:HealthCheck:Probe", "wal.size", "Grace:Targets:test-db:HealthCheck:Probe: unknown probe 'wal.size'" },
+        { "Grace:Targets:test-cache:HealthCheck:Probe", "sqlite.wal-bytes", "Grace:Targets:test-cache:HealthCheck:Probe: probe 'sqlite.wal-bytes' reads Sqlite targets, and 'test-cache' is Directory" },
+        { "Grace:Targets:test-db:HealthCheck:FailureThreshold", "0", "Grace:Targets:test-db:HealthCheck:FailureThreshold must be between 1 and 100" },
+        { "Grace:Targets:demo-worker:HealthCheck:Parameters:MaxSilentSeconds", "soon", "Grace:Targets:demo-worker:HealthCheck:Parameters:MaxSilentSeconds must be a positive number" },
+        { "Grace:Targets:test-db:Benchmarks:0:Kind", "Postgres", "Grace:Targets:test-db:Benchmarks:0:Kind: a Postgres benchmark runs on a Postgres target, and this one is Sqlite" },
+        { "Grace:Targets:test-db:Benchmarks:0:Kind", "Oracle", "Grace:Targets:test-db" },
+        { "Grace:Targets:demo-postgres:Optional", "false", "Grace:Targets:demo-postgres:ConnectionString is required for a Postgres target" },
     };
 
     [Theory]

@@ -24,7 +24,7 @@ public sealed class SupervisionTests : IAsyncLifetime
         _folder.Dispose();
     }
 
-    private GraceHost Host(string script) => new GraceHost(TestCatalog.Settings(_folder).Concat(_database.Settings()).Concat(new Dictionary<string, string?>
+    private GraceHost Host(string script, Dictionary<string, string?>? extra = null) => new GraceHost(TestCatalog.Settings(_folder).Concat(_database.Settings()).Concat(extra ?? []).Concat(new Dictionary<string, string?>
     {
         ["Grace:Targets:worker:Kind"] = "Process",
         ["Grace:Targets:worker:Command"] = "/bin/sh",
@@ -70,16 +70,109 @@ public sealed class SupervisionTests : IAsyncLifetime
     {
         await using var host = Host("trap '' TERM; while true; do sleep 1; done");
         var supervisor = host.Get<ProcessSupervisor>();
-        var executor = new ProcessRestartExecutor(supervisor);
+        var executor = host.Get<ExecutorCatalog>().Executor("process.restart");
         var target = host.Get<TargetRegistry>().Resolve("worker");
         var request = new ActionRequest(Guid.NewGuid(), target, new Dictionary<string, string> { ["StopTimeoutSeconds"] = "1", ["SettleSeconds"] = "0.5" });
         var result = await executor.ExecuteAsync(request, await executor.SnapshotAsync(request, default), default);
         Assert.Contains("killed after the stop timeout", result.Message);
 
-        var memory = new ProcessProbe(supervisor, "process.memory-mb");
+        var memory = host.Get<ExecutorCatalog>().Probe("process.memory-mb");
         Assert.True(await memory.ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default) > 0);
-        var graceCpu = new ProcessProbe(supervisor, "process.cpu-percent");
+        var graceCpu = host.Get<ExecutorCatalog>().Probe("process.cpu-percent");
         var cpu = await graceCpu.ReadAsync(new ProbeRequest(target with { Kind = TargetKind.Grace }, new Dictionary<string, string> { ["WindowMilliseconds"] = "200" }, null), default);
         Assert.InRange(cpu, 0, 100.5);
+    }
+
+    /// <summary>A worker whose health check is its heartbeat: one line of output at least every second.</summary>
+    private static Dictionary<string, string?> Heartbeat(string healthTimeoutSeconds) => new()
+    {
+        ["Grace:Targets:worker:HealthCheck:Probe"] = "process.responsive",
+        ["Grace:Targets:worker:HealthCheck:Parameters:MaxSilentSeconds"] = "1",
+        ["Grace:Targets:worker:HealthCheck:Comparator"] = "Equal",
+        ["Grace:Targets:worker:HealthCheck:Threshold"] = "1",
+        ["Grace:Targets:worker:HealthCheck:IntervalSeconds"] = "60",
+        ["Grace:Playbooks:restart-worker:Parameters:HealthTimeoutSeconds"] = healthTimeoutSeconds,
+    };
+
+    private static ActionRequest RestartRequest(GraceHost host, string healthTimeoutSeconds) =>
+        new(Guid.NewGuid(), host.Get<TargetRegistry>().Resolve("worker"), new Dictionary<string, string> { ["StopTimeoutSeconds"] = "2", ["HealthTimeoutSeconds"] = healthTimeoutSeconds });
+
+    [Fact]
+    public async Task A_restart_returns_only_once_the_health_check_passes()
+    {
+        // The worker takes two seconds before its first line: only then is it responsive.
+        await using var host = Host("sleep 2; while true; do echo working; sleep 0.2; done", Heartbeat("20"));
+        var executor = host.Get<ExecutorCatalog>().Executor("process.restart");
+        var request = RestartRequest(host, "20");
+        var clock = Stopwatch.StartNew();
+        var result = await executor.ExecuteAsync(request, await executor.SnapshotAsync(request, default), default);
+
+        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(1.8), $"returned after {clock.Elapsed.TotalSeconds:0.0} s, before the worker's first line");
+        Assert.Contains("healthy after", result.Message);
+        var responsive = host.Get<ExecutorCatalog>().Probe("process.responsive");
+        Assert.Equal(1, await responsive.ReadAsync(new ProbeRequest(request.Target, new Dictionary<string, string> { ["MaxSilentSeconds"] = "1" }, null), default));
+    }
+
+    [Fact]
+    public async Task A_restarted_process_that_never_becomes_healthy_fails_the_action_with_the_reading()
+    {
+        await using var host = Host("exec sleep 300", Heartbeat("1.5"));
+        var executor = host.Get<ExecutorCatalog>().Executor("process.restart");
+        var request = RestartRequest(host, "1.5");
+        var refused = await Assert.ThrowsAsync<ActionRefusedException>(async () => await executor.ExecuteAsync(request, await executor.SnapshotAsync(request, default), default));
+        Assert.Contains("did not pass within 1.5 s", refused.Message);
+        Assert.Contains("process.responsive = 1", refused.Message);
+        Assert.Contains("read 0", refused.Message);
+    }
+
+    [Fact]
+    public async Task A_stopped_process_is_alive_but_not_responsive_and_a_restart_ends_it()
+    {
+        await using var host = Host("while true; do echo working; sleep 0.2; done", Heartbeat("10"));
+        var supervisor = host.Get<ProcessSupervisor>();
+        var target = host.Get<TargetRegistry>().Resolve("worker");
+        var probes = host.Get<ExecutorCatalog>();
+        var heartbeat = new Dictionary<string, string> { ["MaxSilentSeconds"] = "1" };
+        await WaitForAsync(async () => await probes.Probe("process.responsive").ReadAsync(new ProbeRequest(target, heartbeat, null), default) == 1);
+
+        var hung = supervisor.ProcessOf("worker")!;
+        Assert.Equal(0, Grace.Tests.Infrastructure.Native.Kill(hung.Id, 19)); // SIGSTOP, from outside Grace
+        await WaitForAsync(() => Task.FromResult(ProcessSupervisor.IsStopped(hung)));
+        Assert.Equal(1, await probes.Probe("process.alive").ReadAsync(new ProbeRequest(target, heartbeat, null), default));
+        Assert.Equal(0, await probes.Probe("process.responsive").ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default));
+
+        // SIGTERM alone would wait for a continue; the supervisor continues it, so the stop is graceful.
+        var executor = probes.Executor("process.restart");
+        var request = RestartRequest(host, "10");
+        var result = await executor.ExecuteAsync(request, await executor.SnapshotAsync(request, default), default);
+        Assert.Contains("stopped gracefully", result.Message);
+        Assert.True(hung.HasExited);
+        Assert.True(await probes.Probe("process.silent-seconds").ReadAsync(new ProbeRequest(target, heartbeat, null), default) < 1);
+    }
+
+    [Fact]
+    public async Task A_worker_that_spoke_and_then_fell_silent_is_alive_but_not_responsive()
+    {
+        // A real hang without any signal: one line, then nothing (a deadlocked worker looks the same from outside).
+        await using var host = Host("echo started; exec sleep 300", Heartbeat("10"));
+        var target = host.Get<TargetRegistry>().Resolve("worker");
+        var probes = host.Get<ExecutorCatalog>();
+        var heartbeat = new Dictionary<string, string> { ["MaxSilentSeconds"] = "1" };
+        await WaitForAsync(async () => await probes.Probe("process.responsive").ReadAsync(new ProbeRequest(target, heartbeat, null), default) == 1);
+
+        await WaitForAsync(async () => await probes.Probe("process.responsive").ReadAsync(new ProbeRequest(target, heartbeat, null), default) == 0);
+        Assert.Equal(1, await probes.Probe("process.alive").ReadAsync(new ProbeRequest(target, heartbeat, null), default));
+        Assert.False(ProcessSupervisor.IsStopped(host.Get<ProcessSupervisor>().ProcessOf("worker")!));
+        Assert.True(await probes.Probe("process.silent-seconds").ReadAsync(new ProbeRequest(target, heartbeat, null), default) > 1);
+    }
+
+    private static async Task WaitForAsync(Func<Task<bool>> condition)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), "condition not reached within 10 s");
+            await Task.Delay(100);
+        }
     }
 }

@@ -25,6 +25,10 @@ public static class ConsoleEndpoints
 
             return Results.File(Encoding.UTF8.GetBytes(csv.ToString()), "text/csv", $"grace-outcomes-{period}d.csv");
         });
+        app.MapGet("/api/faults", (Grace.Engine.Faults.FaultInjector faults) => !faults.Enabled
+                ? Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Fault injection is off.", detail: "Set Grace:Faults:Enabled to true to use the demo.")
+                : Results.Ok(Grace.Engine.Faults.FaultInjector.Kinds.Select(k => new { k.Kind, k.Title, k.Description, k.TargetKind, k.HasSize, Targets = faults.TargetsFor(k.Kind) })))
+            .RequireAuthorization(GracePolicies.Admin);
         app.MapPost("/api/faults", async (FaultRequest body, HttpContext http, Grace.Engine.Faults.FaultInjector faults, CancellationToken ct) =>
         {
             if (!faults.Enabled)

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Diagnostics;
 using Grace.Engine.Configuration;
 using Grace.Engine.Targets;
@@ -5,14 +6,27 @@ using Microsoft.Data.Sqlite;
 
 namespace Grace.Engine.Verify.Benchmarks;
 
+/// <summary>What a benchmark times.</summary>
+public enum BenchmarkKind
+{
+    /// <summary>GET <c>Path</c> on the target's Url.</summary>
+    Http,
+    /// <summary><c>Query</c> on the target's SQLite file, read-only.</summary>
+    Sqlite,
+    /// <summary><c>Query</c> on the target's PostgreSQL database.</summary>
+    Postgres,
+    /// <summary><c>Query</c> on the target's SQL Server database.</summary>
+    SqlServer,
+}
+
 /// <summary>A benchmark a target declares (<c>Grace:Targets:&lt;key&gt;:Benchmarks</c>).</summary>
 public sealed class BenchmarkOptions
 {
     /// <summary>Name on the verification page.</summary>
     public string Name { get; set; } = "";
-    /// <summary>Http: GET <c>Path</c> on the target's Url. Sqlite: run <c>Query</c> on the target's file.</summary>
-    public string Kind { get; set; } = "Http";
+    public BenchmarkKind Kind { get; set; } = BenchmarkKind.Http;
     public string? Path { get; set; }
+    /// <summary>The query a database benchmark times (default <c>SELECT 1</c>): one the application runs often, read-only.</summary>
     public string? Query { get; set; }
     /// <summary>Samples before and after the action.</summary>
     public int Samples { get; set; } = 20;
@@ -21,30 +35,64 @@ public sealed class BenchmarkOptions
 /// <summary>Samples the latency of one benchmark, in milliseconds, for real.</summary>
 public sealed class LatencySampler(IHttpClientFactory? httpFactory = null)
 {
+    /// <summary>Configuration faults of a benchmark on a target of a kind, as "Setting message" lines.</summary>
+    public static IEnumerable<string> Validate(BenchmarkOptions benchmark, TargetKind targetKind)
+    {
+        if (string.IsNullOrWhiteSpace(benchmark.Name))
+        {
+            yield return "Name is required (it names the benchmark on the Verification page).";
+        }
+
+        if (benchmark.Samples is < 5 or > 1000)
+        {
+            yield return $"Samples must be between 5 and 1000 (it is {benchmark.Samples}); fewer cannot show a regression.";
+        }
+
+        var needs = benchmark.Kind switch
+        {
+            BenchmarkKind.Sqlite => TargetKind.Sqlite,
+            BenchmarkKind.Postgres => TargetKind.Postgres,
+            BenchmarkKind.SqlServer => TargetKind.SqlServer,
+            _ => (TargetKind?)null,
+        };
+        if (needs is { } kind && kind != targetKind)
+        {
+            yield return $"Kind: a {benchmark.Kind} benchmark runs on a {kind} target, and this one is {targetKind}.";
+        }
+
+        if (benchmark.Kind == BenchmarkKind.Http && benchmark.Path is { } path && !path.StartsWith('/'))
+        {
+            yield return $"Path '{path}' must start with '/' (a path on the target's Url).";
+        }
+    }
+
     public async Task<double[]> SampleAsync(ResolvedTarget target, BenchmarkOptions benchmark, CancellationToken cancellationToken)
     {
         var samples = new double[Math.Clamp(benchmark.Samples, 5, 1000)];
         switch (benchmark.Kind)
         {
-            case "Sqlite":
+            case BenchmarkKind.Sqlite:
                 var path = target.Path ?? throw new InvalidOperationException($"Target '{target.Key}' has no Path for a SQLite benchmark.");
                 await using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString()))
                 {
-                    await connection.OpenAsync(cancellationToken);
-                    for (var i = 0; i < samples.Length; i++)
-                    {
-                        await using var command = connection.CreateCommand();
-                        command.CommandText = benchmark.Query ?? "SELECT 1";
-                        var watch = Stopwatch.StartNew();
-                        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-                        {
-                            while (await reader.ReadAsync(cancellationToken))
-                            {
-                            }
-                        }
+                    await TimeQueriesAsync(connection, benchmark, samples, cancellationToken);
+                }
 
-                        samples[i] = watch.Elapsed.TotalMilliseconds;
-                    }
+                break;
+            case BenchmarkKind.Postgres:
+                // Its own connection, outside the pool: the samples time the query, not a pool's warm-up or contention.
+                var postgres = new Npgsql.NpgsqlConnectionStringBuilder(ConnectionStringOf(target)) { Pooling = false, ApplicationName = "grace-benchmark" };
+                await using (var connection = new Npgsql.NpgsqlConnection(postgres.ConnectionString))
+                {
+                    await TimeQueriesAsync(connection, benchmark, samples, cancellationToken);
+                }
+
+                break;
+            case BenchmarkKind.SqlServer:
+                var sqlServer = new Microsoft.Data.SqlClient.SqlConnectionStringBuilder(ConnectionStringOf(target)) { Pooling = false, ApplicationName = "grace-benchmark" };
+                await using (var connection = new Microsoft.Data.SqlClient.SqlConnection(sqlServer.ConnectionString))
+                {
+                    await TimeQueriesAsync(connection, benchmark, samples, cancellationToken);
                 }
 
                 break;
@@ -66,5 +114,28 @@ public sealed class LatencySampler(IHttpClientFactory? httpFactory = null)
         }
 
         return samples;
+    }
+
+    private static string ConnectionStringOf(ResolvedTarget target) =>
+        target.ConnectionString ?? throw new InvalidOperationException($"Target '{target.Key}' has no ConnectionString for a database benchmark.");
+
+    /// <summary>Opens the connection once, then times the query (read to the end) once per sample.</summary>
+    private static async Task TimeQueriesAsync(DbConnection connection, BenchmarkOptions benchmark, double[] samples, CancellationToken cancellationToken)
+    {
+        await connection.OpenAsync(cancellationToken);
+        for (var i = 0; i < samples.Length; i++)
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = benchmark.Query ?? "SELECT 1";
+            var watch = Stopwatch.StartNew();
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                }
+            }
+
+            samples[i] = watch.Elapsed.TotalMilliseconds;
+        }
     }
 }

@@ -1,0 +1,102 @@
+using System.Net;
+using Grace.Engine.Configuration;
+using Grace.Engine.Faults;
+using Microsoft.Extensions.Options;
+
+namespace Grace.Web.Demo;
+
+/// <summary>
+/// Serves the demo "orders" service on the loopback Url of the target named by
+/// <c>Grace:Faults:DemoServiceTarget</c>, on its own Kestrel listener, so Grace's health checks,
+/// benchmarks and <c>http.call</c> actions reach it over real HTTP like any other service:
+/// <c>GET /health</c>, <c>GET /orders</c> and <c>POST /admin/reset-pool</c>. Nothing listens when
+/// the catalog has no such target; a non-loopback Url is refused (the demo never listens outside this machine).
+/// </summary>
+public sealed partial class DemoServiceHost(
+    IOptionsMonitor<FaultOptions> faults,
+    IOptionsMonitor<CatalogOptions> catalog,
+    DemoService state,
+    ILogger<DemoServiceHost> logger) : IHostedService, IAsyncDisposable
+{
+    // While stuck, a request waits this long for a pool connection before it fails, as it would on a real service.
+    private static readonly TimeSpan PoolWait = TimeSpan.FromMilliseconds(100);
+    private WebApplication? _app;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var key = faults.CurrentValue.DemoServiceTarget;
+        if (string.IsNullOrWhiteSpace(key) || !catalog.CurrentValue.Targets.TryGetValue(key, out var target) || target.Kind != TargetKind.Http)
+        {
+            return;
+        }
+
+        if (!Uri.TryCreate(target.Url, UriKind.Absolute, out var url) || !IsLoopback(url))
+        {
+            LogNotLoopback(key, target.Url);
+            return;
+        }
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], EnvironmentName = Environments.Production });
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls(url.GetLeftPart(UriPartial.Authority));
+        var app = builder.Build();
+        app.MapGet("/health", () => state.Failure is { } failure
+            ? Results.Json(new { status = "Unhealthy", reason = failure, since = state.FailingSince }, statusCode: StatusCodes.Status503ServiceUnavailable)
+            : Results.Json(new { status = "Healthy" }));
+        app.MapGet("/orders", async (CancellationToken ct) =>
+        {
+            if (state.Failure is { } failure)
+            {
+                await Task.Delay(PoolWait, ct);
+                return Results.Json(new { error = $"No connection within {PoolWait.TotalMilliseconds:0} ms: {failure}" }, statusCode: StatusCodes.Status503ServiceUnavailable);
+            }
+
+            state.CountOrder();
+            return Results.Json(new { orders = new[] { new { id = 1042, status = "shipped" }, new { id = 1043, status = "packing" } } });
+        });
+        app.MapPost("/admin/reset-pool", () => Results.Json(new { reset = state.Reset() }));
+        try
+        {
+            await app.StartAsync(cancellationToken);
+            _app = app;
+            state.MarkListening(url);
+            LogListening(key, url);
+        }
+        catch (IOException ex)
+        {
+            // Another process holds the port (a second Grace, say): Grace runs on without its demo service.
+            LogCannotListen(ex, key, url);
+            await app.DisposeAsync();
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        state.MarkListening(null);
+        if (_app is not null)
+        {
+            await _app.StopAsync(cancellationToken);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.DisposeAsync();
+            _app = null;
+        }
+    }
+
+    private static bool IsLoopback(Uri url) =>
+        url.IsLoopback || (IPAddress.TryParse(url.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Demo service target {Target} has Url {Url}, which is not a loopback address: the demo service does not start")]
+    private partial void LogNotLoopback(string target, string? url);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Demo service {Target} listening on {Url}")]
+    private partial void LogListening(string target, Uri url);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Demo service {Target} could not listen on {Url}")]
+    private partial void LogCannotListen(Exception exception, string target, Uri url);
+}
