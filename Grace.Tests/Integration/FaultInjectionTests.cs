@@ -32,6 +32,8 @@ public sealed class FaultInjectionTests : IAsyncLifetime
         ["Grace:Targets:demo-orders-db:HealthCheck:IntervalSeconds"] = "1",
         ["Grace:Targets:demo-worker:HealthCheck:IntervalSeconds"] = "1",
         ["Grace:Targets:demo-orders-api:HealthCheck:IntervalSeconds"] = "1",
+        ["Grace:Targets:grace-cache:Path"] = _folder.Combine("cache-root", "grace"),
+        ["Grace:Targets:grace-cache:HealthCheck:IntervalSeconds"] = "1",
     })).Start();
 
     private static readonly Actor Admin = new("admin", [GraceRoles.Admin]);
@@ -142,5 +144,40 @@ public sealed class FaultInjectionTests : IAsyncLifetime
         var mission = await host.WaitForMissionAsync(m => m.PlaybookKey == "end-demo-postgres-blockers" && m.CompletedAt != null, "finished", 30);
         Assert.Equal(MissionState.Blocked, mission.State);
         Assert.Contains(mission.Events, e => e.Message.Contains("set Grace:Targets:demo-postgres:ConnectionString", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_crashed_worker_is_restarted_by_the_shipped_playbook_and_only_once()
+    {
+        await using var host = Host(enabled: true);
+        var supervisor = host.Get<ProcessSupervisor>();
+        var crashed = supervisor.ProcessOf("demo-worker")!.Id;
+        Assert.Contains("Killed pid", await host.Get<FaultInjector>().InjectAsync(FaultKind.ProcessCrash, "demo-worker", 1, Admin, default));
+
+        var mission = await host.WaitForMissionAsync(m => m.PlaybookKey == "restart-demo-worker" && m.CompletedAt != null, "finished", 60);
+        Assert.Equal(MissionState.Succeeded, mission.State);
+        Assert.NotEqual(crashed, supervisor.ProcessOf("demo-worker")!.Id);
+
+        // The exit is reported at once and the health check waits for two failures: no second mission (a cooldown refusal) adds noise.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        await using var db = host.CreateDb();
+        Assert.Equal(1, await db.Missions.CountAsync(m => m.PlaybookKey == "restart-demo-worker"));
+    }
+
+    [Fact]
+    public async Task A_filled_cache_waits_for_an_operator_and_is_cleared_once_approved()
+    {
+        await using var host = Host(enabled: true);
+        var result = await host.Get<FaultInjector>().InjectAsync(FaultKind.CacheFill, "grace-cache", 60, Admin, default);
+        Assert.Contains("Wrote 60 MiB", result);
+
+        // Clearing a cache is tier 2 in the shipped catalog: nothing moves until someone approves.
+        var waiting = await host.WaitForMissionAsync(m => m.PlaybookKey == "clear-grace-cache" && m.State == MissionState.AwaitingApproval, "awaiting approval", 60);
+        Assert.Equal(60L * 1024 * 1024, CacheDirectoryExecutor.DirectoryBytes(_folder.Combine("cache-root", "grace")));
+        await host.Get<Grace.Engine.Gate.ApprovalService>().DecideAsync(waiting.Id, new Actor("olivia", [GraceRoles.Operator]), ApprovalVerdict.Approve, null, default);
+
+        var mission = await host.WaitForMissionAsync(m => m.Id == waiting.Id && m.CompletedAt != null, "finished", 60);
+        Assert.Equal(MissionState.Succeeded, mission.State);
+        Assert.Equal(0, CacheDirectoryExecutor.DirectoryBytes(_folder.Combine("cache-root", "grace")));
     }
 }
