@@ -49,6 +49,7 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<LogLevelController>();
         services.AddResiliencePipeline("grace:default", b => b.AddTimeout(TimeSpan.FromSeconds(30)));
         services.AddSingleton<ActionResilience>();
+        services.Configure<Polly.Telemetry.TelemetryOptions>(o => o.SeverityProvider = ActionResilience.Severity);
 
         // Capture
         services.AddSingleton<SignalIntake>();

@@ -31,12 +31,34 @@ public sealed class HealthMonitor(
     TargetRegistry targets,
     ISignalSink sink,
     TimeProvider time,
+    IHostApplicationLifetime lifetime,
     ILogger<HealthMonitor> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<string, (DateTimeOffset Due, int Failures)> _state = new(StringComparer.OrdinalIgnoreCase);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Some targets are up only once every hosted service has started (supervised processes, the
+        // demo service): a check before that would report a fault Grace itself has not finished starting.
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        using (stoppingToken.Register(() => started.TrySetCanceled(stoppingToken)))
+        {
+            try
+            {
+                await started.Task;
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+
+        foreach (var key in catalog.CurrentValue.Targets.Keys.Where(k => targets.Unconfigured(k) is not null))
+        {
+            logger.LogInformation("{Reason} Its health check does not run.", targets.Unconfigured(key));
+        }
+
         while (!stoppingToken.IsCancellationRequested)
         {
             try

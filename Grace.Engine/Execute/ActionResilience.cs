@@ -6,6 +6,7 @@ using Polly;
 using Polly.CircuitBreaker;
 using Polly.Registry;
 using Polly.Retry;
+using Polly.Telemetry;
 using Polly.Timeout;
 
 namespace Grace.Engine.Execute;
@@ -85,6 +86,18 @@ public sealed class ActionResilience(ResiliencePipelineRegistry<string> registry
                 UseJitter = true,
             });
     });
+
+    /// <summary>
+    /// How loud Polly's events about Grace's own pipelines are. A failed probe is already a health
+    /// signal or a contract reading, and a failed action a mission event: logged as errors too, Grace's
+    /// own-error capture would open a second, pattern-less incident for every one of them.
+    /// </summary>
+    public static ResilienceEventSeverity Severity(SeverityProviderArguments args) => args.Source.PipelineName switch
+    {
+        { } name when name.StartsWith("grace:probe:", StringComparison.Ordinal) => ResilienceEventSeverity.Debug,
+        { } name when name.StartsWith("grace:", StringComparison.Ordinal) && args.Event.Severity > ResilienceEventSeverity.Warning => ResilienceEventSeverity.Warning,
+        _ => args.Event.Severity,
+    };
 
     /// <summary>Faults worth retrying: a busy database, a timeout, a flaky connection. Never a refusal.</summary>
     public static bool IsTransient(Exception ex) => ex switch

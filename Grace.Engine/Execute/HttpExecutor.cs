@@ -107,7 +107,7 @@ public sealed class HttpCallExecutor(IHttpClientFactory httpFactory) : IRemediat
 
 /// <summary>
 /// <c>http.status</c> and <c>http.latency-ms</c>: GET a path of an HTTP target (<c>Path</c>, default
-/// <c>/</c>) and read the status code (0 when nothing answered) or the time it took. Reads Http
+/// <c>/</c>) and read the status code or the time it took; when nothing answers, the reading fails. Reads Http
 /// targets and supervised processes that declare a Url.
 /// </summary>
 public sealed class HttpHealthProbe(IHttpClientFactory httpFactory, string key) : IProbe
@@ -122,18 +122,9 @@ public sealed class HttpHealthProbe(IHttpClientFactory httpFactory, string key) 
         var url = new Uri(new Uri(request.Target.Url ?? throw new InvalidOperationException($"Target '{request.Target.Key}' has no Url.")), request.Parameters.GetValueOrDefault("Path") ?? "/");
         using var client = httpFactory.CreateClient("grace-probe");
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        try
-        {
-            using var response = await client.GetAsync(url, cancellationToken);
-            return key == "http.status" ? (int)response.StatusCode : watch.Elapsed.TotalMilliseconds;
-        }
-        catch (HttpRequestException) when (key == "http.status")
-        {
-            return 0;
-        }
-        catch (TaskCanceledException) when (key == "http.status" && !cancellationToken.IsCancellationRequested)
-        {
-            return 0;
-        }
+        // A service that does not answer has no status: the reading fails (and a health check with it), rather
+        // than reading 0, which every "< 400" rule would take for healthy.
+        using var response = await client.GetAsync(url, cancellationToken);
+        return key == "http.status" ? (int)response.StatusCode : watch.Elapsed.TotalMilliseconds;
     }
 }

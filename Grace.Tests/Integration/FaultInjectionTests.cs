@@ -180,4 +180,14 @@ public sealed class FaultInjectionTests : IAsyncLifetime
         Assert.Equal(MissionState.Succeeded, mission.State);
         Assert.Equal(0, CacheDirectoryExecutor.DirectoryBytes(_folder.Combine("cache-root", "grace")));
     }
+
+    [Fact]
+    public async Task A_fresh_start_raises_no_incident_from_the_demo_targets()
+    {
+        // Health checks start once every hosted service has: the demo service and the worker are up by then.
+        await using var host = Host(enabled: true);
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        await using var db = host.CreateDb();
+        Assert.Empty(await db.Incidents.Select(i => i.SampleMessage).ToListAsync());
+    }
 }

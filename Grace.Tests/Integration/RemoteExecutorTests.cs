@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.EntityFrameworkCore;
 using Npgsql;
 
 namespace Grace.Tests.Integration;
@@ -61,7 +62,7 @@ public sealed class RemoteExecutorTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_http_probes_read_status_and_latency_and_a_dead_service_reads_zero()
+    public async Task The_http_probes_read_status_and_latency_and_a_dead_service_is_no_reading()
     {
         var target = new ResolvedTarget("stock-api", TargetKind.Http, null, null, _url, null);
         var status = new HttpHealthProbe(_http, "http.status");
@@ -72,7 +73,8 @@ public sealed class RemoteExecutorTests : IAsyncLifetime
         Assert.Equal(503, await status.ReadAsync(new ProbeRequest(target, health, null), default));
         Assert.True(await latency.ReadAsync(new ProbeRequest(target, health, null), default) >= 0);
         var dead = target with { Url = "http://127.0.0.1:9" };
-        Assert.Equal(0, await status.ReadAsync(new ProbeRequest(dead, health, null), default));
+        // No answer is not a status: a "< 400" health rule must not take a dead service for a healthy one.
+        await Assert.ThrowsAsync<HttpRequestException>(() => status.ReadAsync(new ProbeRequest(dead, health, null), default));
     }
 
     [Fact]
@@ -96,6 +98,29 @@ public sealed class RemoteExecutorTests : IAsyncLifetime
         Assert.Contains("read 503", incident.SampleMessage);
         _healthy = true;
         await host.WaitForIncidentAsync(i => i.Id == incident.Id && i.Status == Grace.Data.Entities.IncidentStatus.Resolved);
+    }
+
+    [Fact]
+    public async Task A_service_that_does_not_answer_fails_its_health_check_and_opens_one_incident_only()
+    {
+        using var folder = new TempFolder();
+        await using var database = await TestDatabase.CreateAsync(Grace.Data.DatabaseProvider.Sqlite, folder);
+        var settings = TestCatalog.Settings(folder).Concat(database.Settings()).Concat(new Dictionary<string, string?>
+        {
+            ["Grace:Targets:gone-api:Kind"] = "Http",
+            ["Grace:Targets:gone-api:Url"] = $"http://127.0.0.1:{TestCatalog.FreeLoopbackPort()}/",
+            ["Grace:Targets:gone-api:HealthCheck:Probe"] = "http.status",
+            ["Grace:Targets:gone-api:HealthCheck:Parameters:Path"] = "/health",
+            ["Grace:Targets:gone-api:HealthCheck:IntervalSeconds"] = "1",
+        });
+        await using var host = new GraceHost(settings).Start();
+        var incident = await host.WaitForIncidentAsync(i => i.Source == "health:gone-api");
+        Assert.Contains("Connection refused", incident.SampleMessage);
+
+        // Polly's retries of the probe are not Grace errors: they must not open incidents of their own.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        await using var db = host.CreateDb();
+        Assert.Equal(["health:gone-api"], await db.Incidents.Select(i => i.Source).ToListAsync());
     }
 
     [Fact]
