@@ -93,11 +93,10 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<Faults.FaultInjector>();
         services.AddHostedService(sp => sp.GetRequiredService<Supervision.ProcessSupervisor>());
         services.AddSingleton<IRemediationExecutor, Supervision.ProcessRestartExecutor>();
-        services.AddSingleton<IProbe>(sp => new Supervision.ProcessProbe(sp.GetRequiredService<Supervision.ProcessSupervisor>(), sp.GetRequiredService<TimeProvider>(), "process.alive"));
-        services.AddSingleton<IProbe>(sp => new Supervision.ProcessProbe(sp.GetRequiredService<Supervision.ProcessSupervisor>(), sp.GetRequiredService<TimeProvider>(), "process.memory-mb"));
-        services.AddSingleton<IProbe>(sp => new Supervision.ProcessProbe(sp.GetRequiredService<Supervision.ProcessSupervisor>(), sp.GetRequiredService<TimeProvider>(), "process.cpu-percent"));
-        services.AddSingleton<IProbe>(sp => new Supervision.ProcessProbe(sp.GetRequiredService<Supervision.ProcessSupervisor>(), sp.GetRequiredService<TimeProvider>(), "process.silent-seconds"));
-        services.AddSingleton<IProbe>(sp => new Supervision.ProcessProbe(sp.GetRequiredService<Supervision.ProcessSupervisor>(), sp.GetRequiredService<TimeProvider>(), "process.responsive"));
+foreach (var probe in new[] { "process.alive", "process.memory-mb", "process.cpu-percent", "process.silent-seconds", "process.responsive" })
+        {
+            services.AddSingleton<IProbe>(sp => new Supervision.ProcessProbe(sp.GetRequiredService<Supervision.ProcessSupervisor>(), sp.GetRequiredService<TimeProvider>(), probe));
+        }
         services.AddSingleton<IProbe, SqliteWalBytesProbe>();
         services.AddSingleton<IProbe, DirectoryBytesProbe>();
         services.AddSingleton<IProbe, LoggingLevelProbe>();

@@ -99,7 +99,7 @@ public sealed class HealthMonitor(
             var template = $"Health check {check.Probe} of {key} failed";
             if (failures >= Math.Max(1, check.FailureThreshold))
             {
-                sink.TryWrite(new Signal($"health:{key}", $"{template}: {reading.Observed} (healthy when {ContractVerifier.Symbol(check.Comparator)} {check.Threshold:G})",
+                sink.TryWrite(new Signal($"health:{key}", $"{template}: {reading.Observed} (healthy when {TargetHealth.Rule(check)})",
                     Severity.Error, now, MessageTemplate: template, Target: key, Labels: new Dictionary<string, string> { ["health_check"] = check.Probe }, ReportedBy: "engine"));
             }
             else if (healthy && state.Failures >= Math.Max(1, check.FailureThreshold))

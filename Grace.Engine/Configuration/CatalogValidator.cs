@@ -52,7 +52,7 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
 
             for (var i = 0; i < target.Benchmarks.Count; i++)
             {
-                errors.AddRange(Verify.Benchmarks.LatencySampler.Validate(target.Benchmarks[i], target.Kind).Select(e => $"{at}:Benchmarks:{i}:{e}"));
+                errors.AddRange(Verify.Benchmarks.LatencySampler.Validate(target.Benchmarks[i], target).Select(e => $"{at}:Benchmarks:{i}:{e}"));
             }
         }
 
@@ -117,6 +117,10 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
         {
             errors.Add($"{at}:Probe: probe '{probe.Key}' reads {string.Join(" or ", probe.TargetKinds)} targets, and '{targetKey}' is {target.Kind}.");
         }
+        else if (target is not null)
+        {
+            errors.AddRange(probe.ValidateTarget(targetKey, target).Select(e => $"{at}:Probe: {e}"));
+        }
 
         errors.AddRange(probe.ValidateParameters(parameters).Select(e => $"{at}:{e}"));
     }
@@ -172,6 +176,11 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
             }
 
             errors.AddRange(executor.ValidateParameters(playbook.Parameters).Select(e => $"{at}:{e}"));
+            var actionTimeout = configuration.GetValue<int?>("Grace:Engine:ActionTimeoutSeconds") ?? new EngineOptions().ActionTimeoutSeconds;
+            if (executor is Supervision.ProcessRestartExecutor && Supervision.ProcessRestartExecutor.LongestSeconds(playbook.Parameters, target) is var longest && longest >= actionTimeout)
+            {
+                errors.Add($"{at}:Parameters: a restart may take {longest:0.#} s (StopTimeoutSeconds, then HealthTimeoutSeconds or SettleSeconds), and Grace:Engine:ActionTimeoutSeconds ({actionTimeout}) would cut it off; lower them or raise it.");
+            }
             if (executor is CacheDirectoryExecutor && target is { Kind: TargetKind.Directory, Path: { } path } && cacheRoots.OutsideRoots(paths.Resolve(path)) is { } refusal)
             {
                 errors.Add($"{at}:Target: {refusal}");

@@ -117,14 +117,25 @@ public sealed class HttpHealthProbe(IHttpClientFactory httpFactory, string key) 
     // A supervised process that serves HTTP declares its Url too, so its health check can be an HTTP one.
     public IReadOnlySet<TargetKind> TargetKinds { get; } = new HashSet<TargetKind> { TargetKind.Http, TargetKind.Process };
 
+    public IEnumerable<string> ValidateTarget(string targetKey, TargetOptions target) =>
+        Uri.TryCreate(target.Url, UriKind.Absolute, out _) ? [] : [$"probe '{key}' reads the target's Url, and Grace:Targets:{targetKey}:Url is not an absolute URL."];
+
     public async Task<double> ReadAsync(ProbeRequest request, CancellationToken cancellationToken)
     {
-        var url = new Uri(new Uri(request.Target.Url ?? throw new InvalidOperationException($"Target '{request.Target.Key}' has no Url.")), request.Parameters.GetValueOrDefault("Path") ?? "/");
+        var url = new Uri(new Uri(request.Target.Url ?? throw new InvalidOperationException($"Target '{request.Target.Key}' has no Url (Grace:Targets:{request.Target.Key}:Url).")), request.Parameters.GetValueOrDefault("Path") ?? "/");
         using var client = httpFactory.CreateClient("grace-probe");
         var watch = System.Diagnostics.Stopwatch.StartNew();
         // A service that does not answer has no status: the reading fails (and a health check with it), rather
         // than reading 0, which every "< 400" rule would take for healthy.
-        using var response = await client.GetAsync(url, cancellationToken);
-        return key == "http.status" ? (int)response.StatusCode : watch.Elapsed.TotalMilliseconds;
+        try
+        {
+            using var response = await client.GetAsync(url, cancellationToken);
+            return key == "http.status" ? (int)response.StatusCode : watch.Elapsed.TotalMilliseconds;
+        }
+        catch (TaskCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The client's own timeout: a service that accepts and never answers, not a cancellation by Grace.
+            throw new TimeoutException($"GET {url} did not answer within {client.Timeout.TotalSeconds:0} s.", ex);
+        }
     }
 }

@@ -95,8 +95,7 @@ public sealed class FaultInjector(
             {
                 FaultKind.CacheFill when target.Path is null || cacheRoots.RootOf(Path.TrimEndingDirectorySeparator(target.Path)) is null => "Not under a cache root.",
                 FaultKind.ProcessCrash or FaultKind.ProcessHang when supervisor.ProcessOf(key) is null => "Not running.",
-                FaultKind.HealthEndpointFailure when !string.Equals(key, options.CurrentValue.DemoServiceTarget, StringComparison.OrdinalIgnoreCase) || !demoService.IsListening
-                    => "Not Grace's demo service: Grace only breaks an endpoint it serves itself.",
+                FaultKind.HealthEndpointFailure => DemoServiceUnavailable(key),
                 _ => null,
             });
             result.Add(new FaultTarget(key, target.Description, unavailable));
@@ -258,14 +257,25 @@ public sealed class FaultInjector(
 
     private string BreakDemoService(ResolvedTarget target)
     {
-        if (!string.Equals(target.Key, options.CurrentValue.DemoServiceTarget, StringComparison.OrdinalIgnoreCase) || !demoService.IsListening)
+        if (DemoServiceUnavailable(target.Key) is { } unavailable)
         {
-            throw new MissionOperationException(
-                $"'{target.Key}' is not Grace's demo service (Grace:Faults:DemoServiceTarget is '{options.CurrentValue.DemoServiceTarget}'{(demoService.IsListening ? "" : ", and it is not listening")}): Grace only breaks an endpoint it serves itself.");
+            throw new MissionOperationException(unavailable);
         }
 
         demoService.Fail("the orders store connection pool is exhausted");
         return $"The demo service at {target.Url} is stuck: its health endpoint answers 503 until POST /admin/reset-pool.";
+    }
+
+    /// <summary>Why a target's health endpoint cannot be broken: only the demo service Grace serves itself, while it listens.</summary>
+    private string? DemoServiceUnavailable(string key)
+    {
+        var demo = options.CurrentValue.DemoServiceTarget;
+        if (!string.Equals(key, demo, StringComparison.OrdinalIgnoreCase))
+        {
+            return $"'{key}' is not Grace's demo service (Grace:Faults:DemoServiceTarget is '{demo}'): Grace only breaks an endpoint it serves itself.";
+        }
+
+        return demoService.IsListening ? null : $"The demo service '{key}' is not listening: see Grace's start-up log about Grace:Targets:{key}:Url.";
     }
 
     /// <summary>Closes the connections the WAL fault keeps open.</summary>

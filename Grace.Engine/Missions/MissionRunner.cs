@@ -447,7 +447,7 @@ public sealed class MissionRunner(
             {
                 observed = await verifier.ReadAsync(contract, mission.IncidentId, cancellationToken);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
                 error = ex.Message;
             }
@@ -597,11 +597,34 @@ public sealed class MissionRunner(
             incident.Status = IncidentStatus.Open;
         }
 
+        await SettleCoveredIncidentsAsync(db, mission, cancellationToken);
+
         var entry = journal.Begin(db, mission);
         entry.Record(PipelineStage.Learn, "learned", update is null
             ? $"Outcome recorded: {mission.State}. Nothing ran, so the playbook's statistics are unchanged."
             : $"Outcome recorded: {mission.State}. Playbook '{mission.PlaybookKey}' on pattern '{mission.PatternKey}': {update.Runs} runs, {update.SuccessRate:P0} success, confidence {update.Confidence:P0}.");
         await entry.SaveAsync(cancellationToken);
         learning.Publish(update);
+    }
+
+    /// <summary>Incidents the planner joined to this mission end with it: resolved when it succeeded, open again otherwise.</summary>
+    private async Task SettleCoveredIncidentsAsync(GraceDbContext db, Mission mission, CancellationToken cancellationToken)
+    {
+        var covered = await db.MissionEvents.AsNoTracking()
+            .Where(e => e.MissionId == mission.Id && e.Kind == Plan.MissionPlanner.CoversEvent && e.Data != null)
+            .Select(e => e.Data!)
+            .ToListAsync(cancellationToken);
+        var ids = covered.Select(d => System.Text.Json.JsonDocument.Parse(d).RootElement.GetProperty("incidentId").GetGuid()).ToList();
+        if (ids.Count == 0)
+        {
+            return;
+        }
+
+        var now = time.GetUtcNow();
+        foreach (var incident in await db.Incidents.Where(i => ids.Contains(i.Id) && i.Status == IncidentStatus.Mitigating).ToListAsync(cancellationToken))
+        {
+            incident.Status = mission.State == MissionState.Succeeded ? IncidentStatus.Resolved : IncidentStatus.Open;
+            incident.ResolvedAt = mission.State == MissionState.Succeeded ? now : null;
+        }
     }
 }

@@ -59,7 +59,7 @@ public sealed class MissionPlanner(
         {
             if (underWay.IncidentId != incidentId)
             {
-                logger.LogInformation("Incident {Incident} is covered by mission {Mission}, already running playbook {Playbook} on {Target}", incidentId, underWay.Id, playbookKey, targetKey);
+                await CoverAsync(db, incidentId, underWay.Id, diagnosis, playbookKey, targetKey, cancellationToken);
             }
 
             return null;
@@ -104,7 +104,7 @@ public sealed class MissionPlanner(
                 ct => new ValueTask<double>(probe.ReadAsync(new ProbeRequest(targets.Resolve(contractTarget), contractOptions.Parameters, incidentId), ct)),
                 cancellationToken);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             logger.LogWarning(ex, "Baseline reading of {Probe} on {Target} failed", probe.Key, contractTarget);
         }
@@ -122,4 +122,33 @@ public sealed class MissionPlanner(
         await entry.SaveAsync(cancellationToken);
         return mission.Id;
     }
+
+    /// <summary>The kind of the timeline line that names an incident a mission covers besides its own.</summary>
+    public const string CoversEvent = "covers";
+
+    /// <summary>
+    /// Joins an incident to the mission that already runs its playbook on its target: the incident is
+    /// mitigating, and the mission's end settles it too (resolved on success, open again otherwise).
+    /// Only an event is appended, so the mission's row (and its concurrency token) is left to the runner.
+    /// </summary>
+    private async Task CoverAsync(GraceDbContext db, Guid incidentId, Guid missionId, Diagnosis diagnosis, string playbookKey, string targetKey, CancellationToken cancellationToken)
+    {
+        var incident = await db.Incidents.SingleAsync(i => i.Id == incidentId, cancellationToken);
+        incident.PatternKey = diagnosis.PatternKey;
+        incident.Status = IncidentStatus.Mitigating;
+        db.MissionEvents.Add(new MissionEvent
+        {
+            MissionId = missionId,
+            Stage = PipelineStage.Diagnose,
+            Kind = CoversEvent,
+            At = time.GetUtcNow(),
+            Actor = Actor.EngineName,
+            Message = $"Incident from {incident.Source} ('{Truncate(incident.SampleMessage, 160)}') matched pattern '{diagnosis.PatternKey}', whose playbook '{playbookKey}' this mission already runs on '{targetKey}': the mission covers it.",
+            Data = JsonSerializer.Serialize(new { incidentId }),
+        });
+        await db.SaveChangesAsync(cancellationToken);
+        logger.LogInformation("Incident {Incident} is covered by mission {Mission}, already running playbook {Playbook} on {Target}", incidentId, missionId, playbookKey, targetKey);
+    }
+
+    private static string Truncate(string text, int length) => text.Length <= length ? text : text[..length] + "…";
 }

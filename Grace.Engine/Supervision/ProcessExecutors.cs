@@ -31,6 +31,10 @@ public sealed class ProcessRestartExecutor(ProcessSupervisor supervisor, IServic
         }
     }
 
+    /// <summary>The longest a restart may take with these parameters: the stop timeout, then the health wait (or the settle time).</summary>
+    public static double LongestSeconds(IReadOnlyDictionary<string, string> parameters, TargetOptions? target) =>
+        Seconds(parameters, "StopTimeoutSeconds", 10) + (target?.HealthCheck is not null ? Seconds(parameters, "HealthTimeoutSeconds", 45) : Seconds(parameters, "SettleSeconds", 2));
+
     public string Describe(ActionRequest request) =>
         $"Restarts supervised process '{request.Target.Key}': SIGTERM, a kill after {Seconds(request, "StopTimeoutSeconds", 10)} s, then a new start, "
         + (request.Target.Options?.HealthCheck is { } check
@@ -100,8 +104,10 @@ public sealed class ProcessRestartExecutor(ProcessSupervisor supervisor, IServic
         }
     }
 
-    private static double Seconds(ActionRequest request, string key, double fallback) =>
-        request.Parameters.TryGetValue(key, out var s) && double.TryParse(s, CultureInfo.InvariantCulture, out var v) ? v : fallback;
+    private static double Seconds(ActionRequest request, string key, double fallback) => Seconds(request.Parameters, key, fallback);
+
+    private static double Seconds(IReadOnlyDictionary<string, string> parameters, string key, double fallback) =>
+        parameters.TryGetValue(key, out var s) && double.TryParse(s, CultureInfo.InvariantCulture, out var v) ? v : fallback;
 }
 
 /// <summary>

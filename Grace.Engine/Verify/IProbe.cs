@@ -19,5 +19,8 @@ public interface IProbe
 
     IEnumerable<string> ValidateParameters(IReadOnlyDictionary<string, string> parameters) => [];
 
+    /// <summary>What a target read by this probe must have beyond its kind (an HTTP probe needs a Url).</summary>
+    IEnumerable<string> ValidateTarget(string targetKey, TargetOptions target) => [];
+
     Task<double> ReadAsync(ProbeRequest request, CancellationToken cancellationToken);
 }

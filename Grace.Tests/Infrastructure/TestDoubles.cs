@@ -21,10 +21,3 @@ public sealed class TestHostEnvironment(string root) : IHostEnvironment
     public IFileProvider ContentRootFileProvider { get; set; } = new NullFileProvider();
 }
 
-/// <summary>Signals sent from a test, as another program on the machine would send them.</summary>
-internal static class Native
-{
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    [System.Runtime.InteropServices.DefaultDllImportSearchPaths(System.Runtime.InteropServices.DllImportSearchPath.SafeDirectories)]
-    internal static extern int Kill(int pid, int signal);
-}

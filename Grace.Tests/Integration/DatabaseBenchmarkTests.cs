@@ -72,6 +72,17 @@ public sealed class DatabaseBenchmarkTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_benchmark_query_that_writes_is_refused_and_changes_nothing()
+    {
+        var writing = new BenchmarkOptions { Name = "careless", Kind = BenchmarkKind.Postgres, Query = "DELETE FROM orders", Samples = 5 };
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => new LatencySampler().SampleAsync(Target, writing, default));
+        Assert.Equal(PostgresErrorCodes.ReadOnlySqlTransaction, refused.SqlState);
+        await using var connection = new NpgsqlConnection(_connectionString);
+        await connection.OpenAsync();
+        Assert.Equal(200000L, await new NpgsqlCommand("SELECT count(*) FROM orders", connection).ExecuteScalarAsync());
+    }
+
+    [Fact]
     public async Task An_unreachable_sql_server_fails_the_benchmark_without_showing_its_password()
     {
         const string password = "Sup3r-Secret-Benchmark";

@@ -31,6 +31,8 @@ public sealed class FaultInjectionTests : IAsyncLifetime
         ["Grace:Targets:demo-orders-db:Path"] = _folder.Combine("demo", "orders.db"),
         ["Grace:Targets:demo-orders-db:HealthCheck:IntervalSeconds"] = "1",
         ["Grace:Targets:demo-worker:HealthCheck:IntervalSeconds"] = "1",
+        // Three failed readings in a row: a loaded test machine may start the worker's first line late.
+        ["Grace:Targets:demo-worker:HealthCheck:FailureThreshold"] = "3",
         ["Grace:Targets:demo-orders-api:HealthCheck:IntervalSeconds"] = "1",
         ["Grace:Targets:grace-cache:Path"] = _folder.Combine("cache-root", "grace"),
         ["Grace:Targets:grace-cache:HealthCheck:IntervalSeconds"] = "1",
@@ -82,7 +84,7 @@ public sealed class FaultInjectionTests : IAsyncLifetime
 
         var result = await host.Get<FaultInjector>().InjectAsync(FaultKind.ProcessHang, "demo-worker", 1, Admin, default);
         Assert.Contains("SIGSTOP", result);
-        Assert.True(ProcessSupervisor.IsStopped(hung));
+        await host.WaitUntilAsync(_ => Task.FromResult(ProcessSupervisor.IsStopped(hung)));
 
         // Nobody logs a hang: the shipped responsiveness check (stopped, or silent for 5 s) raises it, and the shipped tier-1 playbook restarts the worker.
         var mission = await host.WaitForMissionAsync(m => m.PlaybookKey == "restart-demo-worker" && m.CompletedAt != null, "finished", 60);

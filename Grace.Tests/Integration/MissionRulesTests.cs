@@ -55,9 +55,19 @@ public sealed class MissionRulesTests : IAsyncLifetime
         await PostAsync(host, TestCatalog.WalMessage);
         await host.WaitForMissionAsync(m => m.PlaybookKey == "test-checkpoint", "planned");
 
-        await using var db = host.CreateDb();
-        var missions = await db.Missions.Where(m => m.PlaybookKey == "test-clear-cache").ToListAsync();
-        Assert.Equal(first.Id, Assert.Single(missions).Id);
+        await using (var db = host.CreateDb())
+        {
+            var missions = await db.Missions.Where(m => m.PlaybookKey == "test-clear-cache").ToListAsync();
+            Assert.Equal(first.Id, Assert.Single(missions).Id);
+            Assert.Equal(IncidentStatus.Mitigating, (await db.Incidents.SingleAsync(i => i.Id == second.Id)).Status);
+        }
+
+        // The covering mission's success settles both incidents.
+        await host.Get<ApprovalService>().DecideAsync(first.Id, new Actor("olivia", [GraceRoles.Operator]), ApprovalVerdict.Approve, null, default);
+        var done = await host.WaitForMissionAsync(m => m.Id == first.Id && m.CompletedAt != null, "finished", 30);
+        Assert.Equal(MissionState.Succeeded, done.State);
+        Assert.Contains(done.Events, e => e.Kind == "covers" && e.Message.Contains("test-cache-quota", StringComparison.Ordinal));
+        await host.WaitForIncidentAsync(i => i.Id == second.Id && i.Status == IncidentStatus.Resolved);
     }
 
     [Fact]

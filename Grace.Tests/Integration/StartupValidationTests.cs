@@ -30,6 +30,9 @@ public sealed class StartupValidationTests : IDisposable
         { "Grace:Targets:demo-worker:HealthCheck:Parameters:MaxSilentSeconds", "soon", "Grace:Targets:demo-worker:HealthCheck:Parameters:MaxSilentSeconds must be a positive number" },
         { "Grace:Targets:test-db:Benchmarks:0:Kind", "Postgres", "Grace:Targets:test-db:Benchmarks:0:Kind: a Postgres benchmark runs on a Postgres target, and this one is Sqlite" },
         { "Grace:Targets:test-db:Benchmarks:0:Kind", "Oracle", "Grace:Targets:test-db" },
+        { "Grace:Targets:demo-postgres:Benchmarks:0:Kind", "Http", "Grace:Targets:demo-postgres:Benchmarks:0:Kind: an Http benchmark (the default Kind) times GET requests to the target's Url" },
+        { "Grace:Targets:demo-worker:HealthCheck:Probe", "http.status", "Grace:Targets:demo-worker:HealthCheck:Probe: probe 'http.status' reads the target's Url, and Grace:Targets:demo-worker:Url is not an absolute URL" },
+        { "Grace:Playbooks:restart-demo-worker:Parameters:HealthTimeoutSeconds", "120", "Grace:Playbooks:restart-demo-worker:Parameters: a restart may take 130 s" },
         { "Grace:Targets:demo-postgres:Optional", "false", "Grace:Targets:demo-postgres:ConnectionString is required for a Postgres target" },
     };
 

@@ -136,7 +136,7 @@ public sealed class SupervisionTests : IAsyncLifetime
         await WaitForAsync(async () => await probes.Probe("process.responsive").ReadAsync(new ProbeRequest(target, heartbeat, null), default) == 1);
 
         var hung = supervisor.ProcessOf("worker")!;
-        Assert.Equal(0, Grace.Tests.Infrastructure.Native.Kill(hung.Id, 19)); // SIGSTOP, from outside Grace
+        Assert.Equal(0, NativeMethods.Kill(hung.Id, NativeMethods.SigStop)); // from outside Grace, as a debugger or a stuck kernel call would
         await WaitForAsync(() => Task.FromResult(ProcessSupervisor.IsStopped(hung)));
         Assert.Equal(1, await probes.Probe("process.alive").ReadAsync(new ProbeRequest(target, heartbeat, null), default));
         Assert.Equal(0, await probes.Probe("process.responsive").ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default));
@@ -158,11 +158,12 @@ public sealed class SupervisionTests : IAsyncLifetime
         var target = host.Get<TargetRegistry>().Resolve("worker");
         var probes = host.Get<ExecutorCatalog>();
         var heartbeat = new Dictionary<string, string> { ["MaxSilentSeconds"] = "1" };
-        await WaitForAsync(async () => await probes.Probe("process.responsive").ReadAsync(new ProbeRequest(target, heartbeat, null), default) == 1);
+        var supervisor = host.Get<ProcessSupervisor>();
+        await WaitForAsync(() => Task.FromResult(supervisor.LastOutputOf("worker") is not null));
 
         await WaitForAsync(async () => await probes.Probe("process.responsive").ReadAsync(new ProbeRequest(target, heartbeat, null), default) == 0);
         Assert.Equal(1, await probes.Probe("process.alive").ReadAsync(new ProbeRequest(target, heartbeat, null), default));
-        Assert.False(ProcessSupervisor.IsStopped(host.Get<ProcessSupervisor>().ProcessOf("worker")!));
+        Assert.False(ProcessSupervisor.IsStopped(supervisor.ProcessOf("worker")!));
         Assert.True(await probes.Probe("process.silent-seconds").ReadAsync(new ProbeRequest(target, heartbeat, null), default) > 1);
     }
 

@@ -10,7 +10,7 @@ namespace Grace.Web.Demo;
 /// <c>Grace:Faults:DemoServiceTarget</c>, on its own Kestrel listener, so Grace's health checks,
 /// benchmarks and <c>http.call</c> actions reach it over real HTTP like any other service:
 /// <c>GET /health</c>, <c>GET /orders</c> and <c>POST /admin/reset-pool</c>. Nothing listens when
-/// the catalog has no such target; a non-loopback Url is refused (the demo never listens outside this machine).
+/// the catalog has no such target; anything but an http:// loopback Url is refused (the demo never listens outside this machine).
 /// </summary>
 public sealed partial class DemoServiceHost(
     IOptionsMonitor<FaultOptions> faults,
@@ -25,20 +25,23 @@ public sealed partial class DemoServiceHost(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var key = faults.CurrentValue.DemoServiceTarget;
-        if (string.IsNullOrWhiteSpace(key) || !catalog.CurrentValue.Targets.TryGetValue(key, out var target) || target.Kind != TargetKind.Http)
+        if (string.IsNullOrWhiteSpace(key) || !catalog.CurrentValue.Targets.TryGetValue(key, out var target))
         {
+            // A catalog without the demo targets (as in production) has no demo service: nothing to say.
             return;
         }
 
-        if (!Uri.TryCreate(target.Url, UriKind.Absolute, out var url) || !IsLoopback(url))
+        if (target.Kind != TargetKind.Http || !Uri.TryCreate(target.Url, UriKind.Absolute, out var url) || url.Scheme != Uri.UriSchemeHttp || Loopback(url) is not { } address)
         {
-            LogNotLoopback(key, target.Url);
+            LogNotServed(key, target.Kind, target.Url);
             return;
         }
 
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], EnvironmentName = Environments.Production });
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls(url.GetLeftPart(UriPartial.Authority));
+        // An empty builder: no configuration files or environment variables that could add endpoints
+        // (a Kestrel:Endpoints entry would), only the one loopback listener set here.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [], EnvironmentName = Environments.Production });
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(o => o.Listen(address, url.Port));
+        builder.Services.AddRoutingCore();
         var app = builder.Build();
         app.MapGet("/health", () => state.Failure is { } failure
             ? Results.Json(new { status = "Unhealthy", reason = failure, since = state.FailingSince }, statusCode: StatusCodes.Status503ServiceUnavailable)
@@ -62,9 +65,9 @@ public sealed partial class DemoServiceHost(
             state.MarkListening(url);
             LogListening(key, url);
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            // Another process holds the port (a second Grace, say): Grace runs on without its demo service.
+            // The port is taken (a second Grace, say) or cannot be bound: Grace runs on without its demo service.
             LogCannotListen(ex, key, url);
             await app.DisposeAsync();
         }
@@ -88,15 +91,17 @@ public sealed partial class DemoServiceHost(
         }
     }
 
-    private static bool IsLoopback(Uri url) =>
-        url.IsLoopback || (IPAddress.TryParse(url.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address));
+    /// <summary>The loopback address to listen on for a Url, or null when it is not a loopback one.</summary>
+    private static IPAddress? Loopback(Uri url) =>
+        IPAddress.TryParse(url.Host.Trim('[', ']'), out var address) ? (IPAddress.IsLoopback(address) ? address : null)
+        : url.IsLoopback ? IPAddress.Loopback : null;
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Demo service target {Target} has Url {Url}, which is not a loopback address: the demo service does not start")]
-    private partial void LogNotLoopback(string target, string? url);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The demo service is not started: Grace:Targets:{Target} (named by Grace:Faults:DemoServiceTarget) must be an Http target whose Url is http:// on a loopback address; it is {Kind} with Url {Url}")]
+    private partial void LogNotServed(string target, TargetKind kind, string? url);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Demo service {Target} listening on {Url}")]
     private partial void LogListening(string target, Uri url);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Demo service {Target} could not listen on {Url}")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "Demo service {Target} could not listen on {Url} (Grace:Targets:{Target}:Url); Grace runs without it")]
     private partial void LogCannotListen(Exception exception, string target, Uri url);
 }

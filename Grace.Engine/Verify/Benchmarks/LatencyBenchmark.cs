@@ -26,7 +26,10 @@ public sealed class BenchmarkOptions
     public string Name { get; set; } = "";
     public BenchmarkKind Kind { get; set; } = BenchmarkKind.Http;
     public string? Path { get; set; }
-    /// <summary>The query a database benchmark times (default <c>SELECT 1</c>): one the application runs often, read-only.</summary>
+    /// <summary>
+    /// The query a database benchmark times (default <c>SELECT 1</c>): one the application runs often.
+    /// It runs in a transaction that is rolled back (and read-only on PostgreSQL; SQLite opens the file read-only).
+    /// </summary>
     public string? Query { get; set; }
     /// <summary>Samples before and after the action.</summary>
     public int Samples { get; set; } = 20;
@@ -35,8 +38,8 @@ public sealed class BenchmarkOptions
 /// <summary>Samples the latency of one benchmark, in milliseconds, for real.</summary>
 public sealed class LatencySampler(IHttpClientFactory? httpFactory = null)
 {
-    /// <summary>Configuration faults of a benchmark on a target of a kind, as "Setting message" lines.</summary>
-    public static IEnumerable<string> Validate(BenchmarkOptions benchmark, TargetKind targetKind)
+    /// <summary>Configuration faults of a benchmark on a target, as "Setting message" lines.</summary>
+    public static IEnumerable<string> Validate(BenchmarkOptions benchmark, TargetOptions target)
     {
         if (string.IsNullOrWhiteSpace(benchmark.Name))
         {
@@ -55,9 +58,14 @@ public sealed class LatencySampler(IHttpClientFactory? httpFactory = null)
             BenchmarkKind.SqlServer => TargetKind.SqlServer,
             _ => (TargetKind?)null,
         };
-        if (needs is { } kind && kind != targetKind)
+        if (needs is { } kind && kind != target.Kind)
         {
-            yield return $"Kind: a {benchmark.Kind} benchmark runs on a {kind} target, and this one is {targetKind}.";
+            yield return $"Kind: a {benchmark.Kind} benchmark runs on a {kind} target, and this one is {target.Kind}.";
+        }
+
+        if (benchmark.Kind == BenchmarkKind.Http && !Uri.TryCreate(target.Url, UriKind.Absolute, out _))
+        {
+            yield return "Kind: an Http benchmark (the default Kind) times GET requests to the target's Url, and the target has no absolute Url; set Kind for a database benchmark.";
         }
 
         if (benchmark.Kind == BenchmarkKind.Http && benchmark.Path is { } path && !path.StartsWith('/'))
@@ -81,7 +89,11 @@ public sealed class LatencySampler(IHttpClientFactory? httpFactory = null)
                 break;
             case BenchmarkKind.Postgres:
                 // Its own connection, outside the pool: the samples time the query, not a pool's warm-up or contention.
-                var postgres = new Npgsql.NpgsqlConnectionStringBuilder(ConnectionStringOf(target)) { Pooling = false, ApplicationName = "grace-benchmark" };
+                // Read-only sessions: a benchmark measures, it never writes, whatever its Query says.
+                var postgres = new Npgsql.NpgsqlConnectionStringBuilder(ConnectionStringOf(target))
+                {
+                    Pooling = false, ApplicationName = "grace-benchmark", Options = "-c default_transaction_read_only=on",
+                };
                 await using (var connection = new Npgsql.NpgsqlConnection(postgres.ConnectionString))
                 {
                     await TimeQueriesAsync(connection, benchmark, samples, cancellationToken);
@@ -123,9 +135,12 @@ public sealed class LatencySampler(IHttpClientFactory? httpFactory = null)
     private static async Task TimeQueriesAsync(DbConnection connection, BenchmarkOptions benchmark, double[] samples, CancellationToken cancellationToken)
     {
         await connection.OpenAsync(cancellationToken);
+        // Everything runs in one transaction that is rolled back: whatever the query did is undone.
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         for (var i = 0; i < samples.Length; i++)
         {
             await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
             command.CommandText = benchmark.Query ?? "SELECT 1";
             var watch = Stopwatch.StartNew();
             await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
@@ -137,5 +152,7 @@ public sealed class LatencySampler(IHttpClientFactory? httpFactory = null)
 
             samples[i] = watch.Elapsed.TotalMilliseconds;
         }
+
+        await transaction.RollbackAsync(cancellationToken);
     }
 }
