@@ -28,7 +28,11 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite, _folder);
-        _host = new GraceHost(TestCatalog.Settings(_folder).Concat(_database.Settings()));
+        _host = new GraceHost(TestCatalog.Settings(_folder).Concat(_database.Settings()).Concat(new Dictionary<string, string?>
+        {
+            ["Grace:Faults:Enabled"] = "true",
+            ["Grace:Targets:demo-orders-api:HealthCheck:IntervalSeconds"] = "1",
+        }));
         _host.UseKestrel(0);
         _host.StartServer();
         _baseUrl = _host.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
@@ -167,7 +171,6 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
             ("/missions", "missions", "tr.mission-row"),
             ("/incidents", "incidents", "tr.incident-row"),
             ("/verification", "verification", "#verification-totals"),
-            ($"/verification?mission={missionId}", "verification-mission", "#no-benchmarks"),
             ("/playbooks", "playbooks", ".playbook-card"),
             ("/audit", "audit-log", "tr.audit-row"),
         })
@@ -178,6 +181,8 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
         }
 
         await Expect(lena.Locator("tr.audit-row").Filter(new LocatorFilterOptions { HasText = "mission.approve" })).ToContainTextAsync("oscar");
+        await GoAsync(lena, $"/verification?mission={missionId}");
+        await Expect(lena.Locator("#no-benchmarks")).ToBeVisibleAsync();
         var admin = await SignInAsync("admin", TestCatalog.AdminPassword);
         await GoAsync(admin, "/users");
         await Expect(admin.Locator("text=olivia")).ToBeVisibleAsync();
@@ -187,5 +192,34 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
         await admin.ClickAsync("#create-key");
         await Expect(admin.Locator("#created-key")).ToContainTextAsync("grace_");
         await ShotAsync(admin, "api-keys");
+    }
+
+    [Fact]
+    public async Task An_admin_breaks_the_demo_services_health_endpoint_and_watches_grace_reset_it()
+    {
+        var admin = await SignInAsync("admin", TestCatalog.AdminPassword);
+        await GoAsync(admin, "/faults");
+        await Expect(admin.Locator("#fault-description")).ToContainTextAsync("-wal file grows");
+
+        // Choose the fault as a person would: open the list, pick it; the page offers the demo service.
+        await admin.Locator(".mud-select").Filter(new LocatorFilterOptions { HasText = "Fault" }).First.ClickAsync();
+        await admin.Locator(".mud-popover-open .mud-list-item").Filter(new LocatorFilterOptions { HasText = "Make a health endpoint fail" }).ClickAsync();
+        await Expect(admin.Locator("#fault-description")).ToContainTextAsync("answer 503");
+        await Expect(admin.Locator("#fault-targets")).ToContainTextAsync("demo-orders-api");
+        await admin.ClickAsync("#inject");
+        await Expect(admin.Locator("#fault-result")).ToContainTextAsync("is stuck");
+        await ShotAsync(admin, "faults");
+
+        // Nobody reported anything: the health check notices, and the tier-1 reset runs and is verified, live on the list.
+        await GoAsync(admin, "/missions");
+        await Expect(admin.Locator("tr.mission-row.state-Succeeded").Filter(new LocatorFilterOptions { HasText = "reset-demo-api-pool" }))
+            .ToBeVisibleAsync(new LocatorAssertionsToBeVisibleOptions { Timeout = 30_000 });
+        await ShotAsync(admin, "missions-after-fault");
+
+        // The demo service's orders benchmark, before (every request waited for the pool) and after the reset.
+        var link = await admin.Locator("tr.mission-row a").Filter(new LocatorFilterOptions { HasText = "reset-demo-api-pool" }).First.GetAttributeAsync("href");
+        await GoAsync(admin, $"/verification?mission={link!.Split('/')[^1]}");
+        await Expect(admin.Locator(".benchmark-verdict")).ToHaveTextAsync("No regression");
+        await ShotAsync(admin, "verification-mission");
     }
 }
