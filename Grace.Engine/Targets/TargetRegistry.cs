@@ -38,7 +38,7 @@ public sealed class TargetRegistry(IOptionsMonitor<CatalogOptions> catalog, Path
     /// </summary>
     public string? Unconfigured(string key) =>
         catalog.CurrentValue.Targets.TryGetValue(key, out var options) && options.Optional && Missing(options) is { } missing
-            ? $"Target '{key}' is optional and not configured: set Grace:Targets:{key}:{missing.Setting} ({missing.Why})."
+            ? $"Target '{key}' is optional and not configured: set Grace:Targets:{key}:{missing.Setting} to use it (it {missing.Why})."
             : null;
 
     /// <summary>The setting a target of its kind cannot do without, when it is missing.</summary>
