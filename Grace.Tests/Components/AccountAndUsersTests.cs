@@ -13,6 +13,24 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Grace.Tests.Components;
 
+public sealed class PasswordPageTests : GraceComponentTest
+{
+    [Theory]
+    [InlineData("wrong", "The current password is wrong.")]
+    [InlineData("mismatch", "The two new passwords differ.")]
+    [InlineData("weak", "too weak")]
+    public void The_form_posts_the_change_and_explains_a_refusal(string error, string message)
+    {
+        Services.GetRequiredService<NavigationManager>().NavigateTo($"/account/password?error={error}");
+        var cut = Render<Password>();
+        Assert.Equal("/account/password", cut.Find("form").GetAttribute("action"));
+        Assert.Equal(3, cut.FindAll("input[type=password]").Count);
+        Assert.Equal("olivia", cut.Find("#password-user").TextContent);
+        Assert.Contains(message, cut.Find("#password-error").TextContent);
+        Assert.Empty(cut.FindAll("#password-changed"));
+    }
+}
+
 public sealed class LoginPageTests : GraceComponentTest
 {
     [Theory]
@@ -45,7 +63,8 @@ public sealed class UsersPageTests : GraceComponentTest
     public UsersPageTests()
     {
         Services.AddScoped<GraceDbContext>(_ => Factory.CreateDbContext());
-        Services.AddIdentityCore<GraceUser>().AddRoles<IdentityRole>().AddEntityFrameworkStores<GraceDbContext>();
+        Services.AddDataProtection();
+        Services.AddIdentityCore<GraceUser>().AddRoles<IdentityRole>().AddEntityFrameworkStores<GraceDbContext>().AddDefaultTokenProviders();
         Services.AddSingleton<AuditLog>();
         Services.AddSingleton<UserAdministration>();
     }
@@ -58,6 +77,38 @@ public sealed class UsersPageTests : GraceComponentTest
         {
             await roles.CreateAsync(new IdentityRole(role));
         }
+    }
+
+    private async Task AddUserAsync(string name, string role)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        var users = scope.ServiceProvider.GetRequiredService<UserManager<GraceUser>>();
+        var user = new GraceUser { UserName = name };
+        Assert.True((await users.CreateAsync(user, "Components-Password-1")).Succeeded);
+        await users.AddToRoleAsync(user, role);
+    }
+
+    [Fact]
+    public async Task An_admin_disables_and_resets_others_but_is_sent_to_the_password_page_for_themselves()
+    {
+        await SeedRolesAsync();
+        await AddUserAsync("ada", GraceRoles.Admin);
+        await AddUserAsync("oscar", GraceRoles.Operator);
+        SignIn("ada", GraceRoles.Admin);
+        var cut = Render<Users>();
+        cut.WaitForAssertion(() => Assert.NotEmpty(cut.FindAll("tr.user-oscar")));
+
+        var me = cut.Find("tr.user-ada");
+        Assert.Contains("Change your password", me.TextContent);
+        Assert.Empty(cut.FindAll("tr.user-ada .toggle-user"));
+        Assert.Empty(cut.FindAll("tr.user-ada .user-role"));
+
+        cut.Find("tr.user-oscar .reset-user").Click();
+        cut.WaitForAssertion(() => Assert.Contains("oscar's new password is", cut.Find("#reset-password").TextContent));
+        cut.Find("tr.user-oscar .toggle-user").Click();
+        cut.WaitForAssertion(() => Assert.Equal("Disabled", cut.Find("tr.user-oscar .user-status").TextContent.Trim()));
+        cut.Find("tr.user-oscar .toggle-user").Click();
+        cut.WaitForAssertion(() => Assert.Equal("Active", cut.Find("tr.user-oscar .user-status").TextContent.Trim()));
     }
 
     [Fact]

@@ -31,6 +31,45 @@ public static class AccountEndpoints
             return Results.LocalRedirect(target);
         }).AllowAnonymous();
 
+        // Changing one's own password asks for the current one; the renewed stamp ends the person's other sessions.
+        account.MapPost("/password", async ([FromForm] string? currentPassword, [FromForm] string? newPassword, [FromForm] string? confirmPassword,
+            UserManager<GraceUser> users, SignInManager<GraceUser> signIn, AuditLog audit, HttpContext http) =>
+        {
+            if (string.IsNullOrEmpty(currentPassword) || string.IsNullOrEmpty(newPassword) || string.IsNullOrEmpty(confirmPassword))
+            {
+                return Results.LocalRedirect("/account/password?error=missing");
+            }
+
+            if (newPassword != confirmPassword)
+            {
+                return Results.LocalRedirect("/account/password?error=mismatch");
+            }
+
+            if (newPassword == currentPassword)
+            {
+                return Results.LocalRedirect("/account/password?error=same");
+            }
+
+            var user = await users.GetUserAsync(http.User);
+            if (user is null)
+            {
+                return Results.LocalRedirect("/account/login");
+            }
+
+            var result = await users.ChangePasswordAsync(user, currentPassword, newPassword);
+            var remote = http.Connection.RemoteIpAddress?.ToString();
+            if (!result.Succeeded)
+            {
+                var wrong = result.Errors.Any(e => e.Code == nameof(IdentityErrorDescriber.PasswordMismatch));
+                await audit.WriteAsync(user.UserName!, "account.password-change-failed", $"user/{user.UserName}", wrong ? "wrong current password" : "new password too weak", remote);
+                return Results.LocalRedirect($"/account/password?error={(wrong ? "wrong" : "weak")}");
+            }
+
+            await signIn.RefreshSignInAsync(user);
+            await audit.WriteAsync(user.UserName!, "account.password-change", $"user/{user.UserName}", null, remote);
+            return Results.LocalRedirect("/account/password?changed=true");
+        });
+
         account.MapPost("/logout", async (SignInManager<GraceUser> signIn) =>
         {
             await signIn.SignOutAsync();

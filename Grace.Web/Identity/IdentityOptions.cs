@@ -13,4 +13,11 @@ public sealed class GraceIdentityOptions
     /// log on first start. There is no default password.
     /// </summary>
     public string? AdminPassword { get; set; }
+
+    /// <summary>
+    /// How often an open session is checked against the database (disabled, new role, new
+    /// password). 0 checks every request (the console's circuits at most once a second).
+    /// </summary>
+    [System.ComponentModel.DataAnnotations.Range(0, 3600, ErrorMessage = "Grace:Identity:RevalidateSeconds must be between {1} and {2}.")]
+    public int RevalidateSeconds { get; set; } = 60;
 }

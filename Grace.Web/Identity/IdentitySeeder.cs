@@ -38,7 +38,7 @@ internal sealed class IdentitySeeder(IServiceScopeFactory scopes, IOptions<Grace
         if (generated)
         {
             // Printed once, on the first start only; it is stored nowhere else in clear.
-            logger.LogWarning("First start: created administrator '{UserName}' with password {Password} . Sign in with it and keep it safe: it is not stored in clear and will not be shown again.",
+            logger.LogWarning("First start: created administrator '{UserName}' with password {Password} . Sign in with it, then choose your own on the Password page (click your name): it is not stored in clear and will not be shown again.",
                 admin.UserName, password);
         }
         else

@@ -23,7 +23,7 @@ public static class IdentityServiceExtensions
     /// </summary>
     public static IServiceCollection AddGraceIdentity(this IServiceCollection services)
     {
-        services.AddOptions<GraceIdentityOptions>().BindConfiguration(GraceIdentityOptions.Section);
+        services.AddOptions<GraceIdentityOptions>().BindConfiguration(GraceIdentityOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddAuthentication(IdentityConstants.ApplicationScheme).AddIdentityCookies();
         services.ConfigureApplicationCookie(cookie =>
         {
@@ -56,6 +56,10 @@ public static class IdentityServiceExtensions
             .AddPolicy(GracePolicies.ChangePolicy, p => p.RequireRole(GraceRoles.Lead, GraceRoles.Admin))
             .AddPolicy(GracePolicies.Admin, p => p.RequireRole(GraceRoles.Admin));
         services.AddCascadingAuthenticationState();
+        // Sessions follow what Admins change: HTTP requests through the stamp validator, circuits through SessionRevalidation.
+        services.AddOptions<SecurityStampValidatorOptions>().Configure<Microsoft.Extensions.Options.IOptions<GraceIdentityOptions>>(
+            (o, grace) => o.ValidationInterval = TimeSpan.FromSeconds(grace.Value.RevalidateSeconds));
+        services.AddScoped<Microsoft.AspNetCore.Components.Authorization.AuthenticationStateProvider, SessionRevalidation>();
         services.AddHttpContextAccessor();
         services.AddScoped<CurrentActor>();
         services.AddScoped<ConsoleActions>();

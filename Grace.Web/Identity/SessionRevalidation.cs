@@ -1,0 +1,47 @@
+using System.Security.Claims;
+using Grace.Data.Entities;
+using Microsoft.AspNetCore.Components.Authorization;
+using Microsoft.AspNetCore.Components.Server;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Options;
+
+namespace Grace.Web.Identity;
+
+/// <summary>
+/// Checks an open console circuit's person against the database every
+/// <c>Grace:Identity:RevalidateSeconds</c>: a person disabled, given another role or with a new
+/// password (each renews the security stamp) loses the circuit, and signs in again to go on.
+/// Plain HTTP requests get the same check from Identity's security stamp validator.
+/// </summary>
+public sealed class SessionRevalidation(
+    ILoggerFactory loggerFactory,
+    IServiceScopeFactory scopes,
+    IOptions<GraceIdentityOptions> options,
+    IOptions<Microsoft.AspNetCore.Identity.IdentityOptions> identity)
+    : RevalidatingServerAuthenticationStateProvider(loggerFactory)
+{
+    protected override TimeSpan RevalidationInterval => TimeSpan.FromSeconds(Math.Max(1, options.Value.RevalidateSeconds));
+
+    protected override async Task<bool> ValidateAuthenticationStateAsync(AuthenticationState authenticationState, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var users = scope.ServiceProvider.GetRequiredService<UserManager<GraceUser>>();
+        return await IsCurrentAsync(users, authenticationState.User);
+    }
+
+    private async Task<bool> IsCurrentAsync(UserManager<GraceUser> users, ClaimsPrincipal principal)
+    {
+        if (await users.GetUserAsync(principal) is not { } user || await users.IsLockedOutAsync(user))
+        {
+            return false;
+        }
+
+        if (!users.SupportsUserSecurityStamp)
+        {
+            return true;
+        }
+
+        var stamp = principal.FindFirstValue(identity.Value.ClaimsIdentity.SecurityStampClaimType);
+        return stamp == await users.GetSecurityStampAsync(user);
+    }
+}
