@@ -221,5 +221,16 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
         await GoAsync(admin, $"/verification?mission={link!.Split('/')[^1]}");
         await Expect(admin.Locator(".benchmark-verdict")).ToHaveTextAsync("No regression");
         await ShotAsync(admin, "verification-mission");
+
+        // The admin then chooses their own password, from their name in the app bar.
+        await admin.ClickAsync("#signed-in-user");
+        await Expect(admin).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/account/password$"));
+        await admin.FillAsync("#currentPassword", TestCatalog.AdminPassword);
+        await admin.FillAsync("#newPassword", "Chosen-By-The-Admin-7");
+        await admin.FillAsync("#confirmPassword", "Chosen-By-The-Admin-7");
+        await admin.ClickAsync("#change-password");
+        await Expect(admin.Locator("#password-changed")).ToBeVisibleAsync();
+        await ShotAsync(admin, "password");
+        await SignInAsync("admin", "Chosen-By-The-Admin-7");
     }
 }

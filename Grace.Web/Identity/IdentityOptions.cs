@@ -20,4 +20,7 @@ public sealed class GraceIdentityOptions
     /// </summary>
     [System.ComponentModel.DataAnnotations.Range(0, 3600, ErrorMessage = "Grace:Identity:RevalidateSeconds must be between {1} and {2}.")]
     public int RevalidateSeconds { get; set; } = 60;
+
+    /// <summary>When a changed account's open sessions end, for people: "within 60 s".</summary>
+    public static string Within(int revalidateSeconds) => revalidateSeconds <= 0 ? "at their next request" : $"within {revalidateSeconds} s";
 }
