@@ -265,11 +265,13 @@ internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak)
 internal sealed class BenchmarkHost : WebApplicationFactory<Program>
 {
     private readonly string _folder = Path.Combine(Path.GetTempPath(), "grace-bench", Guid.NewGuid().ToString("N"));
+    private readonly Dictionary<string, string?> _extra;
     private string? _key;
     private readonly string _baseUrl;
 
-    public BenchmarkHost()
+    public BenchmarkHost(Dictionary<string, string?>? extra = null)
     {
+        _extra = extra ?? [];
         Directory.CreateDirectory(_folder);
         UseKestrel(0);
         StartServer();
@@ -305,7 +307,7 @@ internal sealed class BenchmarkHost : WebApplicationFactory<Program>
             ["Grace:Playbooks:latency-probe:Contract:Parameters:Source"] = "Grace.Web",
             ["Grace:Playbooks:latency-probe:Contract:Comparator"] = "Equal",
             ["Grace:Playbooks:latency-probe:Contract:Threshold"] = "3",
-        }));
+        }).AddInMemoryCollection(_extra));
     }
 
     public HttpClient Client()

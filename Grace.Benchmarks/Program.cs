@@ -5,7 +5,7 @@ using BenchmarkDotNet.Running;
 namespace Grace.Benchmarks;
 
 /// <summary>
-/// <c>dotnet run -c Release --project Grace.Benchmarks -- [micro|load|all] [--scale 1.0] [--soak-minutes 3]</c>
+/// <c>dotnet run -c Release --project Grace.Benchmarks -- [micro|load|faults|all] [--scale 1.0] [--soak-minutes 3] [--fault-runs 5]</c>
 /// </summary>
 public static class BenchmarkProgram
 {
@@ -24,6 +24,11 @@ public static class BenchmarkProgram
         if (mode is "load" or "all")
         {
             await new LoadDriver(Console.Out, scale, soak).RunAsync();
+        }
+
+        if (mode is "faults" or "all")
+        {
+            await new FaultDriver(Console.Out, (int)Option(args, "--fault-runs", 5)).RunAsync();
         }
     }
 

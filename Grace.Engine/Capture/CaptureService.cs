@@ -223,6 +223,13 @@ public sealed class CaptureService(
             {
                 await StartMissionAsync(incidentId, signal, cancellationToken);
             }
+            else
+            {
+                // Said once per held-back start (only new or reopened incidents get here), so the open incident is explained.
+                logger.LogWarning("Storm control held back a mission for incident {IncidentId} from {Source}: too many starts for its fingerprint within the hour "
+                    + "(Grace:Engine:MaxMissionStartsPerFingerprintPerHour = {PerHour}) or overall within the minute (Grace:Engine:MaxMissionStartsPerMinute = {PerMinute}); it stays open for people",
+                    incidentId, signal.Source, options.CurrentValue.MaxMissionStartsPerFingerprintPerHour, options.CurrentValue.MaxMissionStartsPerMinute);
+            }
         }
     }
 
