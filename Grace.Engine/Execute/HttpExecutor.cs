@@ -43,7 +43,9 @@ public sealed class HttpCallExecutor(IHttpClientFactory httpFactory) : IRemediat
 
     public async Task<SnapshotState> SnapshotAsync(ActionRequest request, CancellationToken cancellationToken)
     {
-        var url = BaseUrl(request);
+        // The state worth keeping is the service's health as its own check reads it (its path), else its root.
+        var url = request.Target.Options?.HealthCheck is { Probe: "http.status" } check && check.Parameters.TryGetValue("Path", out var healthPath)
+            ? new Uri(BaseUrl(request), healthPath) : BaseUrl(request);
         using var client = httpFactory.CreateClient("grace-action");
         var status = -1;
         try

@@ -104,21 +104,48 @@ public sealed class FaultInjector(
         return result;
     }
 
-    public async Task<string> InjectAsync(FaultKind kind, string targetKey, int megabytes, Actor actor, CancellationToken cancellationToken)
+    /// <summary>The size a sized fault uses when none is given, in MiB.</summary>
+    public const int DefaultMegabytes = 8;
+
+    /// <summary>
+    /// Injects a fault and returns what was done. A refusal (not an Admin, a target the fault does
+    /// not apply to, a size out of range) is a <see cref="MissionOperationException"/> and is audited too.
+    /// </summary>
+    public async Task<string> InjectAsync(FaultKind kind, string targetKey, int? megabytes, Actor actor, CancellationToken cancellationToken)
     {
         if (!Enabled)
         {
             throw new MissionOperationException("Fault injection is off (Grace:Faults:Enabled).");
         }
 
+        string result;
+        try
+        {
+            result = await InjectCheckedAsync(kind, targetKey, megabytes, actor, cancellationToken);
+        }
+        catch (MissionOperationException ex)
+        {
+            await AuditAsync(actor, "fault.inject-refused", targetKey, $"{kind}: {ex.Message}", cancellationToken);
+            throw;
+        }
+
+        await AuditAsync(actor, "fault.inject", targetKey, $"{kind}: {result}", cancellationToken);
+        return result;
+    }
+
+    private async Task<string> InjectCheckedAsync(FaultKind kind, string targetKey, int? megabytes, Actor actor, CancellationToken cancellationToken)
+    {
         if (!actor.Roles.Contains(GraceRoles.Admin))
         {
             throw new MissionOperationException($"{actor.Name} may not inject faults: it needs the Admin role.", forbidden: true);
         }
 
+        var info = Kinds.Single(k => k.Kind == kind);
         if (!targets.TryResolve(targetKey, out var target))
         {
-            throw new MissionOperationException($"Target '{targetKey}' is not configured.");
+            var candidates = TargetsFor(kind).Select(t => t.Key).ToList();
+            throw new MissionOperationException($"Target '{targetKey}' is not configured under Grace:Targets; {kind} applies to "
+                + (candidates.Count == 0 ? $"no configured target (it needs a {info.TargetKind} target)." : $"{string.Join(", ", candidates)}."));
         }
 
         if (targets.Unconfigured(targetKey) is { } unconfigured)
@@ -126,22 +153,29 @@ public sealed class FaultInjector(
             throw new MissionOperationException(unconfigured);
         }
 
-        megabytes = Math.Clamp(megabytes, 1, 512);
-        var result = (kind, target.Kind) switch
+        var size = megabytes ?? DefaultMegabytes;
+        if (info.HasSize && size is < 1 or > 512)
         {
-            (FaultKind.SqliteWalGrowth, TargetKind.Sqlite) => await GrowWalAsync(target, megabytes, cancellationToken),
-            (FaultKind.CacheFill, TargetKind.Directory) => await FillCacheAsync(target, megabytes, cancellationToken),
+            throw new MissionOperationException($"megabytes must be between 1 and 512 for {kind} (it is {size}).");
+        }
+
+        return (kind, target.Kind) switch
+        {
+            (FaultKind.SqliteWalGrowth, TargetKind.Sqlite) => await GrowWalAsync(target, size, cancellationToken),
+            (FaultKind.CacheFill, TargetKind.Directory) => await FillCacheAsync(target, size, cancellationToken),
             (FaultKind.ProcessCrash, TargetKind.Process) => Crash(target),
             (FaultKind.PostgresLockHold, TargetKind.Postgres) => await HoldLockAsync(target, cancellationToken),
             (FaultKind.ProcessHang, TargetKind.Process) => Hang(target),
             (FaultKind.HealthEndpointFailure, TargetKind.Http) => BreakDemoService(target),
-            _ => throw new MissionOperationException($"Fault {kind} does not apply to '{targetKey}', a {target.Kind} target."),
+            _ => throw new MissionOperationException($"Fault {kind} does not apply to '{targetKey}', a {target.Kind} target; it needs a {info.TargetKind} target."),
         };
+    }
 
+    private async Task AuditAsync(Actor actor, string action, string targetKey, string detail, CancellationToken cancellationToken)
+    {
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        db.AuditEntries.Add(new AuditEntry { At = time.GetUtcNow(), Actor = actor.Name, Action = "fault.inject", Subject = $"target/{targetKey}", Detail = $"{kind}: {result}", RemoteAddress = actor.RemoteAddress });
+        db.AuditEntries.Add(new AuditEntry { At = time.GetUtcNow(), Actor = actor.Name, Action = action, Subject = $"target/{targetKey}", Detail = detail, RemoteAddress = actor.RemoteAddress });
         await db.SaveChangesAsync(cancellationToken);
-        return result;
     }
 
     private async Task<string> GrowWalAsync(ResolvedTarget target, int megabytes, CancellationToken cancellationToken)

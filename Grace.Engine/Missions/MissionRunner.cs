@@ -592,6 +592,10 @@ public sealed class MissionRunner(
             return;
         }
 
+        // One line per finished mission, so the console log alone tells what Grace did.
+        logger.LogInformation("Mission {MissionId} ({Playbook} on {Target}, tier {Tier}) ended {State}{Reason}",
+            mission.Id, mission.PlaybookKey, mission.Target, mission.Tier, mission.State, mission.StatusReason is { Length: > 0 } r ? $": {r}" : "");
+
         if (mission.State != MissionState.Succeeded && mission.Incident is { Status: IncidentStatus.Mitigating } incident)
         {
             incident.Status = IncidentStatus.Open;

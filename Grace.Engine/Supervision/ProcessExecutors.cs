@@ -88,8 +88,9 @@ public sealed class ProcessRestartExecutor(ProcessSupervisor supervisor, IServic
             waited = $"up for {time.GetElapsedTime(started).TotalSeconds:0.#} s (no health check)";
         }
 
-        return new ActionResult($"Restarted '{key}': pid {old?.ToString(CultureInfo.InvariantCulture) ?? "none"} → {process.Id}"
-            + (graceful ? " (stopped gracefully)" : " (killed after the stop timeout)") + $", {waited}.",
+        var stopped = old is null ? $"Started '{key}' (it was not running) as pid {process.Id}"
+            : $"Restarted '{key}': pid {old.Value.ToString(CultureInfo.InvariantCulture)} → {process.Id}" + (graceful ? " (stopped gracefully)" : " (killed after the stop timeout)");
+        return new ActionResult($"{stopped}, {waited}.",
             JsonSerializer.Serialize(new { oldPid = old, newPid = process.Id, graceful }));
     }
 

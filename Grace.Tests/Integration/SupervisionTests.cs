@@ -62,7 +62,7 @@ public sealed class SupervisionTests : IAsyncLifetime
         Assert.NotNull(second);
         Assert.NotEqual(firstPid, second.Id);
         Assert.False(second.HasExited);
-        Assert.Contains(mission.Events, e => e.Kind == "executed" && e.Message.Contains($"→ {second.Id}", StringComparison.Ordinal));
+        Assert.Contains(mission.Events, e => e.Kind == "executed" && e.Message.Contains($"(it was not running) as pid {second.Id}", StringComparison.Ordinal));
     }
 
     [Fact]

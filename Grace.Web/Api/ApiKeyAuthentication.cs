@@ -51,10 +51,18 @@ public sealed class ApiKeyAuthenticationHandler(
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
     }
 
-    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
+        if (Response.HasStarted)
+        {
+            return;
+        }
+
         Response.StatusCode = StatusCodes.Status401Unauthorized;
         Response.Headers.WWWAuthenticate = "Bearer realm=\"grace-ingest\"";
-        return Task.CompletedTask;
+        // A program's author reads this once: say what to send and where a key comes from.
+        await Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "An API key is required.",
+            detail: "Send 'Authorization: Bearer <key>'. Admins create keys on the API keys page of the console (shown once); a signed-in Operator's session works too.")
+            .ExecuteAsync(Context);
     }
 }

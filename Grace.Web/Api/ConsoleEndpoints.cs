@@ -29,48 +29,108 @@ public static class ConsoleEndpoints
                 ? Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Fault injection is off.", detail: "Set Grace:Faults:Enabled to true to use the demo.")
                 : Results.Ok(Grace.Engine.Faults.FaultInjector.Kinds.Select(k => new { k.Kind, k.Title, k.Description, k.TargetKind, k.HasSize, Targets = faults.TargetsFor(k.Kind) })))
             .RequireAuthorization(GracePolicies.Admin);
-        app.MapPost("/api/faults", async (FaultRequest body, HttpContext http, Grace.Engine.Faults.FaultInjector faults, CancellationToken ct) =>
+        app.MapPost("/api/faults", async (HttpRequest request, HttpContext http, Grace.Engine.Faults.FaultInjector faults, CancellationToken ct) =>
         {
             if (!faults.Enabled)
             {
                 return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Fault injection is off.", detail: "Set Grace:Faults:Enabled to true to use the demo.");
             }
 
+            const string title = "The fault was not injected.";
+            var (body, problem) = await IngestionExtensions.ReadBodyAsync<FaultRequest>(request, title, """{"kind": "SqliteWalGrowth", "target": "demo-orders-db", "megabytes": 8}""", ct);
+            if (problem is not null)
+            {
+                return problem;
+            }
+
+            var missing = new Dictionary<string, string[]>();
+            if (body!.Kind is null)
+            {
+                missing["kind"] = [$"kind is required: one of {string.Join(", ", Enum.GetNames<Grace.Engine.Faults.FaultKind>())}."];
+            }
+
+            if (string.IsNullOrWhiteSpace(body.Target))
+            {
+                missing["target"] = ["target is required: a key under Grace:Targets (GET /api/faults lists them per fault)."];
+            }
+
+            if (missing.Count > 0)
+            {
+                return Results.ValidationProblem(missing, title: title);
+            }
+
             try
             {
-                var result = await faults.InjectAsync(body.Kind, body.Target, body.Megabytes ?? 8, CurrentActor.FromPrincipal(http.User, http.Connection.RemoteIpAddress?.ToString()), ct);
+                var result = await faults.InjectAsync(body.Kind!.Value, body.Target!, body.Megabytes, CurrentActor.FromPrincipal(http.User, http.Connection.RemoteIpAddress?.ToString()), ct);
                 return Results.Accepted(value: new { result });
             }
             catch (MissionOperationException ex)
             {
-                return Results.Problem(statusCode: ex.Forbidden ? StatusCodes.Status403Forbidden : StatusCodes.Status400BadRequest, title: "The fault was not injected.", detail: ex.Message);
+                return Results.Problem(statusCode: ex.Forbidden ? StatusCodes.Status403Forbidden : StatusCodes.Status400BadRequest, title: title, detail: ex.Message);
             }
         });
+
+        // Keys for programs, for an Admin working from a terminal rather than the API keys page. The key is shown once.
+        app.MapPost("/api/keys", async (HttpRequest request, Grace.Engine.Capture.ApiKeyService keys, CancellationToken ct) =>
+        {
+            const string title = "The API key was not created.";
+            var (body, problem) = await IngestionExtensions.ReadBodyAsync<KeyRequest>(request, title, """{"name": "alertmanager"}""", ct);
+            if (problem is not null)
+            {
+                return problem;
+            }
+
+            if (string.IsNullOrWhiteSpace(body!.Name))
+            {
+                return Results.ValidationProblem(new Dictionary<string, string[]> { ["name"] = ["name is required: who will use the key (\"alertmanager\", \"orders-api\")."] }, title: title);
+            }
+
+            try
+            {
+                var (row, key) = await keys.CreateAsync(body.Name, CurrentActor.FromPrincipal(request.HttpContext.User, request.HttpContext.Connection.RemoteIpAddress?.ToString()), ct);
+                return Results.Created($"/api/keys/{row.Id}", new { row.Id, row.Name, key, note = "Shown once: Grace keeps only its hash." });
+            }
+            catch (MissionOperationException ex)
+            {
+                return Results.Problem(statusCode: ex.Forbidden ? StatusCodes.Status403Forbidden : StatusCodes.Status400BadRequest, title: title, detail: ex.Message);
+            }
+        }).RequireAuthorization(GracePolicies.Admin);
 
         app.MapGet("/api/capture/stats", (Grace.Engine.Capture.CaptureMonitor monitor) => Results.Ok(monitor.Read()));
 
         // Approve or reject from a script or a chat tool, with the signed-in person's cookie. The
         // engine's ApprovalService decides what is allowed: a Viewer gets 403 here just as in the console.
         // The body is required JSON: a cross-site HTML form cannot send it, so the cookie alone never decides.
-        app.MapPost("/api/missions/{id:guid}/approve", (Guid id, DecisionRequest body, HttpContext http, ApprovalService approvals, CancellationToken ct) =>
-            DecideAsync(id, ApprovalVerdict.Approve, body.Reason, http, approvals, ct));
-        app.MapPost("/api/missions/{id:guid}/reject", (Guid id, DecisionRequest body, HttpContext http, ApprovalService approvals, CancellationToken ct) =>
-            DecideAsync(id, ApprovalVerdict.Reject, body.Reason, http, approvals, ct));
+        app.MapPost("/api/missions/{id:guid}/approve", (Guid id, HttpRequest request, ApprovalService approvals, CancellationToken ct) =>
+            DecideAsync(id, ApprovalVerdict.Approve, request, approvals, ct));
+        app.MapPost("/api/missions/{id:guid}/reject", (Guid id, HttpRequest request, ApprovalService approvals, CancellationToken ct) =>
+            DecideAsync(id, ApprovalVerdict.Reject, request, approvals, ct));
         return app;
     }
 
     /// <summary>A fault to inject: its kind, the target, and a size where it applies.</summary>
-    public sealed record FaultRequest(Grace.Engine.Faults.FaultKind Kind, string Target, int? Megabytes);
+    public sealed record FaultRequest(Grace.Engine.Faults.FaultKind? Kind, string? Target, int? Megabytes);
+
+    /// <summary>A new API key: who will use it.</summary>
+    public sealed record KeyRequest(string? Name);
 
     /// <summary>The body of an approval decision: a reason (required to reject).</summary>
     public sealed record DecisionRequest(string? Reason);
 
-    private static async Task<IResult> DecideAsync(Guid id, ApprovalVerdict verdict, string? reason, HttpContext http, ApprovalService approvals, CancellationToken ct)
+    private static async Task<IResult> DecideAsync(Guid id, ApprovalVerdict verdict, HttpRequest request, ApprovalService approvals, CancellationToken ct)
     {
-        var actor = CurrentActor.FromPrincipal(http.User, http.Connection.RemoteIpAddress?.ToString());
+        var title = verdict == ApprovalVerdict.Approve ? "The mission was not approved." : "The mission was not rejected.";
+        var (body, problem) = await IngestionExtensions.ReadBodyAsync<DecisionRequest>(request, title,
+            verdict == ApprovalVerdict.Approve ? """{} or {"reason": "checked the blast radius"}""" : """{"reason": "why not"}""", ct);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var actor = CurrentActor.FromPrincipal(request.HttpContext.User, request.HttpContext.Connection.RemoteIpAddress?.ToString());
         try
         {
-            var status = await approvals.DecideAsync(id, actor, verdict, reason, ct);
+            var status = await approvals.DecideAsync(id, actor, verdict, body!.Reason, ct);
             return Results.Ok(new { mission = id, status = status.ToString() });
         }
         catch (MissionOperationException ex)

@@ -74,6 +74,61 @@ public static class IngestionExtensions
         }
     }
 
+    /// <summary>
+    /// Reads a small JSON body into <typeparamref name="T"/> with the API's JSON settings. A field of
+    /// the wrong type gets a 400 naming it (and listing the names an enum takes), as the signal API
+    /// does, instead of the framework's bare 400 or its exception page. <paramref name="example"/>
+    /// shows what to send when the body is empty.
+    /// </summary>
+    public static async Task<(T? Value, IResult? Problem)> ReadBodyAsync<T>(HttpRequest request, string title, string example, CancellationToken cancellationToken)
+        where T : class
+    {
+        const int MaxBytes = 64 * 1024;
+        var (body, problem) = await ReadLimitedBodyAsync(request, MaxBytes, cancellationToken);
+        if (problem is not null)
+        {
+            return (null, problem);
+        }
+
+        var options = request.HttpContext.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
+        IResult Empty() => Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = [$"Send a JSON object, such as {example}."] }, title: title);
+        if (body is not { Length: > 0 })
+        {
+            return (null, Empty());
+        }
+
+        // Syntax first, then shape: a broken document is the body's fault, a wrong value a field's.
+        System.Text.Json.JsonDocument document;
+        try
+        {
+            document = System.Text.Json.JsonDocument.Parse(body);
+        }
+        catch (System.Text.Json.JsonException ex)
+        {
+            return (null, Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = [$"The body is not valid JSON: {ex.Message}"] }, title: title));
+        }
+
+        using (document)
+        try
+        {
+            return System.Text.Json.JsonSerializer.Deserialize<T>(document, options) is { } value ? (value, null) : (null, Empty());
+        }
+        catch (System.Text.Json.JsonException ex)
+        {
+            var field = ex.Path is { Length: > 2 } path ? path.TrimStart('$', '.') : "body";
+            var property = typeof(T).GetProperties().FirstOrDefault(p => string.Equals(p.Name, field, StringComparison.OrdinalIgnoreCase));
+            var type = property is null ? null : Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            var message = type switch
+            {
+                null => $"The body is not valid JSON: {ex.Message}",
+                { IsEnum: true } => $"{field} must be one of {string.Join(", ", Enum.GetNames(type))}.",
+                _ when type == typeof(int) || type == typeof(double) => $"{field} must be a number.",
+                _ => $"{field} must be a {type.Name.ToLowerInvariant()}.",
+            };
+            return (null, Results.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] }, title: title));
+        }
+    }
+
     private static async Task<(byte[]? Body, IResult? TooLarge)> ReadLimitedBodyAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {
         if (!request.HasJsonContentType())

@@ -75,7 +75,12 @@ public static class IdentityServiceExtensions
         var path = context.Request.Path;
         if (path.StartsWithSegments("/api") || path.StartsWithSegments("/hubs"))
         {
-            context.Response.StatusCode = status;
+            // Another scheme (the API key's) may already have answered with an explanation.
+            if (!context.Response.HasStarted)
+            {
+                context.Response.StatusCode = status;
+            }
+
             return Task.CompletedTask;
         }
 
