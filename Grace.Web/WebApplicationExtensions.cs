@@ -58,7 +58,7 @@ public static class WebApplicationExtensions
         services.AddHostedService<PipelineHubForwarder>();
         services.AddProblemDetails();
         // Enums travel as names ("CacheFill", "AwaitingApproval"), as people and scripts write them.
-        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(allowIntegerValues: false)));
         return builder;
     }
 

@@ -64,7 +64,7 @@ public sealed class SqliteCheckpointExecutor : IRemediationExecutor
 
         var after = WalBytes(path);
         // A TRUNCATE checkpoint resets the log before it answers, so its frame counts read 0: the sizes tell what moved.
-        var frames = logFrames == 0 && before > 0 ? "Checkpointed the whole WAL into the database and truncated it" : $"Checkpointed {checkpointed} of {logFrames} WAL frames";
+        var frames = logFrames == 0 && before > 0 && string.Equals(Mode(request), "TRUNCATE", StringComparison.OrdinalIgnoreCase) ? "Checkpointed the whole WAL into the database and truncated it" : $"Checkpointed {checkpointed} of {logFrames} WAL frames";
         return new ActionResult($"{frames}; WAL {before:N0} → {after:N0} bytes.",
             JsonSerializer.Serialize(new { logFrames, checkpointed, walBytesBefore = before, walBytesAfter = after }));
     }

@@ -78,10 +78,13 @@ public sealed class FaultInjector(
         new(FaultKind.PostgresLockHold, "Hold a lock in PostgreSQL", "Takes an exclusive lock on grace_fault_lock in an idle transaction, with a second session waiting on it.", TargetKind.Postgres, false),
     ];
 
+    private static FaultInfo InfoOf(FaultKind kind) => Kinds.FirstOrDefault(k => k.Kind == kind)
+        ?? throw new MissionOperationException($"'{kind}' is not a fault; use one of {string.Join(", ", Kinds.Select(k => k.Kind))}.");
+
     /// <summary>The configured targets a fault applies to, each with the reason it cannot be broken now, if any.</summary>
     public IReadOnlyList<FaultTarget> TargetsFor(FaultKind kind)
     {
-        var info = Kinds.Single(k => k.Kind == kind);
+        var info = InfoOf(kind);
         var result = new List<FaultTarget>();
         foreach (var key in targets.Keys.Order(StringComparer.OrdinalIgnoreCase))
         {
@@ -140,7 +143,7 @@ public sealed class FaultInjector(
             throw new MissionOperationException($"{actor.Name} may not inject faults: it needs the Admin role.", forbidden: true);
         }
 
-        var info = Kinds.Single(k => k.Kind == kind);
+        var info = InfoOf(kind);
         if (!targets.TryResolve(targetKey, out var target))
         {
             var candidates = TargetsFor(kind).Select(t => t.Key).ToList();
@@ -174,7 +177,11 @@ public sealed class FaultInjector(
     private async Task AuditAsync(Actor actor, string action, string targetKey, string detail, CancellationToken cancellationToken)
     {
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        db.AuditEntries.Add(new AuditEntry { At = time.GetUtcNow(), Actor = actor.Name, Action = action, Subject = $"target/{targetKey}", Detail = detail, RemoteAddress = actor.RemoteAddress });
+        // Whatever a caller typed is cut to the columns' sizes: a refusal must be recorded, not fail.
+        db.AuditEntries.Add(new AuditEntry
+        {
+            At = time.GetUtcNow(), Actor = actor.Name, Action = action, Subject = Cut($"target/{targetKey}", 256), Detail = Cut(detail, 4096), RemoteAddress = actor.RemoteAddress,
+        });
         await db.SaveChangesAsync(cancellationToken);
     }
 
@@ -299,6 +306,8 @@ public sealed class FaultInjector(
         demoService.Fail("the orders store connection pool is exhausted");
         return $"The demo service at {target.Url} is stuck: its health endpoint answers 503 until POST /admin/reset-pool.";
     }
+
+    private static string Cut(string text, int length) => text.Length <= length ? text : text[..(length - 1)] + "…";
 
     /// <summary>Why a target's health endpoint cannot be broken: only the demo service Grace serves itself, while it listens.</summary>
     private string? DemoServiceUnavailable(string key)

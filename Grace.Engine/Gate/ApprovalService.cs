@@ -33,7 +33,7 @@ public sealed class ApprovalService(
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         var mission = await db.Missions.Include(m => m.Approval!).ThenInclude(a => a.Decisions)
             .SingleOrDefaultAsync(m => m.Id == missionId, cancellationToken)
-            ?? throw new MissionOperationException($"Mission {missionId} does not exist.");
+            ?? throw new MissionOperationException($"Mission {missionId} does not exist.", notFound: true);
         var approval = mission.Approval;
         if (approval is null || mission.State != MissionState.AwaitingApproval || approval.Status != ApprovalStatus.Pending)
         {

@@ -28,8 +28,11 @@ public sealed record Actor(string Name, IReadOnlyCollection<string> Roles, strin
 }
 
 /// <summary>A person asked for something their role or the rules do not allow. The message says why.</summary>
-public sealed class MissionOperationException(string message, bool forbidden = false) : Exception(message)
+public sealed class MissionOperationException(string message, bool forbidden = false, bool notFound = false) : Exception(message)
 {
     /// <summary>True when the actor lacks the role; false when the request conflicts with the mission's state.</summary>
     public bool Forbidden { get; } = forbidden;
+
+    /// <summary>True when what the request names (a mission) does not exist.</summary>
+    public bool NotFound { get; } = notFound;
 }

@@ -115,6 +115,7 @@ public sealed class UsersPageTests : GraceComponentTest
     public async Task An_admin_adds_an_operator_and_sees_the_password_once()
     {
         await SeedRolesAsync();
+        await AddUserAsync("ada", GraceRoles.Admin);
         SignIn("ada", GraceRoles.Admin);
         var cut = Render<Users>();
         OverviewTests.InputOf(cut, "#new-user-name").Input("oscar");

@@ -65,13 +65,25 @@ public sealed class ConsoleApiTests : IAsyncLifetime
         (status, problem) = await PostAsync("/api/faults", """{"kind":"ProcessHang","target":"nope"}""");
         Assert.Contains("ProcessHang applies to demo-worker", problem.GetProperty("detail").GetString());
 
+        (status, problem) = await PostAsync("/api/faults", """{"kind":3,"target":"demo-worker"}""");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("kind must be one of", Error(problem, "kind"));
+
+        (status, problem) = await PostAsync("/api/faults", $$"""{"kind":"CacheFill","target":"{{new string('t', 5000)}}"}""");
+        Assert.Contains("at most 128 characters", Error(problem, "target"));
+
         (status, _) = await PostAsync("/api/faults", "kind=CacheFill", "application/x-www-form-urlencoded");
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, status);
 
-        // Nothing of this is Grace's own error: no incident, and the refusals are in the audit log.
-        await Task.Delay(500);
+        // Nothing of this is Grace's own error. Signals are stored in order: once a later one has its incident, any error log before it has too.
+        using (var ingest = _host.IngestClient())
+        {
+            (await ingest.PostAsJsonAsync("/api/signals", new { source = "orders-api", message = TestCatalog.WalMessage })).EnsureSuccessStatusCode();
+        }
+
+        await _host.WaitForIncidentAsync(i => i.SampleMessage == TestCatalog.WalMessage);
         await using var db = _host.CreateDb();
-        Assert.Empty(await db.Incidents.Select(i => i.Source).ToListAsync());
+        Assert.Empty(await db.Incidents.Where(i => i.Target == "grace").Select(i => i.Source).ToListAsync());
         Assert.Equal(2, await db.AuditEntries.CountAsync(a => a.Action == "fault.inject-refused"));
     }
 
@@ -84,6 +96,13 @@ public sealed class ConsoleApiTests : IAsyncLifetime
 
         (status, problem) = await PostAsync($"/api/missions/{Guid.NewGuid()}/reject", """{"reason": 42}""");
         Assert.Equal("reason must be a string.", Error(problem, "reason"));
+
+        (status, problem) = await PostAsync($"/api/missions/{Guid.NewGuid()}/reject", $$"""{"reason": "{{new string('r', 3000)}}"}""");
+        Assert.Contains("at most 2048 characters", Error(problem, "reason"));
+
+        (status, problem) = await PostAsync($"/api/missions/{Guid.NewGuid()}/approve", "{}");
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        Assert.Contains("does not exist", problem.GetProperty("detail").GetString());
     }
 
     [Fact]

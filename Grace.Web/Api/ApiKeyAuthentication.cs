@@ -39,6 +39,8 @@ public sealed class ApiKeyAuthenticationHandler(
         var (check, id, name) = await keys.CheckAsync(presented, Context.RequestAborted);
         if (check == ApiKeyCheck.Unknown)
         {
+            // Kept at Warning (the handler's own messages are not): guessed or stale keys leave a trace, never the key itself.
+            Logger.LogWarning("An unknown API key was presented from {RemoteAddress} for {Path}", Context.Connection.RemoteIpAddress, Request.Path);
             return AuthenticateResult.Fail("Unknown API key.");
         }
 

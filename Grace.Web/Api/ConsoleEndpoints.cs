@@ -54,6 +54,16 @@ public static class ConsoleEndpoints
                 missing["target"] = ["target is required: a key under Grace:Targets (GET /api/faults lists them per fault)."];
             }
 
+            if (body.Kind is { } kind && !Enum.IsDefined(kind))
+            {
+                missing["kind"] = [$"kind must be one of {string.Join(", ", Enum.GetNames<Grace.Engine.Faults.FaultKind>())}."];
+            }
+
+            if (body.Target is { Length: > 128 })
+            {
+                missing["target"] = ["target must be at most 128 characters: a key under Grace:Targets."];
+            }
+
             if (missing.Count > 0)
             {
                 return Results.ValidationProblem(missing, title: title);
@@ -88,7 +98,8 @@ public static class ConsoleEndpoints
             try
             {
                 var (row, key) = await keys.CreateAsync(body.Name, CurrentActor.FromPrincipal(request.HttpContext.User, request.HttpContext.Connection.RemoteIpAddress?.ToString()), ct);
-                return Results.Created($"/api/keys/{row.Id}", new { row.Id, row.Name, key, note = "Shown once: Grace keeps only its hash." });
+                // No location: a key cannot be read back, only listed (and revoked) on the API keys page.
+                return Results.Json(new { row.Id, row.Name, key, note = "Shown once: Grace keeps only its hash." }, statusCode: StatusCodes.Status201Created);
             }
             catch (MissionOperationException ex)
             {
@@ -111,6 +122,9 @@ public static class ConsoleEndpoints
     /// <summary>A fault to inject: its kind, the target, and a size where it applies.</summary>
     public sealed record FaultRequest(Grace.Engine.Faults.FaultKind? Kind, string? Target, int? Megabytes);
 
+    // As stored with a decision (ApprovalDecision.Reason).
+    private const int MaxReasonLength = 2048;
+
     /// <summary>A new API key: who will use it.</summary>
     public sealed record KeyRequest(string? Name);
 
@@ -127,16 +141,21 @@ public static class ConsoleEndpoints
             return problem;
         }
 
+        if (body!.Reason is { Length: > MaxReasonLength })
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["reason"] = [$"reason must be at most {MaxReasonLength} characters."] }, title: title);
+        }
+
         var actor = CurrentActor.FromPrincipal(request.HttpContext.User, request.HttpContext.Connection.RemoteIpAddress?.ToString());
         try
         {
-            var status = await approvals.DecideAsync(id, actor, verdict, body!.Reason, ct);
+            var status = await approvals.DecideAsync(id, actor, verdict, body.Reason, ct);
             return Results.Ok(new { mission = id, status = status.ToString() });
         }
         catch (MissionOperationException ex)
         {
-            return Results.Problem(statusCode: ex.Forbidden ? StatusCodes.Status403Forbidden : StatusCodes.Status409Conflict,
-                title: ex.Forbidden ? "Not allowed." : "The mission cannot take this decision.", detail: ex.Message);
+            var code = ex.Forbidden ? StatusCodes.Status403Forbidden : ex.NotFound ? StatusCodes.Status404NotFound : StatusCodes.Status409Conflict;
+            return Results.Problem(statusCode: code, title: ex.Forbidden ? "Not allowed." : title, detail: ex.Message);
         }
     }
 

@@ -56,13 +56,20 @@ public static class AccountEndpoints
                 return Results.LocalRedirect("/account/login");
             }
 
-            var result = await users.ChangePasswordAsync(user, currentPassword, newPassword);
+            // The current password is checked as a sign-in is, failures counted: a stolen session cannot guess it at leisure.
             var remote = http.Connection.RemoteIpAddress?.ToString();
+            var check = await signIn.CheckPasswordSignInAsync(user, currentPassword, lockoutOnFailure: true);
+            if (!check.Succeeded)
+            {
+                await audit.WriteAsync(user.UserName!, "account.password-change-failed", $"user/{user.UserName}", check.IsLockedOut ? "locked out" : "wrong current password", remote);
+                return Results.LocalRedirect($"/account/password?error={(check.IsLockedOut ? "locked" : "wrong")}");
+            }
+
+            var result = await users.ChangePasswordAsync(user, currentPassword, newPassword);
             if (!result.Succeeded)
             {
-                var wrong = result.Errors.Any(e => e.Code == nameof(IdentityErrorDescriber.PasswordMismatch));
-                await audit.WriteAsync(user.UserName!, "account.password-change-failed", $"user/{user.UserName}", wrong ? "wrong current password" : "new password too weak", remote);
-                return Results.LocalRedirect($"/account/password?error={(wrong ? "wrong" : "weak")}");
+                await audit.WriteAsync(user.UserName!, "account.password-change-failed", $"user/{user.UserName}", "new password too weak", remote);
+                return Results.LocalRedirect("/account/password?error=weak");
             }
 
             await signIn.RefreshSignInAsync(user);

@@ -31,7 +31,8 @@ public sealed class SessionRevalidation(
 
     private async Task<bool> IsCurrentAsync(UserManager<GraceUser> users, ClaimsPrincipal principal)
     {
-        if (await users.GetUserAsync(principal) is not { } user || await users.IsLockedOutAsync(user))
+        // Disabled, not merely locked out after failed sign-ins: a stranger's five wrong passwords must not end the person's open console.
+        if (await users.GetUserAsync(principal) is not { } user || UserAdministration.IsDisabled(user.LockoutEnd))
         {
             return false;
         }

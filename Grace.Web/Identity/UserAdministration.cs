@@ -18,7 +18,11 @@ public sealed class UserAdministration(IServiceScopeFactory scopes, AuditLog aud
     private static readonly DateTimeOffset Forever = DateTimeOffset.MaxValue;
 
     // Providers store the end of time with their own precision (PostgreSQL keeps microseconds): the year tells.
-    private static bool IsDisabled(DateTimeOffset? lockoutEnd) => lockoutEnd?.Year == Forever.Year;
+    internal static bool IsDisabled(DateTimeOffset? lockoutEnd) => lockoutEnd?.Year == Forever.Year;
+
+    // Changes to who is an active Admin are made one at a time, so two Admins demoting each other at
+    // once cannot both see "another Admin remains" (one Grace instance; see ADR 0008).
+    private static readonly SemaphoreSlim AdminChanges = new(1, 1);
 
     public async Task<IReadOnlyList<UserRow>> ListAsync()
     {
@@ -36,10 +40,10 @@ public sealed class UserAdministration(IServiceScopeFactory scopes, AuditLog aud
     /// <summary>Creates a person with one role and returns their generated password. Admins only.</summary>
     public async Task<string> CreateAsync(Actor actor, string userName, string role)
     {
-        RequireAdmin(actor, "add users");
         RequireRole(role);
         await using var scope = scopes.CreateAsyncScope();
         var users = scope.ServiceProvider.GetRequiredService<UserManager<GraceUser>>();
+        await RequireAdminAsync(users, actor, "add users");
         var password = IdentitySeeder.GeneratePassword();
         var user = new GraceUser { UserName = userName.Trim() };
         Check(await users.CreateAsync(user, password));
@@ -51,10 +55,23 @@ public sealed class UserAdministration(IServiceScopeFactory scopes, AuditLog aud
     /// <summary>Gives a person exactly one role.</summary>
     public async Task ChangeRoleAsync(Actor actor, string userName, string role)
     {
-        RequireAdmin(actor, "change roles");
         RequireRole(role);
         await using var scope = scopes.CreateAsyncScope();
         var users = scope.ServiceProvider.GetRequiredService<UserManager<GraceUser>>();
+        await AdminChanges.WaitAsync();
+        try
+        {
+            await RequireAdminAsync(users, actor, "change roles");
+            await ChangeRoleLockedAsync(users, actor, userName, role);
+        }
+        finally
+        {
+            AdminChanges.Release();
+        }
+    }
+
+    private async Task ChangeRoleLockedAsync(UserManager<GraceUser> users, Actor actor, string userName, string role)
+    {
         var user = await FindAsync(users, userName);
         var current = await users.GetRolesAsync(user);
         if (current.Count == 1 && current[0] == role)
@@ -77,9 +94,22 @@ public sealed class UserAdministration(IServiceScopeFactory scopes, AuditLog aud
     /// <summary>Disables (no sign-in, open sessions end) or enables a person.</summary>
     public async Task SetDisabledAsync(Actor actor, string userName, bool disabled)
     {
-        RequireAdmin(actor, disabled ? "disable users" : "enable users");
         await using var scope = scopes.CreateAsyncScope();
         var users = scope.ServiceProvider.GetRequiredService<UserManager<GraceUser>>();
+        await AdminChanges.WaitAsync();
+        try
+        {
+            await RequireAdminAsync(users, actor, disabled ? "disable users" : "enable users");
+            await SetDisabledLockedAsync(users, actor, userName, disabled);
+        }
+        finally
+        {
+            AdminChanges.Release();
+        }
+    }
+
+    private async Task SetDisabledLockedAsync(UserManager<GraceUser> users, Actor actor, string userName, bool disabled)
+    {
         var user = await FindAsync(users, userName);
         if (disabled)
         {
@@ -104,9 +134,9 @@ public sealed class UserAdministration(IServiceScopeFactory scopes, AuditLog aud
     /// <summary>Sets a generated password for someone who lost theirs and returns it (shown once). Their open sessions end.</summary>
     public async Task<string> ResetPasswordAsync(Actor actor, string userName)
     {
-        RequireAdmin(actor, "reset passwords");
         await using var scope = scopes.CreateAsyncScope();
         var users = scope.ServiceProvider.GetRequiredService<UserManager<GraceUser>>();
+        await RequireAdminAsync(users, actor, "reset passwords");
         var user = await FindAsync(users, userName);
         if (string.Equals(user.UserName, actor.Name, StringComparison.OrdinalIgnoreCase))
         {
@@ -119,9 +149,14 @@ public sealed class UserAdministration(IServiceScopeFactory scopes, AuditLog aud
         return password;
     }
 
-    private static void RequireAdmin(Actor actor, string what)
+    /// <summary>
+    /// The acting person must be an active Admin now, in the database: the roles their session carries
+    /// may be up to a revalidation interval old, and a just-demoted Admin must not use that window.
+    /// </summary>
+    private static async Task RequireAdminAsync(UserManager<GraceUser> users, Actor actor, string what)
     {
-        if (!actor.Roles.Contains(GraceRoles.Admin))
+        var me = actor.Roles.Contains(GraceRoles.Admin) ? await users.FindByNameAsync(actor.Name) : null;
+        if (me is null || IsDisabled(me.LockoutEnd) || !await users.IsInRoleAsync(me, GraceRoles.Admin))
         {
             throw new MissionOperationException($"{actor.Name} may not {what}: it needs the Admin role.", forbidden: true);
         }
