@@ -54,9 +54,9 @@ public sealed class HealthMonitor(
             }
         }
 
-        foreach (var key in catalog.CurrentValue.Targets.Keys.Where(k => targets.Unconfigured(k) is not null))
+        foreach (var reason in catalog.CurrentValue.Targets.Keys.Select(targets.Unconfigured).OfType<string>())
         {
-            logger.LogInformation("{Reason} Its health check does not run.", targets.Unconfigured(key));
+            logger.LogInformation("{Reason} Its health check does not run.", reason);
         }
 
         while (!stoppingToken.IsCancellationRequested)

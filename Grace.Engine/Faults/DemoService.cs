@@ -13,16 +13,12 @@ public sealed class DemoService(TimeProvider time)
     private DateTimeOffset? _failingSince;
     private long _ordersServed;
 
-    /// <summary>Whether the demo service's HTTP listener is up (set by the web host that serves it).</summary>
-    public bool IsListening { get; private set; }
+    /// <summary>Whether the demo service's HTTP listener is up (the web host that serves it says where).</summary>
+    public bool IsListening => ListeningOn is not null;
 
     public Uri? ListeningOn { get; private set; }
 
-    public void MarkListening(Uri? url)
-    {
-        ListeningOn = url;
-        IsListening = url is not null;
-    }
+    public void MarkListening(Uri? url) => ListeningOn = url;
 
     /// <summary>Why the service is unhealthy, or null.</summary>
     public string? Failure

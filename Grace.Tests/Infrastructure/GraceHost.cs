@@ -114,53 +114,46 @@ public sealed class GraceHost(IEnumerable<KeyValuePair<string, string?>> setting
         response.Headers.TryGetValues("Set-Cookie", out var values) ? values.Select(v => v.Split(';')[0]).ToList() : [];
 
     /// <summary>Polls the database until an incident matches.</summary>
-    public async Task<Incident> WaitForIncidentAsync(Func<Incident, bool> predicate, int timeoutSeconds = 15)
-    {
-        for (var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds); DateTime.UtcNow < deadline; await Task.Delay(100))
-        {
-            await using var db = CreateDb();
-            if ((await db.Incidents.AsNoTracking().ToListAsync()).FirstOrDefault(predicate) is { } found)
-            {
-                return found;
-            }
-        }
-
-        throw new TimeoutException($"No such incident within {timeoutSeconds} s.");
-    }
+    public Task<Incident> WaitForIncidentAsync(Func<Incident, bool> predicate, int timeoutSeconds = 15) =>
+        PollAsync(async db => (await db.Incidents.AsNoTracking().ToListAsync()).FirstOrDefault(predicate), timeoutSeconds, () => "No such incident");
 
     /// <summary>Polls the database until a condition holds.</summary>
-    public async Task WaitUntilAsync(Func<GraceDbContext, Task<bool>> condition, int timeoutSeconds = 10)
-    {
-        for (var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds); DateTime.UtcNow < deadline; await Task.Delay(100))
-        {
-            await using var db = CreateDb();
-            if (await condition(db))
-            {
-                return;
-            }
-        }
-
-        throw new TimeoutException($"The condition did not hold within {timeoutSeconds} s.");
-    }
+    public Task WaitUntilAsync(Func<GraceDbContext, Task<bool>> condition, int timeoutSeconds = 10) =>
+        PollAsync(async db => await condition(db) ? (object)true : null, timeoutSeconds, () => "The condition did not hold");
 
     /// <summary>Polls the database until a mission matches, or fails with what was seen.</summary>
-    public async Task<Mission> WaitForMissionAsync(Func<Mission, bool> predicate, string what, int timeoutSeconds = 45)
+    public Task<Mission> WaitForMissionAsync(Func<Mission, bool> predicate, string what, int timeoutSeconds = 45)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds);
         List<Mission> seen = [];
-        while (DateTime.UtcNow < deadline)
-        {
-            await using var db = CreateDb();
-            seen = await db.Missions.AsNoTracking().Include(m => m.Contract).Include(m => m.Approval).Include(m => m.Events).ToListAsync();
-            if (seen.FirstOrDefault(predicate) is { } found)
+        return PollAsync(
+            async db =>
             {
-                return found;
+                seen = await db.Missions.AsNoTracking().Include(m => m.Contract).Include(m => m.Approval).Include(m => m.Events).ToListAsync();
+                return seen.FirstOrDefault(predicate);
+            },
+            timeoutSeconds,
+            () => $"No mission became {what}. Missions: {string.Join(", ", seen.Select(m => $"{m.PlaybookKey}={m.State}"))}\n"
+                + string.Join("\n", seen.SelectMany(m => m.Events.OrderBy(e => e.Id).Select(e => $"  {m.PlaybookKey} {e.Stage} {e.Kind}: {e.Message}"))));
+    }
+
+    /// <summary>Reads from a fresh context every 100 ms until the read finds something, or times out saying what was missing.</summary>
+    private async Task<T> PollAsync<T>(Func<GraceDbContext, Task<T?>> read, int timeoutSeconds, Func<string> missing)
+        where T : class
+    {
+        for (var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds); ; await Task.Delay(100))
+        {
+            await using (var db = CreateDb())
+            {
+                if (await read(db) is { } found)
+                {
+                    return found;
+                }
             }
 
-            await Task.Delay(100);
+            if (DateTime.UtcNow >= deadline)
+            {
+                throw new TimeoutException($"{missing()} within {timeoutSeconds} s.");
+            }
         }
-
-        var timeline = string.Join("\n", seen.SelectMany(m => m.Events.OrderBy(e => e.Id).Select(e => $"  {m.PlaybookKey} {e.Stage} {e.Kind}: {e.Message}")));
-        throw new TimeoutException($"No mission became {what} within {timeoutSeconds} s. Missions: {string.Join(", ", seen.Select(m => $"{m.PlaybookKey}={m.State}"))}\n{timeline}");
     }
 }

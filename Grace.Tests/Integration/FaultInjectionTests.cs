@@ -12,29 +12,18 @@ using Microsoft.EntityFrameworkCore;
 namespace Grace.Tests.Integration;
 
 /// <summary>The demo: a real fault injected into a real local target becomes a verified mission, with the shipped catalog.</summary>
-public sealed class FaultInjectionTests : IAsyncLifetime
+public sealed class FaultInjectionTests : SqliteDatabaseTest
 {
-    private readonly TempFolder _folder = new();
-    private TestDatabase _database = null!;
-
-    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite, _folder);
-
-    public async Task DisposeAsync()
-    {
-        await _database.DisposeAsync();
-        _folder.Dispose();
-    }
-
-    private GraceHost Host(bool enabled) => new GraceHost(TestCatalog.Settings(_folder).Concat(_database.Settings()).Concat(new Dictionary<string, string?>
+    private GraceHost Host(bool enabled) => new GraceHost(TestCatalog.Settings(Folder).Concat(Database.Settings()).Concat(new Dictionary<string, string?>
     {
         ["Grace:Faults:Enabled"] = enabled ? "true" : "false",
-        ["Grace:Targets:demo-orders-db:Path"] = _folder.Combine("demo", "orders.db"),
+        ["Grace:Targets:demo-orders-db:Path"] = Folder.Combine("demo", "orders.db"),
         ["Grace:Targets:demo-orders-db:HealthCheck:IntervalSeconds"] = "1",
         ["Grace:Targets:demo-worker:HealthCheck:IntervalSeconds"] = "1",
         // Three failed readings in a row: a loaded test machine may start the worker's first line late.
         ["Grace:Targets:demo-worker:HealthCheck:FailureThreshold"] = "3",
         ["Grace:Targets:demo-orders-api:HealthCheck:IntervalSeconds"] = "1",
-        ["Grace:Targets:grace-cache:Path"] = _folder.Combine("cache-root", "grace"),
+        ["Grace:Targets:grace-cache:Path"] = Folder.Combine("cache-root", "grace"),
         ["Grace:Targets:grace-cache:HealthCheck:IntervalSeconds"] = "1",
     })).Start();
 
@@ -46,11 +35,11 @@ public sealed class FaultInjectionTests : IAsyncLifetime
         await using var host = Host(enabled: true);
         var result = await host.Get<FaultInjector>().InjectAsync(FaultKind.SqliteWalGrowth, "demo-orders-db", 6, new Actor("admin", [GraceRoles.Admin]), default);
         Assert.Contains("grown to", result);
-        Assert.True(SqliteCheckpointExecutor.WalBytes(_folder.Combine("demo", "orders.db")) >= 6 * 1024 * 1024);
+        Assert.True(SqliteCheckpointExecutor.WalBytes(Folder.Combine("demo", "orders.db")) >= 6 * 1024 * 1024);
 
         var mission = await host.WaitForMissionAsync(m => m.PlaybookKey == "checkpoint-demo-db" && m.CompletedAt != null, "finished", 60);
         Assert.Equal(MissionState.Succeeded, mission.State);
-        Assert.Equal(0, SqliteCheckpointExecutor.WalBytes(_folder.Combine("demo", "orders.db")));
+        Assert.Equal(0, SqliteCheckpointExecutor.WalBytes(Folder.Combine("demo", "orders.db")));
         await using var db = host.CreateDb();
         Assert.Contains(db.AuditEntries.ToList(), a => a.Action == "fault.inject" && a.Actor == "admin");
     }
@@ -175,12 +164,12 @@ public sealed class FaultInjectionTests : IAsyncLifetime
 
         // Clearing a cache is tier 2 in the shipped catalog: nothing moves until someone approves.
         var waiting = await host.WaitForMissionAsync(m => m.PlaybookKey == "clear-grace-cache" && m.State == MissionState.AwaitingApproval, "awaiting approval", 60);
-        Assert.Equal(60L * 1024 * 1024, CacheDirectoryExecutor.DirectoryBytes(_folder.Combine("cache-root", "grace")));
+        Assert.Equal(60L * 1024 * 1024, CacheDirectoryExecutor.DirectoryBytes(Folder.Combine("cache-root", "grace")));
         await host.Get<Grace.Engine.Gate.ApprovalService>().DecideAsync(waiting.Id, new Actor("olivia", [GraceRoles.Operator]), ApprovalVerdict.Approve, null, default);
 
         var mission = await host.WaitForMissionAsync(m => m.Id == waiting.Id && m.CompletedAt != null, "finished", 60);
         Assert.Equal(MissionState.Succeeded, mission.State);
-        Assert.Equal(0, CacheDirectoryExecutor.DirectoryBytes(_folder.Combine("cache-root", "grace")));
+        Assert.Equal(0, CacheDirectoryExecutor.DirectoryBytes(Folder.Combine("cache-root", "grace")));
     }
 
     [Fact]

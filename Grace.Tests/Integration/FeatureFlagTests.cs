@@ -9,20 +9,9 @@ using Microsoft.FeatureManagement;
 namespace Grace.Tests.Integration;
 
 /// <summary>Feature flags held by Microsoft.FeatureManagement, overridden in Grace's database: the change survives a restart and rolls back.</summary>
-public sealed class FeatureFlagTests : IAsyncLifetime
+public sealed class FeatureFlagTests : SqliteDatabaseTest
 {
-    private readonly TempFolder _folder = new();
-    private TestDatabase _database = null!;
-
-    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite, _folder);
-
-    public async Task DisposeAsync()
-    {
-        await _database.DisposeAsync();
-        _folder.Dispose();
-    }
-
-    private GraceHost Host() => new GraceHost(TestCatalog.Settings(_folder).Concat(_database.Settings()).Concat(new Dictionary<string, string?>
+    private GraceHost Host() => new GraceHost(TestCatalog.Settings(Folder).Concat(Database.Settings()).Concat(new Dictionary<string, string?>
     {
         ["FeatureManagement:NewCheckout"] = "true",
         ["FeatureManagement:Recommendations"] = "false",

@@ -9,19 +9,8 @@ using Serilog.Events;
 namespace Grace.Tests.Integration;
 
 /// <summary>With no password configured, the first start creates an admin with a generated password, logged once.</summary>
-public sealed class FirstStartTests : IAsyncLifetime
+public sealed class FirstStartTests : SqliteDatabaseTest
 {
-    private readonly TempFolder _folder = new();
-    private TestDatabase _database = null!;
-
-    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite, _folder);
-
-    public async Task DisposeAsync()
-    {
-        await _database.DisposeAsync();
-        _folder.Dispose();
-    }
-
     private sealed class CapturingSink : ILogEventSink
     {
         public ConcurrentQueue<string> Messages { get; } = new();
@@ -32,7 +21,7 @@ public sealed class FirstStartTests : IAsyncLifetime
     [Fact]
     public async Task The_generated_admin_password_is_printed_once_and_works()
     {
-        var settings = TestCatalog.Settings(_folder).Where(kv => kv.Key != "Grace:Identity:AdminPassword").Concat(_database.Settings()).ToList();
+        var settings = TestCatalog.Settings(Folder).Where(kv => kv.Key != "Grace:Identity:AdminPassword").Concat(Database.Settings()).ToList();
         var first = new CapturingSink();
         string password;
         await using (var host = new GraceHost(settings, s => s.AddSingleton<ILogEventSink>(first)).Start())

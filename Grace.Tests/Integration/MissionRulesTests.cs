@@ -13,23 +13,12 @@ using Microsoft.Extensions.Time.Testing;
 namespace Grace.Tests.Integration;
 
 /// <summary>The gate's rules on a real host and a real SQLite file: expiry, distinct approvers, the kill switch, recovery.</summary>
-public sealed class MissionRulesTests : IAsyncLifetime
+public sealed class MissionRulesTests : SqliteDatabaseTest
 {
-    private readonly TempFolder _folder = new();
-    private TestDatabase _database = null!;
-
-    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite, _folder);
-
-    public async Task DisposeAsync()
-    {
-        await _database.DisposeAsync();
-        _folder.Dispose();
-    }
-
-    private string Cache => _folder.Combine("cache-root", "thumbnails");
+    private string Cache => Folder.Combine("cache-root", "thumbnails");
 
     private GraceHost NewHost(int cacheTier = 2, Action<IServiceCollection>? services = null, params (string Key, string Value)[] extra) =>
-        new GraceHost(TestCatalog.Settings(_folder, cacheTier).Concat(_database.Settings())
+        new GraceHost(TestCatalog.Settings(Folder, cacheTier).Concat(Database.Settings())
             .Where(kv => !extra.Any(e => e.Key == kv.Key))
             .Concat(extra.Select(e => new KeyValuePair<string, string?>(e.Key, e.Value))), services).Start();
 
@@ -155,7 +144,7 @@ public sealed class MissionRulesTests : IAsyncLifetime
     [Fact]
     public async Task The_kill_switch_blocks_every_action_survives_a_restart_and_only_leads_turn_it()
     {
-        var appDb = _folder.Combine("app.db");
+        var appDb = Folder.Combine("app.db");
         using var holder = TestCatalog.GrowWal(appDb);
         var walBefore = new FileInfo(appDb + "-wal").Length;
         await using (var first = NewHost())
@@ -191,7 +180,7 @@ public sealed class MissionRulesTests : IAsyncLifetime
         }
 
         // The host "died" right after committing the intent, before the action touched anything.
-        await using (var db = new GraceHost(TestCatalog.Settings(_folder).Concat(_database.Settings())).CreateDbWithoutStarting())
+        await using (var db = new GraceHost(TestCatalog.Settings(Folder).Concat(Database.Settings())).CreateDbWithoutStarting())
         {
             var mission = await db.Missions.Include(m => m.Approval).SingleAsync(m => m.Id == missionId);
             var approvalSnapshot = await db.Snapshots.AsNoTracking().SingleAsync(s => s.MissionId == missionId);
@@ -220,7 +209,7 @@ public sealed class MissionRulesTests : IAsyncLifetime
     [Fact]
     public async Task A_recurrence_inside_the_cooldown_is_blocked_and_counted_not_run()
     {
-        var appDb = _folder.Combine("app.db");
+        var appDb = Folder.Combine("app.db");
         using var holder = TestCatalog.GrowWal(appDb);
         await using var host = NewHost(extra: ("Grace:Playbooks:test-checkpoint:CooldownSeconds", "3600"));
         await PostAsync(host, TestCatalog.WalMessage);
@@ -241,7 +230,7 @@ public sealed class MissionRulesTests : IAsyncLifetime
     [Fact]
     public async Task The_hourly_cap_blocks_actions_beyond_it()
     {
-        var appDb = _folder.Combine("app.db");
+        var appDb = Folder.Combine("app.db");
         using var holder = TestCatalog.GrowWal(appDb);
         await using var host = NewHost(extra: [("Grace:Playbooks:test-checkpoint:CooldownSeconds", "0"), ("Grace:Engine:MaxRunsPerHour", "1")]);
         await PostAsync(host, TestCatalog.WalMessage);
@@ -258,7 +247,7 @@ public sealed class MissionRulesTests : IAsyncLifetime
     [Fact]
     public async Task Dry_run_goes_through_every_stage_but_the_action()
     {
-        var appDb = _folder.Combine("app.db");
+        var appDb = Folder.Combine("app.db");
         using var holder = TestCatalog.GrowWal(appDb);
         var walBefore = new FileInfo(appDb + "-wal").Length;
         await using var host = NewHost(extra: ("Grace:Engine:DryRun", "true"));
@@ -285,7 +274,7 @@ public sealed class MissionRulesTests : IAsyncLifetime
     [Fact]
     public async Task The_pipeline_hub_streams_mission_events_to_external_clients()
     {
-        var appDb = _folder.Combine("app.db");
+        var appDb = Folder.Combine("app.db");
         using var holder = TestCatalog.GrowWal(appDb);
         await using var host = NewHost();
         // Signed out: the hub refuses.

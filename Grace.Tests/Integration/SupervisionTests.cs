@@ -11,20 +11,9 @@ using Grace.Tests.Infrastructure;
 namespace Grace.Tests.Integration;
 
 /// <summary>A real supervised child process: crash, signal, mission, restart, verified.</summary>
-public sealed class SupervisionTests : IAsyncLifetime
+public sealed class SupervisionTests : SqliteDatabaseTest
 {
-    private readonly TempFolder _folder = new();
-    private TestDatabase _database = null!;
-
-    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite, _folder);
-
-    public async Task DisposeAsync()
-    {
-        await _database.DisposeAsync();
-        _folder.Dispose();
-    }
-
-    private GraceHost Host(string script, Dictionary<string, string?>? extra = null) => new GraceHost(TestCatalog.Settings(_folder).Concat(_database.Settings()).Concat(extra ?? []).Concat(new Dictionary<string, string?>
+    private GraceHost Host(string script, Dictionary<string, string?>? extra = null) => new GraceHost(TestCatalog.Settings(Folder).Concat(Database.Settings()).Concat(extra ?? []).Concat(new Dictionary<string, string?>
     {
         ["Grace:Targets:worker:Kind"] = "Process",
         ["Grace:Targets:worker:Command"] = "/bin/sh",

@@ -26,14 +26,14 @@ public static class ConsoleEndpoints
             return Results.File(Encoding.UTF8.GetBytes(csv.ToString()), "text/csv", $"grace-outcomes-{period}d.csv");
         });
         app.MapGet("/api/faults", (Grace.Engine.Faults.FaultInjector faults) => !faults.Enabled
-                ? Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Fault injection is off.", detail: "Set Grace:Faults:Enabled to true to use the demo.")
+                ? FaultsOff()
                 : Results.Ok(Grace.Engine.Faults.FaultInjector.Kinds.Select(k => new { k.Kind, k.Title, k.Description, k.TargetKind, k.HasSize, Targets = faults.TargetsFor(k.Kind) })))
             .RequireAuthorization(GracePolicies.Admin);
         app.MapPost("/api/faults", async (HttpRequest request, HttpContext http, Grace.Engine.Faults.FaultInjector faults, CancellationToken ct) =>
         {
             if (!faults.Enabled)
             {
-                return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Fault injection is off.", detail: "Set Grace:Faults:Enabled to true to use the demo.");
+                return FaultsOff();
             }
 
             const string title = "The fault was not injected.";
@@ -121,6 +121,10 @@ public static class ConsoleEndpoints
 
     /// <summary>A fault to inject: its kind, the target, and a size where it applies.</summary>
     public sealed record FaultRequest(Grace.Engine.Faults.FaultKind? Kind, string? Target, int? Megabytes);
+
+    // Off, the demo's endpoints do not exist as far as callers can tell, with the setting that turns them on.
+    private static IResult FaultsOff() =>
+        Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Fault injection is off.", detail: "Set Grace:Faults:Enabled to true to use the demo.");
 
     // As stored with a decision (ApprovalDecision.Reason).
     private const int MaxReasonLength = 2048;

@@ -53,21 +53,10 @@ public sealed class UserAdministration(IServiceScopeFactory scopes, AuditLog aud
     }
 
     /// <summary>Gives a person exactly one role.</summary>
-    public async Task ChangeRoleAsync(Actor actor, string userName, string role)
+    public Task ChangeRoleAsync(Actor actor, string userName, string role)
     {
         RequireRole(role);
-        await using var scope = scopes.CreateAsyncScope();
-        var users = scope.ServiceProvider.GetRequiredService<UserManager<GraceUser>>();
-        await AdminChanges.WaitAsync();
-        try
-        {
-            await RequireAdminAsync(users, actor, "change roles");
-            await ChangeRoleLockedAsync(users, actor, userName, role);
-        }
-        finally
-        {
-            AdminChanges.Release();
-        }
+        return ChangeAdminsAsync(actor, "change roles", users => ChangeRoleLockedAsync(users, actor, userName, role));
     }
 
     private async Task ChangeRoleLockedAsync(UserManager<GraceUser> users, Actor actor, string userName, string role)
@@ -92,15 +81,19 @@ public sealed class UserAdministration(IServiceScopeFactory scopes, AuditLog aud
     }
 
     /// <summary>Disables (no sign-in, open sessions end) or enables a person.</summary>
-    public async Task SetDisabledAsync(Actor actor, string userName, bool disabled)
+    public Task SetDisabledAsync(Actor actor, string userName, bool disabled) =>
+        ChangeAdminsAsync(actor, disabled ? "disable users" : "enable users", users => SetDisabledLockedAsync(users, actor, userName, disabled));
+
+    /// <summary>Runs a change that may alter who is an active Admin: one at a time, by an Admin checked in the database.</summary>
+    private async Task ChangeAdminsAsync(Actor actor, string what, Func<UserManager<GraceUser>, Task> change)
     {
         await using var scope = scopes.CreateAsyncScope();
         var users = scope.ServiceProvider.GetRequiredService<UserManager<GraceUser>>();
         await AdminChanges.WaitAsync();
         try
         {
-            await RequireAdminAsync(users, actor, disabled ? "disable users" : "enable users");
-            await SetDisabledLockedAsync(users, actor, userName, disabled);
+            await RequireAdminAsync(users, actor, what);
+            await change(users);
         }
         finally
         {
