@@ -79,7 +79,7 @@ internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak)
                 var read = 0;
                 while (read < n)
                 {
-                    while (intake.Reader.TryRead(out var signal))
+                    while (intake.TryTake(out var signal))
                     {
                         var fp = Fingerprinter.Compute(signal);
                         counts[fp] = counts.GetValueOrDefault(fp) + 1;
@@ -228,7 +228,7 @@ internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak)
         var rate = streamed / clock.Elapsed.TotalSeconds;
         samples.Sort();
         double P(double q) => samples.Count == 0 ? double.NaN : samples[Math.Min(samples.Count - 1, (int)Math.Ceiling(q * samples.Count) - 1)];
-        var stats = host.Services.GetRequiredService<CaptureMonitor>().Read();
+        var stats = await host.Services.GetRequiredService<CaptureMonitor>().ReadAsync(CancellationToken.None);
         _rows.Add(($"Capture → start of a tier-0 action, while {rate:N0} signals/s stream in ({samples.Count} probes)", $"p50 {P(0.5):0.0} ms, p99 {P(0.99):0.0} ms", "n/a", "p99 ≤ 5 ms"));
         var first = memory.First();
         var last = memory.Last();

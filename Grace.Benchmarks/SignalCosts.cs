@@ -35,7 +35,7 @@ public class SignalCosts
     public Signal? IntakeWriteRead()
     {
         _intake.TryWrite(_structured);
-        _intake.Reader.TryRead(out var s);
+        _intake.TryTake(out var s);
         return s;
     }
 

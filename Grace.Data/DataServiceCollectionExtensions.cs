@@ -41,11 +41,11 @@ public static class DataServiceCollectionExtensions
             {
                 DatabaseProvider.SqlServer => new ProviderContextFactory<SqlServerGraceDbContext>(
                     new DbContextOptionsBuilder<SqlServerGraceDbContext>().UseLoggerFactory(loggerFactory)
-                        .UseSqlServer(options.ConnectionString, sql => sql.CommandTimeout(options.CommandTimeoutSeconds).EnableRetryOnFailure()).Options,
+                        .UseSqlServer(options.ConnectionString, sql => sql.CommandTimeout(options.CommandTimeoutSeconds).EnableRetryOnFailure(RetryCount, RetryDelay, null)).Options,
                     o => new SqlServerGraceDbContext(o)),
                 DatabaseProvider.Postgres => new ProviderContextFactory<PostgresGraceDbContext>(
                     new DbContextOptionsBuilder<PostgresGraceDbContext>().UseLoggerFactory(loggerFactory)
-                        .UseNpgsql(options.ConnectionString, npgsql => npgsql.CommandTimeout(options.CommandTimeoutSeconds).EnableRetryOnFailure()).Options,
+                        .UseNpgsql(options.ConnectionString, npgsql => npgsql.CommandTimeout(options.CommandTimeoutSeconds).EnableRetryOnFailure(RetryCount, RetryDelay, null)).Options,
                     o => new PostgresGraceDbContext(o)),
                 _ => new ProviderContextFactory<SqliteGraceDbContext>(
                     new DbContextOptionsBuilder<SqliteGraceDbContext>().UseLoggerFactory(loggerFactory)
@@ -60,6 +60,11 @@ public static class DataServiceCollectionExtensions
         services.AddHostedService<DatabaseMigrator>();
         return builder;
     }
+
+    // The provider's own retries ride out a blip, briefly: a request must answer quickly during an
+    // outage (503, Retry-After) instead of hanging for a minute, and the engine retries on its own terms.
+    private const int RetryCount = 3;
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(2);
 
     /// <summary>The SQLite connection string: the configured one, or grace.db in the data folder.</summary>
     public static string SqliteConnectionString(DatabaseOptions options, string contentRoot)

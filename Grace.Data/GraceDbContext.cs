@@ -23,6 +23,9 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
     public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
     public DbSet<EngineSetting> EngineSettings => Set<EngineSetting>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<TargetFence> TargetFences => Set<TargetFence>();
+    public DbSet<ClusterMember> ClusterMembers => Set<ClusterMember>();
+    public DbSet<ClusterVersion> ClusterVersions => Set<ClusterVersion>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {
@@ -32,6 +35,7 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
         {
             e.HasIndex(i => i.Fingerprint).IsUnique();
             e.HasIndex(i => new { i.Status, i.LastSeenAt });
+            e.HasIndex(i => i.PlanPending);
             e.Property(i => i.Fingerprint).HasMaxLength(64);
             e.Property(i => i.Source).HasMaxLength(256);
             e.Property(i => i.ExceptionType).HasMaxLength(256);
@@ -40,6 +44,7 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
             e.Property(i => i.PatternKey).HasMaxLength(128);
             e.Property(i => i.Target).HasMaxLength(128);
             e.Property(i => i.Labels).HasMaxLength(4096);
+            e.Property(i => i.OpenedBy).HasMaxLength(256);
         });
 
         builder.Entity<Mission>(e =>
@@ -55,7 +60,7 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
             e.Property(m => m.Parameters).HasMaxLength(8192);
             e.Property(m => m.RequestedBy).HasMaxLength(256);
             e.Property(m => m.StatusReason).HasMaxLength(2048);
-            e.Property(m => m.LeaseOwner).HasMaxLength(128);
+            e.Property(m => m.Instance).HasMaxLength(ColumnLimits.InstanceName);
             e.Property(m => m.Version).IsConcurrencyToken();
             e.HasOne(m => m.Incident).WithMany().HasForeignKey(m => m.IncidentId).OnDelete(DeleteBehavior.Restrict);
             e.HasOne(m => m.Contract).WithOne().HasForeignKey<ActionContract>(c => c.MissionId).OnDelete(DeleteBehavior.Cascade);
@@ -67,6 +72,7 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
         builder.Entity<MissionEvent>(e =>
         {
             e.HasIndex(ev => new { ev.MissionId, ev.Id });
+            e.HasIndex(ev => ev.IncidentId);
             e.Property(ev => ev.Kind).HasMaxLength(64);
             e.Property(ev => ev.Actor).HasMaxLength(256);
             e.Property(ev => ev.Message).HasMaxLength(4096);
@@ -146,6 +152,31 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
             e.Property(k => k.Hash).HasMaxLength(64);
             e.Property(k => k.CreatedBy).HasMaxLength(256);
             e.Property(k => k.RevokedBy).HasMaxLength(256);
+        });
+
+        builder.Entity<TargetFence>(e =>
+        {
+            e.HasKey(f => f.Target);
+            e.Property(f => f.Target).HasMaxLength(128);
+            e.Property(f => f.Version).IsConcurrencyToken();
+        });
+
+        builder.Entity<ClusterMember>(e =>
+        {
+            e.HasKey(m => new { m.ClusterId, m.Address });
+            e.Property(m => m.ClusterId).HasMaxLength(ColumnLimits.ClusterId);
+            e.Property(m => m.Address).HasMaxLength(ColumnLimits.SiloAddress);
+            e.Property(m => m.SiloName).HasMaxLength(ColumnLimits.InstanceName);
+            e.Property(m => m.HostName).HasMaxLength(256);
+            e.Property(m => m.Etag).HasMaxLength(64);
+            e.Property(m => m.Entry).HasMaxLength(ColumnLimits.MembershipEntry);
+        });
+
+        builder.Entity<ClusterVersion>(e =>
+        {
+            e.HasKey(v => v.ClusterId);
+            e.Property(v => v.ClusterId).HasMaxLength(ColumnLimits.ClusterId);
+            e.Property(v => v.Etag).HasMaxLength(64).IsConcurrencyToken();
         });
 
         builder.Entity<EngineSetting>(e =>

@@ -1,4 +1,5 @@
 using Grace.Engine.Capture;
+using Grace.Engine.Cluster;
 using Grace.Engine.Configuration;
 using Grace.Engine.Diagnose;
 using Grace.Engine.Execute;
@@ -30,6 +31,7 @@ public static class EngineServiceCollectionExtensions
     public static IHostApplicationBuilder AddGraceEngine(this IHostApplicationBuilder builder)
     {
         builder.Services.AddGraceEngineServices();
+        builder.AddGraceCluster();
         return builder;
     }
 
@@ -40,6 +42,9 @@ public static class EngineServiceCollectionExtensions
 
         services.AddOptions<EngineOptions>().BindConfiguration(EngineOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<CatalogOptions>().BindConfiguration(CatalogOptions.Section).ValidateOnStart();
+        services.AddOptions<GraceClusterOptions>().BindConfiguration(GraceClusterOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<GraceClusterOptions>, GraceClusterOptionsValidator>();
+        services.AddSingleton<GraceInstance>();
         services.AddSingleton<IValidateOptions<CatalogOptions>, CatalogValidator>();
 
         services.AddSingleton<IPipelineNotifier, PipelineNotifier>();
@@ -48,6 +53,7 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<TargetRegistry>();
         services.AddSingleton<LogLevelController>();
         services.AddResiliencePipeline("grace:default", b => b.AddTimeout(TimeSpan.FromSeconds(30)));
+        services.AddResiliencePipeline(ExecuteStage.BookkeepingPipeline, ExecuteStage.AddBookkeepingPipeline);
         services.AddSingleton<ActionResilience>();
         services.Configure<Polly.Telemetry.TelemetryOptions>(o => o.SeverityProvider = ActionResilience.Severity);
 
@@ -55,7 +61,7 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<SignalIntake>();
         services.AddSingleton<ISignalSink>(sp => sp.GetRequiredService<SignalIntake>());
         services.AddSingleton<SignalRateTracker>();
-        services.AddSingleton<StormGuard>();
+        services.AddSingleton<CaptureCounters>();
         services.AddSingleton<CaptureMonitor>();
         services.AddSingleton<ApiKeyService>();
         services.AddSingleton<ILogEventSink, GraceSerilogSink>();
@@ -103,6 +109,8 @@ foreach (var probe in new[] { "process.alive", "process.memory-mb", "process.cpu
         services.AddSingleton<IProbe, IncidentSignalRateProbe>();
         services.AddSingleton<ExecutorCatalog>();
         services.AddSingleton<TargetHealth>();
+        services.AddSingleton<ProbeReader>();
+        services.AddSingleton<HealthChecker>();
 
         // Stages
         services.AddSingleton<Sentinel>();
@@ -110,8 +118,11 @@ foreach (var probe in new[] { "process.alive", "process.memory-mb", "process.cpu
         services.AddSingleton<KillSwitch>();
         services.AddSingleton<PlaybookTiers>();
         services.AddSingleton<PolicyGate>();
-        services.AddSingleton<MissionQueue>();
-        services.AddSingleton<IMissionScheduler>(sp => sp.GetRequiredService<MissionQueue>());
+        services.AddSingleton<GateStage>();
+        services.AddSingleton<Rollbacks>();
+        services.AddSingleton<ExecuteStage>();
+        services.AddSingleton<ConclusionStage>();
+        services.AddSingleton<LearnStage>();
         services.AddSingleton<ApprovalService>();
         services.AddSingleton<SnapshotService>();
         services.AddSingleton<ContractVerifier>();
@@ -121,15 +132,20 @@ foreach (var probe in new[] { "process.alive", "process.memory-mb", "process.cpu
         services.AddSingleton<LearningService>();
         services.AddSingleton<MissionJournal>();
         services.AddSingleton<MissionQueries>();
+        services.AddSingleton<Missions.Steps.PlannedStep>();
+        services.AddSingleton<Missions.Steps.AwaitingApprovalStep>();
+        services.AddSingleton<Missions.Steps.ApprovedStep>();
+        services.AddSingleton<Missions.Steps.ExecutingStep>();
+        services.AddSingleton<Missions.Steps.VerifyingStep>();
+        services.AddSingleton<Missions.Steps.EndedStep>();
+        services.AddSingleton<MissionTransitions>();
         services.AddSingleton<ConsoleQueries>();
 
-        // Hosted loops
+        // Hosted loops (the missions themselves are grains: see AddGraceCluster)
+        services.AddSingleton<PlanningService>();
+        services.AddHostedService(sp => sp.GetRequiredService<PlanningService>());
         services.AddSingleton<CaptureService>();
         services.AddHostedService(sp => sp.GetRequiredService<CaptureService>());
-        services.AddSingleton<HealthMonitor>();
-        services.AddHostedService(sp => sp.GetRequiredService<HealthMonitor>());
-        services.AddSingleton<MissionRunner>();
-        services.AddHostedService(sp => sp.GetRequiredService<MissionRunner>());
         return services;
     }
 }

@@ -75,6 +75,7 @@ public static class WebApplicationExtensions
             context => !context.Request.Path.StartsWithSegments("/api") && !context.Request.Path.StartsWithSegments("/hubs"),
             branch => branch.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true));
         app.UseSerilogRequestLogging();
+        app.UseWhen(context => context.Request.Path.StartsWithSegments("/api"), branch => branch.Use(AnswerDatabaseOutagesAsync));
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseRateLimiter();
@@ -88,6 +89,28 @@ public static class WebApplicationExtensions
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).AllowAnonymous().WithName("Health");
         app.MapHub<PipelineHub>("/hubs/pipeline").RequireAuthorization();
         return app;
+    }
+
+    /// <summary>
+    /// A program calling the API during a database outage gets a quick, clear 503 with Retry-After
+    /// (the key check included), never a 500 after a minute of retries.
+    /// </summary>
+    private static async Task AnswerDatabaseOutagesAsync(HttpContext context, RequestDelegate next)
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (Exception ex) when (Grace.Data.DatabaseErrors.IsUnavailable(ex) && !context.Response.HasStarted)
+        {
+            context.RequestServices.GetRequiredService<ILogger<Program>>()
+                .LogWarning("{Method} {Path} answered 503: Grace's database is unavailable ({Error})", context.Request.Method, context.Request.Path, ex.GetBaseException().Message);
+            context.Response.Clear();
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            context.Response.Headers.RetryAfter = "5";
+            await Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Grace's database is unavailable.",
+                detail: "Nothing was changed by this request. Retry after a few seconds.").ExecuteAsync(context);
+        }
     }
 
     private static string? FindSettings(string start)

@@ -97,10 +97,28 @@ public enum ApprovalVerdict
     Reject = 1,
 }
 
+/// <summary>The groups of mission states the engine reasons about, defined once.</summary>
+public static class MissionStates
+{
+    /// <summary>The mission will never move again.</summary>
+    public static readonly MissionState[] Terminal =
+    [
+        MissionState.Succeeded, MissionState.RolledBack, MissionState.Failed, MissionState.Rejected,
+        MissionState.Expired, MissionState.Blocked, MissionState.DryRunCompleted,
+    ];
+
+    /// <summary>Cleared to act, acting, or verifying: it holds its target.</summary>
+    public static readonly MissionState[] InFlight = [MissionState.Approved, MissionState.Executing, MissionState.Verifying];
+
+    /// <summary>Its action has started (or ran): another action on the target must wait.</summary>
+    public static readonly MissionState[] Acting = [MissionState.Executing, MissionState.Verifying];
+
+    /// <summary>The engine, not a person, moves it next.</summary>
+    public static readonly MissionState[] EngineMoves = [MissionState.Planned, MissionState.Approved, MissionState.Executing, MissionState.Verifying];
+}
+
 public static class MissionStateExtensions
 {
     /// <summary>True when the mission will never move again.</summary>
-    public static bool IsTerminal(this MissionState state) => state is MissionState.Succeeded
-        or MissionState.RolledBack or MissionState.Failed or MissionState.Rejected
-        or MissionState.Expired or MissionState.Blocked or MissionState.DryRunCompleted;
+    public static bool IsTerminal(this MissionState state) => Array.IndexOf(MissionStates.Terminal, state) >= 0;
 }

@@ -22,4 +22,14 @@ public class Incident
     public DateTimeOffset? ResolvedAt { get; set; }
     public long Count { get; set; }
     public int Reopened { get; set; }
+    /// <summary>
+    /// Set in the same transaction that creates or reopens the incident, cleared once it has been
+    /// diagnosed and planned (or held back): an incident stored just before a crash is planned after
+    /// the restart instead of being stranded.
+    /// </summary>
+    public bool PlanPending { get; set; }
+    /// <summary>Who reported the signal that opened (or reopened) it: the requester of the mission it starts.</summary>
+    public string? OpenedBy { get; set; }
+    /// <summary>Mission starts storm control refused for this incident (it fired again too often within the hour).</summary>
+    public int HeldBackStarts { get; set; }
 }

@@ -22,9 +22,11 @@ public class Mission : IVersioned
     public DateTimeOffset? ExecutedAt { get; set; }
     public DateTimeOffset? CompletedAt { get; set; }
     public string? StatusReason { get; set; }
-    /// <summary>Which engine instance works on the mission, until when. Two instances never run one step.</summary>
-    public string? LeaseOwner { get; set; }
-    public DateTimeOffset? LeaseExpiresAt { get; set; }
+    /// <summary>
+    /// The Grace instance that last moved the mission (its Orleans silo name): evidence for people,
+    /// not a lock. One activation per mission in the cluster does the work; see ADR 0009.
+    /// </summary>
+    public string? Instance { get; set; }
     public Guid Version { get; set; }
 
     public ActionContract? Contract { get; set; }

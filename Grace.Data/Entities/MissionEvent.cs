@@ -14,4 +14,6 @@ public class MissionEvent
     public required string Message { get; set; }
     /// <summary>Evidence as JSON (probe readings, action output).</summary>
     public string? Data { get; set; }
+    /// <summary>Another incident this line links to the mission (one the mission covers), as a column so it can be joined.</summary>
+    public Guid? IncidentId { get; set; }
 }

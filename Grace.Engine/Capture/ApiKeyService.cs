@@ -25,6 +25,7 @@ public sealed class ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, T
 {
     private const string Scheme = "grace_";
     private static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan StaleFor = TimeSpan.FromHours(1);
     private readonly ConcurrentDictionary<string, (ApiKeyCheck Check, Guid Id, string Name, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
 
     /// <summary>Creates a key and returns it; it is never shown again. Admins only.</summary>
@@ -77,7 +78,8 @@ public sealed class ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, T
     {
         var now = time.GetUtcNow();
         var hash = HashOf(presented);
-        if (_cache.TryGetValue(hash, out var cached) && cached.Until > now)
+        var known = _cache.TryGetValue(hash, out var cached);
+        if (known && cached.Until > now)
         {
             return (cached.Check, cached.Id, cached.Name);
         }
@@ -87,18 +89,27 @@ public sealed class ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, T
         if (parts.Length >= 3 && presented.StartsWith(Scheme, StringComparison.Ordinal))
         {
             var prefix = $"{parts[0]}_{parts[1]}";
-            await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-            var row = await db.ApiKeys.AsNoTracking().SingleOrDefaultAsync(k => k.Prefix == prefix, cancellationToken);
-            if (row is not null && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(row.Hash), Encoding.ASCII.GetBytes(hash)))
+            try
             {
-                result = (row.RevokedAt is null ? ApiKeyCheck.Valid : ApiKeyCheck.Revoked, row.Id, row.Name);
+                await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+                var row = await db.ApiKeys.AsNoTracking().SingleOrDefaultAsync(k => k.Prefix == prefix, cancellationToken);
+                if (row is not null && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(row.Hash), Encoding.ASCII.GetBytes(hash)))
+                {
+                    result = (row.RevokedAt is null ? ApiKeyCheck.Valid : ApiKeyCheck.Revoked, row.Id, row.Name);
+                }
+            }
+            catch (Exception ex) when (known && now - cached.Until < StaleFor && DatabaseErrors.IsUnavailable(ex))
+            {
+                // The database is away: a key seen recently keeps its last answer, so a monitoring
+                // system is not locked out by an outage; a revocation applies once it is back.
+                return (cached.Check, cached.Id, cached.Name);
             }
         }
 
         // Unknown keys are not cached: random guesses must not push real keys out of the cache.
         if (result.Check != ApiKeyCheck.Unknown)
         {
-            if (_cache.Count > 10_000)
+            if (_cache.Count > 10_000 && !known)
             {
                 _cache.Clear();
             }

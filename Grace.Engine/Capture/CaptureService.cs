@@ -16,19 +16,19 @@ using Polly.Retry;
 namespace Grace.Engine.Capture;
 
 /// <summary>
-/// Drains the intake in batches: folds repeats of a fingerprint into one incident (count, last
-/// seen, sample), reopens a resolved incident that recurs, and starts a mission only for a new or
-/// reopened incident, so a storm of repeats never spawns a storm of missions.
+/// Drains the intake in batches, one transaction each (many HTTP requests share one commit): folds
+/// repeats of a fingerprint into one incident (count, last seen, sample), reopens a resolved
+/// incident that recurs, and marks only a new or reopened incident for planning, so a storm of
+/// repeats never spawns a storm of missions. The mark is stored with the incident, so a crash
+/// between storing and planning strands nothing. Planning runs elsewhere, off this loop.
 /// </summary>
 public sealed class CaptureService(
     SignalIntake intake,
     IDbContextFactory<GraceDbContext> dbFactory,
     IOptionsMonitor<EngineOptions> options,
-    Sentinel sentinel,
-    MissionPlanner planner,
-    IMissionScheduler scheduler,
+    PlanningService planning,
+    CaptureCounters counters,
     SignalRateTracker rates,
-    StormGuard storms,
     IPipelineNotifier notifier,
     TimeProvider time,
     ILogger<CaptureService> logger) : BackgroundService
@@ -45,59 +45,76 @@ public sealed class CaptureService(
         })
         .Build();
 
-    private long _processed;
-    private long _failed;
-
-    /// <summary>Signals written into incidents so far.</summary>
-    public long Processed => Interlocked.Read(ref _processed);
-
-    /// <summary>Signals lost because their batch could not be stored after retries.</summary>
-    public long Failed => Interlocked.Read(ref _failed);
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var batch = new List<Signal>(options.CurrentValue.CaptureBatchSize);
+        var batch = new List<IntakeItem>(options.CurrentValue.CaptureBatchSize);
         try
         {
             while (await intake.Reader.WaitToReadAsync(stoppingToken))
             {
-                batch.Clear();
-                while (batch.Count < options.CurrentValue.CaptureBatchSize && intake.Reader.TryRead(out var signal))
-                {
-                    batch.Add(signal);
-                }
-
-                try
-                {
-                    await ProcessBatchAsync(batch, stoppingToken);
-                    Interlocked.Add(ref _processed, batch.Count);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
-                {
-                    Interlocked.Add(ref _failed, batch.Count);
-                    logger.LogWarning(ex, "A capture batch of {Count} signals could not be stored", batch.Count);
-                }
+                Take(batch);
+                await StoreUntilStoredAsync(batch, stoppingToken);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-            await DrainAsync();
+            await DrainAsync(batch);
         }
     }
 
-    // Signals already accepted (a 202 was answered) are stored before the host stops, within a bound.
-    private async Task DrainAsync()
+    private void Take(List<IntakeItem> batch)
+    {
+        batch.Clear();
+        while (batch.Count < options.CurrentValue.CaptureBatchSize && intake.Reader.TryRead(out var item))
+        {
+            batch.Add(item);
+        }
+    }
+
+    /// <summary>
+    /// Stores one batch, trying again while the database is away: an accepted signal is kept, not
+    /// dropped. Meanwhile the intake fills, and what cannot wait is refused (and counted) at the door.
+    /// </summary>
+    private async Task StoreUntilStoredAsync(List<IntakeItem> batch, CancellationToken stoppingToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await StoreAsync(batch, stoppingToken);
+                return;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+            {
+                var delay = TimeSpan.FromMilliseconds(Math.Min(5000, 250 * Math.Pow(2, Math.Min(attempt, 5))));
+                logger.LogWarning(ex, "A capture batch of {Count} signals could not be stored (attempt {Attempt}); trying again in {Delay} ms", batch.Count, attempt, delay.TotalMilliseconds);
+                await Task.Delay(delay, time, stoppingToken);
+            }
+        }
+    }
+
+    private async Task StoreAsync(List<IntakeItem> batch, CancellationToken cancellationToken)
+    {
+        await ProcessBatchAsync(batch.Select(i => i.Signal).ToList(), cancellationToken);
+        counters.Stored(batch.Count);
+        foreach (var item in batch)
+        {
+            item.Receipt?.OneStored();
+        }
+    }
+
+    // Signals already accepted are stored before the host stops, within a bound; what is left is counted as lost.
+    private async Task DrainAsync(List<IntakeItem> pending)
     {
         using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        var batch = new List<Signal>(options.CurrentValue.CaptureBatchSize);
+        var batch = pending;
         try
         {
             while (!bound.IsCancellationRequested)
             {
-                batch.Clear();
-                while (batch.Count < options.CurrentValue.CaptureBatchSize && intake.Reader.TryRead(out var signal))
+                if (batch.Count == 0)
                 {
-                    batch.Add(signal);
+                    Take(batch);
                 }
 
                 if (batch.Count == 0)
@@ -105,14 +122,25 @@ public sealed class CaptureService(
                     return;
                 }
 
-                await ProcessBatchAsync(batch, bound.Token);
-                Interlocked.Add(ref _processed, batch.Count);
+                await StoreAsync(batch, bound.Token);
+                batch.Clear();
             }
         }
         catch (Exception ex)
         {
-            Interlocked.Add(ref _failed, batch.Count + intake.Buffered);
-            logger.LogWarning(ex, "Stopping: {Count} buffered signals could not be stored", batch.Count + intake.Buffered);
+            var lost = batch.Count + intake.Buffered;
+            counters.Lost(lost);
+            logger.LogWarning(ex, "Stopping: {Count} buffered signals could not be stored", lost);
+            var why = new InvalidOperationException("Grace stopped before the signal could be stored.");
+            foreach (var item in batch)
+            {
+                item.Receipt?.Lost(why);
+            }
+
+            while (intake.Reader.TryRead(out var item))
+            {
+                item.Receipt?.Lost(why);
+            }
         }
     }
 
@@ -124,11 +152,11 @@ public sealed class CaptureService(
             .Select(g => new Group(g.Key, g.Select(x => x.Signal).ToList()))
             .ToList();
 
-        var startMissions = new List<(Guid IncidentId, string Fingerprint, Signal Signal)>();
+        var toPlan = new List<Guid>();
         var updates = new List<IncidentUpdated>();
         await SaveRetry.ExecuteAsync(async ct =>
         {
-            startMissions.Clear();
+            toPlan.Clear();
             updates.Clear();
             await using var db = await dbFactory.CreateDbContextAsync(ct);
             var keys = groups.Select(g => g.Fingerprint).ToList();
@@ -174,10 +202,7 @@ public sealed class CaptureService(
                         Count = 0,
                     };
                     db.Incidents.Add(incident);
-                    if (!resolvedLast)
-                    {
-                        startMissions.Add((incident.Id, incident.Fingerprint, last));
-                    }
+                    MarkForPlanning(incident, last, resolvedLast, toPlan);
                 }
                 else if (incident.Status == IncidentStatus.Resolved || incident.LastSeenAt < quietSince)
                 {
@@ -185,10 +210,7 @@ public sealed class CaptureService(
                     incident.Status = IncidentStatus.Open;
                     incident.Reopened++;
                     incident.ResolvedAt = null;
-                    if (!resolvedLast)
-                    {
-                        startMissions.Add((incident.Id, incident.Fingerprint, last));
-                    }
+                    MarkForPlanning(incident, last, resolvedLast, toPlan);
                 }
 
                 incident.Count += firing.Count;
@@ -217,41 +239,23 @@ public sealed class CaptureService(
             notifier.Publish(update);
         }
 
-        foreach (var (incidentId, fingerprint, signal) in startMissions.Where(m => !m.Signal.Resolved))
+        foreach (var incidentId in toPlan)
         {
-            if (storms.TryStart(fingerprint))
-            {
-                await StartMissionAsync(incidentId, signal, cancellationToken);
-            }
-            else
-            {
-                // Said once per held-back start (only new or reopened incidents get here), so the open incident is explained.
-                logger.LogWarning("Storm control held back a mission for incident {IncidentId} from {Source}: too many starts for its fingerprint within the hour "
-                    + "(Grace:Engine:MaxMissionStartsPerFingerprintPerHour = {PerHour}) or overall within the minute (Grace:Engine:MaxMissionStartsPerMinute = {PerMinute}); it stays open for people",
-                    incidentId, signal.Source, options.CurrentValue.MaxMissionStartsPerFingerprintPerHour, options.CurrentValue.MaxMissionStartsPerMinute);
-            }
+            planning.Enqueue(incidentId);
         }
     }
 
-    private async Task StartMissionAsync(Guid incidentId, Signal signal, CancellationToken cancellationToken)
+    /// <summary>A new or reopened incident that is still firing needs a mission: marked in the same transaction, planned after the commit.</summary>
+    private static void MarkForPlanning(Incident incident, Signal last, bool resolvedLast, List<Guid> toPlan)
     {
-        try
+        if (resolvedLast)
         {
-            var diagnosis = await sentinel.DiagnoseAsync(signal, cancellationToken);
-            if (diagnosis is null)
-            {
-                return; // No pattern: the incident stays open for humans.
-            }
+            return;
+        }
 
-            if (await planner.PlanAsync(incidentId, signal, diagnosis, cancellationToken) is { } missionId)
-            {
-                scheduler.Enqueue(missionId);
-            }
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            logger.LogWarning(ex, "Planning a mission for incident {IncidentId} failed", incidentId);
-        }
+        incident.PlanPending = true;
+        incident.OpenedBy = last.ReportedBy is null ? null : Truncate(last.ReportedBy, 256);
+        toPlan.Add(incident.Id);
     }
 
     private static string Truncate(string value, int max) => value.Length <= max ? value : value[..max];

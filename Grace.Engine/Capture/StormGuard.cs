@@ -53,6 +53,25 @@ public sealed class StormGuard(IOptionsMonitor<EngineOptions> options, TimeProvi
         }
     }
 
+    /// <summary>Counts a start that happened before this guard existed (restored from the database).</summary>
+    public void Seed(string fingerprint, DateTimeOffset at)
+    {
+        lock (_gate)
+        {
+            if (!_perFingerprint.TryGetValue(fingerprint, out var starts))
+            {
+                starts = new Queue<DateTimeOffset>();
+                _perFingerprint[fingerprint] = starts;
+            }
+
+            starts.Enqueue(at);
+            if (at > time.GetUtcNow().AddMinutes(-1))
+            {
+                _overall.Enqueue(at);
+            }
+        }
+    }
+
     private static void Trim(Queue<DateTimeOffset> queue, DateTimeOffset since)
     {
         while (queue.Count > 0 && queue.Peek() <= since)

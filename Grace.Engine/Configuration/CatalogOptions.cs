@@ -50,6 +50,20 @@ public sealed class TargetOptions
     public string? WorkingDirectory { get; set; }
     /// <summary>A periodic check whose failure becomes a signal, so faults nobody logged are noticed.</summary>
     public Capture.HealthCheckOptions? HealthCheck { get; set; }
+    /// <summary>
+    /// In a cluster, the instance (<c>Grace:Cluster:InstanceName</c>) on whose machine this target
+    /// lives: its actions, probes, health check and supervision run only there. Required for
+    /// host-bound kinds in a cluster; optional for an Http target reachable from one machine only.
+    /// </summary>
+    public string? Instance { get; set; }
+
+    /// <summary>
+    /// True when only one machine can act on the target: a process, a file or folder, Grace's own
+    /// process, a service on a loopback address, or any target that names its <see cref="Instance"/>.
+    /// </summary>
+    public bool IsHostBound => Kind is TargetKind.Process or TargetKind.Sqlite or TargetKind.Directory or TargetKind.Grace
+        || Instance is not null
+        || (Kind == TargetKind.Http && Uri.TryCreate(Url, UriKind.Absolute, out var url) && url.IsLoopback);
 }
 
 /// <summary>What an incident must look like for a playbook to apply. Every field set must match.</summary>

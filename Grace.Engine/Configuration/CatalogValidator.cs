@@ -11,7 +11,7 @@ namespace Grace.Engine.Configuration;
 /// Checks targets, patterns and playbooks at start. Every fault names its configuration key, so a
 /// broken <c>appsettings.json</c> stops Grace with a message that says what to fix and where.
 /// </summary>
-public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver paths, CacheRoots cacheRoots, IConfiguration configuration)
+public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver paths, CacheRoots cacheRoots, IConfiguration configuration, Cluster.GraceInstance instance, GraceDatabaseInfo database)
     : IValidateOptions<CatalogOptions>
 {
     public ValidateOptionsResult Validate(string? name, CatalogOptions options)
@@ -34,6 +34,15 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
             if (!target.Optional && TargetRegistry.Missing(target) is { } missing)
             {
                 errors.Add($"{at}:{missing.Setting} {missing.Why}.");
+            }
+
+            var idle = (target.Optional && TargetRegistry.Missing(target) is not null) || TargetRegistry.IsIdleGraceDatabase(target, database.Provider);
+            var demoService = string.Equals(key, configuration["Grace:Faults:DemoServiceTarget"] ?? "demo-orders-api", StringComparison.OrdinalIgnoreCase);
+            if (instance.IsClustered && (target.IsHostBound || demoService) && instance.InstanceOf(target) is null && !idle)
+            {
+                errors.Add(demoService && !target.IsHostBound
+                    ? $"{at}:Instance is required in a cluster: Grace serves this demo service itself, on one instance. Name it (its Grace:Cluster:InstanceName), or set Grace:Cluster:DefaultTargetInstance for every such target."
+                    : $"{at}:Instance is required in a cluster: a {target.Kind} target lives on one machine, so name the instance that acts on it (its Grace:Cluster:InstanceName), or set Grace:Cluster:DefaultTargetInstance for every such target.");
             }
 
             if (target.HealthCheck is { } check)

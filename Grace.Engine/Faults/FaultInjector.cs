@@ -61,6 +61,7 @@ public sealed class FaultInjector(
     ProcessSupervisor supervisor,
     DemoService demoService,
     IDbContextFactory<GraceDbContext> dbFactory,
+    Cluster.GraceInstance instance,
     TimeProvider time) : IAsyncDisposable
 {
     private readonly ConcurrentBag<SqliteConnection> _held = [];
@@ -94,7 +95,7 @@ public sealed class FaultInjector(
                 continue;
             }
 
-            var unavailable = targets.Unconfigured(key) ?? (kind switch
+            var unavailable = targets.Unconfigured(key) ?? ElsewhereInCluster(target) ?? (kind switch
             {
                 FaultKind.CacheFill when target.Path is null || cacheRoots.RootOf(Path.TrimEndingDirectorySeparator(target.Path)) is null => "Not under a cache root.",
                 FaultKind.ProcessCrash or FaultKind.ProcessHang when supervisor.ProcessOf(key) is null => "Not running.",
@@ -106,6 +107,11 @@ public sealed class FaultInjector(
 
         return result;
     }
+
+    /// <summary>A fault on a host-bound target is made on its own machine: from the console of the instance it lives on.</summary>
+    private string? ElsewhereInCluster(ResolvedTarget target) => target.Options is { } options && !instance.Owns(options)
+        ? $"It lives on instance '{instance.InstanceOf(options)}'; break it from the console of that instance (this is {instance.Name})."
+        : null;
 
     /// <summary>The size a sized fault uses when none is given, in MiB.</summary>
     public const int DefaultMegabytes = 8;
@@ -151,9 +157,9 @@ public sealed class FaultInjector(
                 + (candidates.Count == 0 ? $"no configured target (it needs a {info.TargetKind} target)." : $"{string.Join(", ", candidates)}."));
         }
 
-        if (targets.Unconfigured(targetKey) is { } unconfigured)
+        if ((targets.Unconfigured(targetKey) ?? ElsewhereInCluster(target)) is { } unavailable)
         {
-            throw new MissionOperationException(unconfigured);
+            throw new MissionOperationException(unavailable);
         }
 
         var size = megabytes ?? DefaultMegabytes;

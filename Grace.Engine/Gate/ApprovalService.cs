@@ -102,53 +102,35 @@ public sealed class ApprovalService(
         }
 
         notifier.Publish(new ApprovalDecided(now, missionId, actor.Name, verdict, approval.Status, approvals, approval.RequiredCount));
-        if (approval.Status == ApprovalStatus.Approved)
+        if (approval.Status != ApprovalStatus.Pending)
         {
-            scheduler.Enqueue(missionId);
+            scheduler.Enqueue(missionId); // Approved: it acts; rejected: it is learned from.
         }
 
         return approval.Status;
     }
 
-    /// <summary>Ends every mission whose approval window has passed. Returns how many.</summary>
-    public async Task<int> ExpireDueAsync(CancellationToken cancellationToken)
+    /// <summary>Ends a mission whose approval window has passed (its grain calls this when the window closes). Returns whether it expired it.</summary>
+    public async Task<bool> ExpireAsync(Guid missionId, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
-        List<Guid> due;
-        await using (var db = await dbFactory.CreateDbContextAsync(cancellationToken))
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var mission = await db.Missions.Include(m => m.Approval!).ThenInclude(a => a.Decisions).SingleOrDefaultAsync(m => m.Id == missionId, cancellationToken);
+        if (mission is not { State: MissionState.AwaitingApproval, Approval: { Status: ApprovalStatus.Pending } approval } || approval.ExpiresAt > time.GetUtcNow())
         {
-            due = await db.Missions.AsNoTracking()
-                .Where(m => m.State == MissionState.AwaitingApproval && m.Approval!.Status == ApprovalStatus.Pending && m.Approval.ExpiresAt <= now)
-                .Select(m => m.Id)
-                .ToListAsync(cancellationToken);
+            return false;
         }
 
-        var expired = 0;
-        foreach (var id in due)
+        var entry = journal.Begin(db, mission);
+        Expire(entry, approval, time.GetUtcNow());
+        try
         {
-            // One context per mission: a conflict on one must not poison the others' saves.
-            await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-            var mission = await db.Missions.Include(m => m.Approval!).ThenInclude(a => a.Decisions).SingleAsync(m => m.Id == id, cancellationToken);
-            if (mission.State != MissionState.AwaitingApproval || mission.Approval is not { Status: ApprovalStatus.Pending })
-            {
-                continue;
-            }
-
-            var entry = journal.Begin(db, mission);
-            Expire(entry, mission.Approval, now);
-            try
-            {
-                await entry.SaveAsync(cancellationToken);
-                scheduler.Enqueue(mission.Id);
-                expired++;
-            }
-            catch (DbUpdateConcurrencyException)
-            {
-                // Someone approved in the same instant; their decision stands.
-            }
+            await entry.SaveAsync(cancellationToken);
+            return true;
         }
-
-        return expired;
+        catch (DbUpdateConcurrencyException)
+        {
+            return false; // Someone decided in the same instant; their decision stands.
+        }
     }
 
     private static void Expire(MissionJournal.Entry entry, Approval approval, DateTimeOffset now)

@@ -10,11 +10,24 @@ namespace Grace.Engine.Notifications;
 public interface IPipelineNotifier
 {
     IDisposable Subscribe(Func<PipelineEvent, Task> handler);
+
+    /// <summary>An event of this instance: delivered to its subscribers, and relayed to every other instance of the cluster.</summary>
     void Publish(PipelineEvent pipelineEvent);
+
+    /// <summary>An event relayed from another instance: delivered to this instance's subscribers only.</summary>
+    void Deliver(PipelineEvent pipelineEvent);
 }
 
-public sealed class PipelineNotifier(ILogger<PipelineNotifier> logger) : IPipelineNotifier
+/// <summary>Carries this instance's pipeline events to the other instances of the cluster.</summary>
+public interface IPipelineEventRelay
 {
+    /// <summary>Queues the event for the other instances; never blocks.</summary>
+    void Forward(PipelineEvent pipelineEvent);
+}
+
+public sealed class PipelineNotifier(ILogger<PipelineNotifier> logger, IEnumerable<IPipelineEventRelay> relays) : IPipelineNotifier
+{
+    private readonly IPipelineEventRelay[] _relays = [.. relays];
     private ImmutableArray<Func<PipelineEvent, Task>> _handlers = [];
 
     public IDisposable Subscribe(Func<PipelineEvent, Task> handler)
@@ -24,6 +37,15 @@ public sealed class PipelineNotifier(ILogger<PipelineNotifier> logger) : IPipeli
     }
 
     public void Publish(PipelineEvent pipelineEvent)
+    {
+        Deliver(pipelineEvent);
+        foreach (var relay in _relays)
+        {
+            relay.Forward(pipelineEvent);
+        }
+    }
+
+    public void Deliver(PipelineEvent pipelineEvent)
     {
         foreach (var handler in _handlers)
         {

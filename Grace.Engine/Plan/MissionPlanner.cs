@@ -1,10 +1,9 @@
 using System.Text.Json;
 using Grace.Data;
 using Grace.Data.Entities;
-using Grace.Engine.Capture;
 using Grace.Engine.Configuration;
-using Grace.Engine.Diagnose;
 using Grace.Engine.Execute;
+using Grace.Engine.Learn;
 using Grace.Engine.Missions;
 using Grace.Engine.Targets;
 using Grace.Engine.Verify;
@@ -14,66 +13,75 @@ using Microsoft.Extensions.Options;
 
 namespace Grace.Engine.Plan;
 
+/// <summary>What the planning service asks a target's grain to plan: a diagnosed incident and the playbook chosen for it.</summary>
+[GenerateSerializer, Immutable]
+public sealed record PlanRequest(Guid IncidentId, string PatternKey, string PlaybookKey, string Target, string DiagnosisReason, List<string> RankedPlaybooks, string RequestedBy);
+
 /// <summary>
 /// Writes a mission and its action contract (probe, comparator, threshold, deadline) before
-/// anything runs, with the probe's reading now as the baseline.
+/// anything runs, with the probe's reading now as the baseline. Runs on the target's grain, so two
+/// incidents that need the same playbook on the same target never get two missions.
 /// </summary>
 public sealed class MissionPlanner(
     IOptionsMonitor<CatalogOptions> catalog,
     IDbContextFactory<GraceDbContext> dbFactory,
-    TargetRegistry targets,
     ExecutorCatalog executors,
-    ActionResilience resilience,
+    ProbeReader probes,
     MissionJournal journal,
+    LearnStage learn,
     Gate.PlaybookTiers tiers,
     TimeProvider time,
     ILogger<MissionPlanner> logger)
 {
-    /// <summary>Creates the mission for an incident, unless one is already under way. Returns its id.</summary>
-    public async Task<Guid?> PlanAsync(Guid incidentId, Signal signal, Diagnosis diagnosis, CancellationToken cancellationToken)
-    {
-        var playbookKey = diagnosis.RankedPlaybooks.FirstOrDefault(k => catalog.CurrentValue.Playbooks.ContainsKey(k));
-        if (playbookKey is null)
-        {
-            return null;
-        }
+    /// <summary>The kind of the timeline line that names an incident a mission covers besides its own.</summary>
+    public const string CoversEvent = "covers";
 
-        var playbook = catalog.CurrentValue.Playbooks[playbookKey];
-        var pattern = catalog.CurrentValue.Patterns[diagnosis.PatternKey];
-        var targetKey = !string.IsNullOrWhiteSpace(playbook.Target) ? playbook.Target : pattern.Target ?? signal.Target ?? "grace";
+    /// <summary>Creates the mission for an incident, unless one is already under way (then it covers the incident). Returns the new mission's id.</summary>
+    public async Task<Guid?> PlanAsync(PlanRequest request, CancellationToken cancellationToken)
+    {
+        var playbook = catalog.CurrentValue.Playbooks[request.PlaybookKey];
+        var targetKey = request.Target;
         var contractOptions = playbook.Contract!;
         var contractTarget = contractOptions.Target ?? targetKey;
         var probe = executors.Probe(contractOptions.Probe);
 
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var incident = await db.Incidents.SingleAsync(i => i.Id == request.IncidentId, cancellationToken);
+        if (!incident.PlanPending)
+        {
+            return null; // Planned already (a sweep and the live path both asked).
+        }
+
         // One fault often raises several incidents (a crash, then its failing health check). A mission
         // already under way for this incident, or running the same playbook on the same target, covers it.
         var underWay = await db.Missions.AsNoTracking()
-            .Where(m => m.State != MissionState.Succeeded && m.State != MissionState.RolledBack && m.State != MissionState.Failed
-                && m.State != MissionState.Rejected && m.State != MissionState.Expired && m.State != MissionState.Blocked
-                && m.State != MissionState.DryRunCompleted)
-            .Where(m => m.IncidentId == incidentId || (m.PlaybookKey == playbookKey && m.Target == targetKey))
+            .Where(m => !MissionStates.Terminal.Contains(m.State))
+            .Where(m => m.IncidentId == request.IncidentId || (m.PlaybookKey == request.PlaybookKey && m.Target == targetKey))
             .Select(m => new { m.Id, m.IncidentId })
             .FirstOrDefaultAsync(cancellationToken);
         if (underWay is not null)
         {
-            if (underWay.IncidentId != incidentId)
+            incident.PlanPending = false;
+            if (underWay.IncidentId != request.IncidentId)
             {
-                await CoverAsync(db, incidentId, underWay.Id, diagnosis, playbookKey, targetKey, cancellationToken);
+                await CoverAsync(db, incident, underWay.Id, request, targetKey, cancellationToken);
+            }
+            else
+            {
+                await db.SaveChangesAsync(cancellationToken);
             }
 
             return null;
         }
 
-        var incident = await db.Incidents.SingleAsync(i => i.Id == incidentId, cancellationToken);
-        var tier = await tiers.TierOfAsync(db, playbookKey, cancellationToken);
+        var tier = await tiers.TierOfAsync(db, request.PlaybookKey, cancellationToken);
         var now = time.GetUtcNow();
         var mission = new Mission
         {
             Id = Guid.CreateVersion7(now),
-            IncidentId = incidentId,
-            PatternKey = diagnosis.PatternKey,
-            PlaybookKey = playbookKey,
+            IncidentId = request.IncidentId,
+            PatternKey = request.PatternKey,
+            PlaybookKey = request.PlaybookKey,
             Action = playbook.Action,
             Target = targetKey,
             Parameters = JsonSerializer.Serialize(playbook.Parameters),
@@ -81,7 +89,7 @@ public sealed class MissionPlanner(
             DryRun = playbook.DryRun,
             State = MissionState.Planned,
             Stage = PipelineStage.Plan,
-            RequestedBy = signal.ReportedBy ?? Actor.EngineName,
+            RequestedBy = request.RequestedBy,
             CreatedAt = now,
             UpdatedAt = now,
         };
@@ -98,43 +106,37 @@ public sealed class MissionPlanner(
             Description = $"{probe.Key} of {contractTarget} {ContractVerifier.Symbol(contractOptions.Comparator)} {contractOptions.Threshold:G} {probe.Unit} within {contractOptions.DeadlineSeconds} s of the action",
         };
 
-        try
+        var baseline = await probes.ReadAsync(new ProbeCall(probe.Key, contractTarget, new Dictionary<string, string>(contractOptions.Parameters), request.IncidentId), cancellationToken);
+        contract.BaselineValue = baseline.Value;
+        if (baseline.Error is { } error)
         {
-            contract.BaselineValue = await resilience.ForProbe(contractTarget).ExecuteAsync(
-                ct => new ValueTask<double>(probe.ReadAsync(new ProbeRequest(targets.Resolve(contractTarget), contractOptions.Parameters, incidentId), ct)),
-                cancellationToken);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            logger.LogWarning(ex, "Baseline reading of {Probe} on {Target} failed", probe.Key, contractTarget);
+            logger.LogWarning("Baseline reading of {Probe} on {Target} failed: {Error}", probe.Key, contractTarget, error);
         }
 
         mission.Contract = contract;
-        incident.PatternKey = diagnosis.PatternKey;
+        incident.PatternKey = request.PatternKey;
         incident.Status = IncidentStatus.Mitigating;
+        incident.PlanPending = false;
         db.Missions.Add(mission);
         var entry = journal.Begin(db, mission);
-        entry.Record(PipelineStage.Diagnose, "diagnosed", diagnosis.Reason, data: new { diagnosis.PatternKey, diagnosis.RankedPlaybooks, fingerprint = incident.Fingerprint });
+        entry.Record(PipelineStage.Diagnose, "diagnosed", request.DiagnosisReason, data: new { request.PatternKey, request.RankedPlaybooks, fingerprint = incident.Fingerprint });
         entry.Record(PipelineStage.Plan, "planned",
-            $"Playbook '{playbookKey}' ({playbook.Action} on {targetKey}, tier {tier}). Contract: {contract.Description}."
+            $"Playbook '{request.PlaybookKey}' ({playbook.Action} on {targetKey}, tier {tier}). Contract: {contract.Description}."
             + (contract.BaselineValue is { } b ? $" Baseline {b:G} {probe.Unit}." : " Baseline unavailable."),
             MissionState.Planned, new { contract.Probe, contract.Comparator, contract.Threshold, contract.DeadlineSeconds, contract.BaselineValue });
         await entry.SaveAsync(cancellationToken);
         return mission.Id;
     }
 
-    /// <summary>The kind of the timeline line that names an incident a mission covers besides its own.</summary>
-    public const string CoversEvent = "covers";
-
     /// <summary>
     /// Joins an incident to the mission that already runs its playbook on its target: the incident is
-    /// mitigating, and the mission's end settles it too (resolved on success, open again otherwise).
-    /// Only an event is appended, so the mission's row (and its concurrency token) is left to the runner.
+    /// mitigating, and the mission's end settles it too. Only an event is appended, so the mission's
+    /// row (and its concurrency token) is left to the mission. If the mission ended while the cover
+    /// was being written, the incident is settled here at once, so no incident is left mitigating.
     /// </summary>
-    private async Task CoverAsync(GraceDbContext db, Guid incidentId, Guid missionId, Diagnosis diagnosis, string playbookKey, string targetKey, CancellationToken cancellationToken)
+    private async Task CoverAsync(GraceDbContext db, Incident incident, Guid missionId, PlanRequest request, string targetKey, CancellationToken cancellationToken)
     {
-        var incident = await db.Incidents.SingleAsync(i => i.Id == incidentId, cancellationToken);
-        incident.PatternKey = diagnosis.PatternKey;
+        incident.PatternKey = request.PatternKey;
         incident.Status = IncidentStatus.Mitigating;
         db.MissionEvents.Add(new MissionEvent
         {
@@ -143,11 +145,21 @@ public sealed class MissionPlanner(
             Kind = CoversEvent,
             At = time.GetUtcNow(),
             Actor = Actor.EngineName,
-            Message = $"Incident from {incident.Source} ('{Truncate(incident.SampleMessage, 160)}') matched pattern '{diagnosis.PatternKey}', whose playbook '{playbookKey}' this mission already runs on '{targetKey}': the mission covers it.",
-            Data = JsonSerializer.Serialize(new { incidentId }),
+            Message = $"Incident from {incident.Source} ('{Truncate(incident.SampleMessage, 160)}') matched pattern '{request.PatternKey}', whose playbook '{request.PlaybookKey}' this mission already runs on '{targetKey}': the mission covers it.",
+            Data = JsonSerializer.Serialize(new { incidentId = incident.Id }),
+            IncidentId = incident.Id,
         });
         await db.SaveChangesAsync(cancellationToken);
-        logger.LogInformation("Incident {Incident} is covered by mission {Mission}, already running playbook {Playbook} on {Target}", incidentId, missionId, playbookKey, targetKey);
+        logger.LogInformation("Incident {Incident} is covered by mission {Mission}, already running playbook {Playbook} on {Target}", incident.Id, missionId, request.PlaybookKey, targetKey);
+
+        // The mission may have ended (and settled its covered incidents) between the check above and this commit.
+        await using var check = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var mission = await check.Missions.AsNoTracking().SingleAsync(m => m.Id == missionId, cancellationToken);
+        if (mission.State.IsTerminal())
+        {
+            await learn.SettleCoveredAsync(check, mission, cancellationToken);
+            await check.SaveChangesAsync(cancellationToken);
+        }
     }
 
     private static string Truncate(string text, int length) => text.Length <= length ? text : text[..length] + "…";

@@ -72,7 +72,9 @@ public sealed class ProcessSupervisor(IServiceProvider services, Targets.PathRes
     {
         // Resolved here, not injected: the catalog's validator needs the executors, which need this supervisor.
         var catalog = services.GetRequiredService<IOptionsMonitor<CatalogOptions>>();
-        foreach (var (key, target) in catalog.CurrentValue.Targets.Where(t => t.Value.Kind == TargetKind.Process))
+        // In a cluster each process runs on the instance its target names, and only there.
+        var instance = services.GetRequiredService<Cluster.GraceInstance>();
+        foreach (var (key, target) in catalog.CurrentValue.Targets.Where(t => t.Value.Kind == TargetKind.Process && instance.Owns(t.Value)))
         {
             try
             {

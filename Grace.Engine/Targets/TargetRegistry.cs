@@ -36,10 +36,29 @@ public sealed class TargetRegistry(IOptionsMonitor<CatalogOptions> catalog, Path
     /// Why an <see cref="TargetOptions.Optional"/> target cannot be used yet, naming the setting to
     /// give it; null when the target is configured (or not optional: those are checked at start).
     /// </summary>
-    public string? Unconfigured(string key) =>
-        catalog.CurrentValue.Targets.TryGetValue(key, out var options) && options.Optional && Missing(options) is { } missing
+    public string? Unconfigured(string key)
+    {
+        if (!catalog.CurrentValue.Targets.TryGetValue(key, out var options))
+        {
+            return null;
+        }
+
+        if (IsIdleGraceDatabase(options, database.Provider))
+        {
+            return $"Target '{key}' is Grace's own SQLite database, but Grace keeps its data in {database.Provider}: it has nothing to act on.";
+        }
+
+        return options.Optional && Missing(options) is { } missing
             ? $"Target '{key}' is optional and not configured: set Grace:Targets:{key}:{missing.Setting} to use it (it {missing.Why})."
             : null;
+    }
+
+    /// <summary>
+    /// A SQLite target that stands for Grace's own database while Grace runs on a server database:
+    /// one configuration file serves both, and this target simply has nothing to do.
+    /// </summary>
+    public static bool IsIdleGraceDatabase(TargetOptions target, DatabaseProvider provider) =>
+        target is { Kind: TargetKind.Sqlite, UseGraceDatabase: true } && provider != DatabaseProvider.Sqlite;
 
     /// <summary>The setting a target of its kind cannot do without, when it is missing.</summary>
     public static (string Setting, string Why)? Missing(TargetOptions target) => target.Kind switch

@@ -6,7 +6,7 @@ using Grace.Engine.Targets;
 namespace Grace.Engine.Verify;
 
 /// <summary>Reads a contract's probe and judges it.</summary>
-public sealed class ContractVerifier(ExecutorCatalog executors, TargetRegistry targets, ActionResilience resilience)
+public sealed class ContractVerifier(ExecutorCatalog executors)
 {
     public static bool Holds(Comparator comparator, double observed, double threshold) => comparator switch
     {
@@ -31,11 +31,7 @@ public sealed class ContractVerifier(ExecutorCatalog executors, TargetRegistry t
 
     public string UnitOf(ActionContract contract) => executors.Probes.TryGetValue(contract.Probe, out var p) ? p.Unit : "";
 
-    public Task<double> ReadAsync(ActionContract contract, Guid incidentId, CancellationToken cancellationToken)
-    {
-        var probe = executors.Probe(contract.Probe);
-        var parameters = JsonSerializer.Deserialize<Dictionary<string, string>>(contract.ProbeParameters ?? "{}") ?? [];
-        var request = new ProbeRequest(targets.Resolve(contract.Target), new Dictionary<string, string>(parameters, StringComparer.OrdinalIgnoreCase), incidentId);
-        return resilience.ForProbe(contract.Target).ExecuteAsync(ct => new ValueTask<double>(probe.ReadAsync(request, ct)), cancellationToken).AsTask();
-    }
+    /// <summary>The reading the contract asks for.</summary>
+    public static ProbeCall CallFor(ActionContract contract, Guid incidentId) => new(contract.Probe, contract.Target,
+        JsonSerializer.Deserialize<Dictionary<string, string>>(contract.ProbeParameters ?? "{}") ?? [], incidentId);
 }

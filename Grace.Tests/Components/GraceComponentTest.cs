@@ -42,6 +42,8 @@ public abstract class GraceComponentTest : BunitContext, IAsyncLifetime
         Services.AddSingleton(new GraceDatabaseInfo(DatabaseProvider.Sqlite, dbPath));
         Services.AddSingleton<IDbContextFactory<GraceDbContext>>(Factory);
         Services.AddGraceEngineServices();
+        // No silo in a component test: decisions are recorded instead of waking a mission grain.
+        Services.AddSingleton<Grace.Engine.Gate.IMissionScheduler>(Scheduled);
         Services.AddScoped<CurrentActor>();
         Services.AddScoped<ConsoleActions>();
         Auth = AddAuthorization();
@@ -49,6 +51,9 @@ public abstract class GraceComponentTest : BunitContext, IAsyncLifetime
     }
 
     protected SwitchableFactory Factory { get; }
+
+    /// <summary>Missions the console asked the engine to look at (after an approval, a rejection).</summary>
+    protected RecordingMissionScheduler Scheduled { get; } = new();
 
     protected BunitAuthorizationContext Auth { get; }
 

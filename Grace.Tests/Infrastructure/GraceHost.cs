@@ -49,6 +49,9 @@ public sealed class GraceHost(IEnumerable<KeyValuePair<string, string?>> setting
         return this;
     }
 
+    /// <summary>Runs one sweep of the cluster's sweeper now (what its timer does every few seconds).</summary>
+    public Task SweepAsync() => Get<Orleans.IGrainFactory>().GetGrain<Grace.Engine.Cluster.ISweeperGrain>(Grace.Engine.Cluster.SweeperGrain.Key).SweepAsync();
+
     /// <summary>Creates a person with one role (through Identity, as the Users page does).</summary>
     public async Task CreateUserAsync(string userName, string password, string role)
     {

@@ -57,7 +57,18 @@ public sealed class TestDatabase : IAsyncDisposable
     {
         yield return new("Grace:Database:Provider", Provider.ToString());
         yield return new("Grace:Database:ConnectionString", ConnectionString);
+        if (Provider != DatabaseProvider.Sqlite)
+        {
+            // A server database makes Grace a cluster (of one, here): its machine-bound targets live on this instance.
+            yield return new("Grace:Cluster:InstanceName", ClusterInstance);
+            yield return new("Grace:Cluster:DefaultTargetInstance", ClusterInstance);
+            yield return new("Grace:Cluster:SiloPort", "0");
+            yield return new("Grace:Cluster:AdvertisedAddress", "127.0.0.1");
+        }
     }
+
+    /// <summary>The instance name of a test host on a server database.</summary>
+    public const string ClusterInstance = "test-instance";
 
     public async ValueTask DisposeAsync()
     {

@@ -21,3 +21,26 @@ public sealed class TestHostEnvironment(string root) : IHostEnvironment
     public IFileProvider ContentRootFileProvider { get; set; } = new NullFileProvider();
 }
 
+
+/// <summary>
+/// The real clock moved forward on demand. A frozen fake clock cannot serve a whole host: Orleans
+/// measures its own timers and heartbeats with the host's <see cref="TimeProvider"/>.
+/// </summary>
+public sealed class ShiftedTimeProvider : TimeProvider
+{
+    private long _offsetTicks;
+
+    public void Advance(TimeSpan by) => Interlocked.Add(ref _offsetTicks, by.Ticks);
+
+    public override DateTimeOffset GetUtcNow() => System.GetUtcNow().AddTicks(Interlocked.Read(ref _offsetTicks));
+}
+
+/// <summary>Records the missions the engine was asked to look at, for tests that run without a silo.</summary>
+public sealed class RecordingMissionScheduler : Grace.Engine.Gate.IMissionScheduler
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Guid> _missions = new();
+
+    public IReadOnlyCollection<Guid> Missions => _missions;
+
+    public void Enqueue(Guid missionId) => _missions.Enqueue(missionId);
+}

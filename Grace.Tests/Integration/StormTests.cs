@@ -14,7 +14,7 @@ namespace Grace.Tests.Integration;
 public sealed class StormTests : IAsyncLifetime
 {
     private readonly TempFolder _folder = new();
-    private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
+    private readonly ShiftedTimeProvider _time = new();
     private TestDatabase _database = null!;
     private GraceHost _host = null!;
 

@@ -25,13 +25,13 @@ public sealed class CaptureSinkTests
         logger.ForContext(Serilog.Core.Constants.SourceContextPropertyName, "Grace.Engine.Capture.CaptureService").Error("Batch lost");
 
         Assert.Equal(2, intake.Accepted);
-        Assert.True(intake.Reader.TryRead(out var error));
+        Assert.True(intake.TryTake(out var error));
         Assert.Equal("Advancing mission {MissionId} failed", error.MessageTemplate);
         Assert.Equal("System.TimeoutException", error.ExceptionType);
         Assert.Equal("Grace.Engine.Missions.MissionRunner", error.Source);
         Assert.Equal(Severity.Error, error.Severity);
         Assert.Contains("probe timed out", error.Message);
-        Assert.True(intake.Reader.TryRead(out var fatal));
+        Assert.True(intake.TryTake(out var fatal));
         Assert.Equal(Severity.Critical, fatal.Severity);
     }
 

@@ -81,12 +81,12 @@ public sealed class RealWorldFingerprintTests
         provider.CreateLogger("Grace.Engine.Capture.CaptureService").LogError("lost a batch");
 
         Assert.Equal(2, intake.Accepted);
-        Assert.True(intake.Reader.TryRead(out var error));
+        Assert.True(intake.TryTake(out var error));
         Assert.Equal("Checkout {CartId} failed", error.MessageTemplate);
         Assert.Equal("Orders.Checkout", error.Source);
         Assert.Equal("System.TimeoutException", error.ExceptionType);
         Assert.Contains("Checkout 42 failed", error.Message);
-        Assert.True(intake.Reader.TryRead(out var critical));
+        Assert.True(intake.TryTake(out var critical));
         Assert.Equal(Severity.Critical, critical.Severity);
     }
 }

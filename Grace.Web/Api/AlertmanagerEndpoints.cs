@@ -23,7 +23,7 @@ public static class AlertmanagerEndpoints
         return app;
     }
 
-    internal static async Task<IResult> PostAsync(HttpRequest request, ISignalSink sink, TimeProvider time, IOptionsMonitor<IngestionOptions> limits, CancellationToken cancellationToken)
+    internal static async Task<IResult> PostAsync(HttpRequest request, SignalIntake intake, TimeProvider time, IOptionsMonitor<IngestionOptions> limits, CancellationToken cancellationToken)
     {
         var (document, problem) = await IngestionExtensions.ReadJsonAsync(request, limits.CurrentValue.MaxBodyBytes, "The Alertmanager payload could not be read.", cancellationToken);
         if (document is null)
@@ -68,10 +68,7 @@ public static class AlertmanagerEndpoints
                 return Results.ValidationProblem(errors, title: "One or more alerts are invalid; none were accepted.");
             }
 
-            var accepted = signals.Count(sink.TryWrite);
-            return accepted == 0
-                ? Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Grace's intake is full.", detail: $"All {signals.Count} alerts were dropped and counted; Alertmanager will retry.")
-                : Results.Accepted(value: new SignalEndpoints.SignalsAccepted(accepted, signals.Count - accepted));
+            return await IngestionExtensions.StoreAsync(intake, signals, limits.CurrentValue, "alerts", cancellationToken);
         }
     }
 

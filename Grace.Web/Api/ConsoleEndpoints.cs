@@ -107,7 +107,7 @@ public static class ConsoleEndpoints
             }
         }).RequireAuthorization(GracePolicies.Admin);
 
-        app.MapGet("/api/capture/stats", (Grace.Engine.Capture.CaptureMonitor monitor) => Results.Ok(monitor.Read()));
+        app.MapGet("/api/capture/stats", async (Grace.Engine.Capture.CaptureMonitor monitor, CancellationToken ct) => Results.Ok(await monitor.ReadAsync(ct)));
 
         // Approve or reject from a script or a chat tool, with the signed-in person's cookie. The
         // engine's ApprovalService decides what is allowed: a Viewer gets 403 here just as in the console.

@@ -56,6 +56,51 @@ public static class IngestionExtensions
     /// (a plain HTML form cannot post here across sites), a larger body 413, and a body that is not
     /// JSON a 400 naming <c>body</c> with the given title.
     /// </summary>
+    /// <summary>
+    /// Queues validated signals and answers once they are stored (group commit: concurrent requests
+    /// share one transaction), so 202 means a crash can no longer lose them. A full intake, or a
+    /// store that does not finish in time (the database away), answers 503 with Retry-After.
+    /// </summary>
+    public static async Task<IResult> StoreAsync(Grace.Engine.Capture.SignalIntake intake, List<Grace.Engine.Capture.Signal> signals, IngestionOptions limits, string noun, CancellationToken cancellationToken)
+    {
+        var (accepted, receipt) = intake.TryWriteAndConfirm(signals);
+        var dropped = signals.Count - accepted;
+        if (accepted == 0)
+        {
+            return Unavailable(1, "Grace's intake is full.", $"All {dropped} {noun} were dropped and counted; retry shortly.");
+        }
+
+        try
+        {
+            await receipt.Stored.WaitAsync(TimeSpan.FromSeconds(limits.StoreTimeoutSeconds), cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            return Unavailable(5, "Grace could not store the signals in time.",
+                $"{accepted} {noun} are queued but were not stored within {limits.StoreTimeoutSeconds:G} s (is Grace's database reachable?). "
+                + "They will be stored when it answers; a retry may count them twice, and never loses them.");
+        }
+        catch (InvalidOperationException ex)
+        {
+            return Unavailable(5, "Grace is stopping.", ex.Message);
+        }
+
+        return Results.Accepted(value: new SignalEndpoints.SignalsAccepted(accepted, dropped));
+    }
+
+    /// <summary>A 503 problem with a Retry-After header, for a moment when Grace cannot take or confirm work.</summary>
+    public static IResult Unavailable(int retryAfterSeconds, string title, string detail) => new RetryAfterResult(retryAfterSeconds,
+        Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: title, detail: detail));
+
+    private sealed class RetryAfterResult(int seconds, IResult inner) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return inner.ExecuteAsync(httpContext);
+        }
+    }
+
     public static async Task<(System.Text.Json.JsonDocument? Document, IResult? Problem)> ReadJsonAsync(HttpRequest request, int maxBytes, string invalidTitle, CancellationToken cancellationToken)
     {
         var (body, problem) = await ReadLimitedBodyAsync(request, maxBytes, cancellationToken);

@@ -18,4 +18,11 @@ public sealed class IngestionOptions
     /// <summary>How many requests above the rate a key may burst.</summary>
     [Range(1, 1_000_000, ErrorMessage = "Grace:Ingestion:BurstPerKey must be between {1} and {2}.")]
     public int BurstPerKey { get; set; } = 4000;
+
+    /// <summary>
+    /// How long a request waits for its signals to be stored before answering. 202 means stored;
+    /// past this (the database away) the answer is 503 with Retry-After, and the signals stay queued.
+    /// </summary>
+    [Range(0.1, 120, ErrorMessage = "Grace:Ingestion:StoreTimeoutSeconds must be between {1} and {2}.")]
+    public double StoreTimeoutSeconds { get; set; } = 5;
 }

@@ -30,7 +30,7 @@ public static class SignalEndpoints
 
     public sealed record SignalsAccepted(int Accepted, int Dropped);
 
-    internal static async Task<IResult> PostSignals(HttpRequest request, ISignalSink sink, TimeProvider time,
+    internal static async Task<IResult> PostSignals(HttpRequest request, SignalIntake intake, TimeProvider time,
         Microsoft.Extensions.Options.IOptionsMonitor<IngestionOptions> limits, CancellationToken cancellationToken)
     {
         var (document, problem) = await IngestionExtensions.ReadJsonAsync(request, limits.CurrentValue.MaxBodyBytes, "The request body could not be read.", cancellationToken);
@@ -75,15 +75,7 @@ public static class SignalEndpoints
                 return Results.ValidationProblem(errors, title: "One or more signals are invalid; none were accepted.");
             }
 
-            var accepted = signals.Count(sink.TryWrite);
-            var dropped = signals.Count - accepted;
-            if (accepted == 0)
-            {
-                return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Grace's intake is full.",
-                    detail: $"All {dropped} signals were dropped and counted; retry shortly.");
-            }
-
-            return Results.Accepted(value: new SignalsAccepted(accepted, dropped));
+            return await IngestionExtensions.StoreAsync(intake, signals, limits.CurrentValue, "signals", cancellationToken);
         }
     }
 

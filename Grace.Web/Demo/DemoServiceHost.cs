@@ -16,6 +16,7 @@ public sealed partial class DemoServiceHost(
     IOptionsMonitor<FaultOptions> faults,
     IOptionsMonitor<CatalogOptions> catalog,
     DemoService state,
+    Grace.Engine.Cluster.GraceInstance instance,
     ILogger<DemoServiceHost> logger) : IHostedService, IAsyncDisposable
 {
     // While stuck, a request waits this long for a pool connection before it fails, as it would on a real service.
@@ -28,6 +29,12 @@ public sealed partial class DemoServiceHost(
         if (string.IsNullOrWhiteSpace(key) || !catalog.CurrentValue.Targets.TryGetValue(key, out var target))
         {
             // A catalog without the demo targets (as in production) has no demo service: nothing to say.
+            return;
+        }
+
+        if (instance.IsClustered && !string.Equals(instance.InstanceOf(target), instance.Name, StringComparison.OrdinalIgnoreCase))
+        {
+            // One demo service per cluster, on the instance its target names (the catalog check requires one).
             return;
         }
 

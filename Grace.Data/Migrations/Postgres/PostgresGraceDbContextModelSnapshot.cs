@@ -291,6 +291,69 @@ namespace Grace.Data.Migrations.Postgres
                     b.ToTable("BenchmarkRuns");
                 });
 
+            modelBuilder.Entity("Grace.Data.Entities.ClusterMember", b =>
+                {
+                    b.Property<string>("ClusterId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("Address")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("Entry")
+                        .IsRequired()
+                        .HasMaxLength(16384)
+                        .HasColumnType("character varying(16384)");
+
+                    b.Property<string>("Etag")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("HostName")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)");
+
+                    b.Property<DateTimeOffset>("IAmAliveAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("SiloName")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<DateTimeOffset>("StartedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<int>("Status")
+                        .HasColumnType("integer");
+
+                    b.HasKey("ClusterId", "Address");
+
+                    b.ToTable("ClusterMembers");
+                });
+
+            modelBuilder.Entity("Grace.Data.Entities.ClusterVersion", b =>
+                {
+                    b.Property<string>("ClusterId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("Etag")
+                        .IsConcurrencyToken()
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("integer");
+
+                    b.HasKey("ClusterId");
+
+                    b.ToTable("ClusterVersions");
+                });
+
             modelBuilder.Entity("Grace.Data.Entities.EngineSetting", b =>
                 {
                     b.Property<string>("Key")
@@ -403,6 +466,9 @@ namespace Grace.Data.Migrations.Postgres
                     b.Property<DateTimeOffset>("FirstSeenAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<int>("HeldBackStarts")
+                        .HasColumnType("integer");
+
                     b.Property<string>("Labels")
                         .HasMaxLength(4096)
                         .HasColumnType("character varying(4096)");
@@ -410,9 +476,16 @@ namespace Grace.Data.Migrations.Postgres
                     b.Property<DateTimeOffset>("LastSeenAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<string>("OpenedBy")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)");
+
                     b.Property<string>("PatternKey")
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)");
+
+                    b.Property<bool>("PlanPending")
+                        .HasColumnType("boolean");
 
                     b.Property<int>("Reopened")
                         .HasColumnType("integer");
@@ -450,6 +523,8 @@ namespace Grace.Data.Migrations.Postgres
                     b.HasIndex("Fingerprint")
                         .IsUnique();
 
+                    b.HasIndex("PlanPending");
+
                     b.HasIndex("Status", "LastSeenAt");
 
                     b.ToTable("Incidents");
@@ -481,10 +556,7 @@ namespace Grace.Data.Migrations.Postgres
                     b.Property<Guid>("IncidentId")
                         .HasColumnType("uuid");
 
-                    b.Property<DateTimeOffset?>("LeaseExpiresAt")
-                        .HasColumnType("timestamp with time zone");
-
-                    b.Property<string>("LeaseOwner")
+                    b.Property<string>("Instance")
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)");
 
@@ -565,6 +637,9 @@ namespace Grace.Data.Migrations.Postgres
                     b.Property<string>("Data")
                         .HasColumnType("text");
 
+                    b.Property<Guid?>("IncidentId")
+                        .HasColumnType("uuid");
+
                     b.Property<string>("Kind")
                         .IsRequired()
                         .HasMaxLength(64)
@@ -582,6 +657,8 @@ namespace Grace.Data.Migrations.Postgres
                         .HasColumnType("integer");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("IncidentId");
 
                     b.HasIndex("MissionId", "Id");
 
@@ -724,6 +801,27 @@ namespace Grace.Data.Migrations.Postgres
                     b.HasIndex("MissionId");
 
                     b.ToTable("Snapshots");
+                });
+
+            modelBuilder.Entity("Grace.Data.Entities.TargetFence", b =>
+                {
+                    b.Property<string>("Target")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<DateTimeOffset?>("LastIntentAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid?>("LastMissionId")
+                        .HasColumnType("uuid");
+
+                    b.Property<Guid>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("uuid");
+
+                    b.HasKey("Target");
+
+                    b.ToTable("TargetFences");
                 });
 
             modelBuilder.Entity("Microsoft.AspNetCore.Identity.IdentityRole", b =>

@@ -291,6 +291,69 @@ namespace Grace.Data.Migrations.SqlServer
                     b.ToTable("BenchmarkRuns");
                 });
 
+            modelBuilder.Entity("Grace.Data.Entities.ClusterMember", b =>
+                {
+                    b.Property<string>("ClusterId")
+                        .HasMaxLength(128)
+                        .HasColumnType("nvarchar(128)");
+
+                    b.Property<string>("Address")
+                        .HasMaxLength(128)
+                        .HasColumnType("nvarchar(128)");
+
+                    b.Property<string>("Entry")
+                        .IsRequired()
+                        .HasMaxLength(16384)
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<string>("Etag")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("nvarchar(64)");
+
+                    b.Property<string>("HostName")
+                        .HasMaxLength(256)
+                        .HasColumnType("nvarchar(256)");
+
+                    b.Property<DateTimeOffset>("IAmAliveAt")
+                        .HasColumnType("datetimeoffset");
+
+                    b.Property<string>("SiloName")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("nvarchar(128)");
+
+                    b.Property<DateTimeOffset>("StartedAt")
+                        .HasColumnType("datetimeoffset");
+
+                    b.Property<int>("Status")
+                        .HasColumnType("int");
+
+                    b.HasKey("ClusterId", "Address");
+
+                    b.ToTable("ClusterMembers");
+                });
+
+            modelBuilder.Entity("Grace.Data.Entities.ClusterVersion", b =>
+                {
+                    b.Property<string>("ClusterId")
+                        .HasMaxLength(128)
+                        .HasColumnType("nvarchar(128)");
+
+                    b.Property<string>("Etag")
+                        .IsConcurrencyToken()
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("nvarchar(64)");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("int");
+
+                    b.HasKey("ClusterId");
+
+                    b.ToTable("ClusterVersions");
+                });
+
             modelBuilder.Entity("Grace.Data.Entities.EngineSetting", b =>
                 {
                     b.Property<string>("Key")
@@ -404,6 +467,9 @@ namespace Grace.Data.Migrations.SqlServer
                     b.Property<DateTimeOffset>("FirstSeenAt")
                         .HasColumnType("datetimeoffset");
 
+                    b.Property<int>("HeldBackStarts")
+                        .HasColumnType("int");
+
                     b.Property<string>("Labels")
                         .HasMaxLength(4096)
                         .HasColumnType("nvarchar(max)");
@@ -411,9 +477,16 @@ namespace Grace.Data.Migrations.SqlServer
                     b.Property<DateTimeOffset>("LastSeenAt")
                         .HasColumnType("datetimeoffset");
 
+                    b.Property<string>("OpenedBy")
+                        .HasMaxLength(256)
+                        .HasColumnType("nvarchar(256)");
+
                     b.Property<string>("PatternKey")
                         .HasMaxLength(128)
                         .HasColumnType("nvarchar(128)");
+
+                    b.Property<bool>("PlanPending")
+                        .HasColumnType("bit");
 
                     b.Property<int>("Reopened")
                         .HasColumnType("int");
@@ -451,6 +524,8 @@ namespace Grace.Data.Migrations.SqlServer
                     b.HasIndex("Fingerprint")
                         .IsUnique();
 
+                    b.HasIndex("PlanPending");
+
                     b.HasIndex("Status", "LastSeenAt");
 
                     b.ToTable("Incidents");
@@ -482,10 +557,7 @@ namespace Grace.Data.Migrations.SqlServer
                     b.Property<Guid>("IncidentId")
                         .HasColumnType("uniqueidentifier");
 
-                    b.Property<DateTimeOffset?>("LeaseExpiresAt")
-                        .HasColumnType("datetimeoffset");
-
-                    b.Property<string>("LeaseOwner")
+                    b.Property<string>("Instance")
                         .HasMaxLength(128)
                         .HasColumnType("nvarchar(128)");
 
@@ -566,6 +638,9 @@ namespace Grace.Data.Migrations.SqlServer
                     b.Property<string>("Data")
                         .HasColumnType("nvarchar(max)");
 
+                    b.Property<Guid?>("IncidentId")
+                        .HasColumnType("uniqueidentifier");
+
                     b.Property<string>("Kind")
                         .IsRequired()
                         .HasMaxLength(64)
@@ -583,6 +658,8 @@ namespace Grace.Data.Migrations.SqlServer
                         .HasColumnType("int");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("IncidentId");
 
                     b.HasIndex("MissionId", "Id");
 
@@ -725,6 +802,27 @@ namespace Grace.Data.Migrations.SqlServer
                     b.HasIndex("MissionId");
 
                     b.ToTable("Snapshots");
+                });
+
+            modelBuilder.Entity("Grace.Data.Entities.TargetFence", b =>
+                {
+                    b.Property<string>("Target")
+                        .HasMaxLength(128)
+                        .HasColumnType("nvarchar(128)");
+
+                    b.Property<DateTimeOffset?>("LastIntentAt")
+                        .HasColumnType("datetimeoffset");
+
+                    b.Property<Guid?>("LastMissionId")
+                        .HasColumnType("uniqueidentifier");
+
+                    b.Property<Guid>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("uniqueidentifier");
+
+                    b.HasKey("Target");
+
+                    b.ToTable("TargetFences");
                 });
 
             modelBuilder.Entity("Microsoft.AspNetCore.Identity.IdentityRole", b =>

@@ -284,6 +284,69 @@ namespace Grace.Data.Migrations.Sqlite
                     b.ToTable("BenchmarkRuns");
                 });
 
+            modelBuilder.Entity("Grace.Data.Entities.ClusterMember", b =>
+                {
+                    b.Property<string>("ClusterId")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Address")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Entry")
+                        .IsRequired()
+                        .HasMaxLength(16384)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Etag")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("HostName")
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("IAmAliveAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("SiloName")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("StartedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Status")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("ClusterId", "Address");
+
+                    b.ToTable("ClusterMembers");
+                });
+
+            modelBuilder.Entity("Grace.Data.Entities.ClusterVersion", b =>
+                {
+                    b.Property<string>("ClusterId")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Etag")
+                        .IsConcurrencyToken()
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("ClusterId");
+
+                    b.ToTable("ClusterVersions");
+                });
+
             modelBuilder.Entity("Grace.Data.Entities.EngineSetting", b =>
                 {
                     b.Property<string>("Key")
@@ -396,6 +459,9 @@ namespace Grace.Data.Migrations.Sqlite
                     b.Property<long>("FirstSeenAt")
                         .HasColumnType("INTEGER");
 
+                    b.Property<int>("HeldBackStarts")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("Labels")
                         .HasMaxLength(4096)
                         .HasColumnType("TEXT");
@@ -403,9 +469,16 @@ namespace Grace.Data.Migrations.Sqlite
                     b.Property<long>("LastSeenAt")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("OpenedBy")
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("PatternKey")
                         .HasMaxLength(128)
                         .HasColumnType("TEXT");
+
+                    b.Property<bool>("PlanPending")
+                        .HasColumnType("INTEGER");
 
                     b.Property<int>("Reopened")
                         .HasColumnType("INTEGER");
@@ -443,6 +516,8 @@ namespace Grace.Data.Migrations.Sqlite
                     b.HasIndex("Fingerprint")
                         .IsUnique();
 
+                    b.HasIndex("PlanPending");
+
                     b.HasIndex("Status", "LastSeenAt");
 
                     b.ToTable("Incidents");
@@ -474,10 +549,7 @@ namespace Grace.Data.Migrations.Sqlite
                     b.Property<Guid>("IncidentId")
                         .HasColumnType("TEXT");
 
-                    b.Property<long?>("LeaseExpiresAt")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<string>("LeaseOwner")
+                    b.Property<string>("Instance")
                         .HasMaxLength(128)
                         .HasColumnType("TEXT");
 
@@ -556,6 +628,9 @@ namespace Grace.Data.Migrations.Sqlite
                     b.Property<string>("Data")
                         .HasColumnType("TEXT");
 
+                    b.Property<Guid?>("IncidentId")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("Kind")
                         .IsRequired()
                         .HasMaxLength(64)
@@ -573,6 +648,8 @@ namespace Grace.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("IncidentId");
 
                     b.HasIndex("MissionId", "Id");
 
@@ -715,6 +792,27 @@ namespace Grace.Data.Migrations.Sqlite
                     b.HasIndex("MissionId");
 
                     b.ToTable("Snapshots");
+                });
+
+            modelBuilder.Entity("Grace.Data.Entities.TargetFence", b =>
+                {
+                    b.Property<string>("Target")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("LastIntentAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid?>("LastMissionId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Target");
+
+                    b.ToTable("TargetFences");
                 });
 
             modelBuilder.Entity("Microsoft.AspNetCore.Identity.IdentityRole", b =>

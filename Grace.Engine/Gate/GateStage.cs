@@ -1,0 +1,121 @@
+using Grace.Data;
+using Grace.Data.Entities;
+using Grace.Engine.Configuration;
+using Grace.Engine.Execute;
+using Grace.Engine.Missions;
+using Grace.Engine.Notifications;
+using Grace.Engine.Snapshot;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Grace.Engine.Gate;
+
+/// <summary>
+/// The gate for a planned mission, run by its target's grain so that policy is decided once per
+/// target in the whole cluster: blocked, deferred while the target is busy, or cleared by tier
+/// (tier 2+ takes the safe-hold snapshot the approvers will see, and waits for them).
+/// </summary>
+public sealed class GateStage(
+    IDbContextFactory<GraceDbContext> dbFactory,
+    IOptionsMonitor<EngineOptions> options,
+    IOptionsMonitor<CatalogOptions> catalog,
+    PolicyGate gate,
+    SnapshotService snapshots,
+    MissionJournal journal,
+    TimeProvider time)
+{
+    public async Task<StepOutcome> GateAsync(Guid missionId, CancellationToken cancellationToken)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        if (await MissionStore.LoadAsync(db, missionId, cancellationToken) is not { State: MissionState.Planned } mission)
+        {
+            return StepOutcome.Moved; // Someone else moved it; the mission grain looks again.
+        }
+
+        var entry = journal.Begin(db, mission);
+        try
+        {
+            return await GateAsync(db, entry, cancellationToken);
+        }
+        catch (Exception ex) when (ex is ActionRefusedException or InvalidOperationException)
+        {
+            mission.StatusReason = ex.Message;
+            entry.Record(PipelineStage.Snapshot, "refused", $"No safe-hold snapshot could be taken for the approvers, so nothing will run: {ex.Message}", MissionState.Failed);
+            await entry.SaveAsync(cancellationToken);
+            return StepOutcome.Moved;
+        }
+    }
+
+    private async Task<StepOutcome> GateAsync(GraceDbContext db, MissionJournal.Entry entry, CancellationToken cancellationToken)
+    {
+        var mission = entry.Mission;
+        if (!catalog.CurrentValue.Playbooks.ContainsKey(mission.PlaybookKey))
+        {
+            entry.Record(PipelineStage.Gate, "blocked", $"Playbook '{mission.PlaybookKey}' is no longer configured.", MissionState.Blocked);
+            await entry.SaveAsync(cancellationToken);
+            return StepOutcome.Moved;
+        }
+
+        var decision = await gate.EvaluateAsync(db, mission, cancellationToken);
+        switch (decision.Verdict)
+        {
+            case GateVerdict.Block:
+                mission.StatusReason = decision.Reason;
+                if (mission.Incident is { } blockedIncident)
+                {
+                    blockedIncident.Status = IncidentStatus.Open;
+                }
+
+                entry.Record(PipelineStage.Gate, "blocked", decision.Reason, MissionState.Blocked);
+                await entry.SaveAsync(cancellationToken);
+                return StepOutcome.Moved;
+            case GateVerdict.Defer:
+                if (mission.StatusReason != decision.Reason)
+                {
+                    mission.StatusReason = decision.Reason;
+                    entry.Record(PipelineStage.Gate, "deferred", decision.Reason);
+                    await entry.SaveAsync(cancellationToken);
+                }
+
+                return StepOutcome.TargetBusy;
+        }
+
+        mission.StatusReason = null;
+        mission.DryRun = decision.DryRun;
+        var now = time.GetUtcNow();
+        switch (mission.Tier)
+        {
+            case 0:
+                entry.Record(PipelineStage.Gate, "cleared", $"{decision.Reason} Tier 0: runs without approval.", MissionState.Approved);
+                break;
+            case 1:
+                entry.Record(PipelineStage.Gate, "cleared", $"{decision.Reason} Tier 1: runs now; operators are notified.", MissionState.Approved);
+                entry.Also(new OperatorNotification(now, mission.Id, $"Tier 1 action '{mission.PlaybookKey}' on '{mission.Target}' is running."));
+                break;
+            default:
+                var (_, state) = await snapshots.TakeAsync(db, mission, SnapshotService.ForApproval, cancellationToken);
+                var required = mission.Tier >= 3 ? 2 : 1;
+                var expires = now.AddMinutes(options.CurrentValue.ApprovalTimeoutMinutes);
+                mission.Approval = new Approval
+                {
+                    Id = Guid.CreateVersion7(now),
+                    MissionId = mission.Id,
+                    RequiredCount = required,
+                    RequestedBy = mission.RequestedBy,
+                    RequestedAt = now,
+                    ExpiresAt = expires,
+                    Status = ApprovalStatus.Pending,
+                };
+                // Added explicitly: a new row with its key already set would otherwise be taken for an existing one.
+                db.Approvals.Add(mission.Approval);
+                entry.Record(PipelineStage.Snapshot, "snapshot", $"Safe-hold snapshot for the approvers: {state.Summary}");
+                entry.Record(PipelineStage.Gate, "awaiting-approval",
+                    $"{decision.Reason} Tier {mission.Tier}: waits for {required} distinct approver(s) until {expires:u}.", MissionState.AwaitingApproval);
+                entry.Also(new ApprovalRequested(now, mission.Id, mission.PlaybookKey, mission.Target, mission.Tier, required, expires));
+                break;
+        }
+
+        await entry.SaveAsync(cancellationToken);
+        return StepOutcome.Moved;
+    }
+}

@@ -1,0 +1,81 @@
+using System.Text.Json;
+using Grace.Data;
+using Grace.Data.Entities;
+using Grace.Engine.Missions;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
+
+namespace Grace.Engine.Learn;
+
+/// <summary>
+/// The last step of every mission: its outcome is learned once, and the incidents it covered end
+/// with it (resolved when it succeeded, open again otherwise).
+/// </summary>
+public sealed class LearnStage(IDbContextFactory<GraceDbContext> dbFactory, LearningService learning, MissionJournal journal, TimeProvider time, ILogger<LearnStage> logger)
+{
+    public async Task<StepOutcome> LearnAsync(Guid missionId, CancellationToken cancellationToken)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        if (await MissionStore.LoadAsync(db, missionId, cancellationToken) is not { } mission || !mission.State.IsTerminal())
+        {
+            return StepOutcome.Moved;
+        }
+
+        var (recorded, update) = await learning.RecordAsync(db, mission, cancellationToken);
+        if (!recorded)
+        {
+            return StepOutcome.Finished;
+        }
+
+        // One line per finished mission, so the console log alone tells what Grace did.
+        logger.LogInformation("Mission {MissionId} ({Playbook} on {Target}, tier {Tier}) ended {State}{Reason}",
+            mission.Id, mission.PlaybookKey, mission.Target, mission.Tier, mission.State, mission.StatusReason is { Length: > 0 } r ? $": {r}" : "");
+
+        if (mission.State != MissionState.Succeeded && mission.Incident is { Status: IncidentStatus.Mitigating } incident)
+        {
+            incident.Status = IncidentStatus.Open;
+        }
+
+        await SettleCoveredAsync(db, mission, cancellationToken);
+        var entry = journal.Begin(db, mission);
+        entry.Record(PipelineStage.Learn, "learned", update is null
+            ? $"Outcome recorded: {mission.State}. Nothing ran, so the playbook's statistics are unchanged."
+            : $"Outcome recorded: {mission.State}. Playbook '{mission.PlaybookKey}' on pattern '{mission.PatternKey}': {update.Runs} runs, {update.SuccessRate:P0} success, confidence {update.Confidence:P0}.");
+        try
+        {
+            await entry.SaveAsync(cancellationToken);
+        }
+        catch (DbUpdateException ex) when (DatabaseErrors.IsUniqueViolation(ex))
+        {
+            return StepOutcome.Finished; // Learned by another activation in the same instant.
+        }
+
+        learning.Publish(update);
+        return StepOutcome.Finished;
+    }
+
+    /// <summary>
+    /// Incidents joined to a mission end with it. Idempotent: an incident is settled only while it
+    /// is still mitigating, so the mission's end and a late cover may both call it.
+    /// </summary>
+    public async Task SettleCoveredAsync(GraceDbContext db, Mission mission, CancellationToken cancellationToken)
+    {
+        var covered = await db.MissionEvents.AsNoTracking()
+            .Where(e => e.MissionId == mission.Id && e.Kind == Plan.MissionPlanner.CoversEvent)
+            .Select(e => new { e.IncidentId, e.Data })
+            .ToListAsync(cancellationToken);
+        // Lines written before the link had its own column carry it only in their JSON.
+        var ids = covered.Select(c => c.IncidentId ?? JsonDocument.Parse(c.Data!).RootElement.GetProperty("incidentId").GetGuid()).ToList();
+        if (ids.Count == 0)
+        {
+            return;
+        }
+
+        var now = time.GetUtcNow();
+        foreach (var incident in await db.Incidents.Where(i => ids.Contains(i.Id) && i.Status == IncidentStatus.Mitigating).ToListAsync(cancellationToken))
+        {
+            incident.Status = mission.State == MissionState.Succeeded ? IncidentStatus.Resolved : IncidentStatus.Open;
+            incident.ResolvedAt = mission.State == MissionState.Succeeded ? now : null;
+        }
+    }
+}

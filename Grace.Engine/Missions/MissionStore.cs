@@ -1,0 +1,28 @@
+using Grace.Data;
+using Grace.Data.Entities;
+using Microsoft.EntityFrameworkCore;
+
+namespace Grace.Engine.Missions;
+
+/// <summary>How the engine reads a mission: tracked with everything a step may change, or just its state.</summary>
+public static class MissionStore
+{
+    /// <summary>The mission with its contract, approval (and decisions) and incident, tracked for a step that changes it.</summary>
+    public static Task<Mission?> LoadAsync(GraceDbContext db, Guid missionId, CancellationToken cancellationToken) =>
+        db.Missions
+            .Include(m => m.Contract)
+            .Include(m => m.Approval!).ThenInclude(a => a.Decisions)
+            .Include(m => m.Incident)
+            .AsSplitQuery()
+            .SingleOrDefaultAsync(m => m.Id == missionId, cancellationToken);
+
+    /// <summary>What the mission grain needs to pick the next step.</summary>
+    public static Task<MissionPosition?> PositionAsync(GraceDbContext db, Guid missionId, CancellationToken cancellationToken) =>
+        db.Missions.AsNoTracking()
+            .Where(m => m.Id == missionId)
+            .Select(m => new MissionPosition(m.State, m.Target, db.Outcomes.Any(o => o.MissionId == m.Id)))
+            .SingleOrDefaultAsync(cancellationToken);
+}
+
+/// <summary>A mission's state, the target it acts on, and whether its outcome has been learned.</summary>
+public sealed record MissionPosition(MissionState State, string Target, bool Learned);

@@ -1,0 +1,22 @@
+namespace Grace.Engine.Missions.Steps;
+
+/// <summary>Planned: the gate runs on the target's grain (policy, tier, the approvers' snapshot).</summary>
+public sealed class PlannedStep : IMissionStep
+{
+    public Task<StepOutcome> RunAsync(MissionStepContext context, CancellationToken cancellationToken) => context.Target.GateAsync(context.MissionId);
+}
+
+/// <summary>Approved: the action runs on the target's grain, one at a time per target in the cluster.</summary>
+public sealed class ApprovedStep : IMissionStep
+{
+    public Task<StepOutcome> RunAsync(MissionStepContext context, CancellationToken cancellationToken) => context.Target.ExecuteAsync(context.MissionId);
+}
+
+/// <summary>
+/// Executing, found by a step: the action started on an instance that stopped (or is still
+/// running on the target's grain, in which case this waits behind it). Verified, never re-run.
+/// </summary>
+public sealed class ExecutingStep : IMissionStep
+{
+    public Task<StepOutcome> RunAsync(MissionStepContext context, CancellationToken cancellationToken) => context.Target.RecoverAsync(context.MissionId);
+}

@@ -1,0 +1,133 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using Grace.Data;
+using Grace.Data.Entities;
+using Grace.Engine.Capture;
+using Grace.Engine.Configuration;
+using Grace.Engine.Diagnose;
+using Grace.Engine.Gate;
+using Grace.Engine.Missions;
+using Grace.Engine.Targets;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Grace.Engine.Plan;
+
+/// <summary>
+/// Plans the incidents capture marked as needing a mission, off the capture path (a baseline
+/// probe may wait on a slow target): storm control, diagnosis, the playbook and target, then the
+/// target's grain writes the mission. An incident whose planning fails, or whose instance stopped
+/// before planning it, keeps its mark and the sweep hands it back here.
+/// </summary>
+public sealed class PlanningService(
+    IDbContextFactory<GraceDbContext> dbFactory,
+    IOptionsMonitor<EngineOptions> options,
+    IOptionsMonitor<CatalogOptions> catalog,
+    Sentinel sentinel,
+    IGrainFactory grains,
+    IMissionScheduler scheduler,
+    ILogger<PlanningService> logger) : BackgroundService
+{
+    private const int Concurrency = 4;
+    private readonly Channel<Guid> _queue = Channel.CreateUnbounded<Guid>(new UnboundedChannelOptions { SingleReader = false });
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, byte> _queued = new();
+
+    /// <summary>Asks for an incident to be planned soon (at most once in the queue).</summary>
+    public void Enqueue(Guid incidentId)
+    {
+        if (_queued.TryAdd(incidentId, 0))
+        {
+            _queue.Writer.TryWrite(incidentId);
+        }
+    }
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(Enumerable.Range(0, Concurrency).Select(_ => WorkAsync(stoppingToken)));
+
+    private async Task WorkAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await foreach (var id in _queue.Reader.ReadAllAsync(stoppingToken))
+            {
+                _queued.TryRemove(id, out _);
+                try
+                {
+                    await PlanAsync(id, stoppingToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    // The incident keeps its mark; the sweep brings it back.
+                    logger.LogWarning(ex, "Planning a mission for incident {IncidentId} failed; it will be tried again", id);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Plans one incident marked as needing a mission.</summary>
+    public async Task PlanAsync(Guid incidentId, CancellationToken cancellationToken)
+    {
+        Incident? incident;
+        await using (var db = await dbFactory.CreateDbContextAsync(cancellationToken))
+        {
+            incident = await db.Incidents.AsNoTracking().SingleOrDefaultAsync(i => i.Id == incidentId && i.PlanPending, cancellationToken);
+        }
+
+        if (incident is null)
+        {
+            return;
+        }
+
+        if (incident.Status == IncidentStatus.Resolved)
+        {
+            await ClearAsync(incidentId, cancellationToken); // It ended before anyone acted.
+            return;
+        }
+
+        if (!await grains.GetGrain<IStormGrain>(StormGrain.Key).TryStartAsync(incident.Fingerprint))
+        {
+            // Said once per held-back start (only new or reopened incidents get here), so the open incident is explained.
+            logger.LogWarning("Storm control held back a mission for incident {IncidentId} from {Source}: too many starts for its fingerprint within the hour "
+                + "(Grace:Engine:MaxMissionStartsPerFingerprintPerHour = {PerHour}) or overall within the minute (Grace:Engine:MaxMissionStartsPerMinute = {PerMinute}); it stays open for people",
+                incidentId, incident.Source, options.CurrentValue.MaxMissionStartsPerFingerprintPerHour, options.CurrentValue.MaxMissionStartsPerMinute);
+            await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+            await db.Incidents.Where(i => i.Id == incidentId && i.PlanPending)
+                .ExecuteUpdateAsync(s => s.SetProperty(i => i.PlanPending, false).SetProperty(i => i.HeldBackStarts, i => i.HeldBackStarts + 1), cancellationToken);
+            return;
+        }
+
+        var signal = SignalOf(incident);
+        var diagnosis = await sentinel.DiagnoseAsync(signal, cancellationToken);
+        var playbookKey = diagnosis?.RankedPlaybooks.FirstOrDefault(k => catalog.CurrentValue.Playbooks.ContainsKey(k));
+        if (diagnosis is null || playbookKey is null)
+        {
+            await ClearAsync(incidentId, cancellationToken); // No pattern: the incident stays open for humans.
+            return;
+        }
+
+        var playbook = catalog.CurrentValue.Playbooks[playbookKey];
+        var pattern = catalog.CurrentValue.Patterns[diagnosis.PatternKey];
+        var target = !string.IsNullOrWhiteSpace(playbook.Target) ? playbook.Target : pattern.Target ?? signal.Target ?? "grace";
+        var request = new PlanRequest(incidentId, diagnosis.PatternKey, playbookKey, target, diagnosis.Reason, [.. diagnosis.RankedPlaybooks], incident.OpenedBy ?? Actor.EngineName);
+        if (await grains.GetGrain<ITargetGrain>(target).PlanAsync(request) is { } missionId)
+        {
+            scheduler.Enqueue(missionId);
+        }
+    }
+
+    private async Task ClearAsync(Guid incidentId, CancellationToken cancellationToken)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        await db.Incidents.Where(i => i.Id == incidentId).ExecuteUpdateAsync(s => s.SetProperty(i => i.PlanPending, false), cancellationToken);
+    }
+
+    /// <summary>The incident as the signal that opened it, for diagnosis (patterns match source, type, message, template, labels).</summary>
+    internal static Signal SignalOf(Incident incident) => new(
+        incident.Source, incident.SampleMessage, incident.Severity, incident.LastSeenAt, incident.Template, incident.ExceptionType, incident.Target,
+        incident.Labels is { Length: > 0 } labels ? JsonSerializer.Deserialize<Dictionary<string, string>>(labels) : null, incident.OpenedBy);
+}

@@ -1,0 +1,128 @@
+using Grace.Data.Entities;
+using Grace.Engine.Capture;
+using Grace.Engine.Cluster;
+using Grace.Engine.Configuration;
+using Grace.Engine.Execute;
+using Grace.Engine.Gate;
+using Grace.Engine.Missions;
+using Grace.Engine.Plan;
+using Grace.Engine.Verify;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Grace.Engine.Targets;
+
+/// <summary>
+/// One target, once in the whole cluster (on its own machine when it is host-bound). Everything
+/// that decides or changes what happens to the target runs here one call at a time: planning,
+/// the gate, the action, the end of verification. Probe readings may run alongside.
+/// </summary>
+public interface ITargetGrain : IGrainWithStringKey
+{
+    /// <summary>Writes a mission for a diagnosed incident, or joins it to the one already under way. Returns the new mission's id.</summary>
+    Task<Guid?> PlanAsync(PlanRequest request);
+
+    /// <summary>Policy and tier for a planned mission.</summary>
+    Task<StepOutcome> GateAsync(Guid missionId);
+
+    /// <summary>The action of an approved mission.</summary>
+    Task<StepOutcome> ExecuteAsync(Guid missionId);
+
+    /// <summary>A mission whose action was interrupted: verified, never run again.</summary>
+    Task<StepOutcome> RecoverAsync(Guid missionId);
+
+    /// <summary>Ends a verification: commit, or roll back from the snapshot.</summary>
+    Task<StepOutcome> ConcludeAsync(Guid missionId, ContractReading reading);
+
+    /// <summary>Reads a probe of this target on its machine.</summary>
+    [AlwaysInterleave]
+    Task<ProbeReading> ReadProbeAsync(ProbeCall call);
+
+    /// <summary>Keeps the target's health check running (the sweep calls it, so a failover restarts it).</summary>
+    [AlwaysInterleave, OneWay]
+    Task KeepCheckingAsync();
+
+    /// <summary>A mission on this target ended: missions that waited for it may go.</summary>
+    [OneWay]
+    Task MissionEndedAsync(Guid missionId);
+}
+
+[GrainType(GraceGrainTypes.Target), InstancePlacement]
+public sealed class TargetGrain(
+    MissionPlanner planner,
+    GateStage gate,
+    ExecuteStage execute,
+    ConclusionStage conclusion,
+    ProbeReader probes,
+    HealthChecker health,
+    IOptionsMonitor<CatalogOptions> catalog,
+    ILogger<TargetGrain> logger) : Grain, ITargetGrain
+{
+    private readonly HashSet<Guid> _waiting = [];
+    private IGrainTimer? _healthTimer;
+    private HealthChecker.State _health = new(0);
+
+    private string Key => this.GetPrimaryKeyString();
+
+    public Task<Guid?> PlanAsync(PlanRequest request) => planner.PlanAsync(request, CancellationToken.None);
+
+    public Task<StepOutcome> GateAsync(Guid missionId) => Remember(missionId, gate.GateAsync(missionId, CancellationToken.None));
+
+    public Task<StepOutcome> ExecuteAsync(Guid missionId) => Remember(missionId, execute.ExecuteAsync(missionId, CancellationToken.None));
+
+    public Task<StepOutcome> RecoverAsync(Guid missionId) => execute.RecoverAsync(missionId, CancellationToken.None);
+
+    public Task<StepOutcome> ConcludeAsync(Guid missionId, ContractReading reading) => conclusion.ConcludeAsync(missionId, reading, CancellationToken.None);
+
+    public Task<ProbeReading> ReadProbeAsync(ProbeCall call) => probes.ReadHereAsync(call, CancellationToken.None);
+
+    public Task MissionEndedAsync(Guid missionId)
+    {
+        _waiting.Remove(missionId);
+        foreach (var waiting in _waiting)
+        {
+            GrainFactory.GetGrain<IMissionGrain>(waiting).WakeAsync(WakeReason.TargetFree).Ignore();
+        }
+
+        _waiting.Clear();
+        return Task.CompletedTask;
+    }
+
+    public Task KeepCheckingAsync()
+    {
+        if (_healthTimer is null && catalog.CurrentValue.Targets.TryGetValue(Key, out var target) && target.HealthCheck is { } check && health.CanCheck(Key))
+        {
+            // The first reading one interval after activation: a target that just moved here (or a
+            // process its instance is still starting) gets a moment before it is judged.
+            var every = TimeSpan.FromSeconds(Math.Max(1, check.IntervalSeconds));
+            _healthTimer = this.RegisterGrainTimer(CheckHealthAsync, new GrainTimerCreationOptions(every, every) { Interleave = true, KeepAlive = true });
+            logger.LogDebug("Health check of {Target} runs here every {Seconds} s", Key, every.TotalSeconds);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task CheckHealthAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            _health = await health.CheckOnceAsync(Key, _health, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.LogWarning(ex, "The health check of {Target} failed to run", Key);
+        }
+    }
+
+    /// <summary>A mission told to wait for this target is woken when a mission here ends (and by its own timer, if this activation is lost).</summary>
+    private async Task<StepOutcome> Remember(Guid missionId, Task<StepOutcome> step)
+    {
+        var outcome = await step;
+        if (outcome.Next == StepNext.WaitForTarget)
+        {
+            _waiting.Add(missionId);
+        }
+
+        return outcome;
+    }
+}
