@@ -59,11 +59,10 @@ public sealed class TargetOptions
 
     /// <summary>
     /// True when only one machine can act on the target: a process, a file or folder, Grace's own
-    /// process, a service on a loopback address, or any target that names its <see cref="Instance"/>.
+    /// process, or any target that names its <see cref="Instance"/> (a service on a loopback
+    /// address, say, in a cluster that spans machines).
     /// </summary>
-    public bool IsHostBound => Kind is TargetKind.Process or TargetKind.Sqlite or TargetKind.Directory or TargetKind.Grace
-        || Instance is not null
-        || (Kind == TargetKind.Http && Uri.TryCreate(Url, UriKind.Absolute, out var url) && url.IsLoopback);
+    public bool IsHostBound => Kind is TargetKind.Process or TargetKind.Sqlite or TargetKind.Directory or TargetKind.Grace || Instance is not null;
 }
 
 /// <summary>What an incident must look like for a playbook to apply. Every field set must match.</summary>
