@@ -12,16 +12,27 @@ namespace Grace.Web;
 
 public static class WebApplicationExtensions
 {
+    /// <summary>The environment variable that names the configuration file to use instead of the root <c>appsettings.json</c>.</summary>
+    public const string SettingsVariable = "GRACE_SETTINGS";
+
     /// <summary>
     /// Loads the operator's one configuration file, <c>appsettings.json</c> at the repository root
     /// (or beside the binaries when published), in the place of the project's own, so environment
-    /// variables and the command line still override it.
+    /// variables and the command line still override it. <c>GRACE_SETTINGS</c> names another file
+    /// to use instead (one per instance, a staging catalog).
     /// </summary>
     public static WebApplicationBuilder AddGraceConfiguration(this WebApplicationBuilder builder)
     {
-        var file = FindSettings(builder.Environment.ContentRootPath) ?? Path.Combine(AppContext.BaseDirectory, "appsettings.json");
+        var file = Environment.GetEnvironmentVariable(SettingsVariable) is { Length: > 0 } named
+            ? Path.GetFullPath(named)
+            : FindSettings(builder.Environment.ContentRootPath) ?? Path.Combine(AppContext.BaseDirectory, "appsettings.json");
+        if (!File.Exists(file))
+        {
+            throw new FileNotFoundException($"Grace's configuration file {file} does not exist (from {SettingsVariable} or the repository root).", file);
+        }
+
         var sources = builder.Configuration.Sources;
-        var index = sources.Select((s, i) => (s, i)).FirstOrDefault(x => x.s is JsonConfigurationSource { Path: "appsettings.json" }).i;
+        var index = sources.Select((s, i) => (s, i)).FirstOrDefault(x => x.s is JsonConfigurationSource { Path: "appsettings.json" }, (null!, -1)).i;
         var source = new JsonConfigurationSource
         {
             Path = Path.GetFileName(file),
@@ -29,7 +40,16 @@ public static class WebApplicationExtensions
             Optional = false,
             ReloadOnChange = false,
         };
-        sources.Insert(Math.Max(0, index), source);
+        if (index >= 0)
+        {
+            // In the place of the project's own copy: the copy beside the binaries must not add back what the chosen file leaves out.
+            sources[index] = source;
+        }
+        else
+        {
+            sources.Insert(0, source);
+        }
+
         return builder;
     }
 

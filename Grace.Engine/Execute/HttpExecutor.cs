@@ -61,7 +61,7 @@ public sealed class HttpCallExecutor(IHttpClientFactory httpFactory) : IRemediat
     }
 
     public Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken) =>
-        CallAsync(request, Method(request, "Method"), request.Parameters["Path"], request.Parameters.GetValueOrDefault("Body"), cancellationToken);
+        CallAsync(request, Method(request, "Method"), request.Parameters["Path"], request.Parameters.GetValueOrDefault("Body"), $"{request.MissionId}", cancellationToken);
 
     public async Task<string> RollbackAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
     {
@@ -70,15 +70,19 @@ public sealed class HttpCallExecutor(IHttpClientFactory httpFactory) : IRemediat
             throw new ActionRefusedException("This http.call playbook names no RollbackPath: the call cannot be undone.");
         }
 
-        var result = await CallAsync(request, Method(request, "RollbackMethod"), path, request.Parameters.GetValueOrDefault("RollbackBody"), cancellationToken);
+        var result = await CallAsync(request, Method(request, "RollbackMethod"), path, request.Parameters.GetValueOrDefault("RollbackBody"), $"{request.MissionId}:rollback", cancellationToken);
         return result.Message;
     }
 
-    private async Task<ActionResult> CallAsync(ActionRequest request, string method, string path, string? body, CancellationToken cancellationToken)
+    private async Task<ActionResult> CallAsync(ActionRequest request, string method, string path, string? body, string idempotencyKey, CancellationToken cancellationToken)
     {
         var url = new Uri(BaseUrl(request), path);
         using var client = httpFactory.CreateClient("grace-action");
         using var message = new HttpRequestMessage(new HttpMethod(method), url);
+        // The same key on every retry of one mission's call: a service that honours it (as payment
+        // and admin APIs commonly do) can refuse to do the same thing twice.
+        message.Headers.Add("Idempotency-Key", idempotencyKey);
+        message.Headers.Add("X-Grace-Mission", request.MissionId.ToString());
         if (body is not null)
         {
             message.Content = new StringContent(body, Encoding.UTF8);
