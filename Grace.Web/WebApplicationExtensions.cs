@@ -85,6 +85,7 @@ public static class WebApplicationExtensions
         app.MapConsoleEndpoints();
         app.MapSignalEndpoints();
         app.MapAlertmanagerEndpoints();
+        app.MapSlackEndpoints();
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).AllowAnonymous().WithName("Health");
         app.MapHub<PipelineHub>("/hubs/pipeline").RequireAuthorization();
         return app;
