@@ -194,6 +194,30 @@ public sealed class NotificationTests : SqliteDatabaseTest
     }
 
     [Fact]
+    public async Task A_pending_row_written_by_an_instance_that_does_not_deliver_is_delivered_after_a_restart()
+    {
+        TestCatalog.FillCache(Cache);
+        await using var receiver = await LoopbackReceiver.StartAsync();
+        var settings = Webhook(receiver.Url, NotificationKind.ApprovalRequested);
+        Guid rowId;
+        await using (var first = NewHost(new Dictionary<string, string?>(settings) { ["Grace:Notifications:DeliveryEnabled"] = "false" }))
+        {
+            await PostAsync(first, TestCatalog.CacheMessage);
+            await first.WaitForMissionAsync(m => m.State == MissionState.AwaitingApproval, "awaiting approval");
+            // Committed with the transition, before anything was sent.
+            var pending = await WaitForRowAsync(first, n => n.Kind == NotificationKind.ApprovalRequested, "stored");
+            Assert.Equal((NotificationStatus.Pending, 0), (pending.Status, pending.Attempts));
+            rowId = pending.Id;
+        }
+
+        Assert.Empty(receiver.Received);
+        await using var second = NewHost(settings);
+        var delivered = await WaitForRowAsync(second, n => n.Id == rowId && n.Status == NotificationStatus.Delivered, "delivered after the restart");
+        Assert.Equal(1, delivered.Attempts);
+        Assert.Equal(rowId.ToString(), Assert.Single(await receiver.WaitForAsync(1)).Headers[WebhookChannel.DeliveryHeader]);
+    }
+
+    [Fact]
     public async Task A_repeat_is_stored_once_and_the_kill_switch_is_routed_like_any_event()
     {
         await using var receiver = await LoopbackReceiver.StartAsync();

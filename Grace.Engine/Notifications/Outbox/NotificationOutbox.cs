@@ -45,7 +45,7 @@ public sealed class NotificationOutbox(
         {
             await AddSilenceAsync(db, mission, cancellationToken);
         }
-        else if (state.IsTerminal())
+        else if (state.IsTerminal() && !string.IsNullOrWhiteSpace(alertmanager.CurrentValue.Url))
         {
             await AddSilenceExpiryAsync(db, mission, cancellationToken);
         }
