@@ -108,6 +108,15 @@ public sealed class SlackInteractionTests : SqliteDatabaseTest
 
         await AssertProblemAsync(await PostSignedAsync(client, "payload=%7Bnot-json"), HttpStatusCode.BadRequest, "payload");
         await AssertProblemAsync(await PostSignedAsync(client, "token=abc"), HttpStatusCode.BadRequest, "payload");
+        foreach (var odd in new[]
+        {
+            "[]", "{\"type\":7}", "{\"type\":\"block_actions\",\"user\":{\"id\":5}}", "{\"type\":\"block_actions\",\"user\":{\"id\":\"U0OSCAR\"},\"actions\":[3]}",
+            "{\"type\":\"view_submission\",\"user\":{\"id\":\"U0OSCAR\"}}",
+        })
+        {
+            await AssertProblemAsync(await PostSignedAsync(client, "payload=" + Uri.EscapeDataString(odd)), HttpStatusCode.BadRequest, "payload");
+        }
+
         await AssertProblemAsync(await PostSignedAsync(client, Payload("U0OSCAR", "grace_delete_everything", mission.Id.ToString())), HttpStatusCode.BadRequest, "payload.actions[0].action_id");
         await AssertProblemAsync(await PostSignedAsync(client, Payload("U0OSCAR", SlackChannel.ApproveAction, "not-a-guid")), HttpStatusCode.BadRequest, "payload.actions[0].value");
 
