@@ -26,6 +26,7 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
     public DbSet<TargetFence> TargetFences => Set<TargetFence>();
     public DbSet<ClusterMember> ClusterMembers => Set<ClusterMember>();
     public DbSet<ClusterVersion> ClusterVersions => Set<ClusterVersion>();
+    public DbSet<Notification> Notifications => Set<Notification>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {
@@ -108,6 +109,21 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
             e.HasIndex(d => new { d.ApprovalId, d.UserName }).IsUnique();
             e.Property(d => d.UserName).HasMaxLength(256);
             e.Property(d => d.Reason).HasMaxLength(2048);
+        });
+
+        builder.Entity<Notification>(e =>
+        {
+            e.HasIndex(n => n.DedupKey).IsUnique();
+            // The dispatcher's query: due rows by status and time.
+            e.HasIndex(n => new { n.Status, n.NextAttemptAt });
+            e.HasIndex(n => n.MissionId);
+            e.HasIndex(n => n.CreatedAt);
+            e.Property(n => n.Channel).HasMaxLength(Notification.ChannelMaxLength);
+            e.Property(n => n.DedupKey).HasMaxLength(Notification.DedupKeyMaxLength);
+            e.Property(n => n.Payload).HasMaxLength(Notification.PayloadMaxLength);
+            e.Property(n => n.LastError).HasMaxLength(Notification.LastErrorMaxLength);
+            e.Property(n => n.LeaseOwner).HasMaxLength(Notification.LeaseOwnerMaxLength);
+            e.Property(n => n.ExternalId).HasMaxLength(Notification.ExternalIdMaxLength);
         });
 
         builder.Entity<BenchmarkRun>(e =>

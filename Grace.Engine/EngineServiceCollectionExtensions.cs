@@ -8,6 +8,7 @@ using Grace.Engine.Gate;
 using Grace.Engine.Learn;
 using Grace.Engine.Missions;
 using Grace.Engine.Notifications;
+using Grace.Engine.Notifications.Outbox;
 using Grace.Engine.Plan;
 using Grace.Engine.Snapshot;
 using Grace.Engine.Targets;
@@ -130,6 +131,7 @@ foreach (var probe in new[] { "process.alive", "process.memory-mb", "process.cpu
         services.AddSingleton(sp => new Verify.Benchmarks.LatencySampler(sp.GetService<IHttpClientFactory>()));
         services.AddSingleton<Verify.Benchmarks.BenchmarkStage>();
         services.AddSingleton<LearningService>();
+        services.AddGraceNotifications();
         services.AddSingleton<MissionJournal>();
         services.AddSingleton<MissionQueries>();
         services.AddSingleton<Missions.Steps.PlannedStep>();

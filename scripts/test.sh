@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every Grace test on a fresh Debian machine with only the .NET SDK:
-# installs and starts what the tests need (PostgreSQL, Chromium), restores, builds, tests,
+# installs and starts what the tests need (PostgreSQL, Chromium, Alertmanager), restores, builds, tests,
 # and ends with one line of totals taken from the test results: "N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,8 @@ as_postgres() { if [ -z "$SUDO" ]; then runuser -u postgres -- "$@"; else sudo -
 need_apt=()
 command -v pg_ctlcluster >/dev/null 2>&1 || need_apt+=(postgresql)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/prometheus-alertmanager ] || need_apt+=(prometheus-alertmanager)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "Installing ${need_apt[*]} with apt..."
   $SUDO apt-get update -qq
@@ -35,6 +37,42 @@ as_postgres psql -qAtc "GRANT pg_checkpoint, pg_signal_backend TO grace_test;" >
 PGPORT="$(as_postgres psql -qAtc "show port")"
 export GRACE_TEST_POSTGRES="Host=127.0.0.1;Port=${PGPORT};Username=grace_test;Password=grace_test;Database=postgres"
 export GRACE_TEST_CHROMIUM="/usr/bin/chromium"
+
+# Alertmanager: one per run, on a loopback port, with its own configuration and storage, sending
+# its webhooks to the Grace a test serves on GRACE_TEST_ALERTMANAGER_RECEIVER_PORT with the API
+# key GRACE_TEST_ALERTMANAGER_KEY (the test stores that key's hash). Stopped when this script ends.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+AM_DIR="$(mktemp -d /tmp/grace-alertmanager.XXXXXX)"
+AM_PORT="$(free_port)"
+export GRACE_TEST_ALERTMANAGER_RECEIVER_PORT="$(free_port)"
+export GRACE_TEST_ALERTMANAGER_KEY="grace_a1e47000_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+cat > "$AM_DIR/alertmanager.yml" <<YAML
+route:
+  receiver: grace
+  group_by: ['alertname']
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: grace
+    webhook_configs:
+      - url: http://127.0.0.1:${GRACE_TEST_ALERTMANAGER_RECEIVER_PORT}/api/alertmanager
+        send_resolved: true
+        http_config:
+          authorization:
+            credentials: ${GRACE_TEST_ALERTMANAGER_KEY}
+YAML
+/usr/bin/prometheus-alertmanager --config.file="$AM_DIR/alertmanager.yml" --storage.path="$AM_DIR/data" \
+  --web.listen-address="127.0.0.1:${AM_PORT}" --cluster.listen-address="" >"$AM_DIR/alertmanager.log" 2>&1 &
+AM_PID=$!
+stop_alertmanager() { kill "$AM_PID" 2>/dev/null || true; wait "$AM_PID" 2>/dev/null || true; rm -rf "$AM_DIR"; }
+trap stop_alertmanager EXIT
+for _ in $(seq 1 30); do
+  if curl -fs "http://127.0.0.1:${AM_PORT}/-/ready" >/dev/null 2>&1; then break; fi
+  sleep 0.5
+done
+curl -fs "http://127.0.0.1:${AM_PORT}/-/ready" >/dev/null || { echo "Alertmanager did not start:"; cat "$AM_DIR/alertmanager.log"; exit 1; }
+export GRACE_TEST_ALERTMANAGER="http://127.0.0.1:${AM_PORT}"
 
 dotnet tool restore >/dev/null
 dotnet restore Grace.Console.sln >/dev/null

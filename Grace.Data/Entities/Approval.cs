@@ -24,4 +24,6 @@ public class ApprovalDecision
     public ApprovalVerdict Verdict { get; set; }
     public string? Reason { get; set; }
     public DateTimeOffset At { get; set; }
+    /// <summary>Where the decision was made (the console, or a Slack button).</summary>
+    public DecisionVia Via { get; set; }
 }

@@ -82,6 +82,11 @@ public sealed class PatternOptions
     public List<string> Playbooks { get; set; } = [];
     /// <summary>Target of the missions when the signal names none.</summary>
     public string? Target { get; set; }
+    /// <summary>
+    /// While a mission heals an incident that came from Alertmanager, silence the alert there
+    /// (<c>Grace:Alertmanager:Url</c>) and lift the silence when the mission ends.
+    /// </summary>
+    public bool SilenceAlertmanager { get; set; }
 }
 
 /// <summary>An action with its contract and its policy.</summary>

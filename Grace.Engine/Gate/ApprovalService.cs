@@ -59,32 +59,34 @@ public sealed class ApprovalService(
             throw new MissionOperationException($"The approval of mission {missionId} expired at {approval.ExpiresAt:u}.");
         }
 
-        approval.Decisions.Add(new ApprovalDecision { ApprovalId = approval.Id, UserName = actor.Name, Verdict = verdict, Reason = reason, At = now });
+        approval.Decisions.Add(new ApprovalDecision { ApprovalId = approval.Id, UserName = actor.Name, Verdict = verdict, Reason = reason, At = now, Via = actor.Via });
         var approvals = approval.Decisions.Count(d => d.Verdict == ApprovalVerdict.Approve);
+        // Where the decision came from is part of the record: "by alice via Slack".
+        var via = actor.Via == DecisionVia.Console ? "" : $" via {actor.Via}";
         db.AuditEntries.Add(new AuditEntry
         {
             At = now, Actor = actor.Name, Action = verdict == ApprovalVerdict.Approve ? "mission.approve" : "mission.reject",
-            Subject = $"mission/{missionId}", Detail = reason, RemoteAddress = actor.RemoteAddress,
+            Subject = $"mission/{missionId}", Detail = via.Length == 0 ? reason : $"[{via.Trim()}] {reason}".TrimEnd(), RemoteAddress = actor.RemoteAddress,
         });
 
         if (verdict == ApprovalVerdict.Reject)
         {
             approval.Status = ApprovalStatus.Rejected;
             approval.ClosedAt = now;
-            entry.Record(PipelineStage.Gate, "rejected", $"Rejected by {actor.Name}: {reason}", MissionState.Rejected, actor: actor.Name);
+            entry.Record(PipelineStage.Gate, "rejected", $"Rejected by {actor.Name}{via}: {reason}", MissionState.Rejected, actor: actor.Name);
         }
         else if (approvals >= approval.RequiredCount)
         {
             approval.Status = ApprovalStatus.Approved;
             approval.ClosedAt = now;
             entry.Record(PipelineStage.Gate, "approved",
-                $"Approved by {actor.Name} ({approvals} of {approval.RequiredCount})" + (string.IsNullOrWhiteSpace(reason) ? "." : $": {reason}"),
+                $"Approved by {actor.Name}{via} ({approvals} of {approval.RequiredCount})" + (string.IsNullOrWhiteSpace(reason) ? "." : $": {reason}"),
                 MissionState.Approved, actor: actor.Name);
         }
         else
         {
             entry.Record(PipelineStage.Gate, "approval",
-                $"Approved by {actor.Name} ({approvals} of {approval.RequiredCount}); waiting for another approver." + (string.IsNullOrWhiteSpace(reason) ? "" : $" {reason}"),
+                $"Approved by {actor.Name}{via} ({approvals} of {approval.RequiredCount}); waiting for another approver." + (string.IsNullOrWhiteSpace(reason) ? "" : $" {reason}"),
                 actor: actor.Name);
         }
 

@@ -12,7 +12,8 @@ namespace Grace.Engine.Gate;
 /// The global stop: while engaged, no action runs. Persisted, so it survives restarts; until a
 /// person first sets it, <c>Grace:Engine:KillSwitch</c> gives its state.
 /// </summary>
-public sealed class KillSwitch(IDbContextFactory<GraceDbContext> dbFactory, IOptions<EngineOptions> options, IPipelineNotifier notifier, TimeProvider time)
+public sealed class KillSwitch(IDbContextFactory<GraceDbContext> dbFactory, IOptions<EngineOptions> options, IPipelineNotifier notifier, TimeProvider time,
+    Notifications.Outbox.NotificationOutbox? outbox = null)
 {
     internal const string SettingKey = "kill-switch";
 
@@ -48,6 +49,11 @@ public sealed class KillSwitch(IDbContextFactory<GraceDbContext> dbFactory, IOpt
             At = now, Actor = actor.Name, Action = engaged ? "kill-switch.engage" : "kill-switch.release",
             Subject = "engine", Detail = reason, RemoteAddress = actor.RemoteAddress,
         });
+        if (outbox is not null)
+        {
+            await outbox.AddKillSwitchChangedAsync(db, engaged, actor.Name, reason, now, cancellationToken);
+        }
+
         await db.SaveChangesAsync(cancellationToken);
         notifier.Publish(new KillSwitchChanged(now, engaged, actor.Name, reason));
     }

@@ -11,8 +11,11 @@ public static class GraceRoles
     public static readonly IReadOnlyList<string> All = [Viewer, Operator, Lead, Admin];
 }
 
-/// <summary>Who acts: the engine or a signed-in person with roles. Services check it; pages only hide buttons.</summary>
-public sealed record Actor(string Name, IReadOnlyCollection<string> Roles, string? RemoteAddress = null)
+/// <summary>
+/// Who acts: the engine or a signed-in person with roles. Services check it; pages only hide buttons.
+/// <paramref name="Via"/> says where a person acted from (the console, or a verified Slack button).
+/// </summary>
+public sealed record Actor(string Name, IReadOnlyCollection<string> Roles, string? RemoteAddress = null, Grace.Data.Entities.DecisionVia Via = Grace.Data.Entities.DecisionVia.Console)
 {
     public const string EngineName = "engine";
 

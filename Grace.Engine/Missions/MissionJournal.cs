@@ -2,6 +2,7 @@ using System.Text.Json;
 using Grace.Data;
 using Grace.Data.Entities;
 using Grace.Engine.Notifications;
+using Outbox = Grace.Engine.Notifications.Outbox;
 
 namespace Grace.Engine.Missions;
 
@@ -9,10 +10,11 @@ namespace Grace.Engine.Missions;
 /// Writes the timeline: every transition appends a <see cref="MissionEvent"/> to the same unit of
 /// work as the state change, and the typed event is published only after the commit.
 /// </summary>
-public sealed class MissionJournal(TimeProvider time, IPipelineNotifier notifier)
+public sealed class MissionJournal(TimeProvider time, IPipelineNotifier notifier, Outbox.NotificationOutbox? outbox = null)
 {
     private TimeProvider Time => time;
     private IPipelineNotifier Notifier => notifier;
+    private Outbox.NotificationOutbox? Outbox => outbox;
 
     public Entry Begin(GraceDbContext db, Mission mission) => new(this, db, mission);
 
@@ -20,6 +22,7 @@ public sealed class MissionJournal(TimeProvider time, IPipelineNotifier notifier
     {
         private readonly List<MissionEvent> _events = [];
         private readonly List<PipelineEvent> _extra = [];
+        private readonly List<(MissionState State, string Message)> _transitions = [];
 
         public Mission Mission => mission;
 
@@ -29,6 +32,7 @@ public sealed class MissionJournal(TimeProvider time, IPipelineNotifier notifier
             var now = journal.Time.GetUtcNow();
             if (state is { } s)
             {
+                _transitions.Add((s, message));
                 mission.State = s;
                 if (s.IsTerminal())
                 {
@@ -58,6 +62,16 @@ public sealed class MissionJournal(TimeProvider time, IPipelineNotifier notifier
 
         public async Task SaveAsync(CancellationToken cancellationToken)
         {
+            // What to tell people (and Alertmanager) is committed with the transition that causes it.
+            if (journal.Outbox is { } outbox)
+            {
+                foreach (var (state, message) in _transitions)
+                {
+                    await outbox.AddForMissionStateAsync(db, mission, state, message, cancellationToken);
+                }
+            }
+
+            _transitions.Clear();
             await db.SaveChangesAsync(cancellationToken);
             foreach (var ev in _events)
             {

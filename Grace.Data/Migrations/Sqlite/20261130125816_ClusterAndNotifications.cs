@@ -6,7 +6,7 @@ using Microsoft.EntityFrameworkCore.Migrations;
 namespace Grace.Data.Migrations.Sqlite
 {
     /// <inheritdoc />
-    public partial class Cluster : Migration
+    public partial class ClusterAndNotifications : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
@@ -47,6 +47,13 @@ namespace Grace.Data.Migrations.Sqlite
                 nullable: false,
                 defaultValue: false);
 
+            migrationBuilder.AddColumn<int>(
+                name: "Via",
+                table: "ApprovalDecisions",
+                type: "INTEGER",
+                nullable: false,
+                defaultValue: 0);
+
             migrationBuilder.CreateTable(
                 name: "ClusterMembers",
                 columns: table => new
@@ -80,6 +87,32 @@ namespace Grace.Data.Migrations.Sqlite
                 });
 
             migrationBuilder.CreateTable(
+                name: "Notifications",
+                columns: table => new
+                {
+                    Id = table.Column<Guid>(type: "TEXT", nullable: false),
+                    Kind = table.Column<int>(type: "INTEGER", nullable: false),
+                    Channel = table.Column<string>(type: "TEXT", maxLength: 128, nullable: false),
+                    DedupKey = table.Column<string>(type: "TEXT", maxLength: 256, nullable: false),
+                    MissionId = table.Column<Guid>(type: "TEXT", nullable: true),
+                    IncidentId = table.Column<Guid>(type: "TEXT", nullable: true),
+                    Payload = table.Column<string>(type: "TEXT", maxLength: 16384, nullable: false),
+                    Status = table.Column<int>(type: "INTEGER", nullable: false),
+                    Attempts = table.Column<int>(type: "INTEGER", nullable: false),
+                    NextAttemptAt = table.Column<long>(type: "INTEGER", nullable: false),
+                    LastError = table.Column<string>(type: "TEXT", maxLength: 2048, nullable: true),
+                    LeaseOwner = table.Column<string>(type: "TEXT", maxLength: 128, nullable: true),
+                    LeaseUntil = table.Column<long>(type: "INTEGER", nullable: true),
+                    ExternalId = table.Column<string>(type: "TEXT", maxLength: 128, nullable: true),
+                    CreatedAt = table.Column<long>(type: "INTEGER", nullable: false),
+                    DeliveredAt = table.Column<long>(type: "INTEGER", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_Notifications", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "TargetFences",
                 columns: table => new
                 {
@@ -102,6 +135,27 @@ namespace Grace.Data.Migrations.Sqlite
                 name: "IX_Incidents_PlanPending",
                 table: "Incidents",
                 column: "PlanPending");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Notifications_CreatedAt",
+                table: "Notifications",
+                column: "CreatedAt");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Notifications_DedupKey",
+                table: "Notifications",
+                column: "DedupKey",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Notifications_MissionId",
+                table: "Notifications",
+                column: "MissionId");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Notifications_Status_NextAttemptAt",
+                table: "Notifications",
+                columns: new[] { "Status", "NextAttemptAt" });
         }
 
         /// <inheritdoc />
@@ -112,6 +166,9 @@ namespace Grace.Data.Migrations.Sqlite
 
             migrationBuilder.DropTable(
                 name: "ClusterVersions");
+
+            migrationBuilder.DropTable(
+                name: "Notifications");
 
             migrationBuilder.DropTable(
                 name: "TargetFences");
@@ -139,6 +196,10 @@ namespace Grace.Data.Migrations.Sqlite
             migrationBuilder.DropColumn(
                 name: "PlanPending",
                 table: "Incidents");
+
+            migrationBuilder.DropColumn(
+                name: "Via",
+                table: "ApprovalDecisions");
 
             migrationBuilder.RenameColumn(
                 name: "Instance",

@@ -6,7 +6,7 @@ using Microsoft.EntityFrameworkCore.Migrations;
 namespace Grace.Data.Migrations.Postgres
 {
     /// <inheritdoc />
-    public partial class Cluster : Migration
+    public partial class ClusterAndNotifications : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
@@ -47,6 +47,13 @@ namespace Grace.Data.Migrations.Postgres
                 nullable: false,
                 defaultValue: false);
 
+            migrationBuilder.AddColumn<int>(
+                name: "Via",
+                table: "ApprovalDecisions",
+                type: "integer",
+                nullable: false,
+                defaultValue: 0);
+
             migrationBuilder.CreateTable(
                 name: "ClusterMembers",
                 columns: table => new
@@ -80,6 +87,32 @@ namespace Grace.Data.Migrations.Postgres
                 });
 
             migrationBuilder.CreateTable(
+                name: "Notifications",
+                columns: table => new
+                {
+                    Id = table.Column<Guid>(type: "uuid", nullable: false),
+                    Kind = table.Column<int>(type: "integer", nullable: false),
+                    Channel = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
+                    DedupKey = table.Column<string>(type: "character varying(256)", maxLength: 256, nullable: false),
+                    MissionId = table.Column<Guid>(type: "uuid", nullable: true),
+                    IncidentId = table.Column<Guid>(type: "uuid", nullable: true),
+                    Payload = table.Column<string>(type: "character varying(16384)", maxLength: 16384, nullable: false),
+                    Status = table.Column<int>(type: "integer", nullable: false),
+                    Attempts = table.Column<int>(type: "integer", nullable: false),
+                    NextAttemptAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    LastError = table.Column<string>(type: "character varying(2048)", maxLength: 2048, nullable: true),
+                    LeaseOwner = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: true),
+                    LeaseUntil = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    ExternalId = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: true),
+                    CreatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    DeliveredAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_Notifications", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "TargetFences",
                 columns: table => new
                 {
@@ -102,6 +135,27 @@ namespace Grace.Data.Migrations.Postgres
                 name: "IX_Incidents_PlanPending",
                 table: "Incidents",
                 column: "PlanPending");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Notifications_CreatedAt",
+                table: "Notifications",
+                column: "CreatedAt");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Notifications_DedupKey",
+                table: "Notifications",
+                column: "DedupKey",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Notifications_MissionId",
+                table: "Notifications",
+                column: "MissionId");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Notifications_Status_NextAttemptAt",
+                table: "Notifications",
+                columns: new[] { "Status", "NextAttemptAt" });
         }
 
         /// <inheritdoc />
@@ -112,6 +166,9 @@ namespace Grace.Data.Migrations.Postgres
 
             migrationBuilder.DropTable(
                 name: "ClusterVersions");
+
+            migrationBuilder.DropTable(
+                name: "Notifications");
 
             migrationBuilder.DropTable(
                 name: "TargetFences");
@@ -139,6 +196,10 @@ namespace Grace.Data.Migrations.Postgres
             migrationBuilder.DropColumn(
                 name: "PlanPending",
                 table: "Incidents");
+
+            migrationBuilder.DropColumn(
+                name: "Via",
+                table: "ApprovalDecisions");
 
             migrationBuilder.RenameColumn(
                 name: "Instance",
