@@ -84,7 +84,7 @@ public sealed class DatabaseOutageTests : IAsyncLifetime
 
         // During the outage a program gets a quick, clear answer: 503 with Retry-After, not a 500 after a minute.
         var asked = DateTime.UtcNow;
-        using var during = await ingest.PostAsJsonAsync("api/signals", new { source = "outage-2", message = "Sent while the database is away" });
+        using var during = await ingest.PostAsJsonAsync("api/signals", new { source = "sent-during-outage", message = "Sent while the database is away" });
         var waited = DateTime.UtcNow - asked;
         Assert.Equal(HttpStatusCode.ServiceUnavailable, during.StatusCode);
         Assert.NotNull(during.Headers.RetryAfter);
@@ -116,7 +116,7 @@ public sealed class DatabaseOutageTests : IAsyncLifetime
         for (var deadline = DateTime.UtcNow.AddSeconds(30); ; await Task.Delay(200))
         {
             await using var db = Direct();
-            if (await db.Incidents.AnyAsync(i => i.Source == "outage-2"))
+            if (await db.Incidents.AnyAsync(i => i.Source == "sent-during-outage"))
             {
                 break;
             }
