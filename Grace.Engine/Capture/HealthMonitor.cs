@@ -21,6 +21,9 @@ public sealed class HealthCheckOptions
     public int FailureThreshold { get; set; } = 1;
 }
 
+/// <summary>Where a target's health check stands: its last reading, how many failed in a row, how many ran.</summary>
+public sealed record HealthCheckStatus(DateTimeOffset CheckedAt, bool Healthy, int FailuresInARow, long Checks);
+
 /// <summary>
 /// Runs the targets' health checks and turns a failure into a signal, so Grace notices a fault that
 /// nobody logged; when the check passes again, a "resolved" signal closes the incident.
@@ -35,6 +38,10 @@ public sealed class HealthMonitor(
     ILogger<HealthMonitor> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<string, (DateTimeOffset Due, int Failures)> _state = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, HealthCheckStatus> _status = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The last reading of a target's health check; null before its first.</summary>
+    public HealthCheckStatus? StatusOf(string target) => _status.GetValueOrDefault(target);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -108,6 +115,7 @@ public sealed class HealthMonitor(
             }
 
             _state[key] = (now.AddSeconds(Math.Max(1, check.IntervalSeconds)), failures);
+            _status[key] = new HealthCheckStatus(now, healthy, failures, (_status.GetValueOrDefault(key)?.Checks ?? 0) + 1);
         }
     }
 }
