@@ -24,7 +24,7 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
     public IEnumerable<string> ValidateParameters(IReadOnlyDictionary<string, string> parameters) => [];
 
     public string Describe(ActionRequest request) =>
-        $"Moves every entry of {request.Target.Path} to quarantine; they are deleted once the contract holds, restored otherwise.";
+        $"Moves every entry of {request.Target.Path} that its snapshot saw to quarantine; they are deleted once the contract holds, restored otherwise.";
 
     public Task<SnapshotState> SnapshotAsync(ActionRequest request, CancellationToken cancellationToken)
     {

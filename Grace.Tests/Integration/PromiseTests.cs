@@ -340,9 +340,20 @@ public sealed class UnknownApiKeyTests : SqliteDatabaseTest
     }
 }
 
-/// <summary>The fault demo is on where people try Grace out (Development) and off elsewhere unless turned on.</summary>
+/// <summary>The fault demo is on where people try Grace out (Development) and off elsewhere unless turned on; its service listens on loopback only.</summary>
 public sealed class FaultDefaultsTests : SqliteDatabaseTest
 {
+    [Fact]
+    public async Task The_demo_service_refuses_a_url_that_is_not_loopback()
+    {
+        var port = TestCatalog.FreeLoopbackPort();
+        await using var host = new GraceHost(TestCatalog.Settings(Folder).Where(kv => kv.Key != "Grace:Targets:demo-orders-api:Url").Concat(Database.Settings())
+            .Append(new("Grace:Targets:demo-orders-api:Url", $"http://0.0.0.0:{port}/"))).Start();
+        Assert.False(host.Get<Grace.Engine.Faults.DemoService>().IsListening);
+        using var probe = new System.Net.Sockets.TcpClient();
+        await Assert.ThrowsAnyAsync<System.Net.Sockets.SocketException>(() => probe.ConnectAsync(IPAddress.Loopback, port));
+    }
+
     [Theory]
     [InlineData("Development", true)]
     [InlineData("Production", false)]
