@@ -104,6 +104,7 @@ public static class WebApplicationExtensions
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         app.MapAccountEndpoints();
         app.MapConsoleEndpoints();
+        app.MapIncidentEndpoints();
         app.MapSignalEndpoints();
         app.MapAlertmanagerEndpoints();
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).AllowAnonymous().WithName("Health");
