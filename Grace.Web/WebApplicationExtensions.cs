@@ -104,9 +104,10 @@ public static class WebApplicationExtensions
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         app.MapAccountEndpoints();
         app.MapConsoleEndpoints();
-        app.MapIncidentEndpoints();
         app.MapSignalEndpoints();
         app.MapAlertmanagerEndpoints();
+        app.MapSlackEndpoints();
+        app.MapIncidentEndpoints();
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).AllowAnonymous().WithName("Health");
         app.MapHub<PipelineHub>("/hubs/pipeline").RequireAuthorization();
         return app;

@@ -85,9 +85,10 @@ public sealed class SweeperGrain(
                 .Where(m => m.CompletedAt != null && !db.Outcomes.Any(o => o.MissionId == m.Id))
                 .OrderBy(m => m.CompletedAt).Select(m => m.Id).Take(Batch).ToListAsync();
             // Stored, then the instance stopped before planning them (the live path plans them within moments).
-            // A rung planned by the ladder is planned at once by the live path; this brings it back if that instance stopped.
+            // An incident that keeps firing is stranded too when its planning failed (its episode began a while ago), and
+            // so is a rung the ladder marked (planned at once by the live path; this brings it back if that instance stopped).
             stranded = await db.Incidents.AsNoTracking()
-                .Where(i => i.PlanPending && (i.LastSeenAt < planningGrace || i.NextPlaybookKey != null))
+                .Where(i => i.PlanPending && (i.LastSeenAt < planningGrace || i.OpenedAt < planningGrace || i.NextPlaybookKey != null))
                 .OrderBy(i => i.LastSeenAt).Select(i => i.Id).Take(Batch).ToListAsync();
             // Escalation rungs due: a retry once the cooldown has passed (the wake the ladder set).
             dueRungs = await db.Incidents.AsNoTracking()
