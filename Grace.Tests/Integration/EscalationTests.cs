@@ -151,6 +151,7 @@ public sealed class EscalationTests : IAsyncLifetime
         Assert.True(retry.ExecutedAt >= first.ExecutedAt!.Value.AddSeconds(8), $"the retry ran at {retry.ExecutedAt:O}, within the cooldown after {first.ExecutedAt:O}");
         Assert.Equal(0, SqliteCheckpointExecutor.WalBytes(_folder.Combine("demo", "orders.db")));
 
+        await host.WaitUntilAsync(async db => await db.Outcomes.AnyAsync(o => o.MissionId == retry.Id));
         var timeline = await TimelineAsync(host, first.IncidentId);
         var scheduled = Assert.Single(timeline, e => e.Kind == IncidentEventKind.RetryScheduled);
         Assert.Contains("once its cooldown has passed", scheduled.Message);

@@ -147,6 +147,8 @@ public sealed class IncidentActionTests : SqliteDatabaseTest
         Assert.Equal(MissionState.Succeeded, healed.State);
         Assert.Equal(0, CacheDirectoryExecutor.DirectoryBytes(Cache));
 
+        // The success is learned (and the ladder cleared) in the commit after the contract's.
+        await host.WaitUntilAsync(async d => await d.Outcomes.AnyAsync(o => o.MissionId == runId));
         await using var db = host.CreateDb();
         var incident = await db.Incidents.SingleAsync(i => i.Id == incidentId);
         Assert.Equal(IncidentStatus.Resolved, incident.Status);
@@ -186,5 +188,12 @@ public sealed class IncidentActionTests : SqliteDatabaseTest
         Assert.True(outcome.TimeToRecoverSeconds > 1.5);
         var stats = await db.PlaybookStatistics.SingleAsync(s => s.PlaybookKey == "test-clear-cache");
         Assert.Equal(outcome.TimeToRecoverSeconds!.Value, stats.MeanTimeToRecoverSeconds, 3);
+
+        // The export carries the parts too.
+        using var olivia = host.ClientWithCookie(await host.SignInAsync("olivia", Password));
+        var csv = (await olivia.GetStringAsync("/api/outcomes.csv?days=1")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("at,mission,pattern,playbook,target,final_state,success,rolled_back,time_to_recover_s,detect_s,decide_s,approve_s,act_s,verify_s,failed_step", csv[0]);
+        var row = csv.Single(l => l.Contains(mission.Id.ToString(), StringComparison.Ordinal)).Split(',');
+        Assert.Equal(outcome.ApproveSeconds!.Value, double.Parse(row[11], System.Globalization.CultureInfo.InvariantCulture), 3);
     }
 }
