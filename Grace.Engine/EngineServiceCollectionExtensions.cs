@@ -123,6 +123,10 @@ foreach (var probe in new[] { "process.alive", "process.memory-mb", "process.cpu
         services.AddSingleton<Rollbacks>();
         services.AddSingleton<ExecuteStage>();
         services.AddSingleton<ConclusionStage>();
+        services.AddSingleton<CompensationStage>();
+        services.AddSingleton<Escalate.IncidentJournal>();
+        services.AddSingleton<Escalate.EscalationLadder>();
+        services.AddSingleton<Escalate.IncidentService>();
         services.AddSingleton<LearnStage>();
         services.AddSingleton<ApprovalService>();
         services.AddSingleton<SnapshotService>();
@@ -139,6 +143,7 @@ foreach (var probe in new[] { "process.alive", "process.memory-mb", "process.cpu
         services.AddSingleton<Missions.Steps.ApprovedStep>();
         services.AddSingleton<Missions.Steps.ExecutingStep>();
         services.AddSingleton<Missions.Steps.VerifyingStep>();
+        services.AddSingleton<Missions.Steps.CompensatingStep>();
         services.AddSingleton<Missions.Steps.EndedStep>();
         services.AddSingleton<MissionTransitions>();
         services.AddSingleton<ConsoleQueries>();

@@ -28,6 +28,11 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
 
         ReportUnbindable<PatternOptions>("Grace:Patterns", errors);
         ReportUnbindable<PlaybookOptions>("Grace:Playbooks", errors);
+        foreach (var playbook in configuration.GetSection("Grace:Playbooks").GetChildren())
+        {
+            // A step that does not convert would vanish from the runbook.
+            ReportUnbindable<RunbookStepOptions>($"{playbook.Path}:Steps", errors);
+        }
         foreach (var (key, target) in options.Targets)
         {
             var at = $"Grace:Targets:{key}";
@@ -93,6 +98,11 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
                 }
             }
 
+            if (pattern.Escalation is { } escalation)
+            {
+                ValidateEscalation($"{at}:Escalation", escalation, errors);
+            }
+
             if (pattern.Target is { Length: > 0 } t && !options.Targets.ContainsKey(t))
             {
                 errors.Add($"{at}:Target: target '{t}' is not defined under Grace:Targets.");
@@ -109,6 +119,8 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
         {
             ValidatePlaybook($"Grace:Playbooks:{key}", playbook, options, errors);
         }
+
+        ValidateEscalation("Grace:Engine:Escalation", configuration.GetSection("Grace:Engine:Escalation").Get<EscalationOptions>() ?? new EscalationOptions(), errors);
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
@@ -162,31 +174,75 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
             errors.Add($"{at}:CooldownSeconds must not be negative.");
         }
 
-        if (!executors.Executors.TryGetValue(playbook.Action, out var executor))
+        if (!playbook.IsRunbook)
         {
-            errors.Add($"{at}:Action: unknown action '{playbook.Action}'; known actions: {string.Join(", ", executors.Executors.Keys.Order())}.");
+            ValidateAction(at, playbook.Action, playbook.Target, playbook.Parameters, playbook.Contract, options, errors);
+            return;
+        }
+
+        // A runbook's steps carry the actions; a top-level action beside them would be ambiguous.
+        foreach (var (key, set) in new[] { ("Action", !string.IsNullOrWhiteSpace(playbook.Action)), ("Target", !string.IsNullOrWhiteSpace(playbook.Target)),
+                     ("Parameters", playbook.Parameters.Count > 0), ("Contract", playbook.Contract is not null) })
+        {
+            if (set)
+            {
+                errors.Add($"{at}:{key} must be left out of a runbook: each of its Steps has its own.");
+            }
+        }
+
+        if (playbook.Steps.Count > MaxRunbookSteps)
+        {
+            errors.Add($"{at}:Steps has {playbook.Steps.Count} steps; a runbook has at most {MaxRunbookSteps}.");
+        }
+
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < playbook.Steps.Count; i++)
+        {
+            var step = playbook.Steps[i];
+            var stepAt = $"{at}:Steps:{i}";
+            if (step.Name is { Length: > 100 })
+            {
+                errors.Add($"{stepAt}:Name must be at most 100 characters.");
+            }
+            else if (!string.IsNullOrWhiteSpace(step.Name) && !names.Add(step.Name))
+            {
+                errors.Add($"{stepAt}:Name '{step.Name}' is used by another step of this runbook.");
+            }
+
+            ValidateAction(stepAt, step.Action, step.Target, step.Parameters, step.Contract, options, errors);
+        }
+    }
+
+    /// <summary>The most steps one runbook may have.</summary>
+    public const int MaxRunbookSteps = 20;
+
+    private void ValidateAction(string at, string action, string targetKey, Dictionary<string, string> parameters, ContractOptions? contract, CatalogOptions options, List<string> errors)
+    {
+        if (!executors.Executors.TryGetValue(action, out var executor))
+        {
+            errors.Add($"{at}:Action: unknown action '{action}'; known actions: {string.Join(", ", executors.Executors.Keys.Order())}.");
         }
 
         TargetOptions? target = null;
-        if (string.IsNullOrWhiteSpace(playbook.Target))
+        if (string.IsNullOrWhiteSpace(targetKey))
         {
             errors.Add($"{at}:Target is required.");
         }
-        else if (!options.Targets.TryGetValue(playbook.Target, out target))
+        else if (!options.Targets.TryGetValue(targetKey, out target))
         {
-            errors.Add($"{at}:Target: target '{playbook.Target}' is not defined under Grace:Targets.");
+            errors.Add($"{at}:Target: target '{targetKey}' is not defined under Grace:Targets.");
         }
 
         if (executor is not null)
         {
             if (target is not null && !executor.TargetKinds.Contains(target.Kind))
             {
-                errors.Add($"{at}:Target: action '{executor.Action}' works on {string.Join(" or ", executor.TargetKinds)} targets, and '{playbook.Target}' is {target.Kind}.");
+                errors.Add($"{at}:Target: action '{executor.Action}' works on {string.Join(" or ", executor.TargetKinds)} targets, and '{targetKey}' is {target.Kind}.");
             }
 
-            errors.AddRange(executor.ValidateParameters(playbook.Parameters).Select(e => $"{at}:{e}"));
+            errors.AddRange(executor.ValidateParameters(parameters).Select(e => $"{at}:{e}"));
             var actionTimeout = configuration.GetValue<int?>("Grace:Engine:ActionTimeoutSeconds") ?? new EngineOptions().ActionTimeoutSeconds;
-            if (executor is Supervision.ProcessRestartExecutor && Supervision.ProcessRestartExecutor.LongestSeconds(playbook.Parameters, target) is var longest && longest >= actionTimeout)
+            if (executor is Supervision.ProcessRestartExecutor && Supervision.ProcessRestartExecutor.LongestSeconds(parameters, target) is var longest && longest >= actionTimeout)
             {
                 errors.Add($"{at}:Parameters: a restart may take {longest:0.#} s (StopTimeoutSeconds, then HealthTimeoutSeconds or SettleSeconds), and Grace:Engine:ActionTimeoutSeconds ({actionTimeout}) would cut it off; lower them or raise it.");
             }
@@ -196,13 +252,13 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
             }
         }
 
-        if (playbook.Contract is not { } contract)
+        if (contract is null)
         {
             errors.Add($"{at}:Contract is required: every action states the measurable effect it promises.");
             return;
         }
 
-        var probeTargetKey = contract.Target ?? playbook.Target;
+        var probeTargetKey = contract.Target ?? targetKey;
         if (contract.Target is not null && !options.Targets.ContainsKey(contract.Target))
         {
             errors.Add($"{at}:Contract:Target: target '{contract.Target}' is not defined under Grace:Targets.");
@@ -220,6 +276,20 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
         if (double.IsNaN(contract.Threshold) || double.IsInfinity(contract.Threshold))
         {
             errors.Add($"{at}:Contract:Threshold must be a finite number.");
+        }
+    }
+
+    /// <summary>The escalation ladder of a pattern, or the engine's default one.</summary>
+    private static void ValidateEscalation(string at, EscalationOptions escalation, List<string> errors)
+    {
+        if (escalation.Retries is < 0 or > 10)
+        {
+            errors.Add($"{at}:Retries must be between 0 and 10 (it is {escalation.Retries}).");
+        }
+
+        if (escalation.RetryDelaySeconds is < 1 or > 86_400)
+        {
+            errors.Add($"{at}:RetryDelaySeconds must be between 1 and 86400 (it is {escalation.RetryDelaySeconds}).");
         }
     }
 }
