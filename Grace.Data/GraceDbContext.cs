@@ -8,8 +8,11 @@ namespace Grace.Data;
 /// Grace's one model. Each provider has its own subclass so that each keeps its own migrations
 /// (<c>Migrations/&lt;Provider&gt;/</c>); code depends only on this type.
 /// </summary>
-public abstract class GraceDbContext(DbContextOptions options) : IdentityDbContext<GraceUser>(options)
+public abstract class GraceDbContext(DbContextOptions options) : IdentityDbContext<GraceUser>(options), Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.IDataProtectionKeyContext
 {
+    /// <summary>The keys that protect sign-in cookies and form tokens, shared by every instance so a session works on any of them.</summary>
+    public DbSet<Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey> DataProtectionKeys => Set<Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey>();
+
     public DbSet<Incident> Incidents => Set<Incident>();
     public DbSet<Mission> Missions => Set<Mission>();
     public DbSet<MissionEvent> MissionEvents => Set<MissionEvent>();

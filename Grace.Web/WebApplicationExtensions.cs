@@ -56,6 +56,9 @@ public static class WebApplicationExtensions
     /// <summary>Console, API, hub and logging.</summary>
     public static WebApplicationBuilder AddGraceWeb(this WebApplicationBuilder builder)
     {
+        // Serve MudBlazor's and the framework's files from the build output in any environment, so
+        // `dotnet Grace.Web.dll` runs in Production without a publish (a published app has them in wwwroot).
+        builder.WebHost.UseStaticWebAssets();
         var services = builder.Services;
         services.AddSerilog((sp, logger) =>
         {
@@ -106,6 +109,7 @@ public static class WebApplicationExtensions
         app.MapConsoleEndpoints();
         app.MapSignalEndpoints();
         app.MapAlertmanagerEndpoints();
+        app.MapSlackEndpoints();
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).AllowAnonymous().WithName("Health");
         app.MapHub<PipelineHub>("/hubs/pipeline").RequireAuthorization();
         return app;

@@ -22,6 +22,7 @@ public static class ClusterHostingExtensions
     public static IHostApplicationBuilder AddGraceCluster(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
+        services.AddHostedService<StandaloneLock>();
         services.AddSingleton<IMissionScheduler, GrainMissionScheduler>();
         services.AddSingleton<ClusterEventRelay>();
         services.AddSingleton<IPipelineEventRelay>(sp => sp.GetRequiredService<ClusterEventRelay>());

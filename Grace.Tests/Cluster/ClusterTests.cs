@@ -174,6 +174,32 @@ public sealed class ClusterTests(ClusterFixture cluster) : IClassFixture<Cluster
     }
 
     [Fact]
+    public async Task One_fingerprint_sent_to_every_instance_at_once_makes_one_incident_that_counts_them_all()
+    {
+        const int perInstance = 40;
+        var sends = Enumerable.Range(0, 3).SelectMany(instance => Enumerable.Range(0, perInstance)
+            .Select(_ => SignalAsync(instance, "cl-fingerprint", "Disk latency on the shared volume is high"))).ToList();
+        var answers = await Task.WhenAll(sends);
+        Assert.All(answers, a => Assert.Equal(HttpStatusCode.Accepted, a.StatusCode));
+
+        await using var db = cluster.Db();
+        var incident = Assert.Single(await db.Incidents.AsNoTracking().Where(i => i.Source == "cl-fingerprint").ToListAsync());
+        Assert.Equal(3 * perInstance, incident.Count);
+    }
+
+    [Fact]
+    public async Task A_sign_in_on_one_instance_is_accepted_by_the_others()
+    {
+        // The keys that protect cookies live in the shared database: behind a load balancer any instance may answer.
+        var cookie = await cluster.Instance("grace-1").SignInCookieAsync("admin", ClusterFixture.AdminPassword);
+        using var other = new HttpClient { BaseAddress = cluster.Instance("grace-2").BaseAddress };
+        using var request = new HttpRequestMessage(HttpMethod.Get, "api/capture/stats");
+        request.Headers.Add("Cookie", cookie);
+        using var response = await other.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
     public async Task Each_health_check_runs_once_per_interval_in_the_whole_cluster()
     {
         // Let every instance settle (the sweeper keeps the checker alive wherever it lives).

@@ -43,7 +43,7 @@ public sealed class RecordingTarget : IAsyncDisposable
     /// <summary>The Url to configure for every target (each has its own paths under <c>/t/{target}/</c>).</summary>
     public string Url => $"http://127.0.0.1:{Port}/";
 
-    /// <summary>A path of one target: <c>act</c>, <c>undo</c>, <c>ok</c>, <c>health</c>.</summary>
+    /// <summary>A path of one target: <c>act</c>, <c>undo</c>, <c>ok</c>, <c>slow-ok</c> (a second late), <c>health</c>.</summary>
     public static string PathOf(string target, string what) => $"/t/{target}/{what}";
 
     public static async Task<RecordingTarget> StartAsync()
@@ -72,6 +72,11 @@ public sealed class RecordingTarget : IAsyncDisposable
             return Results.Ok();
         });
         app.MapGet("/t/{name}/ok", () => Results.Ok(new { status = "ok" }));
+        app.MapGet("/t/{name}/slow-ok", async () =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            return Results.Ok(new { status = "ok" });
+        });
         app.MapGet("/t/{name}/health", (string name) =>
         {
             target._healthHits.AddOrUpdate(name, 1, (_, n) => n + 1);

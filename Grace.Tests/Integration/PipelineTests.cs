@@ -116,7 +116,13 @@ public abstract class PipelineTests(DatabaseProvider provider) : IAsyncLifetime
         var done = await second.WaitForMissionAsync(m => m.Id == missionId && m.CompletedAt != null, "finished");
         Assert.Equal(MissionState.Succeeded, done.State);
         Assert.Empty(Directory.EnumerateFileSystemEntries(cache));
-        Assert.False(Directory.Exists(_folder.Combine("quarantine", missionId.ToString("N"))), "the quarantine is released once the contract held");
+        // Success is committed first, then the quarantine is released (nothing can roll back any more).
+        var quarantine = _folder.Combine("quarantine", missionId.ToString("N"));
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); Directory.Exists(quarantine) && DateTime.UtcNow < deadline; await Task.Delay(50))
+        {
+        }
+
+        Assert.False(Directory.Exists(quarantine), "the quarantine is released once the contract held");
         Assert.Contains(done.Events, e => e.Kind == "approved" && e.Actor == "olivia");
 
         await using var db = second.CreateDb();

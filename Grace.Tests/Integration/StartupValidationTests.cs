@@ -34,7 +34,19 @@ public sealed class StartupValidationTests : IDisposable
         { "Grace:Targets:demo-worker:HealthCheck:Probe", "http.status", "Grace:Targets:demo-worker:HealthCheck:Probe: probe 'http.status' reads the target's Url, and Grace:Targets:demo-worker:Url is not an absolute URL" },
         { "Grace:Playbooks:restart-demo-worker:Parameters:HealthTimeoutSeconds", "120", "Grace:Playbooks:restart-demo-worker:Parameters: a restart may take 130 s" },
         { "Grace:Targets:demo-postgres:Optional", "false", "Grace:Targets:demo-postgres:ConnectionString is required for a Postgres target" },
+        { "Grace:Cluster:Mode", "Cluster", "Grace:Cluster:Mode is Cluster, but Grace:Database:Provider is Sqlite" },
+        { "Grace:Cluster:SiloPort", "70000", "Grace:Cluster:SiloPort must be between 0 (a free port) and 65535" },
+        { "Grace:Cluster:InstanceName", "grace one", "Grace:Cluster:InstanceName 'grace one' must be 1 to 128 letters" },
     };
+
+    [Fact]
+    public async Task A_second_grace_on_the_same_sqlite_file_refuses_to_start_and_says_why()
+    {
+        await using var first = new GraceHost(TestCatalog.Settings(_folder)).Start();
+        using var second = new GraceHost(TestCatalog.Settings(_folder));
+        var ex = Assert.ThrowsAny<Exception>(() => second.Start());
+        Assert.Contains("Another Grace is running on the database", string.Join(" | ", Flatten(ex).Select(e => e.Message)), StringComparison.Ordinal);
+    }
 
     [Theory]
     [MemberData(nameof(Broken))]

@@ -3,6 +3,7 @@ using Grace.Data.Entities;
 using Grace.Engine.Missions;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components.Server.Circuits;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Identity;
 
 namespace Grace.Web.Identity;
@@ -24,6 +25,9 @@ public static class IdentityServiceExtensions
     public static IServiceCollection AddGraceIdentity(this IServiceCollection services)
     {
         services.AddOptions<GraceIdentityOptions>().BindConfiguration(GraceIdentityOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        // Keys in Grace's database, under one application name: a cookie or form token issued by one
+        // instance of a cluster is accepted by every other (and survives a restart).
+        services.AddDataProtection().SetApplicationName("Grace").PersistKeysToDbContext<Grace.Data.GraceDbContext>();
         services.AddAuthentication(IdentityConstants.ApplicationScheme).AddIdentityCookies();
         services.ConfigureApplicationCookie(cookie =>
         {
