@@ -103,6 +103,8 @@ internal sealed class ClusterDriver(TextWriter output, ClusterSettings settings)
     {
         var dead = new List<double>();
         var recovered = new List<double>();
+        var byRetry = new List<double>();
+        var bySweep = new List<double>();
         var ended = new List<double>();
         var restarts = new List<double>();
         var victims = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -184,7 +186,10 @@ internal sealed class ClusterDriver(TextWriter output, ClusterSettings settings)
             var restart = await victim.StartAgainAsync();
             restarts.Add(restart.TotalSeconds);
 
-            var line = $"failover {round + 1}/{settings.Kills}: killed {victim.Name}; declared dead after {Seconds(deadAt, killedAt)}, recovered after {Seconds(recovery?.At, killedAt)}"
+            // Which path moved it: the mission's grain lived on a survivor and retried its failed call to
+            // the dead target grain (it logs that), or it died with the instance and the sweeper woke it.
+            var retried = fleet.Instances.Where(i => i != victim).Any(i => i.Logged($"Mission {missionId} could not move"));
+            var line = $"failover {round + 1}/{settings.Kills}: mission {missionId} ({(retried ? "its grain on a survivor retried" : "its grain died too; woken by the sweep")}); killed {victim.Name}; declared dead after {Seconds(deadAt, killedAt)}, recovered after {Seconds(recovery?.At, killedAt)}"
                 + $" ({RecoveredOn(recovery)}), ended {final?.State.ToString() ?? "NOT ENDED"} after {Seconds(final?.CompletedAt, killedAt)}; target calls {calls}, undos {undos}; restart {restart.TotalSeconds:0.0} s";
             output.WriteLine(line);
             if (deadAt is { } d)
@@ -195,6 +200,7 @@ internal sealed class ClusterDriver(TextWriter output, ClusterSettings settings)
             if (recovery is not null)
             {
                 recovered.Add((recovery.At - killedAt).TotalMilliseconds);
+                (retried ? byRetry : bySweep).Add((recovery.At - killedAt).TotalMilliseconds);
             }
 
             if (final?.CompletedAt is { } c)
@@ -216,6 +222,8 @@ internal sealed class ClusterDriver(TextWriter output, ClusterSettings settings)
         output.WriteLine($"failover: load average now {Machine.Load()}");
         _report.Add($"| Failover, kill -9 → instance declared dead in the membership table (polled every 50 ms) | {Stats.Summary(dead, "s", 1000)} | – | – |");
         _report.Add($"| Failover, kill -9 → `recovered` on a survivor (the mission moves again) | {Stats.Summary(recovered, "s", 1000)} | – | ≤ 10 s |");
+        _report.Add($"| … when the mission's grain lived on a survivor (its retry moved it) | {Stats.Summary(byRetry, "s", 1000)} | – | |");
+        _report.Add($"| … when the mission's grain died with the instance (the sweep woke it) | {Stats.Summary(bySweep, "s", 1000)} | – | |");
         _report.Add($"| Failover, kill -9 → mission ended | {Stats.Summary(ended, "s", 1000)} | – | ≤ 10 s |");
         _report.Add($"| Failover rounds that ended Succeeded, verified not re-run (1 call at the target, no undo) | {succeeded} of {settings.Kills}; killed {string.Join(", ", victims.OrderBy(v => v.Key).Select(v => $"{v.Key} ×{v.Value}"))} | – | all |");
         _report.Add($"| Restart of a killed instance until it answers | {Stats.Summary(restarts.Select(r => r * 1000).ToList(), "s", 1000)} | – | – |");
@@ -320,7 +328,7 @@ internal sealed class ClusterDriver(TextWriter output, ClusterSettings settings)
             var to = start + settings.ThroughputPhase;
             await using var db = fleet.Db();
             var missions = await db.Missions.AsNoTracking().Where(m => names.Contains(m.Target) && m.CreatedAt >= start)
-                .Select(m => new { m.Target, m.State, m.ExecutedAt, m.CompletedAt, m.CreatedAt, m.Instance }).ToListAsync();
+                .Select(m => new { m.Id, m.Target, m.State, m.ExecutedAt, m.CompletedAt, m.CreatedAt, m.Instance }).ToListAsync();
             var done = missions.Where(m => m.CompletedAt >= from && m.CompletedAt < to).ToList();
             var seconds = (to - from).TotalSeconds;
             var perTarget = names.Select(t => done.Count(m => m.Target == t) / seconds).ToList();
@@ -346,8 +354,8 @@ internal sealed class ClusterDriver(TextWriter output, ClusterSettings settings)
                 + $"intent → end {Stats.Summary(acting)}; planned → end {Stats.Summary(whole)}; hand-over (end → next intent, next waiting) {Stats.Summary(handovers)}; "
                 + $"acted on {instances}; {feeder.Sent} signals, {feeder.Refused} refused, {feeder.Resent} re-sent; load average {loadBefore} → {Machine.Load()}");
             _report.Add(targets == 1
-                ? $"| Missions completed per second by one target ({settings.PlaybooksPerTarget} playbooks keep it busy; tier 0, cooldown 0, instant action) | {done.Count / seconds:0.0}/s ({states}); intent → end p50 {Stats.Percentile(acting, 0.5):0} ms; hand-over to the next waiting mission p50 {Stats.Percentile(handovers, 0.5):0} ms, p99 {Stats.Percentile(handovers, 0.99):0} ms | – | – |"
-                : $"| Missions completed per second by {targets} targets at once (same) | {done.Count / seconds:0.0}/s in all, {perTarget.Min():0.0}–{perTarget.Max():0.0}/s per target ({states}); intent → end p50 {Stats.Percentile(acting, 0.5):0} ms; hand-over p50 {Stats.Percentile(handovers, 0.5):0} ms, p99 {Stats.Percentile(handovers, 0.99):0} ms | one target alone, above | – |");
+                ? $"| Missions completed per second by one target ({settings.PlaybooksPerTarget} playbooks keep it busy; tier 0, cooldown 0, instant action) | {done.Count / seconds:0.0}/s ({states}); intent → end p50 {Stats.Percentile(acting, 0.5):0} ms; planned → end (queued behind the others) p50 {Stats.Percentile(whole, 0.5):0} ms, max {Stats.Percentile(whole, 1):0} ms; hand-over to the next waiting mission p50 {Stats.Percentile(handovers, 0.5):0} ms, p99 {Stats.Percentile(handovers, 0.99):0} ms | – | – |"
+                : $"| Missions completed per second by {targets} targets at once (same) | {done.Count / seconds:0.0}/s in all, {perTarget.Min():0.0}–{perTarget.Max():0.0}/s per target ({states}); intent → end p50 {Stats.Percentile(acting, 0.5):0} ms; planned → end p50 {Stats.Percentile(whole, 0.5):0} ms, max {Stats.Percentile(whole, 1):0} ms; hand-over p50 {Stats.Percentile(handovers, 0.5):0} ms, p99 {Stats.Percentile(handovers, 0.99):0} ms | one target alone, above | – |");
             if (done.Any(m => m.State != MissionState.Succeeded))
             {
                 _findings.Add($"throughput with {targets} target(s): not every mission succeeded ({states})");

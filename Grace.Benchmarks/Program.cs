@@ -9,7 +9,7 @@ namespace Grace.Benchmarks;
 /// <list type="bullet">
 /// <item><c>load</c>: <c>--scale 1.0</c>, <c>--soak-minutes 3</c></item>
 /// <item><c>faults</c>: <c>--fault-runs 5</c></item>
-/// <item><c>cluster</c>: <c>--kills 20</c>, <c>--sweep-seconds 5</c>, <c>--slow-action-seconds 5</c>, <c>--latency-seconds 30</c>, <c>--throughput-seconds 30</c>, <c>--playbooks-per-target 4</c></item>
+/// <item><c>cluster</c>: <c>--kills 20</c>, <c>--sweep-seconds 5</c>, <c>--slow-action-seconds 5</c>, <c>--latency-seconds 60</c>, <c>--throughput-seconds 30</c>, <c>--playbooks-per-target 4</c></item>
 /// <item><c>chaos</c>: <c>--chaos-rounds 20</c>, <c>--chaos-scenarios all|standalone|cluster</c>, <c>--sweep-seconds 5</c>, <c>--settle-seconds 180</c></item>
 /// </list>
 /// <c>all</c> runs micro, load and faults; <c>cluster</c> and <c>chaos</c> run only when named (they start several Grace processes and a PostgreSQL database).
@@ -46,7 +46,7 @@ public static class BenchmarkProgram
                 Kills: (int)Option(args, "--kills", 20),
                 SweepSeconds: sweep,
                 SlowAction: TimeSpan.FromSeconds(Option(args, "--slow-action-seconds", 5)),
-                LatencyPhase: TimeSpan.FromSeconds(Option(args, "--latency-seconds", 30)),
+                LatencyPhase: TimeSpan.FromSeconds(Option(args, "--latency-seconds", 60)),
                 ThroughputPhase: TimeSpan.FromSeconds(Option(args, "--throughput-seconds", 30)),
                 ThroughputWarmUp: TimeSpan.FromSeconds(Math.Min(5, Option(args, "--throughput-seconds", 30) / 5)),
                 PlaybooksPerTarget: (int)Option(args, "--playbooks-per-target", 4))).RunAsync();

@@ -142,6 +142,16 @@ internal sealed partial class GraceProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Whether this instance's log (every start of it) has a line containing <paramref name="text"/>.</summary>
+    public bool Logged(string text)
+    {
+        lock (_logLock)
+        {
+            using var reader = new StreamReader(new FileStream(LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
+            return reader.ReadToEnd().Contains(text, StringComparison.Ordinal);
+        }
+    }
+
     /// <summary>SIGKILL: no shutdown hook runs, nothing is flushed. Returns the moment of the kill.</summary>
     public DateTimeOffset Kill()
     {
