@@ -8,7 +8,7 @@ using Microsoft.EntityFrameworkCore;
 namespace Grace.Benchmarks;
 
 /// <summary>Options of the <c>chaos</c> mode.</summary>
-internal sealed record ChaosSettings(int Rounds, double SweepSeconds, TimeSpan SettleTimeout, string Scenarios);
+internal sealed record ChaosSettings(int Rounds, double SweepSeconds, TimeSpan SettleTimeout, string Scenarios, TimeSpan Tail);
 
 /// <summary>
 /// kill -9, again and again, against one Grace alone on SQLite and against a three-instance cluster
@@ -137,8 +137,8 @@ internal sealed class ChaosDriver(TextWriter output, ChaosSettings settings)
             await fleet.WaitAllActiveAsync(TimeSpan.FromSeconds(90));
         }
 
-        // A little more stream on the whole fleet, then stop and let everything settle.
-        await Task.Delay(TimeSpan.FromSeconds(3));
+        // More stream on the whole fleet (with no rounds, this is the whole run: a control without kills), then stop and let everything settle.
+        await Task.Delay(settings.Tail);
         await stop.CancelAsync();
         await Task.WhenAll(streams);
         var duration = runClock.Elapsed;

@@ -10,7 +10,7 @@ namespace Grace.Benchmarks;
 /// <item><c>load</c>: <c>--scale 1.0</c>, <c>--soak-minutes 3</c></item>
 /// <item><c>faults</c>: <c>--fault-runs 5</c></item>
 /// <item><c>cluster</c>: <c>--kills 20</c>, <c>--sweep-seconds 5</c>, <c>--slow-action-seconds 5</c>, <c>--latency-seconds 60</c>, <c>--throughput-seconds 30</c>, <c>--playbooks-per-target 4</c></item>
-/// <item><c>chaos</c>: <c>--chaos-rounds 20</c>, <c>--chaos-scenarios all|standalone|cluster</c>, <c>--sweep-seconds 5</c>, <c>--settle-seconds 180</c></item>
+/// <item><c>chaos</c>: <c>--chaos-rounds 20</c>, <c>--chaos-scenarios all|standalone|cluster</c>, <c>--sweep-seconds 5</c>, <c>--settle-seconds 180</c>, <c>--chaos-tail-seconds 3</c> (the stream after the last kill; with <c>--chaos-rounds 0</c>, a control run without kills)</item>
 /// </list>
 /// <c>all</c> runs micro, load and faults; <c>cluster</c> and <c>chaos</c> run only when named (they start several Grace processes and a PostgreSQL database).
 /// </summary>
@@ -65,7 +65,8 @@ public static class BenchmarkProgram
                 Rounds: (int)Option(args, "--chaos-rounds", 20),
                 SweepSeconds: sweep,
                 SettleTimeout: TimeSpan.FromSeconds(Option(args, "--settle-seconds", 180)),
-                Scenarios: scenarios)).RunAsync();
+                Scenarios: scenarios,
+                Tail: TimeSpan.FromSeconds(Option(args, "--chaos-tail-seconds", 3)))).RunAsync();
         }
 
         return 0;
