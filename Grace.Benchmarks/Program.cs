@@ -23,6 +23,7 @@ public static class BenchmarkProgram
         var soak = TimeSpan.FromMinutes(Option(args, "--soak-minutes", 3.0));
         var sweep = Option(args, "--sweep-seconds", 5);
 
+        Harness.Interruption.StopEverythingOnSignals();
         Console.WriteLine($"Grace benchmarks on {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}, {DateTime.UtcNow:u}");
         Console.WriteLine($"Command: dotnet run -c Release --project Grace.Benchmarks -- {string.Join(' ', args)}");
         if (mode is "micro" or "all")

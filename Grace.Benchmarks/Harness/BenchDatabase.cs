@@ -11,7 +11,15 @@ namespace Grace.Benchmarks.Harness;
 /// </summary>
 internal sealed class BenchDatabase : IAsyncDisposable
 {
+    // Databases not dropped yet, so an interrupted run (Ctrl+C) still drops them on its way out.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> Undropped = new(StringComparer.Ordinal);
     private readonly string? _postgresName;
+
+    static BenchDatabase()
+    {
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => DropLeftovers();
+        Console.CancelKeyPress += (_, _) => DropLeftovers();
+    }
 
     private BenchDatabase(DatabaseProvider provider, string connectionString, string? postgresName)
     {
@@ -38,6 +46,7 @@ internal sealed class BenchDatabase : IAsyncDisposable
             await admin.OpenAsync();
             await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", admin);
             await create.ExecuteNonQueryAsync();
+            Undropped[name] = 0;
         }
         catch (NpgsqlException ex)
         {
@@ -67,6 +76,28 @@ internal sealed class BenchDatabase : IAsyncDisposable
             await admin.OpenAsync();
             await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{_postgresName}\" WITH (FORCE)", admin);
             await drop.ExecuteNonQueryAsync();
+            Undropped.TryRemove(_postgresName, out _);
+        }
+    }
+
+    /// <summary>Drops the databases of this run that are still there (an interrupted or failed run).</summary>
+    public static void DropLeftovers()
+    {
+        foreach (var name in Undropped.Keys)
+        {
+            try
+            {
+                NpgsqlConnection.ClearAllPools();
+                using var admin = new NpgsqlConnection(PostgresAdminConnectionString);
+                admin.Open();
+                using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", admin);
+                drop.ExecuteNonQuery();
+                Undropped.TryRemove(name, out _);
+            }
+            catch (NpgsqlException ex)
+            {
+                Console.Error.WriteLine($"Could not drop the benchmark database {name}: {ex.Message}");
+            }
         }
     }
 }

@@ -16,6 +16,9 @@ internal sealed partial class GraceProcess : IAsyncDisposable
 {
     // Every Grace the harness started, so an interrupted run (Ctrl+C, an unhandled exception) still stops them all.
     private static readonly ConcurrentDictionary<GraceProcess, byte> Live = new();
+    // Once the run is being torn down no Grace may start: a restart racing the teardown would outlive the harness.
+    private static readonly object StartLock = new();
+    private static bool _stopping;
     private readonly ConcurrentQueue<string> _tail = new();
     private readonly object _logLock = new();
     private readonly StreamWriter _log;
@@ -82,7 +85,16 @@ internal sealed partial class GraceProcess : IAsyncDisposable
 
         var clock = Stopwatch.StartNew();
         Write($"=== harness: starting {Name} at {DateTimeOffset.UtcNow:O} ===");
-        _process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start.");
+        lock (StartLock)
+        {
+            if (_stopping)
+            {
+                throw new OperationCanceledException("The run is stopping; Grace is not started again.");
+            }
+
+            _process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start.");
+        }
+
         _process.OutputDataReceived += (_, e) => Keep(e.Data);
         _process.ErrorDataReceived += (_, e) => Keep(e.Data);
         _process.BeginOutputReadLine();
@@ -224,8 +236,14 @@ internal sealed partial class GraceProcess : IAsyncDisposable
         }
     }
 
-    private static void KillAll()
+    /// <summary>SIGKILL to every Grace still running (an interrupted or failed run).</summary>
+    public static void KillAll()
     {
+        lock (StartLock)
+        {
+            _stopping = true;
+        }
+
         foreach (var grace in Live.Keys)
         {
             try

@@ -50,6 +50,8 @@ internal sealed class RecordingTarget : IAsyncDisposable
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [], EnvironmentName = Environments.Production });
         builder.WebHost.UseKestrelCore().ConfigureKestrel(o => o.Listen(System.Net.IPAddress.Loopback, 0));
         builder.Services.AddRoutingCore();
+        // The harness owns Ctrl+C and SIGTERM (Interruption); the default console lifetime would take them for this host alone.
+        builder.Services.AddSingleton<IHostLifetime, HarnessOwnsSignals>();
         builder.Logging.ClearProviders();
         var app = builder.Build();
         var target = new RecordingTarget(app);
@@ -117,4 +119,12 @@ internal sealed class RecordingTarget : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
     }
+}
+
+/// <summary>A host lifetime that leaves the process's signals to the harness.</summary>
+internal sealed class HarnessOwnsSignals : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
