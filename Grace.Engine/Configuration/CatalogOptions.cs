@@ -12,20 +12,6 @@ public sealed class CatalogOptions
     public Dictionary<string, PlaybookOptions> Playbooks { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 }
 
-public enum TargetKind
-{
-    /// <summary>Grace's own process (logging levels, its own signals).</summary>
-    Grace,
-    /// <summary>A SQLite database file; <c>UseGraceDatabase</c> points it at Grace's own.</summary>
-    Sqlite,
-    /// <summary>A folder on this machine.</summary>
-    Directory,
-    Http,
-    Postgres,
-    SqlServer,
-    Process,
-}
-
 /// <summary>Something Grace heals.</summary>
 public sealed class TargetOptions
 {
