@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Reflection;
@@ -44,18 +45,33 @@ public static class ParameterBinder
             return faults;
         }
 
-        try
+        // Each value is converted on its own first, so a fault names its parameter and says what it must be.
+        foreach (var (name, text) in parameters)
         {
-            var configuration = new ConfigurationBuilder().AddInMemoryCollection(parameters.Select(p => new KeyValuePair<string, string?>(p.Key, p.Value))).Build();
-            value = configuration.Get<T>() ?? new T();
+            var property = typeof(T).GetProperty(name.Split(':')[0], BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase)!;
+            var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            if (type == typeof(string) || !name.Equals(property.Name, StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            try
+            {
+                _ = type.IsEnum ? Enum.Parse(type, text, ignoreCase: true) : TypeDescriptor.GetConverter(type).ConvertFromInvariantString(text);
+            }
+            catch (Exception ex) when (ex is FormatException or ArgumentException or NotSupportedException or OverflowException || ex.InnerException is FormatException or OverflowException)
+            {
+                faults.Add($"Parameters:{property.Name} '{text}' is not a valid {Describe(property.PropertyType)}.");
+            }
         }
-        catch (InvalidOperationException ex)
+
+        if (faults.Count > 0)
         {
-            // "Failed to convert configuration value 'soon' at 'MaxSilentSeconds' to type 'System.Double'."
-            var at = ex.Message.Split('\'') is { Length: >= 4 } parts ? parts[3] : "";
-            faults.Add($"Parameters:{at} '{(parameters.TryGetValue(at, out var v) ? v : "")}' is not a valid {Describe(typeof(T).GetProperty(at, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase)?.PropertyType)}.");
             return faults;
         }
+
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(parameters.Select(p => new KeyValuePair<string, string?>(p.Key, p.Value))).Build();
+        value = configuration.Get<T>() ?? new T();
 
         var results = new List<ValidationResult>();
         if (!Validator.TryValidateObject(value, new ValidationContext(value), results, validateAllProperties: true))

@@ -27,14 +27,22 @@ public abstract class RemediationAction<TParameters> : IRemediationExecutor wher
     /// <summary>Rules that need the action's services (a source the logging controller knows), each "Parameters:Name message".</summary>
     protected virtual IEnumerable<string> Check(TParameters parameters) => [];
 
-    public virtual IEnumerable<string> ValidateTarget(string key, ResolvedTarget target) => [];
+    public IEnumerable<string> ValidateUse(ResolvedTarget target, IReadOnlyDictionary<string, string> parameters) =>
+        ParameterBinder.TryBind<TParameters>(parameters, out var value).Count == 0 ? ValidateUse(target, value!) : [];
+
+    /// <summary>What this use of the action needs of its target ("Target: ..." or "Parameters: ..." sentences): a cache folder under a cache root.</summary>
+    protected virtual IEnumerable<string> ValidateUse(ResolvedTarget target, TParameters parameters) => [];
 
     public string Describe(ActionRequest request) => Describe(request, Of(request));
 
     public Task<SnapshotState> SnapshotAsync(ActionRequest request, CancellationToken cancellationToken) => SnapshotAsync(request, Of(request), cancellationToken);
 
-    public Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken) =>
-        ExecuteAsync(request, Of(request), snapshot, cancellationToken);
+    public Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
+    {
+        // Cancelled before it starts, an action changes nothing, whatever its own code checks.
+        cancellationToken.ThrowIfCancellationRequested();
+        return ExecuteAsync(request, Of(request), snapshot, cancellationToken);
+    }
 
     public Task<string> RollbackAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken) =>
         CanRollback ? RollbackAsync(request, Of(request), snapshot, cancellationToken) : throw new NotSupportedException($"{Action} cannot be undone.");

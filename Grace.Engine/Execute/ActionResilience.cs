@@ -1,6 +1,4 @@
-using System.Data.Common;
 using Grace.Engine.Configuration;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.CircuitBreaker;
@@ -16,7 +14,7 @@ namespace Grace.Engine.Execute;
 /// jitter on transient faults only, and a circuit breaker per target, so a sick target is left
 /// alone for a while instead of hammered.
 /// </summary>
-public sealed class ActionResilience(ResiliencePipelineRegistry<string> registry, IOptionsMonitor<EngineOptions> options)
+public sealed class ActionResilience(ResiliencePipelineRegistry<string> registry, IOptionsMonitor<EngineOptions> options, Targets.TargetRegistry targets)
 {
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (CircuitBreakerStateProvider State, CircuitBreakerManualControl Control)> _breakers =
         new(StringComparer.OrdinalIgnoreCase);
@@ -38,7 +36,7 @@ public sealed class ActionResilience(ResiliencePipelineRegistry<string> registry
             .AddTimeout(TimeSpan.FromSeconds(options.CurrentValue.ActionTimeoutSeconds))
             .AddRetry(new RetryStrategyOptions
             {
-                ShouldHandle = new PredicateBuilder().Handle<Exception>(IsTransient),
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => IsTransient(target, ex)),
                 MaxRetryAttempts = 3,
                 Delay = TimeSpan.FromMilliseconds(200),
                 BackoffType = DelayBackoffType.Exponential,
@@ -66,7 +64,7 @@ public sealed class ActionResilience(ResiliencePipelineRegistry<string> registry
             .AddTimeout(TimeSpan.FromSeconds(options.CurrentValue.ActionTimeoutSeconds))
             .AddRetry(new RetryStrategyOptions
             {
-                ShouldHandle = new PredicateBuilder().Handle<Exception>(IsTransient),
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => IsTransient(target, ex)),
                 MaxRetryAttempts = 5,
                 Delay = TimeSpan.FromMilliseconds(200),
                 BackoffType = DelayBackoffType.Exponential,
@@ -80,7 +78,7 @@ public sealed class ActionResilience(ResiliencePipelineRegistry<string> registry
             .AddTimeout(TimeSpan.FromSeconds(10))
             .AddRetry(new RetryStrategyOptions
             {
-                ShouldHandle = new PredicateBuilder().Handle<Exception>(IsTransient),
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => IsTransient(target, ex)),
                 MaxRetryAttempts = 2,
                 Delay = TimeSpan.FromMilliseconds(100),
                 UseJitter = true,
@@ -99,16 +97,14 @@ public sealed class ActionResilience(ResiliencePipelineRegistry<string> registry
         _ => args.Event.Severity,
     };
 
-    /// <summary>Faults worth retrying: a busy database, a timeout, a flaky connection. Never a refusal.</summary>
-    public static bool IsTransient(Exception ex) => ex switch
+    /// <summary>
+    /// Faults worth retrying: a timeout, and what the target's kind calls transient (a busy database,
+    /// a flaky connection). Never a refusal.
+    /// </summary>
+    public bool IsTransient(string target, Exception ex) => ex switch
     {
         ActionRefusedException => false,
-        SqliteException sqlite => sqlite.SqliteErrorCode is 5 or 6, // SQLITE_BUSY, SQLITE_LOCKED
-        DbException db => db.IsTransient,
         TimeoutRejectedException or TimeoutException => true,
-        HttpRequestException => true,
-        FileNotFoundException or DirectoryNotFoundException => false,
-        IOException => true,
-        _ => false,
+        _ => targets.IsTransient(target, ex),
     };
 }

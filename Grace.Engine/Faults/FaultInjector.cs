@@ -4,7 +4,11 @@ using Grace.Data.Entities;
 using Grace.Engine.Configuration;
 using Grace.Engine.Execute;
 using Grace.Engine.Missions;
-using Grace.Engine.Supervision;
+using Grace.Engine.Adapters.Directories;
+using Grace.Engine.Adapters.Http;
+using Grace.Engine.Adapters.Postgres;
+using Grace.Engine.Adapters.Processes;
+using Grace.Engine.Adapters.Sqlite;
 using Grace.Engine.Targets;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
@@ -62,6 +66,7 @@ public sealed class FaultInjector(
     DemoService demoService,
     IDbContextFactory<GraceDbContext> dbFactory,
     Cluster.GraceInstance instance,
+    Cluster.TargetPlacement placement,
     TimeProvider time) : IAsyncDisposable
 {
     private readonly ConcurrentBag<SqliteConnection> _held = [];
@@ -71,12 +76,12 @@ public sealed class FaultInjector(
 
     public static IReadOnlyList<FaultInfo> Kinds { get; } =
     [
-        new(FaultKind.SqliteWalGrowth, "Grow a SQLite write-ahead log", "Writes rows with automatic checkpoints off and keeps a connection open, so the -wal file grows to the size you choose.", TargetKind.Sqlite, true),
-        new(FaultKind.CacheFill, "Fill a cache folder", "Writes files of 1 MiB into a folder under the cache roots until it holds the size you choose.", TargetKind.Directory, true),
-        new(FaultKind.ProcessCrash, "Crash a supervised process", "Kills the process from outside, as a crash would; the supervisor reports the exit.", TargetKind.Process, false),
-        new(FaultKind.ProcessHang, "Hang a supervised process", "Stops the process with SIGSTOP: it stays alive but does nothing, and only its health check (its heartbeat) can tell.", TargetKind.Process, false),
-        new(FaultKind.HealthEndpointFailure, "Make a health endpoint fail", "Puts Grace's demo orders service in a stuck state: /health and /orders answer 503 until its admin reset is called.", TargetKind.Http, false),
-        new(FaultKind.PostgresLockHold, "Hold a lock in PostgreSQL", "Takes an exclusive lock on grace_fault_lock in an idle transaction, with a second session waiting on it.", TargetKind.Postgres, false),
+        new(FaultKind.SqliteWalGrowth, "Grow a SQLite write-ahead log", "Writes rows with automatic checkpoints off and keeps a connection open, so the -wal file grows to the size you choose.", SqliteKind.Id, true),
+        new(FaultKind.CacheFill, "Fill a cache folder", "Writes files of 1 MiB into a folder under the cache roots until it holds the size you choose.", DirectoryKind.Id, true),
+        new(FaultKind.ProcessCrash, "Crash a supervised process", "Kills the process from outside, as a crash would; the supervisor reports the exit.", ProcessKind.Id, false),
+        new(FaultKind.ProcessHang, "Hang a supervised process", "Stops the process with SIGSTOP: it stays alive but does nothing, and only its health check (its heartbeat) can tell.", ProcessKind.Id, false),
+        new(FaultKind.HealthEndpointFailure, "Make a health endpoint fail", "Puts Grace's demo orders service in a stuck state: /health and /orders answer 503 until its admin reset is called.", HttpKind.Id, false),
+        new(FaultKind.PostgresLockHold, "Hold a lock in PostgreSQL", "Takes an exclusive lock on grace_fault_lock in an idle transaction, with a second session waiting on it.", PostgresKind.Id, false),
     ];
 
     private static FaultInfo InfoOf(FaultKind kind) => Kinds.FirstOrDefault(k => k.Kind == kind)
@@ -97,7 +102,7 @@ public sealed class FaultInjector(
 
             var unavailable = targets.Unconfigured(key) ?? ElsewhereInCluster(target) ?? (kind switch
             {
-                FaultKind.CacheFill when target.Path is null || cacheRoots.RootOf(Path.TrimEndingDirectorySeparator(target.Path)) is null => "Not under a cache root.",
+                FaultKind.CacheFill when target.KindSettings is not DirectoryTarget folder || cacheRoots.RootOf(folder.Path) is null => "Not under a cache root.",
                 FaultKind.ProcessCrash or FaultKind.ProcessHang when supervisor.ProcessOf(key) is null => "Not running.",
                 FaultKind.HealthEndpointFailure => DemoServiceUnavailable(key),
                 _ => null,
@@ -109,8 +114,8 @@ public sealed class FaultInjector(
     }
 
     /// <summary>A fault on a host-bound target is made on its own machine: from the console of the instance it lives on.</summary>
-    private string? ElsewhereInCluster(ResolvedTarget target) => target.Options is { } options && !instance.Owns(options)
-        ? $"It lives on instance '{instance.InstanceOf(options)}'; break it from the console of that instance (this is {instance.Name})."
+    private string? ElsewhereInCluster(ResolvedTarget target) => !placement.Owns(target.Options)
+        ? $"It lives on instance '{placement.InstanceOf(target.Options)}'; break it from the console of that instance (this is {instance.Name})."
         : null;
 
     /// <summary>The size a sized fault uses when none is given, in MiB.</summary>
@@ -168,14 +173,19 @@ public sealed class FaultInjector(
             throw new MissionOperationException($"megabytes must be between 1 and 512 for {kind} (it is {size}).");
         }
 
-        return (kind, target.Kind) switch
+        if (target.Kind != info.TargetKind)
         {
-            (FaultKind.SqliteWalGrowth, TargetKind.Sqlite) => await GrowWalAsync(target, size, cancellationToken),
-            (FaultKind.CacheFill, TargetKind.Directory) => await FillCacheAsync(target, size, cancellationToken),
-            (FaultKind.ProcessCrash, TargetKind.Process) => Crash(target),
-            (FaultKind.PostgresLockHold, TargetKind.Postgres) => await HoldLockAsync(target, cancellationToken),
-            (FaultKind.ProcessHang, TargetKind.Process) => Hang(target),
-            (FaultKind.HealthEndpointFailure, TargetKind.Http) => BreakDemoService(target),
+            throw new MissionOperationException($"Fault {kind} does not apply to '{targetKey}', a {target.Kind} target; it needs a {info.TargetKind} target.");
+        }
+
+        return kind switch
+        {
+            FaultKind.SqliteWalGrowth => await GrowWalAsync(target, size, cancellationToken),
+            FaultKind.CacheFill => await FillCacheAsync(target, size, cancellationToken),
+            FaultKind.ProcessCrash => Crash(target),
+            FaultKind.PostgresLockHold => await HoldLockAsync(target, cancellationToken),
+            FaultKind.ProcessHang => Hang(target),
+            FaultKind.HealthEndpointFailure => BreakDemoService(target),
             _ => throw new MissionOperationException($"Fault {kind} does not apply to '{targetKey}', a {target.Kind} target; it needs a {info.TargetKind} target."),
         };
     }
@@ -193,7 +203,7 @@ public sealed class FaultInjector(
 
     private async Task<string> GrowWalAsync(ResolvedTarget target, int megabytes, CancellationToken cancellationToken)
     {
-        var path = target.Path ?? throw new MissionOperationException($"Target '{target.Key}' has no SQLite file.");
+        var path = target.Settings<SqliteTarget>().Path;
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         // The connection stays open (and is kept) so SQLite does not fold the log back when it closes.
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
@@ -227,7 +237,7 @@ public sealed class FaultInjector(
 
     private async Task<string> FillCacheAsync(ResolvedTarget target, int megabytes, CancellationToken cancellationToken)
     {
-        var folder = target.Path ?? throw new MissionOperationException($"Target '{target.Key}' has no Path.");
+        var folder = target.Settings<DirectoryTarget>().Path;
         var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
         if (cacheRoots.RootOf(full) is null)
         {
@@ -263,7 +273,7 @@ public sealed class FaultInjector(
 
     private async Task<string> HoldLockAsync(ResolvedTarget target, CancellationToken cancellationToken)
     {
-        var cs = new Npgsql.NpgsqlConnectionStringBuilder(target.ConnectionString ?? throw new MissionOperationException($"Target '{target.Key}' has no ConnectionString."))
+        var cs = new Npgsql.NpgsqlConnectionStringBuilder(target.Settings<PostgresTarget>().ConnectionString)
         {
             Pooling = false,
             ApplicationName = "grace-fault-lock-holder",
@@ -327,7 +337,7 @@ public sealed class FaultInjector(
         }
 
         demoService.Fail("the orders store connection pool is exhausted");
-        return $"The demo service at {target.Url} is stuck: its health endpoint answers 503 until POST /admin/reset-pool.";
+        return $"The demo service at {target.Settings<HttpTarget>().Url} is stuck: its health endpoint answers 503 until POST /admin/reset-pool.";
     }
 
     private static string Cut(string text, int length) => text.Length <= length ? text : text[..(length - 1)] + "…";

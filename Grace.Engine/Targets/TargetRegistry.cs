@@ -8,10 +8,10 @@ using Microsoft.Extensions.Options;
 namespace Grace.Engine.Targets;
 
 /// <summary>A configured target with its kind's own settings bound (paths made absolute, URLs parsed).</summary>
-public sealed record ResolvedTarget(string Key, TargetKind Kind, string? Description, TargetOptions Options, object? Settings)
+public sealed record ResolvedTarget(string Key, TargetKind Kind, string? Description, TargetOptions Options, object? KindSettings)
 {
     /// <summary>The kind's settings; a clear refusal when the target is not of that kind or not configured.</summary>
-    public T Settings<T>() where T : class => Settings as T
+    public T Settings<T>() where T : class => KindSettings as T
         ?? throw new Execute.ActionRefusedException($"Target '{Key}' ({Kind}) has no usable {typeof(T).Name.Replace("Target", "", StringComparison.Ordinal)} settings; see Grace:Targets:{Key}.");
 
     public override string ToString() => $"{Key} ({Kind})";

@@ -44,3 +44,36 @@ public sealed class RecordingMissionScheduler : Grace.Engine.Gate.IMissionSchedu
 
     public void Enqueue(Guid missionId) => _missions.Enqueue(missionId);
 }
+
+/// <summary>Targets as their kinds resolve them, for tests that drive one action or probe alone.</summary>
+public static class TestTargets
+{
+    private static Grace.Engine.Targets.ResolvedTarget Of(string key, Grace.Engine.Configuration.TargetKind kind, object settings) =>
+        new(key, kind, null, new Grace.Engine.Configuration.TargetOptions { Kind = kind }, settings);
+
+    public static Grace.Engine.Targets.ResolvedTarget Sqlite(string key, string path) => Of(key, SqliteKind.Id, new SqliteTarget(path));
+
+    public static Grace.Engine.Targets.ResolvedTarget Directory(string key, string path) => Of(key, DirectoryKind.Id, new DirectoryTarget(path));
+
+    public static Grace.Engine.Targets.ResolvedTarget Http(string key, string url) => Of(key, HttpKind.Id, new HttpTarget(new Uri(url)));
+
+    public static Grace.Engine.Targets.ResolvedTarget Postgres(string key, string connectionString) => Of(key, PostgresKind.Id, new PostgresTarget(connectionString));
+
+    public static Grace.Engine.Targets.ResolvedTarget SqlServer(string key, string connectionString) => Of(key, SqlServerKind.Id, new SqlServerTarget(connectionString));
+
+    public static Grace.Engine.Targets.ResolvedTarget Grace(string key) => Of(key, GraceKind.Id, new GraceTarget());
+}
+
+/// <summary>The benchmark samplers every module ships, as the host registers them.</summary>
+public static class TestSamplers
+{
+    private static readonly IHttpClientFactory Http = new PlainHttpClientFactory();
+
+    public static Grace.Engine.Verify.Benchmarks.LatencySampler All() =>
+        new([new HttpBenchmark(Http), new SqliteBenchmark(), new PostgresBenchmark(), new SqlServerBenchmark()]);
+
+    private sealed class PlainHttpClientFactory : IHttpClientFactory
+    {
+        public HttpClient CreateClient(string name) => new() { Timeout = TimeSpan.FromSeconds(10) };
+    }
+}

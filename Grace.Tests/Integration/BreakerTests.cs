@@ -22,7 +22,7 @@ public sealed class BreakerTests
         services.AddSingleton<ActionResilience>();
         await using var provider = services.BuildServiceProvider();
         var resilience = provider.GetRequiredService<ActionResilience>();
-        var target = new ResolvedTarget("stock-api", TargetKind.Http, null, null, "http://127.0.0.1:9", null);
+        var target = TestTargets.Http("stock-api", "http://127.0.0.1:9");
         var probe = new BreakerStateProbe(resilience);
         Assert.Equal(0, await probe.ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default));
 
@@ -35,7 +35,7 @@ public sealed class BreakerTests
         Assert.Equal(1, await probe.ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default));
         await Assert.ThrowsAsync<Polly.CircuitBreaker.BrokenCircuitException>(() => pipeline.ExecuteAsync<int>(_ => ValueTask.FromResult(1)).AsTask());
 
-        var executor = new BreakerResetExecutor(resilience);
+        var executor = new ResetBreakerAction(resilience);
         var request = new ActionRequest(Guid.NewGuid(), target, new Dictionary<string, string>());
         var snapshot = await executor.SnapshotAsync(request, default);
         Assert.Contains("Open", snapshot.Summary);

@@ -6,7 +6,7 @@ using Grace.Engine.Capture;
 using Grace.Engine.Execute;
 using Grace.Engine.Faults;
 using Grace.Engine.Missions;
-using Grace.Engine.Supervision;
+using Grace.Engine.Adapters.Processes;
 using Grace.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
 

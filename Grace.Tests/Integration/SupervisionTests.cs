@@ -3,7 +3,7 @@ using Grace.Data;
 using Grace.Data.Entities;
 using Grace.Engine.Configuration;
 using Grace.Engine.Execute;
-using Grace.Engine.Supervision;
+using Grace.Engine.Adapters.Processes;
 using Grace.Engine.Targets;
 using Grace.Engine.Verify;
 using Grace.Tests.Infrastructure;

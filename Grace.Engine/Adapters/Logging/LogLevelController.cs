@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Configuration;
+using Grace.Engine.Execute;
 using Serilog;
 using Serilog.Core;
 using Serilog.Events;
