@@ -87,6 +87,10 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<Rollbacks>();
         services.AddSingleton<ExecuteStage>();
         services.AddSingleton<ConclusionStage>();
+        services.AddSingleton<CompensationStage>();
+        services.AddSingleton<Escalate.IncidentJournal>();
+        services.AddSingleton<Escalate.EscalationLadder>();
+        services.AddSingleton<Escalate.IncidentService>();
         services.AddSingleton<LearnStage>();
         services.AddSingleton<ApprovalService>();
         services.AddSingleton<SnapshotService>();
@@ -102,6 +106,7 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<Missions.Steps.ApprovedStep>();
         services.AddSingleton<Missions.Steps.ExecutingStep>();
         services.AddSingleton<Missions.Steps.VerifyingStep>();
+        services.AddSingleton<Missions.Steps.CompensatingStep>();
         services.AddSingleton<Missions.Steps.EndedStep>();
         services.AddSingleton<MissionTransitions>();
         services.AddSingleton<ConsoleQueries>();

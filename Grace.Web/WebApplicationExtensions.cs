@@ -110,6 +110,7 @@ public static class WebApplicationExtensions
         app.MapSignalEndpoints();
         app.MapAlertmanagerEndpoints();
         app.MapSlackEndpoints();
+        app.MapIncidentEndpoints();
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).AllowAnonymous().WithName("Health");
         app.MapHub<PipelineHub>("/hubs/pipeline").RequireAuthorization();
         return app;

@@ -30,6 +30,8 @@ public sealed class CaptureService(
     CaptureCounters counters,
     SignalRateTracker rates,
     IPipelineNotifier notifier,
+    Escalate.EscalationLadder ladder,
+    Escalate.IncidentJournal incidentJournal,
     TimeProvider time,
     ILogger<CaptureService> logger) : BackgroundService
 {
@@ -154,10 +156,12 @@ public sealed class CaptureService(
 
         var toPlan = new List<Guid>();
         var updates = new List<IncidentUpdated>();
+        var lines = new List<IncidentEvent>();
         await SaveRetry.ExecuteAsync(async ct =>
         {
             toPlan.Clear();
             updates.Clear();
+            lines.Clear();
             await using var db = await dbFactory.CreateDbContextAsync(ct);
             var keys = groups.Select(g => g.Fingerprint).ToList();
             var existing = await db.Incidents.Where(i => keys.Contains(i.Fingerprint)).ToDictionaryAsync(i => i.Fingerprint, ct);
@@ -175,6 +179,8 @@ public sealed class CaptureService(
                     {
                         incident.Status = IncidentStatus.Resolved;
                         incident.ResolvedAt = now;
+                        Escalate.EscalationLadder.ClearLadder(incident);
+                        lines.Add(incidentJournal.Add(db, incident.Id, IncidentEventKind.Resolved, $"Resolved by a signal from {Truncate(group.Signals[^1].Source, 256)}."));
                         updates.Add(new IncidentUpdated(now, incident.Id, incident.Fingerprint, incident.Source, incident.Status, incident.Count, false));
                     }
 
@@ -201,16 +207,30 @@ public sealed class CaptureService(
                         LastSeenAt = now,
                         Count = 0,
                     };
+                    incident.OpenedAt = EpisodeStart(firing, now);
                     db.Incidents.Add(incident);
+                    lines.Add(incidentJournal.Add(db, incident.Id, IncidentEventKind.Opened, $"Opened by a signal from {incident.Source}: {Truncate(last.Message, 300)}", at: incident.OpenedAt));
                     MarkForPlanning(incident, last, resolvedLast, toPlan);
                 }
                 else if (incident.Status == IncidentStatus.Resolved || incident.LastSeenAt < quietSince)
                 {
                     // A resolved incident that fires again reopens; an open one silent past the dedup window recurs.
+                    // Either way a new episode begins: time to recover counts from here, and the escalation ladder starts afresh.
+                    var quiet = incident.Status != IncidentStatus.Resolved;
                     incident.Status = IncidentStatus.Open;
                     incident.Reopened++;
                     incident.ResolvedAt = null;
+                    incident.OpenedAt = EpisodeStart(firing, now);
+                    Escalate.EscalationLadder.ClearLadder(incident);
+                    lines.Add(incidentJournal.Add(db, incident.Id, IncidentEventKind.Reopened,
+                        (quiet ? $"Fired again after more than {options.CurrentValue.DedupWindowMinutes} min of quiet" : "Fired again after it was resolved") + $": {Truncate(last.Message, 300)}"));
                     MarkForPlanning(incident, last, resolvedLast, toPlan);
+                }
+                else if (!resolvedLast && ladder.ResumeOnSignal(db, incident) is { } resumed)
+                {
+                    // An open incident that fires again while its next escalation rung waited for it: not forgotten.
+                    lines.Add(resumed);
+                    toPlan.Add(incident.Id);
                 }
 
                 incident.Count += firing.Count;
@@ -225,6 +245,8 @@ public sealed class CaptureService(
                 {
                     incident.Status = IncidentStatus.Resolved;
                     incident.ResolvedAt = now;
+                    Escalate.EscalationLadder.ClearLadder(incident);
+                    lines.Add(incidentJournal.Add(db, incident.Id, IncidentEventKind.Resolved, $"Resolved by a signal from {Truncate(last.Source, 256)}."));
                 }
 
                 updates.Add(new IncidentUpdated(now, incident.Id, incident.Fingerprint, incident.Source, incident.Status, incident.Count, isNew));
@@ -239,10 +261,18 @@ public sealed class CaptureService(
             notifier.Publish(update);
         }
 
+        incidentJournal.Publish(lines);
         foreach (var incidentId in toPlan)
         {
             planning.Enqueue(incidentId);
         }
+    }
+
+    /// <summary>The first signal of an episode; a timestamp from the future (a skewed client clock) counts as now.</summary>
+    private static DateTimeOffset EpisodeStart(List<Signal> firing, DateTimeOffset now)
+    {
+        var first = firing.Min(x => x.Timestamp);
+        return first > now ? now : first;
     }
 
     /// <summary>A new or reopened incident that is still firing needs a mission: marked in the same transaction, planned after the commit.</summary>

@@ -67,6 +67,25 @@ public sealed class PatternOptions
     /// (<c>Grace:Alertmanager:Url</c>) and lift the silence when the mission ends.
     /// </summary>
     public bool SilenceAlertmanager { get; set; }
+    /// <summary>What happens when a mission for this pattern does not heal it; <c>Grace:Engine:Escalation</c> when absent.</summary>
+    public EscalationOptions? Escalation { get; set; }
+}
+
+/// <summary>
+/// The escalation ladder of a pattern: when a mission fails, rolls back, is blocked, expires or is
+/// rejected while its incident is not resolved, try the next-ranked playbook, then retry after the
+/// cooldown (at most <see cref="Retries"/> times), then hand the incident to people and notify them.
+/// </summary>
+public sealed class EscalationOptions
+{
+    /// <summary>Off: a mission that does not heal hands the incident to people at once.</summary>
+    public bool Enabled { get; set; } = true;
+    /// <summary>Try the pattern's other candidate playbooks (best-ranked first) before retrying one.</summary>
+    public bool TryNextPlaybook { get; set; } = true;
+    /// <summary>Retries after every candidate was tried (or refused), each once its cooldown has passed.</summary>
+    public int Retries { get; set; } = 2;
+    /// <summary>The wait before a retry when no cooldown says how long (a block by the hourly cap, a failure of a playbook without one).</summary>
+    public int RetryDelaySeconds { get; set; } = 60;
 }
 
 /// <summary>An action with its contract and its policy.</summary>
@@ -84,6 +103,44 @@ public sealed class PlaybookOptions
     /// <summary>Overrides <c>Grace:Engine:DefaultCooldownSeconds</c>.</summary>
     public int? CooldownSeconds { get; set; }
     public bool DryRun { get; set; }
+    /// <summary>
+    /// A runbook: ordered steps, each an action on a target with its own contract. A failed step is
+    /// rolled back, then the steps done before it are undone in reverse order. When set, the
+    /// playbook's own <see cref="Action"/>, <see cref="Target"/>, <see cref="Parameters"/> and
+    /// <see cref="Contract"/> stay empty.
+    /// </summary>
+    public List<RunbookStepOptions> Steps { get; set; } = [];
+
+    /// <summary>True when the playbook is a runbook of steps.</summary>
+    public bool IsRunbook => Steps.Count > 0;
+
+    /// <summary>The steps to run: the runbook's, or the playbook's one action as a single step.</summary>
+    public IReadOnlyList<RunbookStepOptions> EffectiveSteps => IsRunbook
+        ? Steps
+        : [new RunbookStepOptions { Name = Action, Action = Action, Target = Target, Parameters = Parameters, Contract = Contract }];
+
+    /// <summary>The first action's key (what a list shows for the playbook).</summary>
+    public string FirstAction => IsRunbook ? Steps[0].Action : Action;
+
+    /// <summary>The target of the first action.</summary>
+    public string FirstTarget => IsRunbook ? Steps[0].Target : Target;
+
+    /// <summary>The first step's contract.</summary>
+    public ContractOptions? FirstContract => IsRunbook ? Steps[0].Contract : Contract;
+}
+
+/// <summary>One step of a runbook: an action, its target and parameters, and the contract it promises.</summary>
+public sealed class RunbookStepOptions
+{
+    /// <summary>What people read on the timeline ("drain", "restart"); defaults to the step's action.</summary>
+    public string? Name { get; set; }
+    public string Action { get; set; } = "";
+    public string Target { get; set; } = "";
+    public Dictionary<string, string> Parameters { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+    public ContractOptions? Contract { get; set; }
+
+    /// <summary>The name shown for step <paramref name="index"/> (0-based).</summary>
+    public string NameAt(int index) => string.IsNullOrWhiteSpace(Name) ? $"{Action}" : Name;
 }
 
 /// <summary>The measurable effect a playbook promises.</summary>

@@ -36,6 +36,11 @@ public sealed class CatalogValidator(ExecutorCatalog executors, TargetRegistry t
 
         ReportUnbindable<PatternOptions>("Grace:Patterns", errors);
         ReportUnbindable<PlaybookOptions>("Grace:Playbooks", errors);
+        foreach (var playbook in configuration.GetSection("Grace:Playbooks").GetChildren())
+        {
+            // A step that does not convert would vanish from the runbook.
+            ReportUnbindable<RunbookStepOptions>($"{playbook.Path}:Steps", errors);
+        }
         foreach (var (key, target) in options.Targets)
         {
             var at = $"Grace:Targets:{key}";
@@ -110,6 +115,11 @@ public sealed class CatalogValidator(ExecutorCatalog executors, TargetRegistry t
                 }
             }
 
+            if (pattern.Escalation is { } escalation)
+            {
+                ValidateEscalation($"{at}:Escalation", escalation, errors);
+            }
+
             if (pattern.Target is { Length: > 0 } t && !options.Targets.ContainsKey(t))
             {
                 errors.Add($"{at}:Target: target '{t}' is not defined under Grace:Targets.");
@@ -126,6 +136,8 @@ public sealed class CatalogValidator(ExecutorCatalog executors, TargetRegistry t
         {
             ValidatePlaybook($"Grace:Playbooks:{key}", playbook, options, errors);
         }
+
+        ValidateEscalation("Grace:Engine:Escalation", configuration.GetSection("Grace:Engine:Escalation").Get<EscalationOptions>() ?? new EscalationOptions(), errors);
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
@@ -179,43 +191,87 @@ public sealed class CatalogValidator(ExecutorCatalog executors, TargetRegistry t
             errors.Add($"{at}:CooldownSeconds must not be negative.");
         }
 
-        if (!executors.Executors.TryGetValue(playbook.Action, out var executor))
+        if (!playbook.IsRunbook)
         {
-            errors.Add($"{at}:Action: unknown action '{playbook.Action}'; known actions: {string.Join(", ", executors.Executors.Keys.Order())}.");
+            ValidateAction(at, playbook.Action, playbook.Target, playbook.Parameters, playbook.Contract, options, errors);
+            return;
+        }
+
+        // A runbook's steps carry the actions; a top-level action beside them would be ambiguous.
+        foreach (var (key, set) in new[] { ("Action", !string.IsNullOrWhiteSpace(playbook.Action)), ("Target", !string.IsNullOrWhiteSpace(playbook.Target)),
+                     ("Parameters", playbook.Parameters.Count > 0), ("Contract", playbook.Contract is not null) })
+        {
+            if (set)
+            {
+                errors.Add($"{at}:{key} must be left out of a runbook: each of its Steps has its own.");
+            }
+        }
+
+        if (playbook.Steps.Count > MaxRunbookSteps)
+        {
+            errors.Add($"{at}:Steps has {playbook.Steps.Count} steps; a runbook has at most {MaxRunbookSteps}.");
+        }
+
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < playbook.Steps.Count; i++)
+        {
+            var step = playbook.Steps[i];
+            var stepAt = $"{at}:Steps:{i}";
+            if (step.Name is { Length: > 100 })
+            {
+                errors.Add($"{stepAt}:Name must be at most 100 characters.");
+            }
+            else if (!string.IsNullOrWhiteSpace(step.Name) && !names.Add(step.Name))
+            {
+                errors.Add($"{stepAt}:Name '{step.Name}' is used by another step of this runbook.");
+            }
+
+            ValidateAction(stepAt, step.Action, step.Target, step.Parameters, step.Contract, options, errors);
+        }
+    }
+
+    /// <summary>The most steps one runbook may have.</summary>
+    public const int MaxRunbookSteps = 20;
+
+    private void ValidateAction(string at, string action, string targetKey, Dictionary<string, string> parameters, ContractOptions? contract, CatalogOptions options, List<string> errors)
+    {
+        if (!executors.Executors.TryGetValue(action, out var executor))
+        {
+            errors.Add($"{at}:Action: unknown action '{action}'; known actions: {string.Join(", ", executors.Executors.Keys.Order())}.");
         }
 
         ResolvedTarget? target = null;
-        if (string.IsNullOrWhiteSpace(playbook.Target))
+        if (string.IsNullOrWhiteSpace(targetKey))
         {
             errors.Add($"{at}:Target is required.");
         }
-        else if ((target = Resolve(playbook.Target, options)) is null)
+        else if ((target = Resolve(targetKey, options)) is null)
         {
-            errors.Add($"{at}:Target: target '{playbook.Target}' is not defined under Grace:Targets.");
+            errors.Add($"{at}:Target: target '{targetKey}' is not defined under Grace:Targets.");
         }
 
         if (executor is not null)
         {
             if (target is not null && !executor.TargetKinds.Accepts(target.Kind))
             {
-                errors.Add($"{at}:Target: action '{executor.Action}' works on {executor.TargetKinds.Describe()} targets, and '{playbook.Target}' is {target.Kind}.");
+                errors.Add($"{at}:Target: action '{executor.Action}' works on {executor.TargetKinds.Describe()} targets, and '{targetKey}' is {target.Kind}.");
             }
 
-            errors.AddRange(executor.ValidateParameters(playbook.Parameters).Select(e => $"{at}:{e}"));
+            errors.AddRange(executor.ValidateParameters(parameters).Select(e => $"{at}:{e}"));
             if (target is not null)
             {
                 // What this use needs of its target (a cache folder under a cache root, a restart that fits the action timeout).
-                errors.AddRange(executor.ValidateUse(target, playbook.Parameters).Select(e => $"{at}:{e}"));
+                errors.AddRange(executor.ValidateUse(target, parameters).Select(e => $"{at}:{e}"));
             }
         }
 
-        if (playbook.Contract is not { } contract)
+        if (contract is null)
         {
             errors.Add($"{at}:Contract is required: every action states the measurable effect it promises.");
             return;
         }
 
-        var probeTargetKey = contract.Target ?? playbook.Target;
+        var probeTargetKey = contract.Target ?? targetKey;
         if (contract.Target is not null && !options.Targets.ContainsKey(contract.Target))
         {
             errors.Add($"{at}:Contract:Target: target '{contract.Target}' is not defined under Grace:Targets.");
@@ -233,6 +289,20 @@ public sealed class CatalogValidator(ExecutorCatalog executors, TargetRegistry t
         if (double.IsNaN(contract.Threshold) || double.IsInfinity(contract.Threshold))
         {
             errors.Add($"{at}:Contract:Threshold must be a finite number.");
+        }
+    }
+
+    /// <summary>The escalation ladder of a pattern, or the engine's default one.</summary>
+    private static void ValidateEscalation(string at, EscalationOptions escalation, List<string> errors)
+    {
+        if (escalation.Retries is < 0 or > 10)
+        {
+            errors.Add($"{at}:Retries must be between 0 and 10 (it is {escalation.Retries}).");
+        }
+
+        if (escalation.RetryDelaySeconds is < 1 or > 86_400)
+        {
+            errors.Add($"{at}:RetryDelaySeconds must be between 1 and 86400 (it is {escalation.RetryDelaySeconds}).");
         }
     }
 }

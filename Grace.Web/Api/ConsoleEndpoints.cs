@@ -16,11 +16,12 @@ public static class ConsoleEndpoints
         {
             var period = Math.Clamp(days ?? 30, 1, 3650);
             var outcomes = await queries.OutcomesAsync(time.GetUtcNow().AddDays(-period), cancellationToken);
-            var csv = new StringBuilder("at,mission,pattern,playbook,target,final_state,success,rolled_back,time_to_recover_s\n");
+            var csv = new StringBuilder("at,mission,pattern,playbook,target,final_state,success,rolled_back,time_to_recover_s,detect_s,decide_s,approve_s,act_s,verify_s,failed_step\n");
             foreach (var o in outcomes)
             {
                 csv.Append(CultureInfo.InvariantCulture, $"{o.At:O},{o.MissionId},{Field(o.PatternKey)},{Field(o.PlaybookKey)},{Field(o.Target)},{o.FinalState},")
-                   .Append(CultureInfo.InvariantCulture, $"{(o.Success ? "true" : "false")},{(o.RolledBack ? "true" : "false")},{o.TimeToRecoverSeconds?.ToString("0.###", CultureInfo.InvariantCulture)}\n");
+                   .Append(CultureInfo.InvariantCulture, $"{(o.Success ? "true" : "false")},{(o.RolledBack ? "true" : "false")},{Seconds(o.TimeToRecoverSeconds)},")
+                   .Append(CultureInfo.InvariantCulture, $"{Seconds(o.DetectSeconds)},{Seconds(o.DecideSeconds)},{Seconds(o.ApproveSeconds)},{Seconds(o.ActSeconds)},{Seconds(o.VerifySeconds)},{(o.FailedStep is { } step ? Field(step) : "")}\n");
             }
 
             return Results.File(Encoding.UTF8.GetBytes(csv.ToString()), "text/csv", $"grace-outcomes-{period}d.csv");
@@ -162,6 +163,8 @@ public static class ConsoleEndpoints
             return Results.Problem(statusCode: code, title: ex.Forbidden ? "Not allowed." : title, detail: ex.Message);
         }
     }
+
+    private static string? Seconds(double? value) => value?.ToString("0.###", CultureInfo.InvariantCulture);
 
     // RFC 4180 quoting, and a leading quote on text a spreadsheet would run as a formula.
     private static string Field(string value)
