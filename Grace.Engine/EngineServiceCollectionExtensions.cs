@@ -52,6 +52,7 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<TargetRegistry>();
         services.AddResiliencePipeline("grace:default", b => b.AddTimeout(TimeSpan.FromSeconds(30)));
         services.AddResiliencePipeline(ExecuteStage.BookkeepingPipeline, ExecuteStage.AddBookkeepingPipeline);
+        services.AddSingleton<TargetBreakers>();
         services.AddSingleton<ActionResilience>();
         services.Configure<Polly.Telemetry.TelemetryOptions>(o => o.SeverityProvider = ActionResilience.Severity);
 

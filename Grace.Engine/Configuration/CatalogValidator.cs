@@ -11,7 +11,7 @@ namespace Grace.Engine.Configuration;
 /// Checks targets, patterns and playbooks at start. Every fault names its configuration key, so a
 /// broken <c>appsettings.json</c> stops Grace with a message that says what to fix and where.
 /// </summary>
-public sealed class CatalogValidator(ExecutorCatalog executors, TargetRegistry targets, Cluster.TargetPlacement placement, Verify.Benchmarks.LatencySampler benchmarks,
+public sealed class CatalogValidator(ExecutorCatalog executors, TargetKinds targets, Verify.Benchmarks.LatencySampler benchmarks,
     IConfiguration configuration, Cluster.GraceInstance instance)
     : IValidateOptions<CatalogOptions>
 {
@@ -58,7 +58,7 @@ public sealed class CatalogValidator(ExecutorCatalog executors, TargetRegistry t
             }
 
             var idle = (target.Optional && settings.Missing is not null) || settings.Idle is not null;
-            var hostBound = placement.IsHostBound(target);
+            var hostBound = targets.IsHostBound(target);
             var demoService = string.Equals(key, configuration["Grace:Faults:DemoServiceTarget"] ?? "demo-orders-api", StringComparison.OrdinalIgnoreCase);
             if (instance.IsClustered && (hostBound || demoService) && instance.InstanceOf(target) is null && !idle)
             {

@@ -14,21 +14,13 @@ namespace Grace.Engine.Execute;
 /// jitter on transient faults only, and a circuit breaker per target, so a sick target is left
 /// alone for a while instead of hammered.
 /// </summary>
-public sealed class ActionResilience(ResiliencePipelineRegistry<string> registry, IOptionsMonitor<EngineOptions> options, Targets.TargetRegistry targets)
+public sealed class ActionResilience(ResiliencePipelineRegistry<string> registry, IOptionsMonitor<EngineOptions> options, Targets.TargetRegistry targets, TargetBreakers breakers)
 {
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (CircuitBreakerStateProvider State, CircuitBreakerManualControl Control)> _breakers =
-        new(StringComparer.OrdinalIgnoreCase);
-
     /// <summary>The breaker of a target's outbound calls, once a call has created it.</summary>
-    public bool TryGetBreaker(string target, out CircuitBreakerStateProvider state, out CircuitBreakerManualControl control)
-    {
-        var found = _breakers.TryGetValue(target, out var breaker);
-        (state, control) = breaker;
-        return found;
-    }
+    public bool TryGetBreaker(string target, out CircuitBreakerStateProvider state, out CircuitBreakerManualControl control) =>
+        breakers.TryGet(target, out state, out control);
 
-    private (CircuitBreakerStateProvider State, CircuitBreakerManualControl Control) BreakerOf(string target) =>
-        _breakers.GetOrAdd(target, _ => (new CircuitBreakerStateProvider(), new CircuitBreakerManualControl()));
+    private (CircuitBreakerStateProvider State, CircuitBreakerManualControl Control) BreakerOf(string target) => breakers.Of(target);
 
     public ResiliencePipeline ForAction(string target) => registry.GetOrAddPipeline($"grace:action:{target}", builder =>
     {
@@ -107,4 +99,26 @@ public sealed class ActionResilience(ResiliencePipelineRegistry<string> registry
         TimeoutRejectedException or TimeoutException => true,
         _ => targets.IsTransient(target, ex),
     };
+}
+
+/// <summary>
+/// The circuit breaker of each target's outbound calls. Kept apart from <see cref="ActionResilience"/>
+/// so the breaker actions can read and reset it without depending on the target registry, which the
+/// catalog check (and so every action) sits beneath.
+/// </summary>
+public sealed class TargetBreakers
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (CircuitBreakerStateProvider State, CircuitBreakerManualControl Control)> _breakers =
+        new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The breaker of a target's outbound calls, once a call has created it.</summary>
+    public bool TryGet(string target, out CircuitBreakerStateProvider state, out CircuitBreakerManualControl control)
+    {
+        var found = _breakers.TryGetValue(target, out var breaker);
+        (state, control) = breaker;
+        return found;
+    }
+
+    internal (CircuitBreakerStateProvider State, CircuitBreakerManualControl Control) Of(string target) =>
+        _breakers.GetOrAdd(target, _ => (new CircuitBreakerStateProvider(), new CircuitBreakerManualControl()));
 }

@@ -17,32 +17,40 @@ public sealed record ResolvedTarget(string Key, TargetKind Kind, string? Descrip
     public override string ToString() => $"{Key} ({Kind})";
 }
 
-/// <summary>The kinds of target the adapter modules registered, by name.</summary>
-public sealed class TargetKinds(IEnumerable<ITargetKindAdapter> adapters)
+/// <summary>
+/// The kinds of target the adapter modules registered, by name, and what a kind says about one
+/// target's options. Depends on nothing that reads the catalog, so the catalog check can use it.
+/// </summary>
+public sealed class TargetKinds(IEnumerable<ITargetKindAdapter> adapters, IConfiguration configuration)
 {
     private readonly Dictionary<TargetKind, ITargetKindAdapter> _byKind = adapters.ToDictionary(a => a.Kind);
+    private readonly ConcurrentDictionary<string, TargetSettings> _settings = new(StringComparer.OrdinalIgnoreCase);
 
     public IEnumerable<TargetKind> All => _byKind.Keys.OrderBy(k => k.Name, StringComparer.OrdinalIgnoreCase);
 
     public bool TryGet(TargetKind kind, out ITargetKindAdapter adapter) => _byKind.TryGetValue(kind, out adapter!);
+
+    /// <summary>The kind's settings of a target, bound once from its section of <c>Grace:Targets</c>.</summary>
+    public TargetSettings SettingsOf(string key, TargetOptions options) =>
+        TryGet(options.Kind, out var adapter)
+            ? _settings.GetOrAdd(key, _ => adapter.Bind(key, configuration.GetSection($"{CatalogOptions.Section}:Targets:{key}")))
+            : new TargetSettings(null, Problems: [$"Kind '{options.Kind}' is not a target kind; use one of {string.Join(", ", All)}."]);
+
+    /// <summary>True when only one machine can act on the target (see <see cref="TargetOptions.Instance"/>).</summary>
+    public bool IsHostBound(TargetOptions options) => options.Instance is not null || (TryGet(options.Kind, out var adapter) && adapter.IsHostBound);
 }
 
 /// <summary>
 /// Resolves target keys from <c>Grace:Targets</c>: the common options, and the kind's own settings
 /// bound by its adapter from the same section (once per target).
 /// </summary>
-public sealed class TargetRegistry(IOptionsMonitor<CatalogOptions> catalog, IConfiguration configuration, TargetKinds kinds)
+public sealed class TargetRegistry(IOptionsMonitor<CatalogOptions> catalog, TargetKinds kinds)
 {
-    private readonly ConcurrentDictionary<string, TargetSettings> _settings = new(StringComparer.OrdinalIgnoreCase);
-
     /// <summary>The configured target keys.</summary>
     public IEnumerable<string> Keys => catalog.CurrentValue.Targets.Keys;
 
-    /// <summary>The kind's settings of a target; used by the catalog check with the options being checked.</summary>
-    public TargetSettings SettingsOf(string key, TargetOptions options) =>
-        kinds.TryGet(options.Kind, out var adapter)
-            ? _settings.GetOrAdd(key, _ => adapter.Bind(key, configuration.GetSection($"{CatalogOptions.Section}:Targets:{key}")))
-            : new TargetSettings(null, Problems: [$"Kind '{options.Kind}' is not a target kind; use one of {string.Join(", ", kinds.All)}."]);
+    /// <summary>The kind's settings of a target.</summary>
+    public TargetSettings SettingsOf(string key, TargetOptions options) => kinds.SettingsOf(key, options);
 
     public bool TryResolve(string key, out ResolvedTarget target)
     {
@@ -82,7 +90,7 @@ public sealed class TargetRegistry(IOptionsMonitor<CatalogOptions> catalog, ICon
     }
 
     /// <summary>True when only one machine can act on the target (see <see cref="TargetOptions.Instance"/>).</summary>
-    public bool IsHostBound(TargetOptions options) => options.Instance is not null || (kinds.TryGet(options.Kind, out var adapter) && adapter.IsHostBound);
+    public bool IsHostBound(TargetOptions options) => kinds.IsHostBound(options);
 
     /// <summary>Whether a failure of a call to a target is worth a retry: the target's kind decides, beyond timeouts.</summary>
     public bool IsTransient(string key, Exception exception) =>

@@ -1,3 +1,5 @@
+using Polly;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -65,6 +67,24 @@ public static class TestTargets
 }
 
 /// <summary>The benchmark samplers every module ships, as the host registers them.</summary>
+/// <summary>Grace's action pipelines with no targets configured, for tests of the breakers alone.</summary>
+public static class TestResilience
+{
+    public static ServiceProvider Services()
+    {
+        var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection();
+        services.AddResiliencePipeline("unused", b => b.AddTimeout(TimeSpan.FromSeconds(1)));
+        services.AddSingleton<IOptionsMonitor<Grace.Engine.Configuration.EngineOptions>>(new FixedOptionsMonitor<Grace.Engine.Configuration.EngineOptions>(new()));
+        services.AddSingleton<IOptionsMonitor<Grace.Engine.Configuration.CatalogOptions>>(new FixedOptionsMonitor<Grace.Engine.Configuration.CatalogOptions>(new()));
+        services.AddSingleton<Microsoft.Extensions.Configuration.IConfiguration>(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
+        services.AddSingleton<Grace.Engine.Targets.TargetKinds>();
+        services.AddSingleton<Grace.Engine.Targets.TargetRegistry>();
+        services.AddSingleton<Grace.Engine.Execute.TargetBreakers>();
+        services.AddSingleton<Grace.Engine.Execute.ActionResilience>();
+        return services.BuildServiceProvider();
+    }
+}
+
 public static class TestSamplers
 {
     private static readonly IHttpClientFactory Http = new PlainHttpClientFactory();

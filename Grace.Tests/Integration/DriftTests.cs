@@ -84,11 +84,8 @@ public sealed class DriftTests : IDisposable
     [Fact]
     public async Task A_breaker_reset_holds_for_the_state_the_approvers_saw()
     {
-        var services = new ServiceCollection();
-        services.AddResiliencePipeline("unused", b => b.AddTimeout(TimeSpan.FromSeconds(1)));
-        services.AddSingleton<IOptionsMonitor<EngineOptions>>(new FixedOptionsMonitor<EngineOptions>(new EngineOptions()));
-        services.AddSingleton<ActionResilience>();
-        await using var provider = services.BuildServiceProvider();
+        await using var provider = TestResilience.Services();
+        var breakers = provider.GetRequiredService<TargetBreakers>();
         var resilience = provider.GetRequiredService<ActionResilience>();
         var pipeline = resilience.ForAction("stock-api");
         for (var i = 0; i < 4; i++)
@@ -96,7 +93,7 @@ public sealed class DriftTests : IDisposable
             await Assert.ThrowsAsync<InvalidOperationException>(() => pipeline.ExecuteAsync<int>(_ => throw new InvalidOperationException("broken")).AsTask());
         }
 
-        var executor = new ResetBreakerAction(resilience);
+        var executor = new ResetBreakerAction(breakers);
         var request = Request(TestTargets.Http("stock-api", "http://127.0.0.1:9"));
         var approved = await executor.SnapshotAsync(request, default);
         Assert.Equal("breaker of 'stock-api' Open", approved.ApprovedAgainst);

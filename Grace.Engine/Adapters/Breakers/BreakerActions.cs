@@ -13,7 +13,7 @@ namespace Grace.Engine.Adapters.Breakers;
 /// would only block calls, so there is no rollback. An approval holds for the breaker state the
 /// approvers saw: a breaker that closed (or opened) by itself since needs a new decision.
 /// </summary>
-public sealed class ResetBreakerAction(ActionResilience resilience) : RemediationAction<NoParameters>
+public sealed class ResetBreakerAction(TargetBreakers breakers) : RemediationAction<NoParameters>
 {
     public override string Action => "breaker.reset";
     public override IReadOnlySet<TargetKind> TargetKinds => KindSets.AnyKind;
@@ -23,7 +23,7 @@ public sealed class ResetBreakerAction(ActionResilience resilience) : Remediatio
 
     protected override Task<SnapshotState> SnapshotAsync(ActionRequest request, NoParameters p, CancellationToken cancellationToken)
     {
-        CircuitState? circuit = resilience.TryGetBreaker(request.Target.Key, out var provider, out _) ? provider.CircuitState : null;
+        CircuitState? circuit = breakers.TryGet(request.Target.Key, out var provider, out _) ? provider.CircuitState : null;
         var state = circuit?.ToString() ?? "none yet";
         var value = new BreakerValue(request.Target.Key, circuit);
         return Task.FromResult(Consent.Snapshot(JsonSerializer.Serialize(new { state }), $"Breaker of '{request.Target.Key}': {state}.", value, value.Describe()));
@@ -42,7 +42,7 @@ public sealed class ResetBreakerAction(ActionResilience resilience) : Remediatio
 
     protected override async Task<ActionResult> ExecuteAsync(ActionRequest request, NoParameters p, SnapshotState snapshot, CancellationToken cancellationToken)
     {
-        if (!resilience.TryGetBreaker(request.Target.Key, out var provider, out var control))
+        if (!breakers.TryGet(request.Target.Key, out var provider, out var control))
         {
             return new ActionResult($"'{request.Target.Key}' has no breaker yet: nothing to reset.");
         }
@@ -54,14 +54,14 @@ public sealed class ResetBreakerAction(ActionResilience resilience) : Remediatio
 }
 
 /// <summary><c>breaker.state</c>: 0 closed, 1 open, 2 half-open, 3 isolated (a target never called reads 0).</summary>
-public sealed class BreakerStateProbe(ActionResilience resilience) : Probe<NoParameters>
+public sealed class BreakerStateProbe(TargetBreakers breakers) : Probe<NoParameters>
 {
     public override string Key => "breaker.state";
     public override string Unit => "state";
     public override IReadOnlySet<TargetKind> TargetKinds => KindSets.AnyKind;
 
     protected override Task<double> ReadAsync(ProbeRequest request, NoParameters p, CancellationToken cancellationToken) =>
-        Task.FromResult(resilience.TryGetBreaker(request.Target.Key, out var provider, out _) ? (double)(int)provider.CircuitState : (double)(int)CircuitState.Closed);
+        Task.FromResult(breakers.TryGet(request.Target.Key, out var provider, out _) ? (double)(int)provider.CircuitState : (double)(int)CircuitState.Closed);
 }
 
 public static class BreakerExtensions
