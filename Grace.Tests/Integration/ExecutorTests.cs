@@ -157,7 +157,9 @@ public sealed class ExecutorTests : IDisposable
         time.Advance(TimeSpan.FromHours(1));
         Assert.Equal(LogEventLevel.Information, levels.GetLevel("Grace"));
 
-        Assert.Contains(executor.ValidateParameters(new Dictionary<string, string> { ["Source"] = "Nope", ["Level"] = "Loud" }),
+        Assert.Contains(executor.ValidateParameters(new Dictionary<string, string> { ["Source"] = "Grace", ["Level"] = "Loud" }),
+            e => e.StartsWith("Parameters:Level 'Loud' is not a valid value", StringComparison.Ordinal));
+        Assert.Contains(executor.ValidateParameters(new Dictionary<string, string> { ["Source"] = "Nope", ["Level"] = "Debug" }),
             e => e.StartsWith("Parameters:Source", StringComparison.Ordinal));
     }
 }

@@ -32,7 +32,7 @@ public sealed class FeatureFlagTests : SqliteDatabaseTest
             Assert.Contains("on (from configuration)", snapshot.Summary);
             var result = await executor.ExecuteAsync(request, snapshot, default);
             Assert.Contains("now off", result.Message);
-            Assert.Equal(0, await new FlagEnabledProbe(features).ReadAsync(new ProbeRequest(request.Target, request.Parameters, null), default));
+            Assert.Equal(0, await new FlagEnabledProbe(features).ReadAsync(new ProbeRequest(request.Target, new Dictionary<string, string> { ["Flag"] = "NewCheckout" }, null), default));
         }
 
         await using var second = Host();

@@ -51,6 +51,7 @@ public static class DirectoryTargetsExtensions
         services.AddSingleton<CacheRoots>();
         services.AddSingleton<IRemediationExecutor, CacheDirectoryExecutor>();
         services.AddSingleton<IProbe, DirectoryBytesProbe>();
+        services.AddSingleton<Faults.IFaultDemo, CacheFillFault>();
         return services;
     }
 }

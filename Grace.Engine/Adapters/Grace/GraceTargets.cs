@@ -13,14 +13,27 @@ public sealed class GraceKind : TargetKindAdapter<GraceKind.Options>
     // Each instance is its own Grace: a change of level applies to the process it runs in.
     public override bool IsHostBound => true;
 
-    protected override TargetSettings Resolve(string key, Options options) => TargetSettings.Of(new GraceTarget());
+    protected override TargetSettings Resolve(string key, Options options)
+    {
+        Uri? url = null;
+        if (options.Url is { } text && !Uri.TryCreate(text, UriKind.Absolute, out url))
+        {
+            return new TargetSettings(null, Problems: [$"Url '{text}' is not an absolute URL."]);
+        }
 
-    /// <summary>A Grace target has no settings of its own.</summary>
-    public sealed class Options;
+        return TargetSettings.Of(new GraceTarget(url));
+    }
+
+    /// <summary><c>Grace:Targets:&lt;key&gt;</c> of a Grace target.</summary>
+    public sealed class Options
+    {
+        /// <summary>Where this Grace answers HTTP, for benchmarks of its own endpoints; optional.</summary>
+        public string? Url { get; set; }
+    }
 }
 
-/// <summary>The settings of a Grace target: none; it is the process Grace runs in.</summary>
-public sealed record GraceTarget;
+/// <summary>The settings of a Grace target: the process Grace runs in, and the Url it answers on, if given.</summary>
+public sealed record GraceTarget(Uri? Url = null) : Http.IHttpEndpoint;
 
 public static class GraceTargetsExtensions
 {

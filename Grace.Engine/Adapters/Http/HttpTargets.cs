@@ -314,6 +314,7 @@ public static class HttpTargetsExtensions
         services.AddSingleton<IProbe, HttpStatusProbe>();
         services.AddSingleton<IProbe, HttpLatencyProbe>();
         services.AddSingleton<IBenchmarkSampler, HttpBenchmark>();
+        services.AddSingleton<Faults.IFaultDemo, HealthEndpointFault>();
         return services;
     }
 }

@@ -62,6 +62,7 @@ public static class PostgresTargetsExtensions
         services.AddSingleton<IProbe, PostgresBlockedSessionsProbe>();
         services.AddSingleton<IProbe, PostgresDeadTuplesProbe>();
         services.AddSingleton<IBenchmarkSampler, PostgresBenchmark>();
+        services.AddSingleton<Faults.IFaultDemo, LockHoldFault>();
         return services;
     }
 }

@@ -308,6 +308,8 @@ public static class ProcessTargetsExtensions
         services.AddSingleton<IProbe, ProcessCpuProbe>();
         services.AddSingleton<IProbe, ProcessSilenceProbe>();
         services.AddSingleton<IProbe, ProcessResponsiveProbe>();
+        services.AddSingleton<Faults.IFaultDemo, ProcessCrashFault>();
+        services.AddSingleton<Faults.IFaultDemo, ProcessHangFault>();
         return services;
     }
 }

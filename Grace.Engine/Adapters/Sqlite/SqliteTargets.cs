@@ -101,6 +101,7 @@ public static class SqliteTargetsExtensions
         services.AddSingleton<IProbe, SqliteWalBytesProbe>();
         services.AddSingleton<IProbe, SqliteFileBytesProbe>();
         services.AddSingleton<Verify.Benchmarks.IBenchmarkSampler, SqliteBenchmark>();
+        services.AddSingleton<Faults.IFaultDemo, WalGrowthFault>();
         return services;
     }
 }
