@@ -1,4 +1,4 @@
-using Grace.Engine.Execute.Logging;
+using Grace.Engine.Adapters.Logging;
 using Grace.Web.Api;
 using Grace.Web.Components;
 using Grace.Web.Hubs;

@@ -12,57 +12,37 @@ public sealed class CatalogOptions
     public Dictionary<string, PlaybookOptions> Playbooks { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 }
 
-public enum TargetKind
-{
-    /// <summary>Grace's own process (logging levels, its own signals).</summary>
-    Grace,
-    /// <summary>A SQLite database file; <c>UseGraceDatabase</c> points it at Grace's own.</summary>
-    Sqlite,
-    /// <summary>A folder on this machine.</summary>
-    Directory,
-    Http,
-    Postgres,
-    SqlServer,
-    Process,
-}
-
-/// <summary>Something Grace heals.</summary>
+/// <summary>
+/// Something Grace heals: what every target has. Its kind's own settings (a <c>Path</c>, a
+/// <c>Url</c>, a <c>ConnectionString</c>, a <c>Command</c>...) sit in the same configuration section
+/// and are bound by the kind's adapter module (see <see cref="Adapters.ITargetKindAdapter"/>).
+/// </summary>
 public sealed class TargetOptions
 {
+    /// <summary>The kind's name, as its adapter module declares it (<c>Sqlite</c>, <c>Http</c>, <c>Process</c>...).</summary>
     public TargetKind Kind { get; set; }
+
     public string? Description { get; set; }
+
     /// <summary>
     /// May be left unconfigured (a demo database without a connection string): Grace starts anyway,
     /// skips its health check and blocks its missions, naming the setting to give it.
     /// </summary>
     public bool Optional { get; set; }
-    /// <summary>File or folder path (SQLite, Directory), relative to the content root unless absolute.</summary>
-    public string? Path { get; set; }
-    /// <summary>For a SQLite target: use Grace's own database file.</summary>
-    public bool UseGraceDatabase { get; set; }
-    public string? ConnectionString { get; set; }
-    public string? Url { get; set; }
+
     /// <summary>Latency benchmarks sampled before and after every action on this target; a regression rolls the action back.</summary>
     public List<Verify.Benchmarks.BenchmarkOptions> Benchmarks { get; set; } = [];
-    /// <summary>For a Process target: the executable Grace starts and supervises.</summary>
-    public string? Command { get; set; }
-    public List<string> Arguments { get; set; } = [];
-    public string? WorkingDirectory { get; set; }
+
     /// <summary>A periodic check whose failure becomes a signal, so faults nobody logged are noticed.</summary>
     public Capture.HealthCheckOptions? HealthCheck { get; set; }
+
     /// <summary>
     /// In a cluster, the instance (<c>Grace:Cluster:InstanceName</c>) on whose machine this target
     /// lives: its actions, probes, health check and supervision run only there. Required for
-    /// host-bound kinds in a cluster; optional for an Http target reachable from one machine only.
+    /// host-bound kinds in a cluster (unless <c>Grace:Cluster:DefaultTargetInstance</c> names one);
+    /// any target that names it becomes host-bound (a service on a loopback address, say).
     /// </summary>
     public string? Instance { get; set; }
-
-    /// <summary>
-    /// True when only one machine can act on the target: a process, a file or folder, Grace's own
-    /// process, or any target that names its <see cref="Instance"/> (a service on a loopback
-    /// address, say, in a cluster that spans machines).
-    /// </summary>
-    public bool IsHostBound => Kind is TargetKind.Process or TargetKind.Sqlite or TargetKind.Directory or TargetKind.Grace || Instance is not null;
 }
 
 /// <summary>What an incident must look like for a playbook to apply. Every field set must match.</summary>

@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using Grace.Data;
+using Grace.Engine.Adapters;
 using Grace.Engine.Execute;
 using Grace.Engine.Targets;
 using Microsoft.Extensions.Configuration;
@@ -11,9 +11,17 @@ namespace Grace.Engine.Configuration;
 /// Checks targets, patterns and playbooks at start. Every fault names its configuration key, so a
 /// broken <c>appsettings.json</c> stops Grace with a message that says what to fix and where.
 /// </summary>
-public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver paths, CacheRoots cacheRoots, IConfiguration configuration, Cluster.GraceInstance instance, GraceDatabaseInfo database)
+public sealed class CatalogValidator(ExecutorCatalog executors, TargetKinds targets, Verify.Benchmarks.LatencySampler benchmarks,
+    IConfiguration configuration, Cluster.GraceInstance instance)
     : IValidateOptions<CatalogOptions>
 {
+    private readonly Dictionary<string, ResolvedTarget> _resolved = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>A target as its kind binds it, from the options being checked (the monitor is not ready yet).</summary>
+    private ResolvedTarget? Resolve(string key, CatalogOptions options) =>
+        options.Targets.TryGetValue(key, out var target) ? _resolved.TryGetValue(key, out var known) ? known
+            : _resolved[key] = new ResolvedTarget(key, target.Kind, target.Description, target, targets.SettingsOf(key, target).Value) : null;
+
     public ValidateOptionsResult Validate(string? name, CatalogOptions options)
     {
         var errors = new List<string>();
@@ -36,23 +44,32 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
         foreach (var (key, target) in options.Targets)
         {
             var at = $"Grace:Targets:{key}";
-            if (!target.Optional && TargetRegistry.Missing(target) is { } missing)
+            if (target.Kind.IsEmpty)
+            {
+                errors.Add($"{at}:Kind is required (one of the target kinds Grace knows).");
+                continue;
+            }
+
+            var settings = targets.SettingsOf(key, target);
+            errors.AddRange(settings.Faults.Select(f => $"{at}:{f}"));
+            if (!target.Optional && settings.Missing is { } missing)
             {
                 errors.Add($"{at}:{missing.Setting} {missing.Why}.");
             }
 
-            var idle = (target.Optional && TargetRegistry.Missing(target) is not null) || TargetRegistry.IsIdleGraceDatabase(target, database.Provider);
+            var idle = (target.Optional && settings.Missing is not null) || settings.Idle is not null;
+            var hostBound = targets.IsHostBound(target);
             var demoService = string.Equals(key, configuration["Grace:Faults:DemoServiceTarget"] ?? "demo-orders-api", StringComparison.OrdinalIgnoreCase);
-            if (instance.IsClustered && (target.IsHostBound || demoService) && instance.InstanceOf(target) is null && !idle)
+            if (instance.IsClustered && (hostBound || demoService) && instance.InstanceOf(target) is null && !idle)
             {
-                errors.Add(demoService && !target.IsHostBound
+                errors.Add(demoService && !hostBound
                     ? $"{at}:Instance is required in a cluster: Grace serves this demo service itself, on one instance. Name it (its Grace:Cluster:InstanceName), or set Grace:Cluster:DefaultTargetInstance for every such target."
                     : $"{at}:Instance is required in a cluster: a {target.Kind} target lives on one machine, so name the instance that acts on it (its Grace:Cluster:InstanceName), or set Grace:Cluster:DefaultTargetInstance for every such target.");
             }
 
             if (target.HealthCheck is { } check)
             {
-                ValidateProbeUse($"{at}:HealthCheck", check.Probe, check.Parameters, key, target, errors);
+                ValidateProbeUse($"{at}:HealthCheck", check.Probe, check.Parameters, key, Resolve(key, options), errors);
                 if (check.IntervalSeconds is < 1 or > 86_400)
                 {
                     errors.Add($"{at}:HealthCheck:IntervalSeconds must be between 1 and 86400 (it is {check.IntervalSeconds:G}).");
@@ -66,7 +83,7 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
 
             for (var i = 0; i < target.Benchmarks.Count; i++)
             {
-                errors.AddRange(Verify.Benchmarks.LatencySampler.Validate(target.Benchmarks[i], target).Select(e => $"{at}:Benchmarks:{i}:{e}"));
+                errors.AddRange(benchmarks.Validate(target.Benchmarks[i], Resolve(key, options)!).Select(e => $"{at}:Benchmarks:{i}:{e}"));
             }
         }
 
@@ -126,7 +143,7 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
     }
 
     /// <summary>A probe named by a contract or a health check: known, able to read that kind of target, with valid parameters.</summary>
-    private void ValidateProbeUse(string at, string probeKey, IReadOnlyDictionary<string, string> parameters, string targetKey, TargetOptions? target, List<string> errors)
+    private void ValidateProbeUse(string at, string probeKey, IReadOnlyDictionary<string, string> parameters, string targetKey, ResolvedTarget? target, List<string> errors)
     {
         if (!executors.Probes.TryGetValue(probeKey, out var probe))
         {
@@ -134,9 +151,9 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
             return;
         }
 
-        if (target is not null && !probe.TargetKinds.Contains(target.Kind))
+        if (target is not null && !probe.TargetKinds.Accepts(target.Kind))
         {
-            errors.Add($"{at}:Probe: probe '{probe.Key}' reads {string.Join(" or ", probe.TargetKinds)} targets, and '{targetKey}' is {target.Kind}.");
+            errors.Add($"{at}:Probe: probe '{probe.Key}' reads {probe.TargetKinds.Describe()} targets, and '{targetKey}' is {target.Kind}.");
         }
         else if (target is not null)
         {
@@ -223,32 +240,28 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
             errors.Add($"{at}:Action: unknown action '{action}'; known actions: {string.Join(", ", executors.Executors.Keys.Order())}.");
         }
 
-        TargetOptions? target = null;
+        ResolvedTarget? target = null;
         if (string.IsNullOrWhiteSpace(targetKey))
         {
             errors.Add($"{at}:Target is required.");
         }
-        else if (!options.Targets.TryGetValue(targetKey, out target))
+        else if ((target = Resolve(targetKey, options)) is null)
         {
             errors.Add($"{at}:Target: target '{targetKey}' is not defined under Grace:Targets.");
         }
 
         if (executor is not null)
         {
-            if (target is not null && !executor.TargetKinds.Contains(target.Kind))
+            if (target is not null && !executor.TargetKinds.Accepts(target.Kind))
             {
-                errors.Add($"{at}:Target: action '{executor.Action}' works on {string.Join(" or ", executor.TargetKinds)} targets, and '{targetKey}' is {target.Kind}.");
+                errors.Add($"{at}:Target: action '{executor.Action}' works on {executor.TargetKinds.Describe()} targets, and '{targetKey}' is {target.Kind}.");
             }
 
             errors.AddRange(executor.ValidateParameters(parameters).Select(e => $"{at}:{e}"));
-            var actionTimeout = configuration.GetValue<int?>("Grace:Engine:ActionTimeoutSeconds") ?? new EngineOptions().ActionTimeoutSeconds;
-            if (executor is Supervision.ProcessRestartExecutor && Supervision.ProcessRestartExecutor.LongestSeconds(parameters, target) is var longest && longest >= actionTimeout)
+            if (target is not null)
             {
-                errors.Add($"{at}:Parameters: a restart may take {longest:0.#} s (StopTimeoutSeconds, then HealthTimeoutSeconds or SettleSeconds), and Grace:Engine:ActionTimeoutSeconds ({actionTimeout}) would cut it off; lower them or raise it.");
-            }
-            if (executor is CacheDirectoryExecutor && target is { Kind: TargetKind.Directory, Path: { } path } && cacheRoots.OutsideRoots(paths.Resolve(path)) is { } refusal)
-            {
-                errors.Add($"{at}:Target: {refusal}");
+                // What this use needs of its target (a cache folder under a cache root, a restart that fits the action timeout).
+                errors.AddRange(executor.ValidateUse(target, parameters).Select(e => $"{at}:{e}"));
             }
         }
 
@@ -265,7 +278,7 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
         }
         else
         {
-            ValidateProbeUse($"{at}:Contract", contract.Probe, contract.Parameters, probeTargetKey, options.Targets.GetValueOrDefault(probeTargetKey), errors);
+            ValidateProbeUse($"{at}:Contract", contract.Probe, contract.Parameters, probeTargetKey, Resolve(probeTargetKey, options), errors);
         }
 
         if (contract.DeadlineSeconds is < 1 or > 86_400)

@@ -70,12 +70,12 @@ public sealed class EscalationTests : IAsyncLifetime
     private static async Task<Mission> HealOnceThenInjectAgainAsync(GraceHost host)
     {
         var injector = host.Get<FaultInjector>();
-        await injector.InjectAsync(FaultKind.SqliteWalGrowth, "demo-orders-db", 6, Admin, default);
+        await injector.InjectAsync(WalGrowthFault.Kind, "demo-orders-db", 6, Admin, default);
         var first = await host.WaitForMissionAsync(m => m.PlaybookKey == "checkpoint-demo-db" && m.CompletedAt != null, "finished", 60);
         Assert.Equal(MissionState.Succeeded, first.State);
         // The health check passes again and resolves the incident; the next growth reopens it.
         await host.WaitUntilAsync(async db => await db.Incidents.AnyAsync(i => i.Id == first.IncidentId && i.Status == IncidentStatus.Resolved), 20);
-        await injector.InjectAsync(FaultKind.SqliteWalGrowth, "demo-orders-db", 6, Admin, default);
+        await injector.InjectAsync(WalGrowthFault.Kind, "demo-orders-db", 6, Admin, default);
         return first;
     }
 

@@ -1,6 +1,6 @@
 using System.Net.Http.Json;
 using Grace.Data.Entities;
-using Grace.Engine.Execute.Logging;
+using Grace.Engine.Adapters.Logging;
 using Grace.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;

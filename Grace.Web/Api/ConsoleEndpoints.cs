@@ -28,7 +28,7 @@ public static class ConsoleEndpoints
         });
         app.MapGet("/api/faults", (Grace.Engine.Faults.FaultInjector faults) => !faults.Enabled
                 ? FaultsOff()
-                : Results.Ok(Grace.Engine.Faults.FaultInjector.Kinds.Select(k => new { k.Kind, k.Title, k.Description, k.TargetKind, k.HasSize, Targets = faults.TargetsFor(k.Kind) })))
+                : Results.Ok(faults.Kinds.Select(k => new { k.Kind, k.Title, k.Description, k.TargetKind, k.HasSize, Targets = faults.TargetsFor(k.Kind) })))
             .RequireAuthorization(GracePolicies.Admin);
         app.MapPost("/api/faults", async (HttpRequest request, HttpContext http, Grace.Engine.Faults.FaultInjector faults, CancellationToken ct) =>
         {
@@ -45,9 +45,10 @@ public static class ConsoleEndpoints
             }
 
             var missing = new Dictionary<string, string[]>();
-            if (body!.Kind is null)
+            var known = string.Join(", ", faults.Kinds.Select(k => k.Kind));
+            if (string.IsNullOrWhiteSpace(body!.Kind))
             {
-                missing["kind"] = [$"kind is required: one of {string.Join(", ", Enum.GetNames<Grace.Engine.Faults.FaultKind>())}."];
+                missing["kind"] = [$"kind is required: one of {known}."];
             }
 
             if (string.IsNullOrWhiteSpace(body.Target))
@@ -55,9 +56,9 @@ public static class ConsoleEndpoints
                 missing["target"] = ["target is required: a key under Grace:Targets (GET /api/faults lists them per fault)."];
             }
 
-            if (body.Kind is { } kind && !Enum.IsDefined(kind))
+            if (!string.IsNullOrWhiteSpace(body.Kind) && !faults.Kinds.Any(k => k.Kind == new Grace.Engine.Faults.FaultKind(body.Kind)))
             {
-                missing["kind"] = [$"kind must be one of {string.Join(", ", Enum.GetNames<Grace.Engine.Faults.FaultKind>())}."];
+                missing["kind"] = [$"kind must be one of {known}."];
             }
 
             if (body.Target is { Length: > 128 })
@@ -72,7 +73,7 @@ public static class ConsoleEndpoints
 
             try
             {
-                var result = await faults.InjectAsync(body.Kind!.Value, body.Target!, body.Megabytes, CurrentActor.FromPrincipal(http.User, http.Connection.RemoteIpAddress?.ToString()), ct);
+                var result = await faults.InjectAsync(new Grace.Engine.Faults.FaultKind(body.Kind!), body.Target!, body.Megabytes, CurrentActor.FromPrincipal(http.User, http.Connection.RemoteIpAddress?.ToString()), ct);
                 return Results.Accepted(value: new { result });
             }
             catch (MissionOperationException ex)
@@ -120,8 +121,8 @@ public static class ConsoleEndpoints
         return app;
     }
 
-    /// <summary>A fault to inject: its kind, the target, and a size where it applies.</summary>
-    public sealed record FaultRequest(Grace.Engine.Faults.FaultKind? Kind, string? Target, int? Megabytes);
+    /// <summary>A fault to inject: its kind by name (GET /api/faults lists them), the target key, a size where it has one.</summary>
+    public sealed record FaultRequest(string? Kind, string? Target, int? Megabytes);
 
     // Off, the demo's endpoints do not exist as far as callers can tell, with the setting that turns them on.
     private static IResult FaultsOff() =>

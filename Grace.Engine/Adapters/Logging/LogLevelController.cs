@@ -1,10 +1,11 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Configuration;
+using Grace.Engine.Execute;
 using Serilog;
 using Serilog.Core;
 using Serilog.Events;
 
-namespace Grace.Engine.Execute.Logging;
+namespace Grace.Engine.Adapters.Logging;
 
 /// <summary>
 /// Owns one Serilog level switch per controlled source, so the logging executor can change

@@ -1,7 +1,8 @@
 using Grace.Engine.Configuration;
+using Grace.Engine.Targets;
 using Microsoft.Extensions.Options;
 
-namespace Grace.Engine.Targets;
+namespace Grace.Engine.Adapters.Directories;
 
 /// <summary>The folders (<c>Grace:Engine:CacheRoots</c>) under which Grace may clear or fill a cache, and nowhere else.</summary>
 public sealed class CacheRoots(IOptionsMonitor<EngineOptions> options, PathResolver paths)

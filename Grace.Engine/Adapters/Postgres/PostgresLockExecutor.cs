@@ -1,10 +1,12 @@
 using System.Globalization;
 using System.Text.Json;
+using System.ComponentModel.DataAnnotations;
 using Grace.Engine.Configuration;
+using Grace.Engine.Execute;
 using Grace.Engine.Verify;
 using Npgsql;
 
-namespace Grace.Engine.Execute;
+namespace Grace.Engine.Adapters.Postgres;
 
 /// <summary>
 /// <c>postgres.end-blockers</c>: finds the sessions at the head of lock chains that have kept others
@@ -15,7 +17,7 @@ namespace Grace.Engine.Execute;
 /// time its backend started (a pid is reused): a blocker gone or a new one voids it, and the action
 /// ends only sessions of the snapshot that still block.
 /// </summary>
-public sealed class PostgresLockExecutor : IRemediationExecutor
+public sealed class PostgresLockExecutor : RemediationAction<EndBlockersParameters>
 {
     internal const string HeadBlockersSql = """
         SELECT DISTINCT b.pid, coalesce(b.usename, '') AS usename, coalesce(b.application_name, '') AS application,
@@ -30,24 +32,16 @@ public sealed class PostgresLockExecutor : IRemediationExecutor
           AND b.pid <> pg_backend_pid()
         """;
 
-    public string Action => "postgres.end-blockers";
-    public IReadOnlySet<TargetKind> TargetKinds { get; } = new HashSet<TargetKind> { TargetKind.Postgres };
-    public bool CanRollback => false;
+    public override string Action => "postgres.end-blockers";
+    public override IReadOnlySet<TargetKind> TargetKinds { get; } = KindSets.Of(PostgresKind.Id);
+    public override bool CanRollback => false;
 
-    public IEnumerable<string> ValidateParameters(IReadOnlyDictionary<string, string> parameters)
+    protected override string Describe(ActionRequest request, EndBlockersParameters p) =>
+        $"Ends the PostgreSQL sessions on '{request.Target.Key}' that have blocked others for more than {p.MinBlockedSeconds} s; their open transactions roll back.";
+
+    protected override async Task<SnapshotState> SnapshotAsync(ActionRequest request, EndBlockersParameters p, CancellationToken cancellationToken)
     {
-        if (parameters.TryGetValue("MinBlockedSeconds", out var s) && (!double.TryParse(s, CultureInfo.InvariantCulture, out var v) || v < 0))
-        {
-            yield return "Parameters:MinBlockedSeconds must be a number of seconds, 0 or more.";
-        }
-    }
-
-    public string Describe(ActionRequest request) =>
-        $"Ends the PostgreSQL sessions on '{request.Target.Key}' that have blocked others for more than {MinSeconds(request)} s; their open transactions roll back.";
-
-    public async Task<SnapshotState> SnapshotAsync(ActionRequest request, CancellationToken cancellationToken)
-    {
-        var blockers = await HeadBlockersAsync(request, cancellationToken);
+        var blockers = await HeadBlockersAsync(request.Target.Settings<PostgresTarget>().ConnectionString, p.MinBlockedSeconds, cancellationToken);
         var summary = blockers.Count == 0
             ? "No session blocks others beyond the threshold."
             : string.Join("; ", blockers.Select(b => $"pid {b.Pid} ({b.User}, {b.Application}) in a transaction for {b.Seconds:0} s: {b.Query}"));
@@ -55,13 +49,14 @@ public sealed class PostgresLockExecutor : IRemediationExecutor
         return Consent.Snapshot(JsonSerializer.Serialize(blockers), summary, sessions, Describe(blockers));
     }
 
-    public async Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
+    protected override async Task<ActionResult> ExecuteAsync(ActionRequest request, EndBlockersParameters p, SnapshotState snapshot, CancellationToken cancellationToken)
     {
         // Only sessions of the snapshot are ended, and only if the same backend (pid and start) still blocks:
         // a session that finished meanwhile is left alone, and so is one that started blocking after the snapshot.
         var snapshotted = (JsonSerializer.Deserialize<List<Blocker>>(snapshot.State) ?? []).Select(b => b.Identity).ToHashSet();
-        var blockers = await HeadBlockersAsync(request, cancellationToken);
-        await using var connection = new NpgsqlConnection(request.Target.ConnectionString);
+        var connectionString = request.Target.Settings<PostgresTarget>().ConnectionString;
+        var blockers = await HeadBlockersAsync(connectionString, p.MinBlockedSeconds, cancellationToken);
+        await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(cancellationToken);
         var ended = new List<int>();
         var spared = 0;
@@ -87,7 +82,7 @@ public sealed class PostgresLockExecutor : IRemediationExecutor
             JsonSerializer.Serialize(new { ended, spared }));
     }
 
-    public string DescribeDrift(SnapshotState approved, SnapshotState current)
+    public override string DescribeDrift(SnapshotState approved, SnapshotState current)
     {
         List<Blocker> Read(SnapshotState s)
         {
@@ -125,15 +120,12 @@ public sealed class PostgresLockExecutor : IRemediationExecutor
     // The same backend or nothing: a pid ended and reused meanwhile is another session, which nobody approved ending.
     private const string TerminateSql = "SELECT coalesce((SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = @pid AND backend_start = @started), false)";
 
-    public Task<string> RollbackAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken) =>
-        throw new NotSupportedException("An ended session cannot be brought back; PostgreSQL rolled its transaction back.");
-
-    internal static async Task<List<Blocker>> HeadBlockersAsync(ActionRequest request, CancellationToken cancellationToken)
+    internal static async Task<List<Blocker>> HeadBlockersAsync(string connectionString, double minSeconds, CancellationToken cancellationToken)
     {
-        await using var connection = new NpgsqlConnection(request.Target.ConnectionString ?? throw new ActionRefusedException($"Target '{request.Target.Key}' has no ConnectionString."));
+        await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(cancellationToken);
         await using var command = new NpgsqlCommand(HeadBlockersSql, connection);
-        command.Parameters.AddWithValue("min_seconds", MinSeconds(request));
+        command.Parameters.AddWithValue("min_seconds", minSeconds);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var blockers = new List<Blocker>();
         while (await reader.ReadAsync(cancellationToken))
@@ -144,9 +136,6 @@ public sealed class PostgresLockExecutor : IRemediationExecutor
 
         return blockers;
     }
-
-    private static double MinSeconds(ActionRequest request) =>
-        request.Parameters.TryGetValue("MinBlockedSeconds", out var s) ? double.Parse(s, CultureInfo.InvariantCulture) : 30;
 
     internal sealed record Blocker(int Pid, string User, string Application, string Query, double Seconds, DateTimeOffset BackendStart = default)
     {
@@ -165,20 +154,28 @@ public sealed class PostgresLockExecutor : IRemediationExecutor
 }
 
 /// <summary><c>postgres.blocked-sessions</c>: sessions waiting on a lock for longer than <c>MinBlockedSeconds</c> (default 0).</summary>
-public sealed class PostgresBlockedSessionsProbe : IProbe
+public sealed class PostgresBlockedSessionsProbe : Probe<BlockedSessionsParameters>
 {
-    public string Key => "postgres.blocked-sessions";
-    public string Unit => "sessions";
-    public IReadOnlySet<TargetKind> TargetKinds { get; } = new HashSet<TargetKind> { TargetKind.Postgres };
+    public override string Key => "postgres.blocked-sessions";
+    public override string Unit => "sessions";
+    public override IReadOnlySet<TargetKind> TargetKinds { get; } = KindSets.Of(PostgresKind.Id);
 
-    public async Task<double> ReadAsync(ProbeRequest request, CancellationToken cancellationToken)
+    protected override async Task<double> ReadAsync(ProbeRequest request, BlockedSessionsParameters p, CancellationToken cancellationToken)
     {
-        var min = request.Parameters.TryGetValue("MinBlockedSeconds", out var s) ? double.Parse(s, CultureInfo.InvariantCulture) : 0;
-        await using var connection = new NpgsqlConnection(request.Target.ConnectionString ?? throw new InvalidOperationException($"Target '{request.Target.Key}' has no ConnectionString."));
+        var min = p.MinBlockedSeconds;
+        await using var connection = new NpgsqlConnection(request.Target.Settings<PostgresTarget>().ConnectionString);
         await connection.OpenAsync(cancellationToken);
         await using var command = new NpgsqlCommand(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND now() - coalesce(query_start, backend_start) > make_interval(secs => @min)", connection);
         command.Parameters.AddWithValue("min", min);
         return Convert.ToDouble(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
     }
+}
+
+/// <summary>The parameters of <c>postgres.blocked-sessions</c>.</summary>
+public sealed class BlockedSessionsParameters
+{
+    /// <summary>Only sessions waiting longer than this count (default 0: every waiting session).</summary>
+    [Range(0, 86_400, ErrorMessage = "must be a number of seconds, 0 or more.")]
+    public double MinBlockedSeconds { get; init; }
 }

@@ -4,19 +4,20 @@ using System.Runtime.InteropServices;
 using Grace.Data.Entities;
 using Grace.Engine.Capture;
 using Grace.Engine.Configuration;
+using Grace.Engine.Targets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace Grace.Engine.Supervision;
+namespace Grace.Engine.Adapters.Processes;
 
 /// <summary>
-/// Starts the configured <see cref="TargetKind.Process"/> targets, watches them, and reports an
+/// Starts the configured Process targets, watches them, and reports an
 /// unexpected exit as a signal; restarting is a mission's job (<c>process.restart</c>), so it goes
 /// through policy, tiers and verification like any other action.
 /// </summary>
-public sealed class ProcessSupervisor(IServiceProvider services, Targets.PathResolver paths, ISignalSink sink, TimeProvider time, ILogger<ProcessSupervisor> logger)
+public sealed class ProcessSupervisor(IServiceProvider services, ISignalSink sink, TimeProvider time, ILogger<ProcessSupervisor> logger)
     : IHostedService, IDisposable
 {
     private readonly ConcurrentDictionary<string, Supervised> _processes = new(StringComparer.OrdinalIgnoreCase);
@@ -76,13 +77,14 @@ public sealed class ProcessSupervisor(IServiceProvider services, Targets.PathRes
     {
         // Resolved here, not injected: the catalog's validator needs the executors, which need this supervisor.
         var catalog = services.GetRequiredService<IOptionsMonitor<CatalogOptions>>();
+        var targets = services.GetRequiredService<TargetRegistry>();
         // In a cluster each process runs on the instance its target names, and only there.
-        var instance = services.GetRequiredService<Cluster.GraceInstance>();
-        foreach (var (key, target) in catalog.CurrentValue.Targets.Where(t => t.Value.Kind == TargetKind.Process && instance.Owns(t.Value)))
+        var placement = services.GetRequiredService<Cluster.TargetPlacement>();
+        foreach (var (key, options) in catalog.CurrentValue.Targets.Where(t => t.Value.Kind == ProcessKind.Id && placement.Owns(t.Key)))
         {
             try
             {
-                Start(key, target);
+                Start(key, targets.Resolve(key).Settings<ProcessTarget>());
             }
             catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
             {
@@ -94,22 +96,21 @@ public sealed class ProcessSupervisor(IServiceProvider services, Targets.PathRes
     }
 
     /// <summary>Starts (or starts again) a target's command.</summary>
-    public Process Start(string key, TargetOptions target)
+    public Process Start(string key, ProcessTarget target)
     {
-        var command = target.Command ?? throw new InvalidOperationException($"Grace:Targets:{key}:Command is required for a Process target.");
-        var info = new ProcessStartInfo(command)
+        var info = new ProcessStartInfo(target.Command)
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            WorkingDirectory = target.WorkingDirectory is { } dir ? paths.Resolve(dir) : Environment.CurrentDirectory,
+            WorkingDirectory = target.WorkingDirectory ?? Environment.CurrentDirectory,
         };
         foreach (var argument in target.Arguments)
         {
             info.ArgumentList.Add(argument);
         }
 
-        var process = Process.Start(info) ?? throw new InvalidOperationException($"{command} did not start.");
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"{target.Command} did not start.");
         process.EnableRaisingEvents = true;
         var supervised = new Supervised(process, time.GetUtcNow());
         // The output is read (a full pipe would block the child) and only its timing is kept, as a heartbeat.

@@ -1,36 +1,28 @@
 using System.Text.Json;
+using System.ComponentModel.DataAnnotations;
 using Grace.Engine.Configuration;
+using Grace.Engine.Execute;
 using Microsoft.Data.Sqlite;
 
-namespace Grace.Engine.Execute;
+namespace Grace.Engine.Adapters.Sqlite;
 
 /// <summary>
 /// <c>sqlite.wal-checkpoint</c>: copies the write-ahead log of a SQLite database back into the
 /// database and (in the default <c>Truncate</c> mode) shrinks the WAL file to zero bytes.
 /// A checkpoint loses nothing and cannot be undone, so there is no rollback.
-/// Parameters: <c>Mode</c> = Passive | Full | Restart | Truncate. A checkpoint means something only
+/// Parameters: <c>Mode</c> = Passive | Full | Restart | Truncate (default). A checkpoint means something only
 /// in WAL mode: an approval holds for the file and its journal mode as the approvers saw them.
 /// </summary>
-public sealed class SqliteCheckpointExecutor : IRemediationExecutor
+public sealed class SqliteCheckpointExecutor : RemediationAction<CheckpointParameters>
 {
-    private static readonly string[] Modes = ["PASSIVE", "FULL", "RESTART", "TRUNCATE"];
+    public override string Action => "sqlite.wal-checkpoint";
+    public override IReadOnlySet<TargetKind> TargetKinds { get; } = KindSets.Of(SqliteKind.Id);
+    public override bool CanRollback => false;
 
-    public string Action => "sqlite.wal-checkpoint";
-    public IReadOnlySet<TargetKind> TargetKinds { get; } = new HashSet<TargetKind> { TargetKind.Sqlite };
-    public bool CanRollback => false;
+    protected override string Describe(ActionRequest request, CheckpointParameters p) =>
+        $"Checkpoints the WAL of {request.Target.Settings<SqliteTarget>().Path} ({Mode(p)}); committed data moves into the database file.";
 
-    public IEnumerable<string> ValidateParameters(IReadOnlyDictionary<string, string> parameters)
-    {
-        if (parameters.TryGetValue("Mode", out var mode) && !Modes.Contains(mode.ToUpperInvariant()))
-        {
-            yield return $"Parameters:Mode '{mode}' is not a checkpoint mode; use one of {string.Join(", ", Modes)}.";
-        }
-    }
-
-    public string Describe(ActionRequest request) =>
-        $"Checkpoints the WAL of {request.Target.Path} ({Mode(request)}); committed data moves into the database file.";
-
-    public async Task<SnapshotState> SnapshotAsync(ActionRequest request, CancellationToken cancellationToken)
+    protected override async Task<SnapshotState> SnapshotAsync(ActionRequest request, CheckpointParameters p, CancellationToken cancellationToken)
     {
         var path = RequireFile(request);
         await using var connection = Open(path);
@@ -49,14 +41,14 @@ public sealed class SqliteCheckpointExecutor : IRemediationExecutor
     /// <summary>What a checkpoint depends on: the database file and its journal mode.</summary>
     internal sealed record JournalMode(string Path, string Mode);
 
-    public async Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
+    protected override async Task<ActionResult> ExecuteAsync(ActionRequest request, CheckpointParameters p, SnapshotState snapshot, CancellationToken cancellationToken)
     {
         var path = RequireFile(request);
         var before = WalBytes(path);
         await using var connection = Open(path);
         await connection.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"PRAGMA wal_checkpoint({Mode(request)});";
+        command.CommandText = $"PRAGMA wal_checkpoint({Mode(p)});";
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         var busy = reader.GetInt64(0);
@@ -70,13 +62,11 @@ public sealed class SqliteCheckpointExecutor : IRemediationExecutor
 
         var after = WalBytes(path);
         // A TRUNCATE checkpoint resets the log before it answers, so its frame counts read 0: the sizes tell what moved.
-        var frames = logFrames == 0 && before > 0 && string.Equals(Mode(request), "TRUNCATE", StringComparison.OrdinalIgnoreCase) ? "Checkpointed the whole WAL into the database and truncated it" : $"Checkpointed {checkpointed} of {logFrames} WAL frames";
+        var frames = logFrames == 0 && before > 0 && p.Mode == CheckpointMode.Truncate ? "Checkpointed the whole WAL into the database and truncated it" : $"Checkpointed {checkpointed} of {logFrames} WAL frames";
         return new ActionResult($"{frames}; WAL {before:N0} → {after:N0} bytes.",
             JsonSerializer.Serialize(new { logFrames, checkpointed, walBytesBefore = before, walBytesAfter = after }));
     }
 
-    public Task<string> RollbackAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken) =>
-        throw new NotSupportedException("A checkpoint cannot be undone (and loses nothing).");
 
     internal static long WalBytes(string databasePath)
     {
@@ -84,13 +74,11 @@ public sealed class SqliteCheckpointExecutor : IRemediationExecutor
         return wal.Exists ? wal.Length : 0;
     }
 
-    private static string Mode(ActionRequest request) =>
-        request.Parameters.TryGetValue("Mode", out var mode) ? mode.ToUpperInvariant() : "TRUNCATE";
+    private static string Mode(CheckpointParameters p) => p.Mode.ToString().ToUpperInvariant();
 
-    private static string RequireFile(ActionRequest request)
+    internal static string RequireFile(ActionRequest request)
     {
-        var path = request.Target.Path ?? throw new ActionRefusedException(
-            $"Target '{request.Target.Key}' has no SQLite file (a target with UseGraceDatabase has none while Grace runs on PostgreSQL or SQL Server).");
+        var path = request.Target.Settings<SqliteTarget>().Path;
         return File.Exists(path) ? path : throw new ActionRefusedException($"SQLite database '{path}' of target '{request.Target.Key}' does not exist.");
     }
 
@@ -102,4 +90,19 @@ public sealed class SqliteCheckpointExecutor : IRemediationExecutor
         Pooling = false,
         DefaultTimeout = 5,
     }.ToString());
+}
+
+/// <summary>How far a checkpoint goes (SQLite's own modes).</summary>
+public enum CheckpointMode
+{
+    Passive,
+    Full,
+    Restart,
+    Truncate,
+}
+
+/// <summary>The parameters of <c>sqlite.wal-checkpoint</c>.</summary>
+public sealed class CheckpointParameters
+{
+    public CheckpointMode Mode { get; init; } = CheckpointMode.Truncate;
 }

@@ -3,10 +3,11 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Grace.Engine.Configuration;
+using Grace.Engine.Execute;
 using Grace.Engine.Targets;
 using Microsoft.Extensions.Options;
 
-namespace Grace.Engine.Execute;
+namespace Grace.Engine.Adapters.Directories;
 
 /// <summary>
 /// <c>cache.clear</c>: empties a cache folder that lies under one of <c>Grace:Engine:CacheRoots</c>.
@@ -15,18 +16,19 @@ namespace Grace.Engine.Execute;
 /// An approval holds for the entries the approvers saw (names, sizes, modification times): a
 /// file added, removed or rewritten since voids it, and only the entries in the snapshot move.
 /// </summary>
-public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> options, PathResolver paths, CacheRoots roots) : IRemediationExecutor
+public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> options, PathResolver paths, CacheRoots roots) : RemediationAction<NoParameters>
 {
-    public string Action => "cache.clear";
-    public IReadOnlySet<TargetKind> TargetKinds { get; } = new HashSet<TargetKind> { TargetKind.Directory };
-    public bool CanRollback => true;
+    public override string Action => "cache.clear";
+    public override IReadOnlySet<TargetKind> TargetKinds { get; } = KindSets.Of(DirectoryKind.Id);
+    public override bool CanRollback => true;
 
-    public IEnumerable<string> ValidateParameters(IReadOnlyDictionary<string, string> parameters) => [];
+    protected override IEnumerable<string> ValidateUse(ResolvedTarget target, NoParameters parameters) =>
+        target.KindSettings is DirectoryTarget folder && roots.OutsideRoots(folder.Path) is { } refusal ? [$"Target: {refusal}"] : [];
 
-    public string Describe(ActionRequest request) =>
-        $"Moves every entry of {request.Target.Path} that its snapshot saw to quarantine; they are deleted once the contract holds, restored otherwise.";
+    protected override string Describe(ActionRequest request, NoParameters p) =>
+        $"Moves every entry of {request.Target.Settings<DirectoryTarget>().Path} that its snapshot saw to quarantine; they are deleted once the contract holds, restored otherwise.";
 
-    public Task<SnapshotState> SnapshotAsync(ActionRequest request, CancellationToken cancellationToken)
+    protected override Task<SnapshotState> SnapshotAsync(ActionRequest request, NoParameters p, CancellationToken cancellationToken)
     {
         var path = RequireAllowed(request.Target);
         var entries = new DirectoryInfo(path).EnumerateFileSystemInfos().Select(e => e.Name).Order(StringComparer.Ordinal).ToList();
@@ -36,7 +38,7 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
         return Task.FromResult(Consent.Snapshot(state, $"{path}: {entries.Count} entries, {contents.Bytes:N0} bytes.", contents, contents.Describe()));
     }
 
-    public Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
+    protected override Task<ActionResult> ExecuteAsync(ActionRequest request, NoParameters p, SnapshotState snapshot, CancellationToken cancellationToken)
     {
         var path = RequireAllowed(request.Target);
         var state = ReadState(snapshot);
@@ -63,7 +65,7 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
             JsonSerializer.Serialize(new { moved, left, quarantine = state.Quarantine })));
     }
 
-    public string DescribeDrift(SnapshotState approved, SnapshotState current)
+    public override string DescribeDrift(SnapshotState approved, SnapshotState current)
     {
         var (before, after) = (Consent.Read<CacheContents>(approved), Consent.Read<CacheContents>(current));
         var totals = before is null || after is null ? Consent.Compare(approved, current) : $"{before.Describe()} → {after.Describe()}";
@@ -97,7 +99,7 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
         return $"cache entries {(parts.Count == 0 ? "changed" : string.Join(", ", parts))}: {totals}";
     }
 
-    public Task<string> RollbackAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
+    protected override Task<string> RollbackAsync(ActionRequest request, NoParameters p, SnapshotState snapshot, CancellationToken cancellationToken)
     {
         var state = ReadState(snapshot);
         var restored = 0;
@@ -121,7 +123,7 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
         return Task.FromResult($"Restored {restored} entries to {state.Path}.");
     }
 
-    public Task CommitAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
+    protected override Task CommitAsync(ActionRequest request, NoParameters p, SnapshotState snapshot, CancellationToken cancellationToken)
     {
         var state = ReadState(snapshot);
         if (Directory.Exists(state.Quarantine))
@@ -135,7 +137,7 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
     /// <summary>The folder of a directory target, if it is under a configured cache root; refused otherwise.</summary>
     internal string RequireAllowed(ResolvedTarget target)
     {
-        var path = target.Path ?? throw new ActionRefusedException($"Target '{target.Key}' has no Path.");
+        var path = target.Settings<DirectoryTarget>().Path;
         var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
         if (roots.OutsideRoots(full) is { } refusal)
         {
