@@ -21,7 +21,7 @@ public enum ApiKeyCheck
 /// request. Only a SHA-256 hash is stored: the keys are 192 random bits, so a slow password hash
 /// would add cost without adding safety. Checks are cached briefly; a revocation clears the cache.
 /// </summary>
-public sealed class ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, TimeProvider time)
+public sealed class ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, Audit.AuditTrail audit, TimeProvider time)
 {
     private const string Scheme = "grace_";
     private static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(30);
@@ -32,7 +32,7 @@ public sealed class ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, T
     public async Task<(ApiKey Row, string Key)> CreateAsync(string name, Actor actor, CancellationToken cancellationToken)
     {
         RequireAdmin(actor);
-        if (string.IsNullOrWhiteSpace(name) || name.Length > 128)
+        if (string.IsNullOrWhiteSpace(name) || name.Length > ColumnLimits.ApiKeyName)
         {
             throw new MissionOperationException("A key needs a name of 1 to 128 characters (what will use it).");
         }
@@ -44,7 +44,7 @@ public sealed class ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, T
         var row = new ApiKey { Id = Guid.CreateVersion7(now), Name = name.Trim(), Prefix = prefix, Hash = HashOf(key), CreatedBy = actor.Name, CreatedAt = now };
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         db.ApiKeys.Add(row);
-        db.AuditEntries.Add(new AuditEntry { At = now, Actor = actor.Name, Action = "api-key.create", Subject = $"api-key/{prefix}", Detail = row.Name, RemoteAddress = actor.RemoteAddress });
+        audit.Add(db, actor, "api-key.create", $"api-key/{prefix}", row.Name, now);
         await db.SaveChangesAsync(cancellationToken);
         return (row, key);
     }
@@ -62,7 +62,7 @@ public sealed class ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, T
 
         row.RevokedAt = time.GetUtcNow();
         row.RevokedBy = actor.Name;
-        db.AuditEntries.Add(new AuditEntry { At = row.RevokedAt.Value, Actor = actor.Name, Action = "api-key.revoke", Subject = $"api-key/{row.Prefix}", Detail = row.Name, RemoteAddress = actor.RemoteAddress });
+        audit.Add(db, actor, "api-key.revoke", $"api-key/{row.Prefix}", row.Name, row.RevokedAt);
         await db.SaveChangesAsync(cancellationToken);
         _cache.Clear();
     }
@@ -124,7 +124,7 @@ public sealed class ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, T
 
     private static void RequireAdmin(Actor actor)
     {
-        if (!actor.Roles.Contains(GraceRoles.Admin))
+        if (!actor.Can(Permission.Administer))
         {
             throw new MissionOperationException($"{actor.Name} may not manage API keys: it needs the Admin role.", forbidden: true);
         }

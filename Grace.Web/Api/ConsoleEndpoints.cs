@@ -129,7 +129,7 @@ public static class ConsoleEndpoints
         Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Fault injection is off.", detail: "Set Grace:Faults:Enabled to true to use the demo.");
 
     // As stored with a decision (ApprovalDecision.Reason).
-    private const int MaxReasonLength = 2048;
+    private const int MaxReasonLength = Grace.Data.Entities.ColumnLimits.ShortText;
 
     /// <summary>A new API key: who will use it.</summary>
     public sealed record KeyRequest(string? Name);

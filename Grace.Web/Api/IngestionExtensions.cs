@@ -23,7 +23,7 @@ public static class IngestionExtensions
             // since a signal can start a tier-0 action and a "resolved" notice closes an incident.
             .RequireAssertion(c => c.User.Identity?.AuthenticationType == ApiKeyAuthenticationHandler.SchemeName
                 ? !c.User.HasClaim(ApiKeyAuthenticationHandler.RevokedClaim, "true")
-                : c.User.IsInRole(Grace.Engine.Missions.GraceRoles.Operator) || c.User.IsInRole(Grace.Engine.Missions.GraceRoles.Lead) || c.User.IsInRole(Grace.Engine.Missions.GraceRoles.Admin)));
+                : Grace.Engine.Missions.RolePermissions.RolesFor(Grace.Engine.Missions.Permission.SendSignals).Any(c.User.IsInRole)));
         services.AddRateLimiter(limiter =>
         {
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;

@@ -11,7 +11,7 @@ public static class AccountEndpoints
     {
         var account = app.MapGroup("/account");
         account.MapPost("/login", async ([FromForm] string? userName, [FromForm] string? password, [FromForm] string? returnUrl,
-            SignInManager<GraceUser> signIn, AuditLog audit, HttpContext http) =>
+            SignInManager<GraceUser> signIn, Grace.Engine.Audit.AuditTrail audit, HttpContext http) =>
         {
             var target = LocalOnly(returnUrl);
             if (string.IsNullOrWhiteSpace(userName) || string.IsNullOrEmpty(password))
@@ -33,7 +33,7 @@ public static class AccountEndpoints
 
         // Changing one's own password asks for the current one; the renewed stamp ends the person's other sessions.
         account.MapPost("/password", async ([FromForm] string? currentPassword, [FromForm] string? newPassword, [FromForm] string? confirmPassword,
-            UserManager<GraceUser> users, SignInManager<GraceUser> signIn, AuditLog audit, HttpContext http) =>
+            UserManager<GraceUser> users, SignInManager<GraceUser> signIn, Grace.Engine.Audit.AuditTrail audit, HttpContext http) =>
         {
             if (string.IsNullOrEmpty(currentPassword) || string.IsNullOrEmpty(newPassword) || string.IsNullOrEmpty(confirmPassword))
             {
