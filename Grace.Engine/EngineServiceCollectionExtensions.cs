@@ -1,3 +1,5 @@
+using Grace.Engine.Adapters.Containers;
+using Grace.Engine.Adapters.Ssh;
 using Grace.Engine.Capture;
 using Grace.Engine.Cluster;
 using Grace.Engine.Configuration;
@@ -108,6 +110,8 @@ foreach (var probe in new[] { "process.alive", "process.memory-mb", "process.cpu
         services.AddSingleton<IProbe, DirectoryBytesProbe>();
         services.AddSingleton<IProbe, LoggingLevelProbe>();
         services.AddSingleton<IProbe, IncidentSignalRateProbe>();
+        services.AddContainerTargets();
+        services.AddSshTargets();
         services.AddSingleton<ExecutorCatalog>();
         services.AddSingleton<TargetHealth>();
         services.AddSingleton<ProbeReader>();

@@ -24,6 +24,10 @@ public enum TargetKind
     Postgres,
     SqlServer,
     Process,
+    /// <summary>A container on a Docker Engine API endpoint (Docker or Podman): see <c>Adapters/Containers</c>.</summary>
+    Container,
+    /// <summary>A remote host reached over SSH with a pinned host key: see <c>Adapters/Ssh</c>.</summary>
+    Host,
 }
 
 /// <summary>Something Grace heals.</summary>
@@ -57,12 +61,28 @@ public sealed class TargetOptions
     /// </summary>
     public string? Instance { get; set; }
 
+    /// <summary>For a Container target: the engine's API, <c>unix:///run/docker.sock</c> or <c>tcp://127.0.0.1:2375</c>.</summary>
+    public string? Endpoint { get; set; }
+    /// <summary>For a Container target: the container's name or id.</summary>
+    public string? Container { get; set; }
+    /// <summary>For a Host target: the host name or IP address sshd listens on.</summary>
+    public string? Address { get; set; }
+    /// <summary>For a Host target: sshd's port (22 when not set).</summary>
+    public int? Port { get; set; }
+    /// <summary>For a Host target: the user Grace signs in as.</summary>
+    public string? User { get; set; }
+    /// <summary>For a Host target: the private key file Grace signs in with (OpenSSH or PEM format).</summary>
+    public string? PrivateKeyFile { get; set; }
+    /// <summary>For a Host target: the pinned host key, as <c>ssh-keygen -lf</c> prints it (<c>SHA256:...</c>).</summary>
+    public string? HostKeyFingerprint { get; set; }
+
     /// <summary>
     /// True when only one machine can act on the target: a process, a file or folder, Grace's own
-    /// process, or any target that names its <see cref="Instance"/> (a service on a loopback
-    /// address, say, in a cluster that spans machines).
+    /// process, a container behind a local unix socket, or any target that names its
+    /// <see cref="Instance"/> (a service on a loopback address, say, in a cluster that spans machines).
     /// </summary>
-    public bool IsHostBound => Kind is TargetKind.Process or TargetKind.Sqlite or TargetKind.Directory or TargetKind.Grace || Instance is not null;
+    public bool IsHostBound => Kind is TargetKind.Process or TargetKind.Sqlite or TargetKind.Directory or TargetKind.Grace || Instance is not null
+        || Adapters.Containers.ContainerTargets.IsLocal(this);
 }
 
 /// <summary>What an incident must look like for a playbook to apply. Every field set must match.</summary>

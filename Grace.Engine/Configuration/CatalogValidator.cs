@@ -11,7 +11,8 @@ namespace Grace.Engine.Configuration;
 /// Checks targets, patterns and playbooks at start. Every fault names its configuration key, so a
 /// broken <c>appsettings.json</c> stops Grace with a message that says what to fix and where.
 /// </summary>
-public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver paths, CacheRoots cacheRoots, IConfiguration configuration, Cluster.GraceInstance instance, GraceDatabaseInfo database)
+public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver paths, CacheRoots cacheRoots, IConfiguration configuration, Cluster.GraceInstance instance, GraceDatabaseInfo database,
+    IEnumerable<ITargetKindValidator> kindValidators)
     : IValidateOptions<CatalogOptions>
 {
     public ValidateOptionsResult Validate(string? name, CatalogOptions options)
@@ -109,6 +110,8 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
         {
             ValidatePlaybook($"Grace:Playbooks:{key}", playbook, options, errors);
         }
+
+        errors.AddRange(kindValidators.SelectMany(v => v.Validate(options)));
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
@@ -222,4 +225,13 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
             errors.Add($"{at}:Contract:Threshold must be a finite number.");
         }
     }
+}
+
+/// <summary>
+/// A target kind's own checks of its settings (and of the playbooks, contracts and health checks that
+/// use its actions and probes), each message naming its key. Registered by the kind's module.
+/// </summary>
+public interface ITargetKindValidator
+{
+    IEnumerable<string> Validate(CatalogOptions catalog);
 }

@@ -103,6 +103,8 @@ public sealed class ActionResilience(ResiliencePipelineRegistry<string> registry
     public static bool IsTransient(Exception ex) => ex switch
     {
         ActionRefusedException => false,
+        _ when Adapters.Containers.ContainerTransience.IsTransient(ex) is { } container => container,
+        _ when Adapters.Ssh.SshTransience.IsTransient(ex) is { } ssh => ssh,
         SqliteException sqlite => sqlite.SqliteErrorCode is 5 or 6, // SQLITE_BUSY, SQLITE_LOCKED
         DbException db => db.IsTransient,
         TimeoutRejectedException or TimeoutException => true,

@@ -41,6 +41,20 @@ public enum FaultKind
     ProcessHang,
     /// <summary>Puts the demo service in a stuck state where its health endpoint answers 503 until its admin reset is called.</summary>
     HealthEndpointFailure,
+    /// <summary>Kills a container through its engine (SIGKILL), as a crash would.</summary>
+    ContainerKill,
+    /// <summary>Freezes a container's main process (SIGSTOP): it still runs, and its HEALTHCHECK turns unhealthy.</summary>
+    ContainerUnhealthy,
+}
+
+/// <summary>A target kind's faults for the demo: which it handles, why a target cannot take one now, and how to inject it.</summary>
+public interface IFaultHook
+{
+    bool Handles(FaultKind kind);
+
+    string? Unavailable(FaultKind kind, ResolvedTarget target);
+
+    Task<string> InjectAsync(FaultKind kind, ResolvedTarget target, CancellationToken cancellationToken);
 }
 
 /// <summary>What a fault does, for people choosing one, and the kind of target it breaks.</summary>
@@ -62,6 +76,7 @@ public sealed class FaultInjector(
     DemoService demoService,
     IDbContextFactory<GraceDbContext> dbFactory,
     Cluster.GraceInstance instance,
+    IEnumerable<IFaultHook> hooks,
     TimeProvider time) : IAsyncDisposable
 {
     private readonly ConcurrentBag<SqliteConnection> _held = [];
@@ -77,6 +92,8 @@ public sealed class FaultInjector(
         new(FaultKind.ProcessHang, "Hang a supervised process", "Stops the process with SIGSTOP: it stays alive but does nothing, and only its health check (its heartbeat) can tell.", TargetKind.Process, false),
         new(FaultKind.HealthEndpointFailure, "Make a health endpoint fail", "Puts Grace's demo orders service in a stuck state: /health and /orders answer 503 until its admin reset is called.", TargetKind.Http, false),
         new(FaultKind.PostgresLockHold, "Hold a lock in PostgreSQL", "Takes an exclusive lock on grace_fault_lock in an idle transaction, with a second session waiting on it.", TargetKind.Postgres, false),
+        new(FaultKind.ContainerKill, "Kill a container", "Kills the container's processes through its engine (SIGKILL), as a crash would; the engine's event stream reports the death.", TargetKind.Container, false),
+        new(FaultKind.ContainerUnhealthy, "Make a container unhealthy", "Freezes the container's main process (SIGSTOP): it still runs, and its HEALTHCHECK, which asks the process, turns unhealthy.", TargetKind.Container, false),
     ];
 
     private static FaultInfo InfoOf(FaultKind kind) => Kinds.FirstOrDefault(k => k.Kind == kind)
@@ -100,7 +117,7 @@ public sealed class FaultInjector(
                 FaultKind.CacheFill when target.Path is null || cacheRoots.RootOf(Path.TrimEndingDirectorySeparator(target.Path)) is null => "Not under a cache root.",
                 FaultKind.ProcessCrash or FaultKind.ProcessHang when supervisor.ProcessOf(key) is null => "Not running.",
                 FaultKind.HealthEndpointFailure => DemoServiceUnavailable(key),
-                _ => null,
+                _ => hooks.FirstOrDefault(h => h.Handles(kind))?.Unavailable(kind, target),
             });
             result.Add(new FaultTarget(key, target.Description, unavailable));
         }
@@ -176,6 +193,7 @@ public sealed class FaultInjector(
             (FaultKind.PostgresLockHold, TargetKind.Postgres) => await HoldLockAsync(target, cancellationToken),
             (FaultKind.ProcessHang, TargetKind.Process) => Hang(target),
             (FaultKind.HealthEndpointFailure, TargetKind.Http) => BreakDemoService(target),
+            _ when target.Kind == info.TargetKind && hooks.FirstOrDefault(h => h.Handles(kind)) is { } hook => await hook.InjectAsync(kind, target, cancellationToken),
             _ => throw new MissionOperationException($"Fault {kind} does not apply to '{targetKey}', a {target.Kind} target; it needs a {info.TargetKind} target."),
         };
     }

@@ -68,6 +68,8 @@ public sealed class TargetRegistry(IOptionsMonitor<CatalogOptions> catalog, Path
         TargetKind.Http when !Uri.TryCreate(target.Url, UriKind.Absolute, out _) => ("Url", "must be an absolute URL for an Http target"),
         TargetKind.Process when string.IsNullOrWhiteSpace(target.Command) => ("Command", "is required for a Process target (the executable Grace starts and supervises)"),
         TargetKind.Postgres or TargetKind.SqlServer when string.IsNullOrWhiteSpace(target.ConnectionString) => ("ConnectionString", $"is required for a {target.Kind} target"),
+        TargetKind.Container => Adapters.Containers.ContainerTargets.Missing(target),
+        TargetKind.Host => Adapters.Ssh.SshTargets.Missing(target),
         _ => null,
     };
 

@@ -1,0 +1,128 @@
+using System.ComponentModel.DataAnnotations;
+using System.Globalization;
+using System.Text.Json;
+using Docker.DotNet.Models;
+using Grace.Engine.Configuration;
+using Grace.Engine.Execute;
+
+namespace Grace.Engine.Adapters.Containers;
+
+/// <summary>
+/// What every container action shares: its kind, its typed parameters bound once, and its safe-hold
+/// snapshot (state, image id, restart count). The drift key is a typed value, serialized: the
+/// approvers consent to this container, from this image, in this state; a container recreated
+/// (a new id), moved to another image, or started or stopped by someone else voids the approval.
+/// </summary>
+public abstract class ContainerAction<TParameters>(ContainerEngines engines, TimeProvider time) : IRemediationExecutor
+    where TParameters : class, new()
+{
+    protected ContainerEngines Engines => engines;
+    protected TimeProvider Time => time;
+
+    public abstract string Action { get; }
+    public IReadOnlySet<TargetKind> TargetKinds { get; } = new HashSet<TargetKind> { TargetKind.Container };
+    public abstract bool CanRollback { get; }
+
+    public IEnumerable<string> ValidateParameters(IReadOnlyDictionary<string, string> parameters)
+    {
+        TypedParameters.Bind<TParameters>(parameters, out var errors);
+        return errors;
+    }
+
+    public abstract string Describe(ActionRequest request);
+
+    public async Task<SnapshotState> SnapshotAsync(ActionRequest request, CancellationToken cancellationToken)
+    {
+        var view = await engines.InspectAsync(request.Target, cancellationToken);
+        return new SnapshotState(JsonSerializer.Serialize(view), view.Summary, JsonSerializer.Serialize(DriftOf(view)));
+    }
+
+    /// <summary>The part of the container's state this action's approval depends on: a record whose equality means "unchanged".</summary>
+    protected abstract object DriftOf(ContainerView view);
+
+    /// <summary>What changed between the approvers' snapshot and the one right before the action, in this action's terms.</summary>
+    public string DescribeDrift(SnapshotState approved, SnapshotState current) =>
+        $"approved against: {approved.Summary}; now: {current.Summary}";
+
+    public abstract Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken);
+
+    public virtual Task<string> RollbackAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken) =>
+        throw new ActionRefusedException($"{Action} cannot be undone.");
+
+    protected static TParameters Parameters(ActionRequest request) => TypedParameters.BindOrRefuse<TParameters>(request.Parameters);
+
+    protected static ContainerTargetSettings Settings(ActionRequest request) => ContainerTargetSettings.Of(request.Target.Key, request.Target.Options);
+
+    protected static ContainerView Before(SnapshotState snapshot) =>
+        JsonSerializer.Deserialize<ContainerView>(snapshot.State) ?? throw new ActionRefusedException("The snapshot holds no container state.");
+
+    /// <summary>Stops gracefully (the container's stop signal, then a kill after the timeout); true when it stopped before the kill.</summary>
+    protected async Task<(bool Graceful, ContainerView After)> StopAsync(ActionRequest request, ContainerView before, int timeoutSeconds, CancellationToken cancellationToken)
+    {
+        var settings = Settings(request);
+        engines.ExpectStop(before.Id);
+        var started = time.GetTimestamp();
+        try
+        {
+            await engines.CallAsync(request.Target.Key, settings,
+                (c, ct) => c.Containers.StopContainerAsync(before.Id, new ContainerStopParameters { WaitBeforeKillSeconds = (uint)timeoutSeconds }, ct),
+                TimeSpan.FromSeconds(timeoutSeconds) + ContainerEngines.CallTimeout + ContainerEngines.CallTimeout, cancellationToken);
+        }
+        catch
+        {
+            engines.ForgetExpectedStop(before.Id);
+            throw;
+        }
+
+        var after = await engines.InspectAsync(request.Target, cancellationToken);
+        // A kill after the timeout ends the process with SIGKILL (exit code 137), past the timeout.
+        var graceful = !(after.ExitCode == 137 && time.GetElapsedTime(started) >= TimeSpan.FromSeconds(timeoutSeconds));
+        return (graceful, after);
+    }
+
+    protected async Task<ContainerView> StartAsync(ActionRequest request, ContainerView before, double settleSeconds, CancellationToken cancellationToken)
+    {
+        await engines.CallAsync(request.Target.Key, Settings(request),
+            (c, ct) => c.Containers.StartContainerAsync(before.Id, new ContainerStartParameters(), ct), ContainerEngines.CallTimeout + ContainerEngines.CallTimeout, cancellationToken);
+        if (settleSeconds > 0)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(settleSeconds), time, cancellationToken);
+        }
+
+        return await engines.InspectAsync(request.Target, cancellationToken);
+    }
+
+    /// <summary>"running since …" or "exited (code 1) 2 s after the start".</summary>
+    protected static string StateAfter(ContainerView after, double settleSeconds) => after.Running
+        ? $"running{(after.StartedAt is { } at ? $" since {at.ToString("HH:mm:ss", CultureInfo.InvariantCulture)}" : "")}{(settleSeconds > 0 ? $" after {settleSeconds:0.#} s" : "")}" + (after.Health is { } h ? $" ({h})" : "")
+        : $"{after.Status} (exit code {after.ExitCode}) {settleSeconds:0.#} s after the start";
+
+    protected static string Json(object value) => JsonSerializer.Serialize(value);
+}
+
+/// <summary>The container's identity and image: a restart consented to holds while they stay the same.</summary>
+public sealed record ContainerIdentity(string Id, string ImageId);
+
+/// <summary>The container's identity, image and whether it runs: a start or a stop consented to holds while they stay the same.</summary>
+public sealed record ContainerRunState(string Id, string ImageId, bool Running);
+
+/// <summary>Parameters of <c>container.restart</c>.</summary>
+public sealed record RestartContainerParameters
+{
+    /// <summary>Seconds between the stop signal and a kill (default 10).</summary>
+    [Range(0, 600)] public int StopTimeoutSeconds { get; init; } = 10;
+    /// <summary>Seconds to wait after the start before reading the state for the timeline (default 2); the contract decides the outcome.</summary>
+    [Range(0, 600)] public double SettleSeconds { get; init; } = 2;
+}
+
+/// <summary>Parameters of <c>container.start</c>.</summary>
+public sealed record StartContainerParameters
+{
+    [Range(0, 600)] public double SettleSeconds { get; init; } = 2;
+}
+
+/// <summary>Parameters of <c>container.stop</c>.</summary>
+public sealed record StopContainerParameters
+{
+    [Range(0, 600)] public int StopTimeoutSeconds { get; init; } = 10;
+}

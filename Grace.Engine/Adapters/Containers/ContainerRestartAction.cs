@@ -1,0 +1,42 @@
+using Grace.Engine.Execute;
+
+namespace Grace.Engine.Adapters.Containers;
+
+/// <summary>
+/// <c>container.restart</c>: a graceful stop (the container's stop signal, a kill after
+/// <c>StopTimeoutSeconds</c>), then a start; the timeline says whether it stopped in time and how it
+/// runs <c>SettleSeconds</c> later. A restart cannot be undone; the contract judges it.
+/// </summary>
+public sealed class ContainerRestartAction(ContainerEngines engines, TimeProvider time) : ContainerAction<RestartContainerParameters>(engines, time)
+{
+    public override string Action => "container.restart";
+    public override bool CanRollback => false;
+
+    public override string Describe(ActionRequest request)
+    {
+        var p = Parameters(request);
+        var s = Settings(request);
+        return $"Restarts container '{s.Container}' on {s.Endpoint}: its stop signal, a kill after {p.StopTimeoutSeconds} s, then a start (state read {p.SettleSeconds:0.#} s later).";
+    }
+
+    protected override object DriftOf(ContainerView view) => new ContainerIdentity(view.Id, view.ImageId);
+
+    public override async Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
+    {
+        var p = Parameters(request);
+        var before = await Engines.InspectAsync(request.Target, cancellationToken);
+        var stopped = "it was not running";
+        var graceful = true;
+        if (before.Running || before.Status is "restarting" or "paused")
+        {
+            var (wasGraceful, down) = await StopAsync(request, before, p.StopTimeoutSeconds, cancellationToken);
+            graceful = wasGraceful;
+            stopped = graceful ? $"stopped gracefully (exit code {down.ExitCode})" : $"killed after the {p.StopTimeoutSeconds} s stop timeout";
+        }
+
+        var after = await StartAsync(request, before, p.SettleSeconds, cancellationToken);
+        return new ActionResult(
+            $"Restarted container {after.Name} ({after.ShortId}): {stopped}, started; {StateAfter(after, p.SettleSeconds)}, {after.RestartCount} restart{(after.RestartCount == 1 ? "" : "s")} counted by the engine.",
+            Json(new { container = after.Id, graceful, wasRunning = before.Running, running = after.Running, exitCode = after.ExitCode, restartCount = after.RestartCount }));
+    }
+}
