@@ -111,7 +111,7 @@ for _ in $(seq 1 60); do
 done
 DK version >/dev/null 2>&1 || { echo "dockerd did not start:"; tail -30 "$ENGINES_DIR/dockerd.log"; exit 1; }
 cp /bin/busybox "$ENGINES_DIR/rootfs/bin/busybox"
-for applet in sh sleep date echo cat kill ls rm touch test true false mkdir; do ln -sf busybox "$ENGINES_DIR/rootfs/bin/$applet"; done
+for applet in sh sleep date dd echo cat kill ls rm touch test true false mkdir; do ln -sf busybox "$ENGINES_DIR/rootfs/bin/$applet"; done
 export GRACE_TEST_IMAGE="grace-test/busybox:1"
 tar -C "$ENGINES_DIR/rootfs" -c . | DK import - "$GRACE_TEST_IMAGE" >/dev/null
 export GRACE_TEST_DOCKER="unix://$DOCKER_SOCK"

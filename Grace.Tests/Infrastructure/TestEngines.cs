@@ -44,7 +44,7 @@ public sealed class TestEngine : IAsyncDisposable
     public const string Idle = "trap 'exit 0' TERM; while true; do sleep 0.2; done";
 
     /// <summary>Creates and starts a container running <paramref name="script"/> under /bin/sh; returns its name.</summary>
-    public async Task<string> RunAsync(string script, string? restartPolicy = null, HealthcheckConfig? health = null, bool start = true)
+    public async Task<string> RunAsync(string script, string? restartPolicy = null, HealthcheckConfig? health = null, bool start = true, long? memoryBytes = null)
     {
         var name = $"grace-test-{Guid.NewGuid():N}"[..24];
         var parameters = new CreateContainerParameters
@@ -55,6 +55,8 @@ public sealed class TestEngine : IAsyncDisposable
             HostConfig = new HostConfig
             {
                 NetworkMode = "none",
+                Memory = memoryBytes ?? 0,
+                MemorySwap = memoryBytes ?? 0,
                 RestartPolicy = restartPolicy is null ? new RestartPolicy { Name = RestartPolicyKind.No } : new RestartPolicy
                 {
                     Name = restartPolicy.StartsWith("on-failure", StringComparison.Ordinal) ? RestartPolicyKind.OnFailure : RestartPolicyKind.Always,

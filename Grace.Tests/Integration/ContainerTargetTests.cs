@@ -20,11 +20,17 @@ namespace Grace.Tests.Integration;
 /// </summary>
 public sealed class ContainerTargetTests : SqliteDatabaseTest
 {
-    private GraceHost Host(TestEngine engine, string container, Dictionary<string, string?>? extra = null) =>
-        new GraceHost(TestCatalog.Settings(Folder).Concat(Database.Settings()).Concat(engine.Target("web", container)).Concat(extra ?? []).Concat(new Dictionary<string, string?>
+    private GraceHost Host(TestEngine engine, string container, Dictionary<string, string?>? extra = null)
+    {
+        var settings = engine.Target("web", container);
+        settings["Grace:Faults:Enabled"] = "true";
+        foreach (var (key, value) in extra ?? [])
         {
-            ["Grace:Faults:Enabled"] = "true",
-        })).Start();
+            settings[key] = value;
+        }
+
+        return new GraceHost(TestCatalog.Settings(Folder).Concat(Database.Settings()).Concat(settings)).Start();
+    }
 
     private static ActionRequest Request(GraceHost host, Dictionary<string, string>? parameters = null) =>
         new(Guid.NewGuid(), host.Get<TargetRegistry>().Resolve("web"), parameters ?? new Dictionary<string, string>());
@@ -215,6 +221,124 @@ public sealed class ContainerTargetTests : SqliteDatabaseTest
         Assert.Contains("is unhealthy", incident.SampleMessage);
         // Grace's own restart (a die with exit code 137) is not reported as a crash.
         Assert.DoesNotContain(await db.Incidents.AsNoTracking().ToListAsync(), i => i.SampleMessage.Contains("died", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_container_the_kernel_kills_for_memory_becomes_a_signal_and_is_restarted()
+    {
+        // Its first start reads 64 MiB into memory under a 16 MiB limit; later starts stay small.
+        await using var engine = TestEngine.Docker();
+        var name = await engine.RunAsync(
+            "if [ ! -f /tmp/started ]; then touch /tmp/started; dd if=/dev/zero of=/dev/null bs=64M count=1; fi; " + TestEngine.Idle,
+            start: false, memoryBytes: 16 * 1024 * 1024);
+        await using var host = Host(engine, name, RestartOnDeath());
+        await WaitForWatcherAsync(host);
+        await engine.Client.Containers.StartContainerAsync(name, new ContainerStartParameters());
+
+        var mission = await host.WaitForMissionAsync(m => m.PlaybookKey == "restart-web" && m.CompletedAt != null, "finished", 60);
+        Assert.True(mission.State == MissionState.Succeeded, string.Join("\n", mission.Events.OrderBy(e => e.Id).Select(e => $"{e.Kind}: {e.Message}")));
+        Assert.True((await engine.InspectAsync(name)).State!.Running);
+        await using var db = host.CreateDb();
+        var incidents = await db.Incidents.AsNoTracking().Where(i => i.Source == "container:web").ToListAsync();
+        Assert.Contains(incidents, i => i.SampleMessage.Contains("ran out of memory", StringComparison.Ordinal) && i.Severity == Severity.Critical);
+    }
+
+    [Fact]
+    public async Task The_event_watcher_reconnects_after_the_engine_went_away_and_reports_what_happened_meanwhile()
+    {
+        // A Podman API service of this test's own, on the shared storage, so it can be stopped and started again.
+        var socket = Path.Combine(Folder.Path, "podman.sock");
+        await using var engine = TestEngine.Podman();
+        var name = await engine.RunAsync(TestEngine.Idle);
+        var service = StartPodmanService(socket);
+        try
+        {
+            await using var host = Host(engine, name, new Dictionary<string, string?>(RestartOnDeath()) { ["Grace:Targets:web:Endpoint"] = $"unix://{socket}" });
+            await WaitForWatcherAsync(host);
+            var watcher = host.Get<ContainerEventWatcher>();
+
+            service.Kill();
+            await service.WaitForExitAsync();
+            for (var deadline = DateTime.UtcNow.AddSeconds(20); watcher.Status.Values.Single().Connected; await Task.Delay(100))
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the watcher did not notice the engine went away");
+            }
+
+            // The container dies while nobody listens on that socket.
+            await engine.Client.Containers.KillContainerAsync(name, new ContainerKillParameters { Signal = "SIGKILL" });
+            await Task.Delay(1500);
+            File.Delete(socket);
+            service = StartPodmanService(socket);
+
+            var mission = await host.WaitForMissionAsync(m => m.PlaybookKey == "restart-web" && m.CompletedAt != null, "finished", 90);
+            Assert.True(mission.State == MissionState.Succeeded, string.Join("\n", mission.Events.OrderBy(e => e.Id).Select(e => $"{e.Kind}: {e.Message}")));
+            Assert.True((await engine.InspectAsync(name)).State!.Running);
+            Assert.True(watcher.Status.Values.Single().Connected);
+        }
+        finally
+        {
+            if (!service.HasExited)
+            {
+                service.Kill();
+                await service.WaitForExitAsync();
+            }
+
+            service.Dispose();
+        }
+    }
+
+    private static System.Diagnostics.Process StartPodmanService(string socket)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo("/usr/bin/podman") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { "system", "service", "--time=0", $"unix://{socket}" })
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        var process = System.Diagnostics.Process.Start(info)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        for (var deadline = DateTime.UtcNow.AddSeconds(15); !File.Exists(socket); Thread.Sleep(100))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "podman system service did not create its socket");
+        }
+
+        return process;
+    }
+
+    [Fact]
+    public async Task An_approval_is_void_when_the_container_was_recreated_before_the_action()
+    {
+        await using var engine = TestEngine.Docker();
+        var name = await engine.RunAsync(TestEngine.Idle);
+        var first = await engine.InspectAsync(name);
+        var settings = new Dictionary<string, string?>(RestartOnDeath(source: "tests"))
+        {
+            ["Grace:Playbooks:restart-web:Tier"] = "2",
+            ["Grace:Patterns:web-down:Target"] = "web",
+        };
+        await using var host = Host(engine, name, settings);
+        host.Get<ISignalSink>().TryWrite(new Signal("tests", "web misbehaves", Severity.Critical, DateTimeOffset.UtcNow, Target: "web"));
+        var waiting = await host.WaitForMissionAsync(m => m.PlaybookKey == "restart-web" && m.State == MissionState.AwaitingApproval, "awaiting approval");
+
+        // Someone recreates the container (a deploy) while the approval waits: same name, new container.
+        await engine.Client.Containers.RemoveContainerAsync(name, new ContainerRemoveParameters { Force = true });
+        await engine.Client.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Name = name, Image = TestEngine.Image, Cmd = ["/bin/sh", "-c", TestEngine.Idle], HostConfig = new HostConfig { NetworkMode = "none" },
+        });
+        await engine.Client.Containers.StartContainerAsync(name, new ContainerStartParameters());
+        var second = await engine.InspectAsync(name);
+
+        await host.Get<Grace.Engine.Gate.ApprovalService>().DecideAsync(waiting.Id, new Actor("olivia", [GraceRoles.Operator]), ApprovalVerdict.Approve, null, default);
+        var voided = await host.WaitForMissionAsync(m => m.Id == waiting.Id && m.CompletedAt != null, "ended");
+        Assert.Equal(MissionState.Blocked, voided.State);
+        var line = Assert.Single(voided.Events, e => e.Kind == "voided");
+        Assert.Contains(first.ID[..12], line.Message);
+        Assert.Contains(second.ID[..12], line.Message);
+        Assert.Equal(second.State!.StartedAt, (await engine.InspectAsync(name)).State!.StartedAt); // nothing ran
     }
 
     [Fact]
