@@ -18,6 +18,9 @@ public sealed class HealthCheckOptions
     public int FailureThreshold { get; set; } = 1;
 }
 
+/// <summary>Where a target's health check stands: its last reading, how many failed in a row, how many ran.</summary>
+public sealed record HealthCheckStatus(DateTimeOffset CheckedAt, bool Healthy, int FailuresInARow, long Checks);
+
 /// <summary>
 /// One reading of a target's health check, turned into a signal when it fails (so Grace notices a
 /// fault nobody logged) and into a "resolved" signal when it passes again. The target's grain
@@ -25,8 +28,13 @@ public sealed class HealthCheckOptions
 /// </summary>
 public sealed class HealthChecker(IOptionsMonitor<CatalogOptions> catalog, TargetHealth health, TargetRegistry targets, ISignalSink sink, TimeProvider time)
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, HealthCheckStatus> _status = new(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>Failed readings in a row so far.</summary>
     public sealed record State(int Failures);
+
+    /// <summary>The last reading of a target's health check taken on this instance; null before its first.</summary>
+    public HealthCheckStatus? StatusOf(string target) => _status.GetValueOrDefault(target);
 
     /// <summary>False for an optional target left unconfigured: its check does not run.</summary>
     public bool CanCheck(string key) => targets.Unconfigured(key) is null;
@@ -52,6 +60,7 @@ public sealed class HealthChecker(IOptionsMonitor<CatalogOptions> catalog, Targe
             sink.TryWrite(new Signal($"health:{key}", $"{template}: passing again", Severity.Information, now, MessageTemplate: template, Target: key, ReportedBy: "engine", Resolved: true));
         }
 
+        _status[key] = new HealthCheckStatus(now, reading.Healthy, failures, (_status.GetValueOrDefault(key)?.Checks ?? 0) + 1);
         return new State(failures);
     }
 }

@@ -7,9 +7,6 @@ public sealed class EngineOptions
 {
     public const string Section = "Grace:Engine";
 
-    /// <summary>Name of this instance in mission leases; defaults to the machine name and process id.</summary>
-    public string? InstanceName { get; set; }
-
     /// <summary>Initial kill switch state when none was ever persisted. Once set in the console, the database wins.</summary>
     public bool KillSwitch { get; set; }
 

@@ -8,7 +8,8 @@ namespace Grace.Engine.Execute;
 /// <summary>
 /// <c>breaker.reset</c>: closes the circuit breaker of Grace's outbound calls to a target, after
 /// the target recovered, instead of waiting out the break. Reopening a breaker by hand would only
-/// block calls, so there is no rollback.
+/// block calls, so there is no rollback. An approval holds for the breaker state the approvers
+/// saw: a breaker that closed (or opened) by itself since needs a new decision.
 /// </summary>
 public sealed class BreakerResetExecutor(ActionResilience resilience) : IRemediationExecutor
 {
@@ -22,8 +23,21 @@ public sealed class BreakerResetExecutor(ActionResilience resilience) : IRemedia
 
     public Task<SnapshotState> SnapshotAsync(ActionRequest request, CancellationToken cancellationToken)
     {
-        var state = resilience.TryGetBreaker(request.Target.Key, out var provider, out _) ? provider.CircuitState.ToString() : "none yet";
-        return Task.FromResult(new SnapshotState(JsonSerializer.Serialize(new { state }), $"Breaker of '{request.Target.Key}': {state}.", request.Target.Key));
+        CircuitState? circuit = resilience.TryGetBreaker(request.Target.Key, out var provider, out _) ? provider.CircuitState : null;
+        var state = circuit?.ToString() ?? "none yet";
+        var value = new BreakerValue(request.Target.Key, circuit);
+        return Task.FromResult(Consent.Snapshot(JsonSerializer.Serialize(new { state }), $"Breaker of '{request.Target.Key}': {state}.", value, value.Describe()));
+    }
+
+    public string DescribeDrift(SnapshotState approved, SnapshotState current) =>
+        Consent.Read<BreakerValue>(approved) is { } was && Consent.Read<BreakerValue>(current) is { } now
+            ? $"the breaker of '{now.Target}' went from {was.State?.ToString() ?? "none"} to {now.State?.ToString() ?? "none"} since the approvers saw it"
+            : Consent.Compare(approved, current);
+
+    /// <summary>What resetting a breaker depends on: its state (none before any call).</summary>
+    internal sealed record BreakerValue(string Target, CircuitState? State)
+    {
+        public string Describe() => $"breaker of '{Target}' {State?.ToString() ?? "not created yet"}";
     }
 
     public async Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)

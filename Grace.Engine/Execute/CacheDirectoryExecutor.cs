@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using Grace.Engine.Configuration;
 using Grace.Engine.Targets;
@@ -9,6 +12,8 @@ namespace Grace.Engine.Execute;
 /// <c>cache.clear</c>: empties a cache folder that lies under one of <c>Grace:Engine:CacheRoots</c>.
 /// Nothing is deleted at once: the entries move to a quarantine folder, come back on rollback, and
 /// are deleted only when the contract held. A path outside the roots is refused and left untouched.
+/// An approval holds for the entries the approvers saw (names, sizes, modification times): a
+/// file added, removed or rewritten since voids it, and only the entries in the snapshot move.
 /// </summary>
 public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> options, PathResolver paths, CacheRoots roots) : IRemediationExecutor
 {
@@ -19,15 +24,16 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
     public IEnumerable<string> ValidateParameters(IReadOnlyDictionary<string, string> parameters) => [];
 
     public string Describe(ActionRequest request) =>
-        $"Moves every entry of {request.Target.Path} to quarantine; they are deleted once the contract holds, restored otherwise.";
+        $"Moves every entry of {request.Target.Path} that its snapshot saw to quarantine; they are deleted once the contract holds, restored otherwise.";
 
     public Task<SnapshotState> SnapshotAsync(ActionRequest request, CancellationToken cancellationToken)
     {
         var path = RequireAllowed(request.Target);
         var entries = new DirectoryInfo(path).EnumerateFileSystemInfos().Select(e => e.Name).Order(StringComparer.Ordinal).ToList();
-        var bytes = DirectoryBytes(path);
-        var state = JsonSerializer.Serialize(new CacheState(path, QuarantineFor(request.MissionId), entries, bytes));
-        return Task.FromResult(new SnapshotState(state, $"{path}: {entries.Count} entries, {bytes:N0} bytes.", path));
+        var listing = Listing(path);
+        var contents = CacheContents.Of(listing);
+        var state = JsonSerializer.Serialize(new CacheState(path, QuarantineFor(request.MissionId), entries, contents.Bytes, listing.Count <= MaxListed ? listing : null));
+        return Task.FromResult(Consent.Snapshot(state, $"{path}: {entries.Count} entries, {contents.Bytes:N0} bytes.", contents, contents.Describe()));
     }
 
     public Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
@@ -35,16 +41,60 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
         var path = RequireAllowed(request.Target);
         var state = ReadState(snapshot);
         Directory.CreateDirectory(state.Quarantine);
+        // Only what the snapshot saw moves: an entry written since is nobody's decision yet.
+        var seen = state.Entries.ToHashSet(StringComparer.Ordinal);
         var moved = 0;
+        var left = 0;
         foreach (var entry in new DirectoryInfo(path).EnumerateFileSystemInfos().ToList())
         {
             cancellationToken.ThrowIfCancellationRequested();
+            if (!seen.Contains(entry.Name))
+            {
+                left++;
+                continue;
+            }
+
             MoveEntry(entry, Path.Combine(state.Quarantine, entry.Name));
             moved++;
         }
 
-        return Task.FromResult(new ActionResult($"Moved {moved} entries ({state.Bytes:N0} bytes) from {path} to quarantine.",
-            JsonSerializer.Serialize(new { moved, quarantine = state.Quarantine })));
+        return Task.FromResult(new ActionResult($"Moved {moved} entries ({state.Bytes:N0} bytes) from {path} to quarantine."
+                + (left > 0 ? $" Left {left} entries written after the snapshot." : ""),
+            JsonSerializer.Serialize(new { moved, left, quarantine = state.Quarantine })));
+    }
+
+    public string DescribeDrift(SnapshotState approved, SnapshotState current)
+    {
+        var (before, after) = (Consent.Read<CacheContents>(approved), Consent.Read<CacheContents>(current));
+        var totals = before is null || after is null ? Consent.Compare(approved, current) : $"{before.Describe()} → {after.Describe()}";
+        var (was, now) = (ListingOf(approved), ListingOf(current));
+        if (was is null || now is null)
+        {
+            return $"the cache's entries changed ({totals})";
+        }
+
+        var old = was.ToDictionary(e => e.Path, StringComparer.Ordinal);
+        var fresh = now.ToDictionary(e => e.Path, StringComparer.Ordinal);
+        var parts = new List<string>();
+        var added = fresh.Keys.Where(k => !old.ContainsKey(k)).ToList();
+        var removed = old.Keys.Where(k => !fresh.ContainsKey(k)).ToList();
+        var rewritten = fresh.Values.Where(e => old.TryGetValue(e.Path, out var o) && o != e).Select(e => e.Path).ToList();
+        if (added.Count > 0)
+        {
+            parts.Add($"{added.Count} added ({Consent.Names(added)})");
+        }
+
+        if (removed.Count > 0)
+        {
+            parts.Add($"{removed.Count} removed ({Consent.Names(removed)})");
+        }
+
+        if (rewritten.Count > 0)
+        {
+            parts.Add($"{rewritten.Count} rewritten ({Consent.Names(rewritten)})");
+        }
+
+        return $"cache entries {(parts.Count == 0 ? "changed" : string.Join(", ", parts))}: {totals}";
     }
 
     public Task<string> RollbackAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
@@ -131,6 +181,34 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
         return state;
     }
 
+    /// <summary>Entries listed per snapshot, so the timeline can name what changed; a bigger cache is compared by its digest alone.</summary>
+    internal const int MaxListed = 1000;
+
+    private static readonly EnumerationOptions Everything = new() { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true };
+
+    /// <summary>Every file and folder under the cache, relative, in ordinal order: folders end with '/', files carry size and modification time.</summary>
+    private static List<CacheEntry> Listing(string path) =>
+        new DirectoryInfo(path).EnumerateFileSystemInfos("*", Everything)
+            .Select(e => e is FileInfo f
+                ? new CacheEntry(Relative(path, f.FullName), f.Length, f.LastWriteTimeUtc.Ticks)
+                : new CacheEntry(Relative(path, e.FullName) + "/", 0, 0))
+            .OrderBy(e => e.Path, StringComparer.Ordinal)
+            .ToList();
+
+    private static string Relative(string root, string full) => Path.GetRelativePath(root, full).Replace(Path.DirectorySeparatorChar, '/');
+
+    private static List<CacheEntry>? ListingOf(SnapshotState snapshot)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<CacheState>(snapshot.State)?.Listing;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
     internal static long DirectoryBytes(string path)
     {
         var info = new DirectoryInfo(path);
@@ -180,5 +258,32 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
         }
     }
 
-    private sealed record CacheState(string Path, string Quarantine, List<string> Entries, long Bytes);
+    private sealed record CacheState(string Path, string Quarantine, List<string> Entries, long Bytes, List<CacheEntry>? Listing = null);
+
+    /// <summary>One file (with size and modification time) or folder of a cache, relative to it.</summary>
+    internal sealed record CacheEntry(string Path, long Size, long ModifiedTicks);
+
+    /// <summary>
+    /// What clearing a cache depends on: its entries as the approvers saw them. Two snapshots are the
+    /// same cache when they count the same files and folders of the same total size, and a digest of
+    /// every entry's path, size and modification time agrees.
+    /// </summary>
+    internal sealed record CacheContents(int Files, int Folders, long Bytes, string Digest)
+    {
+        public static CacheContents Of(IReadOnlyList<CacheEntry> listing)
+        {
+            var text = new StringBuilder();
+            foreach (var entry in listing)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"{entry.Path}\t{entry.Size}\t{entry.ModifiedTicks}\n");
+            }
+
+            var files = listing.Where(e => !e.Path.EndsWith('/')).ToList();
+            return new CacheContents(files.Count, listing.Count - files.Count, files.Sum(f => f.Size),
+                Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString()))));
+        }
+
+        public string Describe() => string.Create(CultureInfo.InvariantCulture,
+            $"{Files:N0} files{Folders switch { 0 => "", 1 => " in 1 folder", _ => string.Create(CultureInfo.InvariantCulture, $" in {Folders:N0} folders") }}, {Consent.Size(Bytes)}");
+    }
 }

@@ -94,7 +94,7 @@ public sealed class ExecuteStage(
                 approval.ClosedAt = time.GetUtcNow();
                 mission.StatusReason = "The target changed after the approval; the approval is void.";
                 entry.Record(PipelineStage.Gate, "voided",
-                    $"The target changed since the approvers saw it ({SnapshotService.Read(approvedRow).Summary} → {state.Summary}); the approval is void and nothing ran.",
+                    $"The target changed since the approvers saw it: {executor.DescribeDrift(SnapshotService.Read(approvedRow), state)}. The approval is void and nothing ran.",
                     MissionState.Blocked);
                 await entry.SaveAsync(cancellationToken);
                 return StepOutcome.Moved;

@@ -126,6 +126,8 @@ public sealed class FeatureFlagOverrides(IConfiguration configuration, IDbContex
 /// <summary>
 /// <c>feature-flag.set</c>: turns a flag on or off (<c>Flag</c>, <c>Enabled</c>) through a
 /// persisted override; the snapshot keeps the previous override, which the rollback restores.
+/// An approval holds for the flag's value the approvers saw: turned on or off by someone else
+/// since, it needs a new approval.
 /// </summary>
 public sealed class FeatureFlagExecutor(FeatureFlagOverrides overrides, IFeatureManager features) : IRemediationExecutor
 {
@@ -154,8 +156,20 @@ public sealed class FeatureFlagExecutor(FeatureFlagOverrides overrides, IFeature
         var flag = request.Parameters["Flag"];
         var now = await features.IsEnabledAsync(flag);
         var previous = await overrides.OverrideOfAsync(flag);
-        return new SnapshotState(JsonSerializer.Serialize(new FlagState(flag, previous)),
-            $"Flag '{flag}' is {(now ? "on" : "off")}" + (previous is null ? " (from configuration)." : " (overridden)."), $"{flag}={now}");
+        var value = new FlagValue(flag, now);
+        return Consent.Snapshot(JsonSerializer.Serialize(new FlagState(flag, previous)),
+            $"Flag '{flag}' is {(now ? "on" : "off")}" + (previous is null ? " (from configuration)." : " (overridden)."), value, value.Describe());
+    }
+
+    public string DescribeDrift(SnapshotState approved, SnapshotState current) =>
+        Consent.Read<FlagValue>(approved) is { } was && Consent.Read<FlagValue>(current) is { } now
+            ? $"flag '{now.Flag}' was turned {(now.Enabled ? "on" : "off")} since the approvers saw it {(was.Enabled ? "on" : "off")}"
+            : Consent.Compare(approved, current);
+
+    /// <summary>What setting a flag depends on: its value now.</summary>
+    internal sealed record FlagValue(string Flag, bool Enabled)
+    {
+        public string Describe() => $"flag '{Flag}' {(Enabled ? "on" : "off")}";
     }
 
     public async Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)

@@ -12,6 +12,9 @@ namespace Grace.Engine.Execute;
 /// playbook), such as <c>POST /admin/cache/flush</c>. Whether it can be undone depends on the
 /// service, so a playbook may name an undo call (<c>RollbackMethod</c>, <c>RollbackPath</c>,
 /// <c>RollbackBody</c>). A 5xx answer or a timeout is transient and retried; a 4xx is not.
+/// An approval holds for the service's health as the approvers saw it (its own health path, else
+/// its root): answering under 400, failing (400 and above), or not answering. A service that
+/// recovered, or went silent, since needs a new decision.
 /// </summary>
 public sealed class HttpCallExecutor(IHttpClientFactory httpFactory) : IRemediationExecutor
 {
@@ -57,8 +60,16 @@ public sealed class HttpCallExecutor(IHttpClientFactory httpFactory) : IRemediat
         {
         }
 
-        return new SnapshotState(JsonSerializer.Serialize(new { url, status }), $"{url} answered {(status < 0 ? "nothing" : status.ToString(System.Globalization.CultureInfo.InvariantCulture))} before the call.", url.ToString());
+        var health = new HttpHealth(url.ToString(), status switch { < 0 => HttpAnswer.Silent, < 400 => HttpAnswer.Healthy, _ => HttpAnswer.Failing });
+        var answered = status < 0 ? "nothing" : status.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Consent.Snapshot(JsonSerializer.Serialize(new { url, status }), $"{url} answered {answered} before the call.", health,
+            $"GET {url} answered {answered} ({health.Answer.ToString().ToLowerInvariant()})");
     }
+
+    public string DescribeDrift(SnapshotState approved, SnapshotState current) =>
+        Consent.Read<HttpHealth>(approved) is { } was && Consent.Read<HttpHealth>(current) is { } now
+            ? $"the service's health changed from {was.Answer.ToString().ToLowerInvariant()} to {now.Answer.ToString().ToLowerInvariant()} ({Consent.Compare(approved, current)})"
+            : Consent.Compare(approved, current);
 
     public Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken) =>
         CallAsync(request, Method(request, "Method"), request.Parameters["Path"], request.Parameters.GetValueOrDefault("Body"), $"{request.MissionId}", cancellationToken);
@@ -103,6 +114,20 @@ public sealed class HttpCallExecutor(IHttpClientFactory httpFactory) : IRemediat
         }
 
         return new ActionResult($"{method} {url} answered {(int)response.StatusCode}.", JsonSerializer.Serialize(new { status = (int)response.StatusCode, body = excerpt }));
+    }
+
+    /// <summary>What a call to an admin endpoint depends on: how the service's health answered.</summary>
+    internal sealed record HttpHealth(string Url, HttpAnswer Answer);
+
+    /// <summary>How a service answered its health request.</summary>
+    internal enum HttpAnswer
+    {
+        /// <summary>A status under 400.</summary>
+        Healthy,
+        /// <summary>A status of 400 or more.</summary>
+        Failing,
+        /// <summary>No answer at all.</summary>
+        Silent,
     }
 
     private static string Method(ActionRequest request, string key) => request.Parameters.TryGetValue(key, out var m) ? m.ToUpperInvariant() : "POST";

@@ -8,7 +8,8 @@ namespace Grace.Engine.Execute;
 /// <c>sqlite.wal-checkpoint</c>: copies the write-ahead log of a SQLite database back into the
 /// database and (in the default <c>Truncate</c> mode) shrinks the WAL file to zero bytes.
 /// A checkpoint loses nothing and cannot be undone, so there is no rollback.
-/// Parameters: <c>Mode</c> = Passive | Full | Restart | Truncate.
+/// Parameters: <c>Mode</c> = Passive | Full | Restart | Truncate. A checkpoint means something only
+/// in WAL mode: an approval holds for the file and its journal mode as the approvers saw them.
 /// </summary>
 public sealed class SqliteCheckpointExecutor : IRemediationExecutor
 {
@@ -40,8 +41,13 @@ public sealed class SqliteCheckpointExecutor : IRemediationExecutor
         var wal = WalBytes(path);
         var size = new FileInfo(path).Length;
         var state = JsonSerializer.Serialize(new { path, journalMode, walBytes = wal, fileBytes = size });
-        return new SnapshotState(state, $"{Path.GetFileName(path)}: journal {journalMode}, WAL {wal:N0} bytes, file {size:N0} bytes.", journalMode);
+        var mode = new JournalMode(Path.GetFullPath(path), journalMode);
+        return Consent.Snapshot(state, $"{Path.GetFileName(path)}: journal {journalMode}, WAL {wal:N0} bytes, file {size:N0} bytes.", mode,
+            $"{Path.GetFileName(path)} in journal mode {journalMode} (WAL {Consent.Size(wal)})");
     }
+
+    /// <summary>What a checkpoint depends on: the database file and its journal mode.</summary>
+    internal sealed record JournalMode(string Path, string Mode);
 
     public async Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
     {

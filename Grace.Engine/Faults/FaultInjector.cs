@@ -253,10 +253,27 @@ public sealed class FaultInjector(
         }
 
         Directory.CreateDirectory(full);
-        var block = new byte[1024 * 1024];
-        for (var i = 0; i < megabytes; i++)
+        // The files are written beside the folder and then renamed into it, so the folder goes from
+        // empty to full at once: a snapshot taken halfway would see a cache that is still changing,
+        // and an approval given against it would be void by the time the action runs.
+        var staging = Directory.CreateDirectory(Path.Combine(Path.GetDirectoryName(full)!, $".grace-fill-{Guid.NewGuid():N}"));
+        try
         {
-            await File.WriteAllBytesAsync(Path.Combine(full, $"fault-{time.GetUtcNow():yyyyMMddHHmmss}-{i}.bin"), block, cancellationToken);
+            var block = new byte[1024 * 1024];
+            var stamp = time.GetUtcNow().ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture);
+            for (var i = 0; i < megabytes; i++)
+            {
+                await File.WriteAllBytesAsync(Path.Combine(staging.FullName, $"fault-{stamp}-{i}.bin"), block, cancellationToken);
+            }
+
+            foreach (var file in staging.EnumerateFiles())
+            {
+                file.MoveTo(Path.Combine(full, file.Name), overwrite: true);
+            }
+        }
+        finally
+        {
+            staging.Delete(recursive: true);
         }
 
         return $"Wrote {megabytes} MiB into {full}.";

@@ -13,11 +13,15 @@ namespace Grace.Engine.Missions;
 public sealed record OverviewFigures(int PendingApprovals, int MissionsInTrouble, int MissionsRunning, int OpenIncidents, bool KillSwitchEngaged,
     IReadOnlyList<MissionSummary> Trouble);
 
-/// <summary>Everything an approver needs to decide, on one card.</summary>
+/// <summary>
+/// Everything an approver needs to decide, on one card. <paramref name="ApprovedAgainst"/> is the
+/// state of the target the approval holds for ("312 files, 61 MiB"): if it changes before the
+/// action runs, the approval is void.
+/// </summary>
 public sealed record ApprovalCard(
     Guid MissionId, string PlaybookKey, string? PlaybookTitle, string Action, string Target, string? TargetDescription, int Tier,
     string Impact, string PatternKey, string IncidentSource, string IncidentSample, long IncidentCount,
-    string ContractDescription, double? Baseline, string? SnapshotSummary, int Approvals, int RequiredCount,
+    string ContractDescription, double? Baseline, string? SnapshotSummary, string? ApprovedAgainst, int Approvals, int RequiredCount,
     IReadOnlyList<string> ApprovedBy, string RequestedBy, DateTimeOffset RequestedAt, DateTimeOffset ExpiresAt,
     int PlaybookRuns, double PlaybookSuccessRate, double PlaybookConfidence);
 
@@ -71,16 +75,30 @@ public sealed class ConsoleQueries(
             var playbook = catalog.CurrentValue.Playbooks.GetValueOrDefault(m.PlaybookKey);
             var target = catalog.CurrentValue.Targets.GetValueOrDefault(m.Target);
             var s = stats.FirstOrDefault(x => x.PlaybookKey == m.PlaybookKey && x.PatternKey == m.PatternKey);
+            var forApprovers = m.Snapshots.Where(x => x.Purpose == SnapshotService.ForApproval).OrderByDescending(x => x.TakenAt).FirstOrDefault();
             return new ApprovalCard(
                 m.Id, m.PlaybookKey, playbook?.Title, m.Action, m.Target, target?.Description, m.Tier, Impact(m),
                 m.PatternKey, m.Incident!.Source, m.Incident.SampleMessage, m.Incident.Count,
                 m.Contract?.Description ?? "", m.Contract?.BaselineValue,
                 m.Snapshots.OrderByDescending(x => x.TakenAt).FirstOrDefault()?.Summary,
+                forApprovers is null ? null : ApprovedAgainst(forApprovers),
                 m.Approval!.Decisions.Count(d => d.Verdict == ApprovalVerdict.Approve), m.Approval.RequiredCount,
                 m.Approval.Decisions.Where(d => d.Verdict == ApprovalVerdict.Approve).Select(d => d.UserName).ToList(),
                 m.RequestedBy, m.Approval.RequestedAt, m.Approval.ExpiresAt,
                 s?.Runs ?? 0, s?.SuccessRate ?? 0, s?.Confidence ?? 0);
         }).ToList();
+    }
+
+    private static string? ApprovedAgainst(Data.Entities.Snapshot row)
+    {
+        try
+        {
+            return SnapshotService.Read(row).ApprovedAgainst;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
     }
 
     private string Impact(Mission mission)

@@ -13,6 +13,9 @@ namespace Grace.Engine.Supervision;
 /// <c>StopTimeoutSeconds</c>, default 10), starts it again, and waits until the target's health
 /// check passes (at most <c>HealthTimeoutSeconds</c>, default 45). A target without a health check
 /// only has to stay up for <c>SettleSeconds</c> (default 2). A restart cannot be undone.
+/// An approval holds for the process the approvers saw, known by its pid and when Grace started
+/// it: restarted by someone else, crashed, or started since, it is another process, and a new
+/// approval is needed.
 /// </summary>
 public sealed class ProcessRestartExecutor(ProcessSupervisor supervisor, IServiceProvider services, TimeProvider time) : IRemediationExecutor
 {
@@ -44,9 +47,10 @@ public sealed class ProcessRestartExecutor(ProcessSupervisor supervisor, IServic
     public Task<SnapshotState> SnapshotAsync(ActionRequest request, CancellationToken cancellationToken)
     {
         var process = supervisor.ProcessOf(request.Target.Key);
+        var identity = new ProcessIdentity(process?.Id, process is null ? null : supervisor.StartedAtOf(request.Target.Key));
         var summary = process is null ? "Not running."
             : $"Running as pid {process.Id} since {process.StartTime.ToUniversalTime():u}" + (ProcessSupervisor.IsStopped(process) ? ", stopped (not scheduled)." : ".");
-        return Task.FromResult(new SnapshotState(JsonSerializer.Serialize(new { pid = process?.Id }), summary, request.Target.Key));
+        return Task.FromResult(Consent.Snapshot(JsonSerializer.Serialize(new { pid = process?.Id }), summary, identity, identity.Describe()));
     }
 
     public async Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
@@ -96,6 +100,19 @@ public sealed class ProcessRestartExecutor(ProcessSupervisor supervisor, IServic
 
     public Task<string> RollbackAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken) =>
         throw new NotSupportedException("A restart cannot be undone.");
+
+    public string DescribeDrift(SnapshotState approved, SnapshotState current) =>
+        Consent.Read<ProcessIdentity>(approved) is { } was && Consent.Read<ProcessIdentity>(current) is { } now
+            ? $"the process is no longer the one the approvers saw: {was.Describe()} → {now.Describe()}"
+            : Consent.Compare(approved, current);
+
+    /// <summary>What a restart depends on: which process runs (its pid and when Grace started it), or that none does.</summary>
+    internal sealed record ProcessIdentity(int? Pid, DateTimeOffset? StartedAt)
+    {
+        public string Describe() => Pid is { } pid
+            ? $"pid {pid.ToString(CultureInfo.InvariantCulture)}, started {StartedAt?.UtcDateTime.ToString("u", CultureInfo.InvariantCulture) ?? "before Grace watched it"}"
+            : "not running";
+    }
 
     private static void ThrowIfExited(string key, Process process)
     {

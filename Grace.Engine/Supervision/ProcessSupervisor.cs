@@ -24,6 +24,10 @@ public sealed class ProcessSupervisor(IServiceProvider services, Targets.PathRes
     /// <summary>The running process of a target, if any.</summary>
     public Process? ProcessOf(string target) => _processes.TryGetValue(target, out var s) && IsRunning(s.Process) ? s.Process : null;
 
+    /// <summary>When Grace started the running process of a target; with its pid, which process it is (pids are reused).</summary>
+    public DateTimeOffset? StartedAtOf(string target) =>
+        _processes.TryGetValue(target, out var s) && IsRunning(s.Process) ? s.StartedAt : null;
+
     /// <summary>
     /// When the running process of a target last wrote a line to its standard output or error:
     /// null while it has written nothing since it started, or is not running. A worker that logs as

@@ -32,6 +32,8 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
         {
             ["Grace:Faults:Enabled"] = "true",
             ["Grace:Targets:demo-orders-api:HealthCheck:IntervalSeconds"] = "1",
+            // Open pages check their person against the database every second, so a test sees what production sees within a minute.
+            ["Grace:Identity:RevalidateSeconds"] = "1",
         }));
         _host.UseKestrel(0);
         _host.StartServer();
@@ -180,7 +182,10 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
             await ShotAsync(lena, name);
         }
 
-        await Expect(lena.Locator("tr.audit-row").Filter(new LocatorFilterOptions { HasText = "mission.approve" })).ToContainTextAsync("oscar");
+        // Who approved, and from where: the address of Oscar's browser, as the server saw his console's connection.
+        var approval = lena.Locator("tr.audit-row").Filter(new LocatorFilterOptions { HasText = "mission.approve" });
+        await Expect(approval).ToContainTextAsync("oscar");
+        await Expect(approval).ToContainTextAsync("127.0.0.1");
         await GoAsync(lena, $"/verification?mission={missionId}");
         await Expect(lena.Locator("#no-benchmarks")).ToBeVisibleAsync();
         var admin = await SignInAsync("admin", TestCatalog.AdminPassword);
@@ -192,6 +197,83 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
         await admin.ClickAsync("#create-key");
         await Expect(admin.Locator("#created-key")).ToContainTextAsync("grace_");
         await ShotAsync(admin, "api-keys");
+    }
+
+    [Fact]
+    public async Task An_open_page_keeps_its_sign_in_after_a_strangers_wrong_passwords_and_loses_it_when_an_admin_disables_the_person()
+    {
+        // Each check of an open page against the database, as the product counts them.
+        long kept = 0, ended = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == Grace.Web.Identity.SessionRevalidation.MeterName)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "outcome" && tag.Value as string == "kept")
+                {
+                    Interlocked.Add(ref kept, value);
+                }
+                else if (tag.Key == "outcome")
+                {
+                    Interlocked.Add(ref ended, value);
+                }
+            }
+        });
+        listener.Start();
+
+        TestCatalog.FillCache(_folder.Combine("cache-root", "thumbnails"));
+        var olivia = await SignInAsync("olivia");
+        await Expect(olivia.Locator("#signed-in-user")).ToHaveTextAsync("olivia");
+
+        // A stranger guesses Olivia's password five times: the account is locked for new sign-ins...
+        var stranger = await (await _browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = _baseUrl })).NewPageAsync();
+        for (var i = 0; i < 5; i++)
+        {
+            await stranger.GotoAsync("/account/login");
+            await stranger.FillAsync("#userName", "olivia");
+            await stranger.FillAsync("#password", $"Not-Her-Password-{i}");
+            await stranger.ClickAsync("#sign-in");
+        }
+
+        await Expect(stranger.Locator("#login-error")).ToContainTextAsync("locked for 15 minutes");
+        await using (var scope = _host.Services.CreateAsyncScope())
+        {
+            var users = scope.ServiceProvider.GetRequiredService<Microsoft.AspNetCore.Identity.UserManager<GraceUser>>();
+            var user = (await users.FindByNameAsync("olivia"))!;
+            Assert.True(await users.IsLockedOutAsync(user));
+            Assert.InRange((await users.GetLockoutEndDateAsync(user))!.Value - DateTimeOffset.UtcNow, TimeSpan.FromMinutes(14), TimeSpan.FromMinutes(15));
+        }
+
+        // ...but Olivia's open page is checked twice more after the lockout and stays signed in, live.
+        var keptBefore = Interlocked.Read(ref kept);
+        for (var deadline = DateTime.UtcNow.AddSeconds(20); Interlocked.Read(ref kept) < keptBefore + 2; await Task.Delay(100))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "open pages were not checked against the database");
+        }
+
+        Assert.Equal(0, Interlocked.Read(ref ended));
+        await Expect(olivia).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/approvals$"));
+        await Expect(olivia.Locator("#signed-in-user")).ToHaveTextAsync("olivia");
+        var posted = await (await SignInAsync("oscar")).Context.APIRequest.PostAsync("/api/signals", new APIRequestContextOptions
+        {
+            DataObject = new { source = "thumbnailer", message = TestCatalog.CacheMessage },
+        });
+        Assert.Equal(202, posted.Status);
+        await Expect(olivia.Locator(".approval-card")).ToBeVisibleAsync(new LocatorAssertionsToBeVisibleOptions { Timeout = 20_000 });
+
+        // An Admin disables her: the open page loses its sign-in and goes to the sign-in form.
+        await _host.Services.GetRequiredService<Grace.Web.Identity.UserAdministration>().SetDisabledAsync(new Actor("admin", [GraceRoles.Admin]), "olivia", disabled: true);
+        await Expect(olivia).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/account/login"), new PageAssertionsToHaveURLOptions { Timeout = 20_000 });
+        Assert.True(Interlocked.Read(ref ended) >= 1);
+        await olivia.GotoAsync("/approvals");
+        await Expect(olivia).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/account/login"));
     }
 
     [Fact]

@@ -1,14 +1,16 @@
+using System.Security.Claims;
 using Bunit;
-using Bunit.TestDoubles;
 using Grace.Data;
 using Grace.Data.Entities;
 using Grace.Engine;
 using Grace.Engine.Missions;
 using Grace.Tests.Infrastructure;
 using Grace.Web.Identity;
+using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using MudBlazor.Services;
 
@@ -46,7 +48,14 @@ public abstract class GraceComponentTest : BunitContext, IAsyncLifetime
         Services.AddSingleton<Grace.Engine.Gate.IMissionScheduler>(Scheduled);
         Services.AddScoped<CurrentActor>();
         Services.AddScoped<ConsoleActions>();
-        Auth = AddAuthorization();
+        // The product's own policies decide what a role sees, not a map copied here (bUnit's placeholders go first).
+        Services.RemoveAll<Microsoft.AspNetCore.Authorization.IAuthorizationService>();
+        Services.RemoveAll<Microsoft.AspNetCore.Authorization.IAuthorizationPolicyProvider>();
+        Services.RemoveAll<AuthenticationStateProvider>();
+        Services.AddAuthorizationBuilder().AddGracePolicies();
+        Services.AddSingleton(Authentication);
+        Services.AddSingleton<AuthenticationStateProvider>(Authentication);
+        Services.AddCascadingAuthenticationState();
         SignIn("olivia", GraceRoles.Operator);
     }
 
@@ -55,33 +64,12 @@ public abstract class GraceComponentTest : BunitContext, IAsyncLifetime
     /// <summary>Missions the console asked the engine to look at (after an approval, a rejection).</summary>
     protected RecordingMissionScheduler Scheduled { get; } = new();
 
-    protected BunitAuthorizationContext Auth { get; }
+    /// <summary>Who is signed in: a person with roles, as the cookie handler would build them.</summary>
+    protected TestAuthentication Authentication { get; } = new();
 
     protected Grace.Engine.Notifications.IPipelineNotifier Notifier => Services.GetRequiredService<Grace.Engine.Notifications.IPipelineNotifier>();
 
-    protected void SignIn(string name, params string[] roles)
-    {
-        Auth.SetAuthorized(name);
-        Auth.SetRoles(roles);
-        // bUnit checks policies by name: grant the ones the real policies would grant these roles.
-        var policies = new List<string>();
-        if (roles.Any(r => r is GraceRoles.Operator or GraceRoles.Lead or GraceRoles.Admin))
-        {
-            policies.Add(GracePolicies.Approve);
-        }
-
-        if (roles.Any(r => r is GraceRoles.Lead or GraceRoles.Admin))
-        {
-            policies.Add(GracePolicies.ChangePolicy);
-        }
-
-        if (roles.Contains(GraceRoles.Admin))
-        {
-            policies.Add(GracePolicies.Admin);
-        }
-
-        Auth.SetPolicies([.. policies]);
-    }
+    protected void SignIn(string name, params string[] roles) => Authentication.SignIn(name, roles);
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -141,12 +129,28 @@ public abstract class GraceComponentTest : BunitContext, IAsyncLifetime
             db.Snapshots.Add(new Snapshot
             {
                 Id = Guid.NewGuid(), MissionId = mission.Id, Executor = "cache.clear", Target = "test-cache", Purpose = "approval",
-                State = "{}", Summary = "thumbnails: 20 entries, 81,920 bytes.", TakenAt = now,
+                State = System.Text.Json.JsonSerializer.Serialize(new Grace.Engine.Execute.SnapshotState("{}", "thumbnails: 20 entries, 81,920 bytes.", "{}") { ApprovedAgainst = "20 files in 1 folder, 80 KiB" }),
+                Summary = "thumbnails: 20 entries, 81,920 bytes.", TakenAt = now,
             });
         }
 
         await db.SaveChangesAsync();
         return mission;
+    }
+
+    /// <summary>The signed-in person of a component test; a change reaches rendered components as it would on a circuit.</summary>
+    public sealed class TestAuthentication : AuthenticationStateProvider
+    {
+        private AuthenticationState _state = new(new ClaimsPrincipal(new ClaimsIdentity()));
+
+        public void SignIn(string name, params string[] roles)
+        {
+            var claims = roles.Select(r => new Claim(ClaimTypes.Role, r)).Prepend(new Claim(ClaimTypes.Name, name));
+            _state = new AuthenticationState(new ClaimsPrincipal(new ClaimsIdentity(claims, "Identity.Application")));
+            NotifyAuthenticationStateChanged(Task.FromResult(_state));
+        }
+
+        public override Task<AuthenticationState> GetAuthenticationStateAsync() => Task.FromResult(_state);
     }
 
     /// <summary>A context factory on a real SQLite file that a test can make fail (error state) or hold (loading state).</summary>

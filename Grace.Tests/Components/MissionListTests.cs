@@ -1,4 +1,5 @@
 using Bunit;
+using Grace.Engine.Missions;
 using Grace.Data.Entities;
 using Grace.Engine.Notifications;
 using Grace.Web.Components.Pages.Missions;
@@ -7,10 +8,10 @@ namespace Grace.Tests.Components;
 
 public sealed class MissionListTests : GraceComponentTest
 {
-    private async Task<Mission> AddMissionAsync(string playbook, MissionState state)
+    private async Task<Mission> AddMissionAsync(string playbook, MissionState state, DateTimeOffset? at = null)
     {
         await using var db = Factory.CreateDbContext();
-        var now = DateTimeOffset.UtcNow;
+        var now = at ?? DateTimeOffset.UtcNow;
         var incident = new Incident
         {
             Id = Guid.NewGuid(), Fingerprint = Guid.NewGuid().ToString("N"), Source = "orders-api", Template = "t", SampleMessage = "m",
@@ -59,6 +60,45 @@ public sealed class MissionListTests : GraceComponentTest
             mission.State, PipelineStage.Verify, "engine", "verifying"));
 
         cut.WaitForAssertion(() => Assert.Contains("checkpoint", cut.Find("tr.mission-row").TextContent), TimeSpan.FromSeconds(5));
+    }
+
+    private static List<string> Playbooks(IRenderedComponent<MissionList> cut) =>
+        cut.FindAll("tr.mission-row td[data-label=Playbook]").Select(td => td.TextContent.Trim()).ToList();
+
+    [Fact]
+    public async Task The_list_filters_by_state_searches_sorts_and_pages()
+    {
+        var start = DateTimeOffset.UtcNow.AddHours(-1);
+        await AddMissionAsync("clear-cache", MissionState.AwaitingApproval, start);
+        await AddMissionAsync("checkpoint", MissionState.Succeeded, start.AddMinutes(1));
+        for (var i = 0; i < 28; i++)
+        {
+            await AddMissionAsync($"restart-{i:00}", MissionState.Failed, start.AddMinutes(2 + i));
+        }
+
+        var cut = Render<MissionList>();
+        // Newest first, 25 to a page, out of 30.
+        cut.WaitForAssertion(() =>
+        {
+            Assert.Equal(25, Playbooks(cut).Count);
+            Assert.Equal("restart-27", Playbooks(cut)[0]);
+            Assert.Contains("1-25 of 30", cut.Find(".mud-table-pagination").TextContent);
+        });
+
+        var state = cut.FindComponent<MudBlazor.MudSelect<MissionState?>>();
+        await cut.InvokeAsync(() => state.Instance.ValueChanged.InvokeAsync(MissionState.AwaitingApproval));
+        cut.WaitForAssertion(() => Assert.Equal(["clear-cache"], Playbooks(cut)));
+        await cut.InvokeAsync(() => state.Instance.ValueChanged.InvokeAsync(null));
+
+        var search = cut.FindComponent<MudBlazor.MudTextField<string>>();
+        await cut.InvokeAsync(() => search.Instance.ValueChanged.InvokeAsync("checkpoint"));
+        cut.WaitForAssertion(() => Assert.Equal(["checkpoint"], Playbooks(cut)));
+        await cut.InvokeAsync(() => search.Instance.ValueChanged.InvokeAsync(""));
+
+        // Sorted by playbook, A to Z.
+        cut.WaitForAssertion(() => Assert.Equal(25, Playbooks(cut).Count));
+        cut.FindAll(".mud-table-sort-label").Single(l => l.TextContent.Contains("Playbook", StringComparison.Ordinal)).Click();
+        cut.WaitForAssertion(() => Assert.Equal(["checkpoint", "clear-cache", "restart-00"], Playbooks(cut).Take(3)));
     }
 
     [Fact]

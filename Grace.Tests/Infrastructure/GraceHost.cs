@@ -11,14 +11,14 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Grace.Tests.Infrastructure;
 
 /// <summary>The real Grace application (Program.cs), on the settings a test gives it.</summary>
-public sealed class GraceHost(IEnumerable<KeyValuePair<string, string?>> settings, Action<IServiceCollection>? services = null)
+public sealed class GraceHost(IEnumerable<KeyValuePair<string, string?>> settings, Action<IServiceCollection>? services = null, string environment = "Testing")
     : WebApplicationFactory<Program>
 {
     private readonly List<KeyValuePair<string, string?>> _settings = settings.ToList();
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseEnvironment("Testing");
+        builder.UseEnvironment(environment);
         // Outside Development the framework and MudBlazor scripts are only served from the build's static web assets manifest.
         builder.UseStaticWebAssets();
         builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(_settings));

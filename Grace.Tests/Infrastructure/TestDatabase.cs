@@ -53,15 +53,19 @@ public sealed class TestDatabase : IAsyncDisposable
         return new TestDatabase(DatabaseProvider.Postgres, csb.ConnectionString, PostgresAdminConnectionString, name);
     }
 
-    public IEnumerable<KeyValuePair<string, string?>> Settings()
+    /// <summary>
+    /// The host's database settings. On a server database Grace is a cluster: each host needs its own
+    /// <paramref name="instance"/> name, and machine-bound targets live on <paramref name="targetsOn"/> (default: this instance).
+    /// </summary>
+    public IEnumerable<KeyValuePair<string, string?>> Settings(string instance = ClusterInstance, string? targetsOn = null)
     {
         yield return new("Grace:Database:Provider", Provider.ToString());
         yield return new("Grace:Database:ConnectionString", ConnectionString);
         if (Provider != DatabaseProvider.Sqlite)
         {
             // A server database makes Grace a cluster (of one, here): its machine-bound targets live on this instance.
-            yield return new("Grace:Cluster:InstanceName", ClusterInstance);
-            yield return new("Grace:Cluster:DefaultTargetInstance", ClusterInstance);
+            yield return new("Grace:Cluster:InstanceName", instance);
+            yield return new("Grace:Cluster:DefaultTargetInstance", targetsOn ?? instance);
             yield return new("Grace:Cluster:SiloPort", "0");
             yield return new("Grace:Cluster:AdvertisedAddress", "127.0.0.1");
         }

@@ -88,6 +88,28 @@ public sealed class BenchmarkTests : IAsyncLifetime
     }
 
     [Fact]
+    public void A_regression_needs_p_below_001_and_at_least_20_percent_and_1_ms_slower()
+    {
+        double[] before = [.. Enumerable.Range(0, 20).Select(i => 10.0 + (i % 5) * 0.01)];
+        // Certainly slower (p tiny), but only 10 %: not a regression.
+        var tenPercent = MannWhitney.Compare(before, [.. before.Select(v => v * 1.1)]);
+        Assert.True(tenPercent.PValue < 0.001);
+        Assert.False(tenPercent.Regression);
+        // 30 % slower but 0.3 ms on a 1 ms call: not a regression either.
+        double[] fast = [.. before.Select(v => v / 10)];
+        var smallAbsolute = MannWhitney.Compare(fast, [.. fast.Select(v => v * 1.3)]);
+        Assert.True(smallAbsolute.PValue < 0.001 && smallAbsolute.EffectSize > 0.2);
+        Assert.False(smallAbsolute.Regression);
+        // 30 % and 3 ms slower, p tiny: a regression.
+        Assert.True(MannWhitney.Compare(before, [.. before.Select(v => v * 1.3)]).Regression);
+        // 32 % and 4 ms slower in the median, but six samples that overlap: p = 0.02 is not below 0.01, not a regression.
+        var overlapping = MannWhitney.Compare([10, 11, 12, 13, 14, 15], [12, 14, 16, 17, 18, 40]);
+        Assert.True(overlapping.EffectSize > 0.3 && overlapping.MedianAfter - overlapping.MedianBefore >= 4);
+        Assert.InRange(overlapping.PValue, 0.01, 0.05);
+        Assert.False(overlapping.Regression);
+    }
+
+    [Fact]
     public async Task An_action_that_slows_its_target_is_rolled_back()
     {
         using var folder = new TempFolder();

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Grace.Data;
+using Grace.Data.Entities;
 using Grace.Engine.Missions;
 using Grace.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
@@ -20,7 +21,9 @@ public sealed class ConsoleApiTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite, _folder);
-        _host = new GraceHost(TestCatalog.Settings(_folder).Concat(_database.Settings()).Append(new("Grace:Faults:Enabled", "true"))).Start();
+        _host = new GraceHost(TestCatalog.Settings(_folder).Concat(_database.Settings())
+            .Append(new("Grace:Faults:Enabled", "true"))
+            .Append(new("Grace:Targets:demo-orders-db:Path", _folder.Combine("demo", "orders.db")))).Start();
         _admin = _host.ClientWithCookie(await _host.SignInAsync("admin", TestCatalog.AdminPassword));
     }
 
@@ -103,6 +106,36 @@ public sealed class ConsoleApiTests : IAsyncLifetime
         (status, problem) = await PostAsync($"/api/missions/{Guid.NewGuid()}/approve", "{}");
         Assert.Equal(HttpStatusCode.NotFound, status);
         Assert.Contains("does not exist", problem.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task The_faults_api_lists_each_fault_with_its_targets_and_an_injection_is_accepted_and_audited()
+    {
+        var faults = await _admin.GetFromJsonAsync<JsonElement>("/api/faults");
+        var hang = faults.EnumerateArray().Single(f => f.GetProperty("kind").GetString() == "ProcessHang");
+        Assert.Contains("demo-worker", hang.GetProperty("targets").ToString());
+        var postgres = faults.EnumerateArray().Single(f => f.GetProperty("kind").GetString() == "PostgresLockHold");
+        Assert.Contains("Grace:Targets:demo-postgres:ConnectionString", postgres.GetProperty("targets").ToString());
+
+        var (status, body) = await PostAsync("/api/faults", """{"kind":"SqliteWalGrowth","target":"demo-orders-db","megabytes":1}""");
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Contains("grown to", body.GetProperty("result").GetString());
+        await using var db = _host.CreateDb();
+        Assert.Contains(await db.AuditEntries.ToListAsync(), a => a.Action == "fault.inject" && a.Actor == "admin");
+    }
+
+    [Fact]
+    public async Task The_requester_of_a_mission_cannot_approve_it_over_the_api()
+    {
+        TestCatalog.FillCache(_folder.Combine("cache-root", "thumbnails"));
+        // The admin reports the error from their own session: they are the requester.
+        (await _admin.PostAsJsonAsync("/api/signals", new { source = "thumbnailer", message = TestCatalog.CacheMessage })).EnsureSuccessStatusCode();
+        var waiting = await _host.WaitForMissionAsync(m => m.State == MissionState.AwaitingApproval, "awaiting approval");
+        Assert.Equal("admin", waiting.RequestedBy);
+
+        var (status, problem) = await PostAsync($"/api/missions/{waiting.Id}/approve", "{}");
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        Assert.Contains("requested this mission", problem.GetProperty("detail").GetString());
     }
 
     [Fact]

@@ -113,7 +113,7 @@ public sealed class ExecutorTests : IDisposable
 
         Assert.True(await probe.ReadAsync(probeRequest, default) > 100_000);
         var snapshot = await executor.SnapshotAsync(request, default);
-        Assert.Equal("wal", snapshot.DriftKey);
+        Assert.Contains("in journal mode wal", snapshot.ApprovedAgainst, StringComparison.Ordinal);
         var result = await executor.ExecuteAsync(request, snapshot, default);
         Assert.Contains("→ 0 bytes", result.Message);
         Assert.Equal(0, await probe.ReadAsync(probeRequest, default));

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using Grace.Data;
 using Grace.Data.Entities;
+using Grace.Engine.Capture;
 using Grace.Engine.Execute;
 using Grace.Engine.Faults;
 using Grace.Engine.Missions;
@@ -149,10 +150,23 @@ public sealed class FaultInjectionTests : SqliteDatabaseTest
         Assert.Equal(MissionState.Succeeded, mission.State);
         Assert.NotEqual(crashed, supervisor.ProcessOf("demo-worker")!.Id);
 
-        // The exit is reported at once and the health check waits for two failures: no second mission (a cooldown refusal) adds noise.
-        await Task.Delay(TimeSpan.FromSeconds(3));
+        // The exit is reported at once and the health check waits for three failures: no second mission (a cooldown refusal) adds noise.
+        // Wait until the check has seen the restarted worker healthy, then until every signal sent before that is captured.
+        var monitor = host.Get<HealthChecker>();
+        await host.WaitUntilAsync(_ => Task.FromResult(monitor.StatusOf("demo-worker") is { Healthy: true } status && status.CheckedAt > mission.CompletedAt));
+        await CapturedSoFarAsync(host);
         await using var db = host.CreateDb();
         Assert.Equal(1, await db.Missions.CountAsync(m => m.PlaybookKey == "restart-demo-worker"));
+        Assert.Empty(await db.Incidents.Where(i => i.Source == "health:demo-worker").Select(i => i.SampleMessage).ToListAsync());
+    }
+
+    /// <summary>Signals are captured in order: once a marker sent now has its incident, every signal before it has been folded and planned.</summary>
+    private static async Task CapturedSoFarAsync(GraceHost host)
+    {
+        var marker = $"capture marker {Guid.NewGuid():N}";
+        using var client = host.IngestClient();
+        (await client.PostAsJsonAsync("/api/signals", new { source = "test-marker", message = marker })).EnsureSuccessStatusCode();
+        await host.WaitForIncidentAsync(i => i.SampleMessage == marker);
     }
 
     [Fact]
@@ -177,8 +191,16 @@ public sealed class FaultInjectionTests : SqliteDatabaseTest
     {
         // Health checks start once every hosted service has: the demo service and the worker are up by then.
         await using var host = Host(enabled: true);
-        await Task.Delay(TimeSpan.FromSeconds(4));
+        var monitor = host.Get<HealthChecker>();
+        var catalog = host.Get<Microsoft.Extensions.Options.IOptions<Grace.Engine.Configuration.CatalogOptions>>().Value;
+        var checkedTargets = catalog.Targets.Where(t => t.Value.HealthCheck is not null && host.Get<Grace.Engine.Targets.TargetRegistry>().Unconfigured(t.Key) is null).ToList();
+        Assert.Contains(checkedTargets, t => t.Key == "demo-worker");
+
+        // Each check has run at least as often as its failure threshold (a failing streak that long would have been a signal), and passes.
+        await host.WaitUntilAsync(_ => Task.FromResult(checkedTargets.All(t =>
+            monitor.StatusOf(t.Key) is { Healthy: true } status && status.Checks >= t.Value.HealthCheck!.FailureThreshold)), 30);
+        await CapturedSoFarAsync(host);
         await using var db = host.CreateDb();
-        Assert.Empty(await db.Incidents.Select(i => i.SampleMessage).ToListAsync());
+        Assert.Empty(await db.Incidents.Where(i => i.Source != "test-marker").Select(i => i.SampleMessage).ToListAsync());
     }
 }

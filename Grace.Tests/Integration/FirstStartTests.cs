@@ -39,4 +39,22 @@ public sealed class FirstStartTests : SqliteDatabaseTest
             _ = await again.SignInAsync("admin", password);
         }
     }
+
+    [Fact]
+    public async Task Grace_creates_and_migrates_its_sqlite_database_in_wal_mode_on_first_start()
+    {
+        var path = Folder.Combine("grace.db");
+        Assert.False(File.Exists(path));
+        await using (var host = new GraceHost(TestCatalog.Settings(Folder).Concat(Database.Settings())).Start())
+        {
+            await using var db = host.CreateDb();
+            Assert.Empty(await Microsoft.EntityFrameworkCore.RelationalDatabaseFacadeExtensions.GetPendingMigrationsAsync(db.Database));
+        }
+
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path}");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode;";
+        Assert.Equal("wal", await command.ExecuteScalarAsync());
+    }
 }

@@ -73,6 +73,24 @@ public sealed class IngestionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_x_api_key_header_carries_a_key_as_well_as_a_bearer_token()
+    {
+        var keys = _host.Get<ApiKeyService>();
+        var (row, key) = await keys.CreateAsync("header-program", Admin, default);
+        using var client = _host.CreateClient();
+        client.DefaultRequestHeaders.Add("X-Api-Key", key);
+        Assert.Equal(HttpStatusCode.Accepted, (await client.PostAsJsonAsync("/api/signals", new { source = "header-program", message = "sent with X-Api-Key" })).StatusCode);
+        var incident = await _host.WaitForIncidentAsync(i => i.Source == "header-program");
+        Assert.Equal("sent with X-Api-Key", incident.SampleMessage);
+
+        using var forged = _host.CreateClient();
+        forged.DefaultRequestHeaders.Add("X-Api-Key", "grace_deadbeef_notarealsecretatall");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await forged.PostAsJsonAsync("/api/signals", OneSignal)).StatusCode);
+        await keys.RevokeAsync(row.Id, Admin, default);
+        Assert.Equal(HttpStatusCode.Forbidden, (await client.PostAsJsonAsync("/api/signals", OneSignal)).StatusCode);
+    }
+
+    [Fact]
     public async Task Only_admins_manage_keys()
     {
         var refused = await Assert.ThrowsAsync<MissionOperationException>(() =>

@@ -25,7 +25,7 @@ public sealed class MaintenanceTests
 
         SqliteConnection.ClearAllPools();
         var target = new ResolvedTarget("db", TargetKind.Sqlite, path, null, null, null);
-        var executor = new DatabaseMaintenanceExecutor("sqlite.vacuum");
+        var executor = new SqliteVacuumExecutor();
         var request = new ActionRequest(Guid.NewGuid(), target, new Dictionary<string, string>());
         var before = await new SqliteFileBytesProbe().ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default);
         var snapshot = await executor.SnapshotAsync(request, default);
@@ -63,7 +63,7 @@ public sealed class MaintenanceTests
             }
 
             Assert.True(dead >= 10000, $"dead tuples before: {dead}");
-            var executor = new DatabaseMaintenanceExecutor("postgres.vacuum-analyze");
+            var executor = new PostgresVacuumAnalyzeExecutor();
             var request = new ActionRequest(Guid.NewGuid(), target, table);
             await executor.ExecuteAsync(request, await executor.SnapshotAsync(request, default), default);
             for (var i = 0; i < 50 && (dead = await probe.ReadAsync(new ProbeRequest(target, table, null), default)) > 0; i++)
@@ -72,9 +72,13 @@ public sealed class MaintenanceTests
             }
 
             Assert.Equal(0, dead);
-            var checkpoint = new DatabaseMaintenanceExecutor("postgres.checkpoint");
-            var done = await checkpoint.ExecuteAsync(request with { Parameters = new Dictionary<string, string>() }, new SnapshotState("{}", "", ""), default);
+            // A checkpoint leaves no trace in the data; the server counts the checkpoints it was asked for.
+            var requestedBefore = await RequestedCheckpointsAsync(cs);
+            var checkpoint = new PostgresCheckpointExecutor();
+            var plain = request with { Parameters = new Dictionary<string, string>() };
+            var done = await checkpoint.ExecuteAsync(plain, await checkpoint.SnapshotAsync(plain, default), default);
             Assert.Contains("CHECKPOINT done", done.Message);
+            Assert.True(await RequestedCheckpointsAsync(cs) > requestedBefore, "the server counted a requested checkpoint");
             Assert.Contains(executor.ValidateParameters(new Dictionary<string, string> { ["Table"] = "events; DROP TABLE x" }), e => e.Contains("plain table name", StringComparison.Ordinal));
         }
         finally
@@ -85,24 +89,38 @@ public sealed class MaintenanceTests
         }
     }
 
+    private static async Task<long> RequestedCheckpointsAsync(string connectionString)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        // PostgreSQL 17 moved the counter from pg_stat_bgwriter to pg_stat_checkpointer.
+        var sql = connection.PostgreSqlVersion.Major >= 17 ? "SELECT num_requested FROM pg_stat_checkpointer" : "SELECT checkpoints_req FROM pg_stat_bgwriter";
+        await new NpgsqlCommand("SELECT pg_stat_clear_snapshot()", connection).ExecuteNonQueryAsync();
+        return Convert.ToInt64(await new NpgsqlCommand(sql, connection).ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     [Fact]
     public void Sql_server_statements_are_generated_safely()
     {
         Assert.Contains("sys.dm_exec_requests", SqlServerStatements.HeadBlockers);
         Assert.Contains("blocking_session_id <> @@SPID", SqlServerStatements.HeadBlockers);
+        Assert.Contains("s.login_time", SqlServerStatements.HeadBlockers);
+        Assert.Equal("IF EXISTS (SELECT 1 FROM sys.dm_exec_sessions WHERE session_id = 73 AND login_time = @login_time) KILL 73;", SqlServerStatements.KillIfSame(73));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SqlServerStatements.KillIfSame(7));
+        Assert.Equal("SELECT sqlserver_start_time FROM sys.dm_os_sys_info;", SqlServerStatements.ServerStart);
         Assert.Equal("KILL 73;", SqlServerStatements.Kill(73));
         Assert.Throws<ArgumentOutOfRangeException>(() => SqlServerStatements.Kill(12));
         Assert.Equal("UPDATE STATISTICS [dbo].[Orders] WITH FULLSCAN;", SqlServerStatements.UpdateStatistics("dbo.Orders"));
         Assert.Equal("EXEC sp_updatestats;", SqlServerStatements.UpdateStatistics(null));
         Assert.Throws<ArgumentException>(() => SqlServerStatements.UpdateStatistics("Orders]; DROP TABLE Users;--"));
         Assert.Equal("CHECKPOINT;", SqlServerStatements.Checkpoint);
-        Assert.Equal("VACUUM (ANALYZE) \"public\".\"events\"", DatabaseMaintenanceExecutor.PostgresVacuumSql("public.events"));
+        Assert.Equal("VACUUM (ANALYZE) \"public\".\"events\"", DatabaseMaintenance.PostgresVacuumSql("public.events"));
     }
 
     [Fact]
     public async Task Sql_server_executors_validate_describe_and_fail_clearly_without_a_server()
     {
-        var executor = new SqlServerExecutor("sqlserver.end-blockers");
+        var executor = new SqlServerEndBlockersExecutor();
         Assert.Contains(executor.ValidateParameters(new Dictionary<string, string> { ["MinBlockedSeconds"] = "-1" }), e => e.Contains("MinBlockedSeconds", StringComparison.Ordinal));
         var target = new ResolvedTarget("orders-sql", TargetKind.SqlServer, null, "Server=127.0.0.1,9;Database=orders;User Id=grace;Password=secret-value;Connect Timeout=2;TrustServerCertificate=True", null, null);
         var request = new ActionRequest(Guid.NewGuid(), target, new Dictionary<string, string> { ["MinBlockedSeconds"] = "20" });

@@ -17,9 +17,8 @@ public sealed class OutboxConcurrencyTests
         using var folder = new TempFolder();
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres, folder);
         await using var receiver = await LoopbackReceiver.StartAsync();
-        GraceHost Instance(string name) => new GraceHost(TestCatalog.Settings(folder).Concat(database.Settings()).Concat(new Dictionary<string, string?>
+        GraceHost Instance(string name) => new GraceHost(TestCatalog.Settings(folder).Concat(database.Settings(name, targetsOn: "grace-a")).Concat(new Dictionary<string, string?>
         {
-            ["Grace:Engine:InstanceName"] = name,
             ["Grace:Notifications:PollIntervalSeconds"] = "0.05",
             ["Grace:Notifications:Webhooks:ops-hook:Url"] = receiver.Url,
             ["Grace:Notifications:Webhooks:ops-hook:Secret"] = "concurrency-test-secret-0123",

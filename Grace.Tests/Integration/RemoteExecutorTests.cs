@@ -30,6 +30,11 @@ public sealed class RemoteExecutorTests : IAsyncLifetime
         _service = builder.Build();
         _service.MapGet("/", () => Results.Ok());
         _service.MapGet("/health", () => _healthy ? Results.Ok() : Results.StatusCode(503));
+        _service.MapGet("/slow", async () =>
+        {
+            await Task.Delay(150);
+            return Results.Ok();
+        });
         _service.MapPost("/admin/cache/flush", () => { Interlocked.Increment(ref _flushes); return Results.Ok(new { flushed = true }); });
         _service.MapPost("/admin/cache/unflush", () => { Interlocked.Increment(ref _unflushes); return Results.Ok(); });
         _service.MapPost("/admin/broken", () => Results.StatusCode(404));
@@ -71,10 +76,12 @@ public sealed class RemoteExecutorTests : IAsyncLifetime
         Assert.Equal(200, await status.ReadAsync(new ProbeRequest(target, health, null), default));
         _healthy = false;
         Assert.Equal(503, await status.ReadAsync(new ProbeRequest(target, health, null), default));
-        Assert.True(await latency.ReadAsync(new ProbeRequest(target, health, null), default) >= 0);
+        // The latency is the time the service took: at least the delay it was told to take.
+        Assert.True(await latency.ReadAsync(new ProbeRequest(target, new Dictionary<string, string> { ["Path"] = "/slow" }, null), default) >= 150);
         var dead = target with { Url = "http://127.0.0.1:9" };
         // No answer is not a status: a "< 400" health rule must not take a dead service for a healthy one.
         await Assert.ThrowsAsync<HttpRequestException>(() => status.ReadAsync(new ProbeRequest(dead, health, null), default));
+        await Assert.ThrowsAsync<HttpRequestException>(() => latency.ReadAsync(new ProbeRequest(dead, health, null), default));
     }
 
     [Fact]
@@ -101,6 +108,45 @@ public sealed class RemoteExecutorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_health_check_counts_only_after_its_failure_threshold_of_failed_readings_in_a_row()
+    {
+        using var folder = new TempFolder();
+        await using var database = await TestDatabase.CreateAsync(Grace.Data.DatabaseProvider.Sqlite, folder);
+        var settings = TestCatalog.Settings(folder).Concat(database.Settings()).Concat(new Dictionary<string, string?>
+        {
+            ["Grace:Targets:stock-api:Kind"] = "Http",
+            ["Grace:Targets:stock-api:Url"] = _url,
+            ["Grace:Targets:stock-api:HealthCheck:Probe"] = "http.status",
+            ["Grace:Targets:stock-api:HealthCheck:Parameters:Path"] = "/health",
+            // Two seconds apart, so the marker below is surely sent between the second and the third reading.
+            ["Grace:Targets:stock-api:HealthCheck:IntervalSeconds"] = "2",
+            ["Grace:Targets:stock-api:HealthCheck:FailureThreshold"] = "3",
+        });
+        await using var host = new GraceHost(settings).Start();
+        var monitor = host.Get<Grace.Engine.Capture.HealthChecker>();
+        await host.WaitUntilAsync(_ => Task.FromResult(monitor.StatusOf("stock-api") is { Healthy: true }));
+        _healthy = false;
+
+        // Two failed readings in a row are not yet a signal: a marker sent after them is captured, and no incident came first.
+        await host.WaitUntilAsync(_ => Task.FromResult(monitor.StatusOf("stock-api") is { FailuresInARow: 2 }));
+        using (var client = host.IngestClient())
+        {
+            (await client.PostAsJsonAsync("/api/signals", new { source = "test-marker", message = "capture marker" })).EnsureSuccessStatusCode();
+        }
+
+        await host.WaitForIncidentAsync(i => i.Source == "test-marker");
+        await using (var db = host.CreateDb())
+        {
+            Assert.False(await db.Incidents.AnyAsync(i => i.Source == "health:stock-api"));
+        }
+
+        // The third is.
+        var incident = await host.WaitForIncidentAsync(i => i.Source == "health:stock-api");
+        Assert.True(monitor.StatusOf("stock-api")!.FailuresInARow >= 3);
+        Assert.Contains("read 503", incident.SampleMessage);
+    }
+
+    [Fact]
     public async Task A_service_that_does_not_answer_fails_its_health_check_and_opens_one_incident_only()
     {
         using var folder = new TempFolder();
@@ -117,12 +163,20 @@ public sealed class RemoteExecutorTests : IAsyncLifetime
         var incident = await host.WaitForIncidentAsync(i => i.Source == "health:gone-api");
         Assert.Contains("Connection refused", incident.SampleMessage);
 
-        // Polly's retries of the probe are not Grace errors: they must not open incidents of their own.
-        await Task.Delay(TimeSpan.FromSeconds(2));
+        // Polly's retries of the probe are not Grace errors: they must not open incidents of their own. Two more failed
+        // checks (each retried), then a marker: signals are captured in order, so any error logged before it is an incident by then.
+        var monitor = host.Get<Grace.Engine.Capture.HealthChecker>();
+        var checks = monitor.StatusOf("gone-api")!.Checks;
+        await host.WaitUntilAsync(_ => Task.FromResult(monitor.StatusOf("gone-api")!.Checks >= checks + 2));
+        using (var client = host.IngestClient())
+        {
+            (await client.PostAsJsonAsync("/api/signals", new { source = "test-marker", message = "capture marker" })).EnsureSuccessStatusCode();
+        }
+
+        await host.WaitForIncidentAsync(i => i.Source == "test-marker");
         await using var db = host.CreateDb();
-        var sources = await db.Incidents.Select(i => i.Source).ToListAsync();
-        Assert.Contains("health:gone-api", sources);
-        Assert.All(sources, s => Assert.StartsWith("health:", s));
+        var sources = await db.Incidents.Where(i => i.Source != "test-marker").Select(i => i.Source).ToListAsync();
+        Assert.Equal("health:gone-api", Assert.Single(sources));
     }
 
     [Fact]

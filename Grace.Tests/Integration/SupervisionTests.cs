@@ -67,9 +67,25 @@ public sealed class SupervisionTests : SqliteDatabaseTest
 
         var memory = host.Get<ExecutorCatalog>().Probe("process.memory-mb");
         Assert.True(await memory.ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default) > 0);
-        var graceCpu = host.Get<ExecutorCatalog>().Probe("process.cpu-percent");
-        var cpu = await graceCpu.ReadAsync(new ProbeRequest(target with { Kind = TargetKind.Grace }, new Dictionary<string, string> { ["WindowMilliseconds"] = "200" }, null), default);
-        Assert.InRange(cpu, 0, 100.5);
+    }
+
+    [Fact]
+    public async Task The_cpu_probe_reads_a_spinning_process_busy_and_a_sleeping_one_idle()
+    {
+        // The worker spins in a shell loop; the idler sleeps. A probe that read 0 (or anything fixed) cannot tell them apart.
+        await using var host = Host("while :; do :; done", new Dictionary<string, string?>
+        {
+            ["Grace:Targets:idler:Kind"] = "Process",
+            ["Grace:Targets:idler:Command"] = "/bin/sh",
+            ["Grace:Targets:idler:Arguments:0"] = "-c",
+            ["Grace:Targets:idler:Arguments:1"] = "exec sleep 300",
+        });
+        var cpu = host.Get<ExecutorCatalog>().Probe("process.cpu-percent");
+        var window = new Dictionary<string, string> { ["WindowMilliseconds"] = "1000" };
+        var busy = await cpu.ReadAsync(new ProbeRequest(host.Get<TargetRegistry>().Resolve("worker"), window, null), default);
+        var idle = await cpu.ReadAsync(new ProbeRequest(host.Get<TargetRegistry>().Resolve("idler"), window, null), default);
+        Assert.True(busy > 5, $"a spinning process read {busy:0.#} %");
+        Assert.True(idle < 1, $"a sleeping process read {idle:0.#} %");
     }
 
     /// <summary>A worker whose health check is its heartbeat: one line of output at least every second.</summary>
@@ -93,10 +109,12 @@ public sealed class SupervisionTests : SqliteDatabaseTest
         await using var host = Host("sleep 2; while true; do echo working; sleep 0.2; done", Heartbeat("20"));
         var executor = host.Get<ExecutorCatalog>().Executor("process.restart");
         var request = RestartRequest(host, "20");
-        var clock = Stopwatch.StartNew();
+        var supervisor = host.Get<ProcessSupervisor>();
         var result = await executor.ExecuteAsync(request, await executor.SnapshotAsync(request, default), default);
 
-        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(1.8), $"returned after {clock.Elapsed.TotalSeconds:0.0} s, before the worker's first line");
+        // It returned with the new process already heard from: its first line came after a two-second silence.
+        Assert.NotNull(supervisor.LastOutputOf("worker"));
+        Assert.True(supervisor.LastOutputOf("worker") >= supervisor.StartedAtOf("worker")!.Value.AddSeconds(1.5), "the first line came only after the worker's start-up pause");
         Assert.Contains("healthy after", result.Message);
         var responsive = host.Get<ExecutorCatalog>().Probe("process.responsive");
         Assert.Equal(1, await responsive.ReadAsync(new ProbeRequest(request.Target, new Dictionary<string, string> { ["MaxSilentSeconds"] = "1" }, null), default));

@@ -54,11 +54,7 @@ public static class IdentityServiceExtensions
             .AddSignInManager()
             .AddDefaultTokenProviders();
 
-        services.AddAuthorizationBuilder()
-            .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
-            .AddPolicy(GracePolicies.Approve, p => p.RequireRole(GraceRoles.Operator, GraceRoles.Lead, GraceRoles.Admin))
-            .AddPolicy(GracePolicies.ChangePolicy, p => p.RequireRole(GraceRoles.Lead, GraceRoles.Admin))
-            .AddPolicy(GracePolicies.Admin, p => p.RequireRole(GraceRoles.Admin));
+        services.AddAuthorizationBuilder().AddGracePolicies();
         services.AddCascadingAuthenticationState();
         // Sessions follow what Admins change: HTTP requests through the stamp validator, circuits through SessionRevalidation.
         services.AddOptions<SecurityStampValidatorOptions>().Configure<Microsoft.Extensions.Options.IOptions<GraceIdentityOptions>>(
@@ -73,6 +69,16 @@ public static class IdentityServiceExtensions
         services.AddHostedService<IdentitySeeder>();
         return services;
     }
+
+    /// <summary>
+    /// The one map of which role may do what in the console: sign-in everywhere, and the policies
+    /// pages and endpoints name. The host and the component tests both use it.
+    /// </summary>
+    public static AuthorizationBuilder AddGracePolicies(this AuthorizationBuilder builder) => builder
+        .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
+        .AddPolicy(GracePolicies.Approve, p => p.RequireRole(GraceRoles.Operator, GraceRoles.Lead, GraceRoles.Admin))
+        .AddPolicy(GracePolicies.ChangePolicy, p => p.RequireRole(GraceRoles.Lead, GraceRoles.Admin))
+        .AddPolicy(GracePolicies.Admin, p => p.RequireRole(GraceRoles.Admin));
 
     private static Task Answer(Microsoft.AspNetCore.Authentication.RedirectContext<Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationOptions> context, int status)
     {

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Security.Claims;
 using Grace.Data.Entities;
 using Microsoft.AspNetCore.Components.Authorization;
@@ -20,13 +21,24 @@ public sealed class SessionRevalidation(
     IOptions<Microsoft.AspNetCore.Identity.IdentityOptions> identity)
     : RevalidatingServerAuthenticationStateProvider(loggerFactory)
 {
+    /// <summary>The meter of Grace's console sessions.</summary>
+    public const string MeterName = "Grace.Web.Identity";
+
+    private static readonly Meter Meter = new(MeterName);
+
+    // Operators see that sessions are checked, and how many ended; tests wait on it instead of on the clock.
+    private static readonly Counter<long> Revalidations = Meter.CreateCounter<long>(
+        "grace.identity.session_revalidations", description: "Open console circuits checked against the database, by outcome: kept or ended.");
+
     protected override TimeSpan RevalidationInterval => TimeSpan.FromSeconds(Math.Max(1, options.Value.RevalidateSeconds));
 
     protected override async Task<bool> ValidateAuthenticationStateAsync(AuthenticationState authenticationState, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var users = scope.ServiceProvider.GetRequiredService<UserManager<GraceUser>>();
-        return await IsCurrentAsync(users, authenticationState.User);
+        var current = await IsCurrentAsync(users, authenticationState.User);
+        Revalidations.Add(1, new KeyValuePair<string, object?>("outcome", current ? "kept" : "ended"));
+        return current;
     }
 
     private async Task<bool> IsCurrentAsync(UserManager<GraceUser> users, ClaimsPrincipal principal)

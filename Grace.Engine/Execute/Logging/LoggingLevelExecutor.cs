@@ -7,7 +7,8 @@ namespace Grace.Engine.Execute.Logging;
 /// <summary>
 /// <c>logging.set-level</c>: changes the level of one of Grace's log sources, for a time to live
 /// (<c>TtlMinutes</c>, default 15) after which the previous level returns by itself.
-/// Parameters: <c>Source</c>, <c>Level</c>, <c>TtlMinutes</c>.
+/// Parameters: <c>Source</c>, <c>Level</c>, <c>TtlMinutes</c>. An approval holds for the level the
+/// approvers saw: changed by someone else since, the level to restore is not the one they agreed to.
 /// </summary>
 public sealed class LoggingLevelExecutor(LogLevelController levels) : IRemediationExecutor
 {
@@ -45,7 +46,19 @@ public sealed class LoggingLevelExecutor(LogLevelController levels) : IRemediati
         var source = request.Parameters["Source"];
         var level = levels.GetLevel(source);
         var state = JsonSerializer.Serialize(new LevelState(source, level.ToString()));
-        return Task.FromResult(new SnapshotState(state, $"Log source '{source}' is at {level}.", level.ToString()));
+        var value = new LevelValue(source, level);
+        return Task.FromResult(Consent.Snapshot(state, $"Log source '{source}' is at {level}.", value, value.Describe()));
+    }
+
+    public string DescribeDrift(SnapshotState approved, SnapshotState current) =>
+        Consent.Read<LevelValue>(approved) is { } was && Consent.Read<LevelValue>(current) is { } now
+            ? $"log source '{now.Source}' was set to {now.Level} since the approvers saw it at {was.Level}"
+            : Consent.Compare(approved, current);
+
+    /// <summary>What changing a level depends on: the source's level now.</summary>
+    internal sealed record LevelValue(string Source, LogEventLevel Level)
+    {
+        public string Describe() => $"log source '{Source}' at {Level}";
     }
 
     public Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)

@@ -23,7 +23,7 @@ public sealed record NotificationChanged(DateTimeOffset At, Guid NotificationId,
 public sealed class NotificationDispatcher(
     IDbContextFactory<GraceDbContext> dbFactory,
     IOptionsMonitor<NotificationOptions> options,
-    IOptionsMonitor<EngineOptions> engine,
+    Cluster.GraceInstance instance,
     IEnumerable<INotificationChannel> channels,
     AlertmanagerSilencer silencer,
     ResiliencePipelineProvider<string> pipelines,
@@ -35,7 +35,8 @@ public sealed class NotificationDispatcher(
     public const string PipelineKey = "grace:notify";
 
     private readonly Dictionary<ChannelKind, INotificationChannel> _channels = channels.ToDictionary(c => c.Kind);
-    private readonly string _instance = (engine.CurrentValue.InstanceName ?? $"{Environment.MachineName}:{Environment.ProcessId}") + ":notify";
+    // The instance's cluster name plus the process id: a restarted instance never mistakes its predecessor's leases for its own.
+    private readonly string _instance = $"{instance.Name}:{Environment.ProcessId}:notify";
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
