@@ -16,6 +16,7 @@ command -v pg_ctlcluster >/dev/null 2>&1 || need_apt+=(postgresql)
 [ -x /usr/bin/prometheus-alertmanager ] || need_apt+=(prometheus-alertmanager)
 [ -x /usr/sbin/dockerd ] || need_apt+=(docker.io)
 [ -x /usr/bin/podman ] || need_apt+=(podman)
+[ -x /usr/bin/tini ] || need_apt+=(tini)
 dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)
 [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
@@ -117,13 +118,16 @@ tar -C "$ENGINES_DIR/rootfs" -c . | DK import - "$GRACE_TEST_IMAGE" >/dev/null
 export GRACE_TEST_DOCKER="unix://$DOCKER_SOCK"
 
 # Podman needs its ulimits lowered here ("error setting rlimit type 7" otherwise) and, without
-# systemd, writes its events to a file; its storage and state stay in the temporary folder.
+# systemd, writes its events to a file; its storage, state and locks stay in the temporary folder
+# (file locks: the default shared-memory locks live in /dev/shm for every Podman on the machine, and
+# one left held by a killed Podman process blocks any later container that gets the same lock).
 mkdir -p "$ENGINES_DIR/podman-root" "$ENGINES_DIR/podman-run" "$ENGINES_DIR/podman-tmp"
 cat > "$ENGINES_DIR/containers.conf" <<CONF
 [containers]
 default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
 netns = "none"
 [engine]
+lock_type = "file"
 events_logger = "file"
 events_logfile_path = "$ENGINES_DIR/podman-events.log"
 tmp_dir = "$ENGINES_DIR/podman-tmp"
@@ -138,7 +142,9 @@ export CONTAINERS_CONF="$ENGINES_DIR/containers.conf" CONTAINERS_STORAGE_CONF="$
 PM() { /usr/bin/podman "$@"; }
 tar -C "$ENGINES_DIR/rootfs" -c . | PM import - "$GRACE_TEST_IMAGE" >/dev/null 2>&1
 PODMAN_SOCK="$ENGINES_DIR/podman.sock"
-PM system service --time=0 "unix://$PODMAN_SOCK" >"$ENGINES_DIR/podman.log" 2>&1 &
+# Under tini as a subreaper: Podman tells a live container by its conmon process, and conmon ends as an
+# orphan; where PID 1 does not reap orphans (as on this machine), every stop or kill waits 20 s for it.
+/usr/bin/tini -s -- /usr/bin/podman system service --time=0 "unix://$PODMAN_SOCK" >"$ENGINES_DIR/podman.log" 2>&1 &
 PODMAN_PID=$!
 for _ in $(seq 1 60); do
   if curl -fs --unix-socket "$PODMAN_SOCK" http://d/_ping >/dev/null 2>&1; then break; fi

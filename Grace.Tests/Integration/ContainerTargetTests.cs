@@ -72,6 +72,7 @@ public sealed class ContainerTargetTests : SqliteDatabaseTest
         Assert.Contains("0 restarts", snapshot.Summary);
         Assert.Contains(before.ID, snapshot.DriftKey);
         Assert.Contains(before.Image, snapshot.DriftKey);
+        Assert.Equal($"container {name} ({before.ID[..12]}) from image {before.Image[7..19]}", snapshot.ApprovedAgainst);
         Assert.Contains(before.Image, snapshot.State);
         Assert.Contains("Restarts container", executor.Describe(request));
 
@@ -257,8 +258,7 @@ public sealed class ContainerTargetTests : SqliteDatabaseTest
             await WaitForWatcherAsync(host);
             var watcher = host.Get<ContainerEventWatcher>();
 
-            service.Kill();
-            await service.WaitForExitAsync();
+            await StopGracefullyAsync(service);
             for (var deadline = DateTime.UtcNow.AddSeconds(20); watcher.Status.Values.Single().Connected; await Task.Delay(100))
             {
                 Assert.True(DateTime.UtcNow < deadline, "the watcher did not notice the engine went away");
@@ -277,20 +277,36 @@ public sealed class ContainerTargetTests : SqliteDatabaseTest
         }
         finally
         {
-            if (!service.HasExited)
-            {
-                service.Kill();
-                await service.WaitForExitAsync();
-            }
-
+            await StopGracefullyAsync(service);
             service.Dispose();
         }
     }
 
+    /// <summary>
+    /// Stops a Podman service as an operator would (SIGTERM): a SIGKILL can leave Podman's shared-memory
+    /// locks held, and the other Podman service on the same storage would then wait on them.
+    /// </summary>
+    private static async Task StopGracefullyAsync(System.Diagnostics.Process service)
+    {
+        if (service.HasExited)
+        {
+            return;
+        }
+
+        using (var kill = System.Diagnostics.Process.Start("/bin/kill", ["-TERM", service.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await service.WaitForExitAsync(patience.Token);
+    }
+
     private static System.Diagnostics.Process StartPodmanService(string socket)
     {
-        var info = new System.Diagnostics.ProcessStartInfo("/usr/bin/podman") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { "system", "service", "--time=0", $"unix://{socket}" })
+        // Under tini as a subreaper, as the test command starts the shared one (see scripts/test.sh).
+        var info = new System.Diagnostics.ProcessStartInfo("/usr/bin/tini") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { "-s", "--", "/usr/bin/podman", "system", "service", "--time=0", $"unix://{socket}" })
         {
             info.ArgumentList.Add(argument);
         }
@@ -336,8 +352,7 @@ public sealed class ContainerTargetTests : SqliteDatabaseTest
         var voided = await host.WaitForMissionAsync(m => m.Id == waiting.Id && m.CompletedAt != null, "ended");
         Assert.Equal(MissionState.Blocked, voided.State);
         var line = Assert.Single(voided.Events, e => e.Kind == "voided");
-        Assert.Contains(first.ID[..12], line.Message);
-        Assert.Contains(second.ID[..12], line.Message);
+        Assert.Contains($"the container was recreated ({first.ID[..12]} → {second.ID[..12]})", line.Message);
         Assert.Equal(second.State!.StartedAt, (await engine.InspectAsync(name)).State!.StartedAt); // nothing ran
     }
 

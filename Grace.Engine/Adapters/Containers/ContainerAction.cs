@@ -9,9 +9,10 @@ namespace Grace.Engine.Adapters.Containers;
 
 /// <summary>
 /// What every container action shares: its kind, its typed parameters bound once, and its safe-hold
-/// snapshot (state, image id, restart count). The drift key is a typed value, serialized: the
-/// approvers consent to this container, from this image, in this state; a container recreated
-/// (a new id), moved to another image, or started or stopped by someone else voids the approval.
+/// snapshot (state, image id, restart count). What an approval holds for is a typed value
+/// (<see cref="Consent"/>): this container, from this image (and, for a start or a stop, in this
+/// state); a container recreated (a new id), moved to another image, or started or stopped by someone
+/// else voids the approval.
 /// </summary>
 public abstract class ContainerAction<TParameters>(ContainerEngines engines, TimeProvider time) : IRemediationExecutor
     where TParameters : class, new()
@@ -34,15 +35,41 @@ public abstract class ContainerAction<TParameters>(ContainerEngines engines, Tim
     public async Task<SnapshotState> SnapshotAsync(ActionRequest request, CancellationToken cancellationToken)
     {
         var view = await engines.InspectAsync(request.Target, cancellationToken);
-        return new SnapshotState(JsonSerializer.Serialize(view), view.Summary, JsonSerializer.Serialize(DriftOf(view)));
+        return Consent.Snapshot(JsonSerializer.Serialize(view), view.Summary, DriftOf(view), ApprovedAgainst(view));
     }
 
-    /// <summary>The part of the container's state this action's approval depends on: a record whose equality means "unchanged".</summary>
-    protected abstract object DriftOf(ContainerView view);
+    /// <summary>The part of the container's state this action's approval holds for: a record whose equality means "unchanged".</summary>
+    protected abstract ContainerRunState DriftOf(ContainerView view);
 
-    /// <summary>What changed between the approvers' snapshot and the one right before the action, in this action's terms.</summary>
-    public string DescribeDrift(SnapshotState approved, SnapshotState current) =>
-        $"approved against: {approved.Summary}; now: {current.Summary}";
+    /// <summary>That part in words, for the approval card.</summary>
+    protected virtual string ApprovedAgainst(ContainerView view) => $"container {view.Name} ({view.ShortId}) from image {ContainerView.Abbreviate(view.ImageId)}, {(view.Running ? "running" : "not running")}";
+
+    /// <summary>What changed between the approvers' snapshot and the one right before the action: recreated, another image, started or stopped.</summary>
+    public string DescribeDrift(SnapshotState approved, SnapshotState current)
+    {
+        if (Consent.Read<ContainerRunState>(approved) is not { } was || Consent.Read<ContainerRunState>(current) is not { } now)
+        {
+            return Consent.Compare(approved, current);
+        }
+
+        var parts = new List<string>();
+        if (was.Id != now.Id)
+        {
+            parts.Add($"the container was recreated ({ContainerView.Abbreviate(was.Id)} → {ContainerView.Abbreviate(now.Id)})");
+        }
+
+        if (was.ImageId != now.ImageId)
+        {
+            parts.Add($"its image changed ({ContainerView.Abbreviate(was.ImageId)} → {ContainerView.Abbreviate(now.ImageId)})");
+        }
+
+        if (was.Running != now.Running)
+        {
+            parts.Add(now.Running ? "it was started since" : "it was stopped since");
+        }
+
+        return parts.Count == 0 ? Consent.Compare(approved, current) : $"{string.Join("; ", parts)} (approved against: {approved.ApprovedAgainst ?? approved.Summary})";
+    }
 
     public abstract Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken);
 
@@ -66,7 +93,7 @@ public abstract class ContainerAction<TParameters>(ContainerEngines engines, Tim
         {
             await engines.CallAsync(request.Target.Key, settings,
                 (c, ct) => c.Containers.StopContainerAsync(before.Id, new ContainerStopParameters { WaitBeforeKillSeconds = (uint)timeoutSeconds }, ct),
-                TimeSpan.FromSeconds(timeoutSeconds) + ContainerEngines.CallTimeout + ContainerEngines.CallTimeout, cancellationToken);
+                TimeSpan.FromSeconds(timeoutSeconds) + ContainerEngines.ChangeTimeout, cancellationToken);
         }
         catch
         {
@@ -83,7 +110,7 @@ public abstract class ContainerAction<TParameters>(ContainerEngines engines, Tim
     protected async Task<ContainerView> StartAsync(ActionRequest request, ContainerView before, double settleSeconds, CancellationToken cancellationToken)
     {
         await engines.CallAsync(request.Target.Key, Settings(request),
-            (c, ct) => c.Containers.StartContainerAsync(before.Id, new ContainerStartParameters(), ct), ContainerEngines.CallTimeout + ContainerEngines.CallTimeout, cancellationToken);
+            (c, ct) => c.Containers.StartContainerAsync(before.Id, new ContainerStartParameters(), ct), ContainerEngines.ChangeTimeout, cancellationToken);
         if (settleSeconds > 0)
         {
             await Task.Delay(TimeSpan.FromSeconds(settleSeconds), time, cancellationToken);
@@ -100,10 +127,10 @@ public abstract class ContainerAction<TParameters>(ContainerEngines engines, Tim
     protected static string Json(object value) => JsonSerializer.Serialize(value);
 }
 
-/// <summary>The container's identity and image: a restart consented to holds while they stay the same.</summary>
-public sealed record ContainerIdentity(string Id, string ImageId);
-
-/// <summary>The container's identity, image and whether it runs: a start or a stop consented to holds while they stay the same.</summary>
+/// <summary>
+/// What an approval of a container action holds for: the container's identity and image, and whether
+/// it runs (always true for a restart, which holds whatever the state: a crash loop changes it all the time).
+/// </summary>
 public sealed record ContainerRunState(string Id, string ImageId, bool Running);
 
 /// <summary>Parameters of <c>container.restart</c>.</summary>

@@ -20,7 +20,10 @@ public sealed record ContainerView(
         + $", image {ShortImage}, {RestartCount} restart{(RestartCount == 1 ? "" : "s")}"
         + (Health is { Length: > 0 } h ? $", {h}" : "") + ".";
 
-    private string ShortImage => ImageId.StartsWith("sha256:", StringComparison.Ordinal) && ImageId.Length > 19 ? ImageId[7..19] : ImageId;
+    private string ShortImage => Abbreviate(ImageId);
+
+    /// <summary>The first 12 hexadecimal digits of an id or an image digest, as the engines' CLIs show them.</summary>
+    public static string Abbreviate(string id) => id.StartsWith("sha256:", StringComparison.Ordinal) ? id[7..Math.Min(id.Length, 19)] : id[..Math.Min(id.Length, 12)];
 
     internal static ContainerView From(ContainerInspectResponse c) => new(
         c.ID, c.Name.TrimStart('/'), c.Image, c.State?.Status ?? "unknown", c.State?.Running ?? false, c.RestartCount,
@@ -39,8 +42,14 @@ public sealed class ContainerEngines : IDisposable
     /// <summary>The API version Grace asks for: Docker 20.10 and Podman 4 both serve it.</summary>
     public static readonly System.Version ApiVersion = new(1, 41);
 
-    /// <summary>How long one ordinary call (inspect, start, kill) may take before the engine counts as not answering.</summary>
-    public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// How long a read (inspect, stats, ping) may take before the engine counts as not answering: under
+    /// the probe pipeline's 10 s, so a snapshot or a reading fails with this reason rather than Polly's timeout.
+    /// </summary>
+    public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(8);
+
+    /// <summary>How long a change (start, kill; a stop adds its own timeout) may take: engines on a busy machine can be slow to act.</summary>
+    public static readonly TimeSpan ChangeTimeout = TimeSpan.FromSeconds(20);
 
     private readonly ConcurrentDictionary<string, DockerClient> _clients = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DateTimeOffset> _expectedStops = new(StringComparer.Ordinal);

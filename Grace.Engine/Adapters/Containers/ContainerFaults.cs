@@ -36,7 +36,7 @@ public sealed class ContainerFaults(ContainerEngines engines) : IFaultHook
 
         if (kind == FaultKind.ContainerKill)
         {
-            await engines.CallAsync(target.Key, settings, (c, ct) => c.Containers.KillContainerAsync(view.Id, new ContainerKillParameters { Signal = "SIGKILL" }, ct), ContainerEngines.CallTimeout, cancellationToken);
+            await engines.CallAsync(target.Key, settings, (c, ct) => c.Containers.KillContainerAsync(view.Id, new ContainerKillParameters { Signal = "SIGKILL" }, ct), ContainerEngines.ChangeTimeout, cancellationToken);
             return $"Killed container {view.Name} ({view.ShortId}) of '{target.Key}' with SIGKILL, as a crash would; the engine reports its death.";
         }
 
@@ -46,7 +46,7 @@ public sealed class ContainerFaults(ContainerEngines engines) : IFaultHook
             throw new MissionOperationException($"Container {view.Name} of '{target.Key}' has no HEALTHCHECK: nothing would notice it is unwell.");
         }
 
-        await engines.CallAsync(target.Key, settings, (c, ct) => c.Containers.KillContainerAsync(view.Id, new ContainerKillParameters { Signal = "SIGSTOP" }, ct), ContainerEngines.CallTimeout, cancellationToken);
+        await engines.CallAsync(target.Key, settings, (c, ct) => c.Containers.KillContainerAsync(view.Id, new ContainerKillParameters { Signal = "SIGSTOP" }, ct), ContainerEngines.ChangeTimeout, cancellationToken);
         return $"Froze the main process of container {view.Name} ({view.ShortId}) of '{target.Key}' with SIGSTOP: it still runs, and its HEALTHCHECK ({string.Join(' ', test.Skip(1))}) turns unhealthy.";
     }
 }

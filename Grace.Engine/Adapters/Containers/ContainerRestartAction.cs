@@ -19,7 +19,10 @@ public sealed class ContainerRestartAction(ContainerEngines engines, TimeProvide
         return $"Restarts container '{s.Container}' on {s.Endpoint}: its stop signal, a kill after {p.StopTimeoutSeconds} s, then a start (state read {p.SettleSeconds:0.#} s later).";
     }
 
-    protected override object DriftOf(ContainerView view) => new ContainerIdentity(view.Id, view.ImageId);
+    // A restart holds whatever the state: the container it was approved for may crash and come back meanwhile.
+    protected override ContainerRunState DriftOf(ContainerView view) => new(view.Id, view.ImageId, Running: true);
+
+    protected override string ApprovedAgainst(ContainerView view) => $"container {view.Name} ({view.ShortId}) from image {ContainerView.Abbreviate(view.ImageId)}";
 
     public override async Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
     {

@@ -14,7 +14,7 @@ public sealed class ContainerStartAction(ContainerEngines engines, TimeProvider 
         return $"Starts container '{s.Container}' on {s.Endpoint}; undo: stop it again.";
     }
 
-    protected override object DriftOf(ContainerView view) => new ContainerRunState(view.Id, view.ImageId, view.Running);
+    protected override ContainerRunState DriftOf(ContainerView view) => new(view.Id, view.ImageId, view.Running);
 
     public override async Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
     {

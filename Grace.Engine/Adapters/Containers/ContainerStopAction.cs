@@ -15,7 +15,7 @@ public sealed class ContainerStopAction(ContainerEngines engines, TimeProvider t
         return $"Stops container '{s.Container}' on {s.Endpoint}: its stop signal, a kill after {p.StopTimeoutSeconds} s; undo: start it again.";
     }
 
-    protected override object DriftOf(ContainerView view) => new ContainerRunState(view.Id, view.ImageId, view.Running);
+    protected override ContainerRunState DriftOf(ContainerView view) => new(view.Id, view.ImageId, view.Running);
 
     public override async Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
     {

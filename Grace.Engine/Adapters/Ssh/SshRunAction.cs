@@ -73,15 +73,39 @@ public sealed class SshRunAction(SshSessions sessions, IConfiguration configurat
         var undo = prepared.Options.Undo is { } u ? prepared.Shown(u) : null;
         // The approvers consent to this command on this host, behind this host key: a change to any of them voids the approval.
         var drift = new SshCommandDrift(prepared.Host.Address ?? "", prepared.Host.Port, SshTargets.Normalize(prepared.Host.HostKeyFingerprint ?? ""), prepared.Name, shown, undo);
-        return Task.FromResult(new SnapshotState(
+        return Task.FromResult(Consent.Snapshot(
             JsonSerializer.Serialize(new { command = prepared.Name, shown, undo, host = prepared.Host.Where }),
             $"Will run `{shown}` on {prepared.Host.Where}" + (undo is null ? "; no undo is declared." : $"; undo: `{undo}`."),
-            JsonSerializer.Serialize(drift)));
+            drift,
+            $"`{shown}` on {prepared.Host.Where}, host key {drift.HostKey}"));
     }
 
-    /// <summary>What changed between the approvers' snapshot and the one right before the action.</summary>
-    [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822", Justification = "IRemediationExecutor.DescribeDrift once stale consent lands on main.")]
-    public string DescribeDrift(SnapshotState approved, SnapshotState current) => $"approved against: {approved.Summary}; now: {current.Summary}";
+    /// <summary>What changed between the approvers' snapshot and the one right before the action: the host, its pinned key, or the command.</summary>
+    public string DescribeDrift(SnapshotState approved, SnapshotState current)
+    {
+        if (Consent.Read<SshCommandDrift>(approved) is not { } was || Consent.Read<SshCommandDrift>(current) is not { } now)
+        {
+            return Consent.Compare(approved, current);
+        }
+
+        var parts = new List<string>();
+        if ((was.Address, was.Port) != (now.Address, now.Port))
+        {
+            parts.Add($"the host moved ({was.Address}:{was.Port} → {now.Address}:{now.Port})");
+        }
+
+        if (was.HostKey != now.HostKey)
+        {
+            parts.Add($"its pinned host key changed ({was.HostKey} → {now.HostKey})");
+        }
+
+        if (was.Shown != now.Shown || was.Undo != now.Undo)
+        {
+            parts.Add($"the command changed (`{was.Shown}` → `{now.Shown}`)");
+        }
+
+        return parts.Count == 0 ? Consent.Compare(approved, current) : $"{string.Join("; ", parts)} (approved against: {approved.ApprovedAgainst ?? approved.Summary})";
+    }
 
     public async Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
     {
