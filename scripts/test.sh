@@ -157,7 +157,7 @@ export GRACE_TEST_PODMAN="unix://$PODMAN_SOCK"
 # for the current user. GRACE_TEST_SSH_* tell the tests where it is, which key signs in, the host
 # key's fingerprint, and a folder the tests' commands may write in.
 SSH_DIR="$(mktemp -d /tmp/grace-sshd.XXXXXX)"
-mkdir -p "$SSH_DIR/work" /run/sshd
+mkdir -p "$SSH_DIR/work"; $SUDO mkdir -p /run/sshd
 ssh-keygen -q -t ed25519 -N '' -f "$SSH_DIR/host_ed25519"
 ssh-keygen -q -t ed25519 -N '' -f "$SSH_DIR/client_ed25519"
 cp "$SSH_DIR/client_ed25519.pub" "$SSH_DIR/authorized_keys"

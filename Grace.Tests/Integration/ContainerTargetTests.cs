@@ -424,6 +424,7 @@ public sealed class ContainerStartupValidationTests : IDisposable
     {
         using var host = new GraceHost(TestCatalog.Settings(_folder).Concat(new Dictionary<string, string?>
         {
+            ["Grace:Targets:demo-web:Endpoint"] = Environment.GetEnvironmentVariable("GRACE_TEST_DOCKER"),
             ["Grace:Playbooks:restart-demo-web:Parameters:StopTimeoutSeconds"] = "120",
         }));
         var ex = Assert.ThrowsAny<Exception>(() => host.Start());

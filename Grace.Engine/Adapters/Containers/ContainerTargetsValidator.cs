@@ -54,6 +54,11 @@ public sealed class ContainerTargetsValidator(IConfiguration configuration) : IT
         var actionTimeout = configuration.GetValue<int?>("Grace:Engine:ActionTimeoutSeconds") ?? new EngineOptions().ActionTimeoutSeconds;
         foreach (var (key, playbook) in catalog.Playbooks.Where(p => p.Value.Action is "container.restart" or "container.stop"))
         {
+            if (catalog.Targets.TryGetValue(playbook.Target, out var target) && target.Optional && ContainerTargets.Missing(target) is not null)
+            {
+                continue; // Its missions are blocked until the target is configured; it is checked then.
+            }
+
             var p = TypedParameters.Bind<RestartContainerParameters>(playbook.Parameters, out var bindErrors, ["StopTimeoutSeconds", "SettleSeconds"]);
             var longest = p.StopTimeoutSeconds + (playbook.Action == "container.restart" ? p.SettleSeconds : 0) + 15;
             if (bindErrors.Count == 0 && longest >= actionTimeout)
