@@ -1,6 +1,10 @@
 using System.Diagnostics;
 using Grace.Data;
 using Grace.Data.Entities;
+using Grace.Engine.Adapters.Directories;
+using Grace.Engine.Adapters.Http;
+using Grace.Engine.Adapters.Processes;
+using Grace.Engine.Adapters.Sqlite;
 using Grace.Engine.Faults;
 using Grace.Engine.Gate;
 using Grace.Engine.Missions;
@@ -19,11 +23,11 @@ internal sealed class FaultDriver(TextWriter output, int runs)
 {
     private static readonly (FaultKind Kind, string Target, int Megabytes, string Playbook)[] Cases =
     [
-        (FaultKind.SqliteWalGrowth, "demo-orders-db", 6, "checkpoint-demo-db"),
-        (FaultKind.CacheFill, "grace-cache", 60, "clear-grace-cache"),
-        (FaultKind.ProcessCrash, "demo-worker", 1, "restart-demo-worker"),
-        (FaultKind.ProcessHang, "demo-worker", 1, "restart-demo-worker"),
-        (FaultKind.HealthEndpointFailure, "demo-orders-api", 1, "reset-demo-api-pool"),
+        (WalGrowthFault.Kind, "demo-orders-db", 6, "checkpoint-demo-db"),
+        (CacheFillFault.Kind, "grace-cache", 60, "clear-grace-cache"),
+        (ProcessCrashFault.Kind, "demo-worker", 1, "restart-demo-worker"),
+        (ProcessHangFault.Kind, "demo-worker", 1, "restart-demo-worker"),
+        (HealthEndpointFault.Kind, "demo-orders-api", 1, "reset-demo-api-pool"),
     ];
 
     private static readonly Actor Admin = new("admin", [GraceRoles.Admin]);

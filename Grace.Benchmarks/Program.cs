@@ -5,17 +5,27 @@ using BenchmarkDotNet.Running;
 namespace Grace.Benchmarks;
 
 /// <summary>
-/// <c>dotnet run -c Release --project Grace.Benchmarks -- [micro|load|faults|all] [--scale 1.0] [--soak-minutes 3] [--fault-runs 5]</c>
+/// <c>dotnet run -c Release --project Grace.Benchmarks -- [micro|load|faults|cluster|chaos|all] [options]</c>
+/// <list type="bullet">
+/// <item><c>load</c>: <c>--scale 1.0</c>, <c>--soak-minutes 3</c></item>
+/// <item><c>faults</c>: <c>--fault-runs 5</c></item>
+/// <item><c>cluster</c>: <c>--kills 20</c>, <c>--sweep-seconds 5</c>, <c>--slow-action-seconds 5</c>, <c>--latency-seconds 60</c>, <c>--throughput-seconds 30</c>, <c>--playbooks-per-target 4</c></item>
+/// <item><c>chaos</c>: <c>--chaos-rounds 20</c>, <c>--chaos-scenarios all|standalone|cluster</c>, <c>--sweep-seconds 5</c>, <c>--settle-seconds 180</c>, <c>--chaos-tail-seconds 3</c> (the stream after the last kill; with <c>--chaos-rounds 0</c>, a control run without kills)</item>
+/// </list>
+/// <c>all</c> runs micro, load and faults; <c>cluster</c> and <c>chaos</c> run only when named (they start several Grace processes and a PostgreSQL database).
 /// </summary>
 public static class BenchmarkProgram
 {
-    public static async Task Main(string[] args)
+    public static async Task<int> Main(string[] args)
     {
         var mode = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "all";
         var scale = Option(args, "--scale", 1.0);
         var soak = TimeSpan.FromMinutes(Option(args, "--soak-minutes", 3.0));
+        var sweep = Option(args, "--sweep-seconds", 5);
 
+        Harness.Interruption.StopEverythingOnSignals();
         Console.WriteLine($"Grace benchmarks on {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}, {DateTime.UtcNow:u}");
+        Console.WriteLine($"Command: dotnet run -c Release --project Grace.Benchmarks -- {string.Join(' ', args)}");
         if (mode is "micro" or "all")
         {
             BenchmarkRunner.Run<SignalCosts>(DefaultConfig.Instance.AddJob(Job.ShortRun).WithOptions(ConfigOptions.DisableOptimizationsValidator));
@@ -30,6 +40,37 @@ public static class BenchmarkProgram
         {
             await new FaultDriver(Console.Out, (int)Option(args, "--fault-runs", 5)).RunAsync();
         }
+
+        if (mode is "cluster")
+        {
+            await new ClusterDriver(Console.Out, new ClusterSettings(
+                Kills: (int)Option(args, "--kills", 20),
+                SweepSeconds: sweep,
+                SlowAction: TimeSpan.FromSeconds(Option(args, "--slow-action-seconds", 5)),
+                LatencyPhase: TimeSpan.FromSeconds(Option(args, "--latency-seconds", 60)),
+                ThroughputPhase: TimeSpan.FromSeconds(Option(args, "--throughput-seconds", 30)),
+                ThroughputWarmUp: TimeSpan.FromSeconds(Math.Min(5, Option(args, "--throughput-seconds", 30) / 5)),
+                PlaybooksPerTarget: (int)Option(args, "--playbooks-per-target", 4))).RunAsync();
+        }
+
+        if (mode is "chaos")
+        {
+            var scenarios = args.SkipWhile(a => a != "--chaos-scenarios").Skip(1).FirstOrDefault() ?? "all";
+            if (scenarios is not ("all" or "standalone" or "cluster"))
+            {
+                Console.Error.WriteLine("--chaos-scenarios is all, standalone or cluster.");
+                return 2;
+            }
+
+            await new ChaosDriver(Console.Out, new ChaosSettings(
+                Rounds: (int)Option(args, "--chaos-rounds", 20),
+                SweepSeconds: sweep,
+                SettleTimeout: TimeSpan.FromSeconds(Option(args, "--settle-seconds", 180)),
+                Scenarios: scenarios,
+                Tail: TimeSpan.FromSeconds(Option(args, "--chaos-tail-seconds", 3)))).RunAsync();
+        }
+
+        return 0;
     }
 
     private static double Option(string[] args, string name, double fallback)

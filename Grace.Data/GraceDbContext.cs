@@ -30,6 +30,8 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
     public DbSet<ClusterMember> ClusterMembers => Set<ClusterMember>();
     public DbSet<ClusterVersion> ClusterVersions => Set<ClusterVersion>();
     public DbSet<Notification> Notifications => Set<Notification>();
+    public DbSet<IncidentEvent> IncidentEvents => Set<IncidentEvent>();
+    public DbSet<MissionStep> MissionSteps => Set<MissionStep>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {
@@ -49,6 +51,34 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
             e.Property(i => i.Target).HasMaxLength(128);
             e.Property(i => i.Labels).HasMaxLength(4096);
             e.Property(i => i.OpenedBy).HasMaxLength(256);
+            e.Property(i => i.NeedsHumanReason).HasMaxLength(2048);
+            e.Property(i => i.NextPlaybookKey).HasMaxLength(128);
+            e.Property(i => i.AcknowledgedBy).HasMaxLength(256);
+            e.Property(i => i.AssignedTo).HasMaxLength(256);
+            // The sweep's query: rungs due.
+            e.HasIndex(i => i.RetryAt);
+        });
+
+        builder.Entity<IncidentEvent>(e =>
+        {
+            e.HasIndex(ev => new { ev.IncidentId, ev.Id });
+            e.HasOne<Incident>().WithMany().HasForeignKey(ev => ev.IncidentId).OnDelete(DeleteBehavior.Cascade);
+            e.Property(ev => ev.Actor).HasMaxLength(IncidentEvent.ActorMaxLength);
+            e.Property(ev => ev.Message).HasMaxLength(IncidentEvent.MessageMaxLength);
+            e.Property(ev => ev.PlaybookKey).HasMaxLength(128);
+        });
+
+        builder.Entity<MissionStep>(e =>
+        {
+            e.HasIndex(s => new { s.MissionId, s.Index }).IsUnique();
+            e.Property(s => s.Name).HasMaxLength(128);
+            e.Property(s => s.Action).HasMaxLength(128);
+            e.Property(s => s.Target).HasMaxLength(128);
+            e.Property(s => s.Parameters).HasMaxLength(8192);
+            e.Property(s => s.Probe).HasMaxLength(128);
+            e.Property(s => s.ProbeTarget).HasMaxLength(128);
+            e.Property(s => s.ProbeParameters).HasMaxLength(4096);
+            e.Property(s => s.Message).HasMaxLength(2048);
         });
 
         builder.Entity<Mission>(e =>
@@ -71,6 +101,7 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
             e.HasOne(m => m.Approval).WithOne().HasForeignKey<Approval>(a => a.MissionId).OnDelete(DeleteBehavior.Cascade);
             e.HasMany(m => m.Events).WithOne().HasForeignKey(ev => ev.MissionId).OnDelete(DeleteBehavior.Cascade);
             e.HasMany(m => m.Snapshots).WithOne().HasForeignKey(s => s.MissionId).OnDelete(DeleteBehavior.Cascade);
+            e.HasMany(m => m.Steps).WithOne().HasForeignKey(s => s.MissionId).OnDelete(DeleteBehavior.Cascade);
         });
 
         builder.Entity<MissionEvent>(e =>
@@ -143,6 +174,7 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
             e.Property(o => o.PatternKey).HasMaxLength(128);
             e.Property(o => o.PlaybookKey).HasMaxLength(128);
             e.Property(o => o.Target).HasMaxLength(128);
+            e.Property(o => o.FailedStep).HasMaxLength(160);
         });
 
         builder.Entity<PlaybookStatistics>(e =>

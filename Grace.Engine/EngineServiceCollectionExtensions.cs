@@ -1,11 +1,9 @@
-using Grace.Engine.Adapters.Containers;
-using Grace.Engine.Adapters.Ssh;
+using Grace.Engine.Adapters;
 using Grace.Engine.Capture;
 using Grace.Engine.Cluster;
 using Grace.Engine.Configuration;
 using Grace.Engine.Diagnose;
 using Grace.Engine.Execute;
-using Grace.Engine.Execute.Logging;
 using Grace.Engine.Gate;
 using Grace.Engine.Learn;
 using Grace.Engine.Missions;
@@ -19,7 +17,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using Microsoft.FeatureManagement;
 using Polly;
 using Serilog.Core;
 
@@ -52,11 +49,10 @@ public static class EngineServiceCollectionExtensions
 
         services.AddSingleton<IPipelineNotifier, PipelineNotifier>();
         services.AddSingleton<PathResolver>();
-        services.AddSingleton<CacheRoots>();
         services.AddSingleton<TargetRegistry>();
-        services.AddSingleton<LogLevelController>();
         services.AddResiliencePipeline("grace:default", b => b.AddTimeout(TimeSpan.FromSeconds(30)));
         services.AddResiliencePipeline(ExecuteStage.BookkeepingPipeline, ExecuteStage.AddBookkeepingPipeline);
+        services.AddSingleton<TargetBreakers>();
         services.AddSingleton<ActionResilience>();
         services.Configure<Polly.Telemetry.TelemetryOptions>(o => o.SeverityProvider = ActionResilience.Severity);
 
@@ -69,49 +65,14 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<ApiKeyService>();
         services.AddSingleton<ILogEventSink, GraceSerilogSink>();
 
-        // Executors and probes
-        services.AddSingleton<IRemediationExecutor, LoggingLevelExecutor>();
-        services.AddSingleton<IRemediationExecutor, SqliteCheckpointExecutor>();
-        services.AddSingleton<IRemediationExecutor, CacheDirectoryExecutor>();
-        services.AddHttpClient("grace-action", c => c.Timeout = TimeSpan.FromSeconds(30));
-        services.AddHttpClient("grace-probe", c => c.Timeout = TimeSpan.FromSeconds(5));
-        services.AddSingleton<IRemediationExecutor, HttpCallExecutor>();
-        services.AddSingleton<IRemediationExecutor, BreakerResetExecutor>();
-        services.AddFeatureManagement();
-        services.AddSingleton<FeatureFlagOverrides>();
-        services.RemoveAll<Microsoft.FeatureManagement.IFeatureDefinitionProvider>();
-        services.AddSingleton<Microsoft.FeatureManagement.IFeatureDefinitionProvider>(sp => sp.GetRequiredService<FeatureFlagOverrides>());
-        services.AddSingleton<IRemediationExecutor, FeatureFlagExecutor>();
-        services.AddSingleton<IProbe, FeatureFlagProbe>();
-        services.AddSingleton<IProbe, BreakerStateProbe>();
-        services.AddSingleton<IProbe>(sp => new HttpHealthProbe(sp.GetRequiredService<IHttpClientFactory>(), "http.status"));
-        services.AddSingleton<IProbe>(sp => new HttpHealthProbe(sp.GetRequiredService<IHttpClientFactory>(), "http.latency-ms"));
-        services.AddSingleton<IRemediationExecutor, PostgresLockExecutor>();
-        services.AddSingleton<IProbe, PostgresBlockedSessionsProbe>();
-        services.AddSingleton<IRemediationExecutor, SqliteVacuumExecutor>();
-        services.AddSingleton<IRemediationExecutor, PostgresCheckpointExecutor>();
-        services.AddSingleton<IRemediationExecutor, PostgresVacuumAnalyzeExecutor>();
-        services.AddSingleton<IProbe, PostgresDeadTuplesProbe>();
-        services.AddSingleton<IRemediationExecutor, SqlServerEndBlockersExecutor>();
-        services.AddSingleton<IRemediationExecutor, SqlServerCheckpointExecutor>();
-        services.AddSingleton<IRemediationExecutor, SqlServerUpdateStatisticsExecutor>();
-        services.AddSingleton<IProbe, SqliteFileBytesProbe>();
-        services.AddSingleton<Supervision.ProcessSupervisor>();
+        // What Grace acts on: the adapter modules, one call each (Adapters/)
+        services.AddGraceAdapters();
+        services.AddSingleton<TargetKinds>();
+        services.AddSingleton<TargetPlacement>();
         services.AddOptions<Faults.FaultOptions>().BindConfiguration(Faults.FaultOptions.Section);
         services.AddSingleton<Faults.DemoService>();
         services.AddSingleton<Faults.FaultInjector>();
-        services.AddHostedService(sp => sp.GetRequiredService<Supervision.ProcessSupervisor>());
-        services.AddSingleton<IRemediationExecutor, Supervision.ProcessRestartExecutor>();
-foreach (var probe in new[] { "process.alive", "process.memory-mb", "process.cpu-percent", "process.silent-seconds", "process.responsive" })
-        {
-            services.AddSingleton<IProbe>(sp => new Supervision.ProcessProbe(sp.GetRequiredService<Supervision.ProcessSupervisor>(), sp.GetRequiredService<TimeProvider>(), probe));
-        }
-        services.AddSingleton<IProbe, SqliteWalBytesProbe>();
-        services.AddSingleton<IProbe, DirectoryBytesProbe>();
-        services.AddSingleton<IProbe, LoggingLevelProbe>();
         services.AddSingleton<IProbe, IncidentSignalRateProbe>();
-        services.AddContainerTargets();
-        services.AddSshTargets();
         services.AddSingleton<ExecutorCatalog>();
         services.AddSingleton<TargetHealth>();
         services.AddSingleton<ProbeReader>();
@@ -127,12 +88,15 @@ foreach (var probe in new[] { "process.alive", "process.memory-mb", "process.cpu
         services.AddSingleton<Rollbacks>();
         services.AddSingleton<ExecuteStage>();
         services.AddSingleton<ConclusionStage>();
+        services.AddSingleton<CompensationStage>();
+        services.AddSingleton<Escalate.IncidentJournal>();
+        services.AddSingleton<Escalate.EscalationLadder>();
+        services.AddSingleton<Escalate.IncidentService>();
         services.AddSingleton<LearnStage>();
         services.AddSingleton<ApprovalService>();
         services.AddSingleton<SnapshotService>();
         services.AddSingleton<ContractVerifier>();
-        services.AddHttpClient("grace-benchmark", c => c.Timeout = TimeSpan.FromSeconds(10));
-        services.AddSingleton(sp => new Verify.Benchmarks.LatencySampler(sp.GetService<IHttpClientFactory>()));
+        services.AddSingleton<Verify.Benchmarks.LatencySampler>();
         services.AddSingleton<Verify.Benchmarks.BenchmarkStage>();
         services.AddSingleton<LearningService>();
         services.AddGraceNotifications();
@@ -143,6 +107,7 @@ foreach (var probe in new[] { "process.alive", "process.memory-mb", "process.cpu
         services.AddSingleton<Missions.Steps.ApprovedStep>();
         services.AddSingleton<Missions.Steps.ExecutingStep>();
         services.AddSingleton<Missions.Steps.VerifyingStep>();
+        services.AddSingleton<Missions.Steps.CompensatingStep>();
         services.AddSingleton<Missions.Steps.EndedStep>();
         services.AddSingleton<MissionTransitions>();
         services.AddSingleton<ConsoleQueries>();

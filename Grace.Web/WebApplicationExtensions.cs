@@ -1,4 +1,4 @@
-using Grace.Engine.Execute.Logging;
+using Grace.Engine.Adapters.Logging;
 using Grace.Web.Api;
 using Grace.Web.Components;
 using Grace.Web.Hubs;
@@ -110,6 +110,7 @@ public static class WebApplicationExtensions
         app.MapSignalEndpoints();
         app.MapAlertmanagerEndpoints();
         app.MapSlackEndpoints();
+        app.MapIncidentEndpoints();
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).AllowAnonymous().WithName("Health");
         app.MapHub<PipelineHub>("/hubs/pipeline").RequireAuthorization();
         return app;

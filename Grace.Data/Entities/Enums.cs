@@ -18,6 +18,70 @@ public enum IncidentStatus
     Resolved = 2,
 }
 
+/// <summary>What a line of an incident's own timeline records.</summary>
+public enum IncidentEventKind
+{
+    /// <summary>The first signal of a new incident was stored.</summary>
+    Opened = 0,
+    /// <summary>A resolved (or long quiet) incident fired again: a new episode.</summary>
+    Reopened = 1,
+    /// <summary>A mission was planned for it.</summary>
+    MissionPlanned = 2,
+    /// <summary>A mission for it ended.</summary>
+    MissionEnded = 3,
+    /// <summary>Escalation: the next-ranked playbook is tried.</summary>
+    NextPlaybook = 4,
+    /// <summary>Escalation: the playbook is tried again once its cooldown has passed.</summary>
+    RetryScheduled = 5,
+    /// <summary>Escalation: the retry is planned now.</summary>
+    RetryDue = 6,
+    /// <summary>Escalation: the incident went quiet; the next rung waits for it to fire again.</summary>
+    Paused = 7,
+    /// <summary>Escalation: the quiet incident fired again; the waiting rung goes on.</summary>
+    Resumed = 8,
+    /// <summary>Escalation's last rung: handed to people, and notified.</summary>
+    NeedsHuman = 9,
+    /// <summary>A person acknowledged it.</summary>
+    Acknowledged = 10,
+    /// <summary>A person assigned it to someone.</summary>
+    Assigned = 11,
+    /// <summary>A person commented.</summary>
+    Commented = 12,
+    /// <summary>Resolved: by a person, a mission that healed it, or a resolving signal.</summary>
+    Resolved = 13,
+    /// <summary>A person asked for a playbook to run now.</summary>
+    RunRequested = 14,
+    /// <summary>The escalation ladder stopped without handing it over (it was resolved, or a person runs it).</summary>
+    LadderStopped = 15,
+}
+
+/// <summary>Why a mission exists.</summary>
+public enum MissionOrigin
+{
+    /// <summary>A new or reopened incident (the first rung).</summary>
+    Signal = 0,
+    /// <summary>The escalation ladder: the next playbook, or a retry after the cooldown.</summary>
+    Escalation = 1,
+    /// <summary>A person chose the playbook on the incident page ("run now").</summary>
+    Person = 2,
+}
+
+/// <summary>Where one step of a runbook is.</summary>
+public enum RunbookStepState
+{
+    Pending = 0,
+    Running = 1,
+    Succeeded = 2,
+    /// <summary>Its action or contract failed, and it was rolled back.</summary>
+    RolledBack = 3,
+    /// <summary>Its action or contract failed and it could not be rolled back.</summary>
+    Failed = 4,
+    /// <summary>It had succeeded; a later step failed, and it was undone.</summary>
+    Compensated = 5,
+    /// <summary>It had succeeded; a later step failed, and undoing it failed (or it cannot be undone).</summary>
+    CompensationFailed = 6,
+}
+
 /// <summary>
 /// The persisted state machine of a mission. The database holds the truth; the engine only
 /// moves a mission from one state to the next and records every move as a <see cref="MissionEvent"/>.
@@ -48,6 +112,8 @@ public enum MissionState
     Blocked = 10,
     /// <summary>Dry-run: everything up to the action was done, the action was not.</summary>
     DryRunCompleted = 11,
+    /// <summary>A runbook step failed and was rolled back; the steps done before it are being undone, last first.</summary>
+    Compensating = 12,
 }
 
 /// <summary>The pipeline stage a mission event belongs to.</summary>
@@ -108,13 +174,19 @@ public static class MissionStates
     ];
 
     /// <summary>Cleared to act, acting, or verifying: it holds its target.</summary>
-    public static readonly MissionState[] InFlight = [MissionState.Approved, MissionState.Executing, MissionState.Verifying];
+    public static readonly MissionState[] InFlight = [MissionState.Approved, MissionState.Executing, MissionState.Verifying, MissionState.Compensating];
 
     /// <summary>Its action has started (or ran): another action on the target must wait.</summary>
-    public static readonly MissionState[] Acting = [MissionState.Executing, MissionState.Verifying];
+    public static readonly MissionState[] Acting = [MissionState.Executing, MissionState.Verifying, MissionState.Compensating];
 
     /// <summary>The engine, not a person, moves it next.</summary>
-    public static readonly MissionState[] EngineMoves = [MissionState.Planned, MissionState.Approved, MissionState.Executing, MissionState.Verifying];
+    public static readonly MissionState[] EngineMoves = [MissionState.Planned, MissionState.Approved, MissionState.Executing, MissionState.Verifying, MissionState.Compensating];
+
+    /// <summary>Ended without healing while something was meant to run: the escalation ladder takes over.</summary>
+    public static readonly MissionState[] Unhealed = [MissionState.Failed, MissionState.RolledBack, MissionState.Blocked, MissionState.Expired, MissionState.Rejected];
+
+    /// <summary>What the Overview counts as trouble.</summary>
+    public static readonly MissionState[] Trouble = [MissionState.Failed, MissionState.RolledBack, MissionState.Blocked, MissionState.Expired];
 }
 
 public static class MissionStateExtensions

@@ -28,8 +28,20 @@ public class OutcomeRecord
     public MissionState FinalState { get; set; }
     public bool Success { get; set; }
     public bool RolledBack { get; set; }
-    /// <summary>From the start of execution to the contract holding; null when it never held.</summary>
+    /// <summary>From the incident's first signal (of this episode) to the verified contract; null when it never held.</summary>
     public double? TimeToRecoverSeconds { get; set; }
+    /// <summary>First signal → this mission planned (earlier escalation rungs included).</summary>
+    public double? DetectSeconds { get; set; }
+    /// <summary>Planned → the gate's decision (policy and tier).</summary>
+    public double? DecideSeconds { get; set; }
+    /// <summary>Waiting for approvers (0 for tiers 0 and 1).</summary>
+    public double? ApproveSeconds { get; set; }
+    /// <summary>Approved → the last action done (snapshots, benchmarks before, the actions).</summary>
+    public double? ActSeconds { get; set; }
+    /// <summary>Waiting for the contracts to hold (every step's, for a runbook).</summary>
+    public double? VerifySeconds { get; set; }
+    /// <summary>For a runbook that failed: the step that failed ("3 restart-api").</summary>
+    public string? FailedStep { get; set; }
     public DateTimeOffset At { get; set; }
 }
 

@@ -28,9 +28,40 @@ public class Mission : IVersioned
     /// </summary>
     public string? Instance { get; set; }
     public Guid Version { get; set; }
+    /// <summary>Why it exists: a signal, an escalation rung, or a person's "run now".</summary>
+    public MissionOrigin Origin { get; set; }
+    /// <summary>For a runbook: the step the mission is on (0-based). <see cref="Action"/>, <see cref="Target"/>, <see cref="Parameters"/> and the contract are that step's.</summary>
+    public int StepIndex { get; set; }
+    /// <summary>For a runbook: how many steps it has; 0 for a playbook of one action.</summary>
+    public int StepCount { get; set; }
 
     public ActionContract? Contract { get; set; }
     public Approval? Approval { get; set; }
     public List<MissionEvent> Events { get; set; } = [];
     public List<Snapshot> Snapshots { get; set; } = [];
+    public List<MissionStep> Steps { get; set; } = [];
+}
+
+/// <summary>One step of a runbook mission: an action on a target with its own contract, as configured when the mission was planned.</summary>
+public class MissionStep
+{
+    public Guid Id { get; set; }
+    public Guid MissionId { get; set; }
+    public int Index { get; set; }
+    public required string Name { get; set; }
+    public required string Action { get; set; }
+    public required string Target { get; set; }
+    /// <summary>The step's action parameters (JSON).</summary>
+    public required string Parameters { get; set; }
+    public required string Probe { get; set; }
+    public required string ProbeTarget { get; set; }
+    public string? ProbeParameters { get; set; }
+    public Comparator Comparator { get; set; }
+    public double Threshold { get; set; }
+    public int DeadlineSeconds { get; set; }
+    public RunbookStepState State { get; set; }
+    public DateTimeOffset? StartedAt { get; set; }
+    public DateTimeOffset? EndedAt { get; set; }
+    public double? ObservedValue { get; set; }
+    public string? Message { get; set; }
 }

@@ -13,4 +13,6 @@ public class Snapshot
     public required string Summary { get; set; }
     public DateTimeOffset TakenAt { get; set; }
     public DateTimeOffset? RestoredAt { get; set; }
+    /// <summary>For a runbook: the step it was taken for.</summary>
+    public int? StepIndex { get; set; }
 }

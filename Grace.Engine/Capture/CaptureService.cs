@@ -30,6 +30,8 @@ public sealed class CaptureService(
     CaptureCounters counters,
     SignalRateTracker rates,
     IPipelineNotifier notifier,
+    Escalate.EscalationLadder ladder,
+    Escalate.IncidentJournal incidentJournal,
     TimeProvider time,
     ILogger<CaptureService> logger) : BackgroundService
 {
@@ -154,83 +156,140 @@ public sealed class CaptureService(
 
         var toPlan = new List<Guid>();
         var updates = new List<IncidentUpdated>();
+        var lines = new List<IncidentEvent>();
         await SaveRetry.ExecuteAsync(async ct =>
         {
-            toPlan.Clear();
-            updates.Clear();
             await using var db = await dbFactory.CreateDbContextAsync(ct);
-            var keys = groups.Select(g => g.Fingerprint).ToList();
-            var existing = await db.Incidents.Where(i => keys.Contains(i.Fingerprint)).ToDictionaryAsync(i => i.Fingerprint, ct);
-            var now = time.GetUtcNow();
-            var quietSince = now - TimeSpan.FromMinutes(options.CurrentValue.DedupWindowMinutes);
-            foreach (var group in groups)
+            // The provider's retrying strategy owns the transaction: a retried attempt starts over from the read.
+            await db.Database.CreateExecutionStrategy().ExecuteAsync(ct, async ct =>
             {
-                var firing = group.Signals.Where(x => !x.Resolved).ToList();
-                var resolvedLast = group.Signals[^1].Resolved;
-                var isNew = !existing.TryGetValue(group.Fingerprint, out var incident);
-                if (firing.Count == 0)
+                toPlan.Clear();
+                updates.Clear();
+                lines.Clear();
+                db.ChangeTracker.Clear();
+                var increments = new Dictionary<Guid, int>();
+                await using var transaction = await db.Database.BeginTransactionAsync(ct);
+                var keys = groups.Select(g => g.Fingerprint).ToList();
+                var existing = await db.Incidents.Where(i => keys.Contains(i.Fingerprint)).ToDictionaryAsync(i => i.Fingerprint, ct);
+                var now = time.GetUtcNow();
+                var quietSince = now - TimeSpan.FromMinutes(options.CurrentValue.DedupWindowMinutes);
+                foreach (var group in groups)
                 {
-                    // Only "resolved" notices: close the incident if it is open; an unknown one is nothing to close.
-                    if (incident is not null && incident.Status != IncidentStatus.Resolved)
+                    var firing = group.Signals.Where(x => !x.Resolved).ToList();
+                    var resolvedLast = group.Signals[^1].Resolved;
+                    var isNew = !existing.TryGetValue(group.Fingerprint, out var incident);
+                    if (firing.Count == 0)
+                    {
+                        // Only "resolved" notices: close the incident if it is open; an unknown one is nothing to close.
+                        if (incident is not null && incident.Status != IncidentStatus.Resolved)
+                        {
+                            incident.Status = IncidentStatus.Resolved;
+                            incident.ResolvedAt = now;
+                            Escalate.EscalationLadder.ClearLadder(incident);
+                            lines.Add(incidentJournal.Add(db, incident.Id, IncidentEventKind.Resolved, $"Resolved by a signal from {Truncate(group.Signals[^1].Source, 256)}."));
+                            updates.Add(new IncidentUpdated(now, incident.Id, incident.Fingerprint, incident.Source, incident.Status, incident.Count, false));
+                        }
+
+                        continue;
+                    }
+
+                    var last = firing[^1];
+                    var severity = firing.Max(x => x.Severity);
+                    if (incident is null)
+                    {
+                        incident = new Incident
+                        {
+                            Id = Guid.CreateVersion7(now),
+                            Fingerprint = group.Fingerprint,
+                            Source = Truncate(last.Source, 256),
+                            ExceptionType = last.ExceptionType is null ? null : Truncate(last.ExceptionType, 256),
+                            Template = Truncate(Fingerprinter.TemplateOf(last), 2048),
+                            SampleMessage = Truncate(last.Message, 4096),
+                            Severity = severity,
+                            Status = IncidentStatus.Open,
+                            Target = last.Target is null ? null : Truncate(last.Target, 128),
+                            Labels = last.Labels is { Count: > 0 } labels ? Truncate(JsonSerializer.Serialize(labels), 4096) : null,
+                            FirstSeenAt = firing.Min(x => x.Timestamp),
+                            LastSeenAt = now,
+                            Count = 0,
+                        };
+                        incident.OpenedAt = EpisodeStart(firing, now);
+                        db.Incidents.Add(incident);
+                        lines.Add(incidentJournal.Add(db, incident.Id, IncidentEventKind.Opened, $"Opened by a signal from {incident.Source}: {Truncate(last.Message, 300)}", at: incident.OpenedAt));
+                        MarkForPlanning(incident, last, resolvedLast, toPlan);
+                    }
+                    else if (incident.Status == IncidentStatus.Resolved || incident.LastSeenAt < quietSince)
+                    {
+                        // A resolved incident that fires again reopens; an open one silent past the dedup window recurs.
+                        // Either way a new episode begins: time to recover counts from here, and the escalation ladder starts afresh.
+                        var quiet = incident.Status != IncidentStatus.Resolved;
+                        incident.Status = IncidentStatus.Open;
+                        incident.Reopened++;
+                        incident.ResolvedAt = null;
+                        incident.OpenedAt = EpisodeStart(firing, now);
+                        Escalate.EscalationLadder.ClearLadder(incident);
+                        lines.Add(incidentJournal.Add(db, incident.Id, IncidentEventKind.Reopened,
+                            (quiet ? $"Fired again after more than {options.CurrentValue.DedupWindowMinutes} min of quiet" : "Fired again after it was resolved") + $": {Truncate(last.Message, 300)}"));
+                        MarkForPlanning(incident, last, resolvedLast, toPlan);
+                    }
+                    else if (!resolvedLast && ladder.ResumeOnSignal(db, incident) is { } resumed)
+                    {
+                        // An open incident that fires again while its next escalation rung waited for it: not forgotten.
+                        lines.Add(resumed);
+                        toPlan.Add(incident.Id);
+                    }
+
+                    incident.Count += firing.Count;
+                    if (!isNew)
+                    {
+                        // Several instances fold repeats into one incident at once: a read-add-write of the
+                        // count would lose theirs, so an existing row's count is added to in the database.
+                        increments[incident.Id] = firing.Count;
+                        db.Entry(incident).Property(i => i.Count).IsModified = false;
+                    }
+
+                    incident.LastSeenAt = now;
+                    incident.SampleMessage = Truncate(last.Message, 4096);
+                    if (severity > incident.Severity)
+                    {
+                        incident.Severity = severity;
+                    }
+
+                    if (resolvedLast)
                     {
                         incident.Status = IncidentStatus.Resolved;
                         incident.ResolvedAt = now;
-                        updates.Add(new IncidentUpdated(now, incident.Id, incident.Fingerprint, incident.Source, incident.Status, incident.Count, false));
+                        Escalate.EscalationLadder.ClearLadder(incident);
+                        lines.Add(incidentJournal.Add(db, incident.Id, IncidentEventKind.Resolved, $"Resolved by a signal from {Truncate(last.Source, 256)}."));
                     }
 
-                    continue;
+                    updates.Add(new IncidentUpdated(now, incident.Id, incident.Fingerprint, incident.Source, incident.Status, incident.Count, isNew));
                 }
 
-                var last = firing[^1];
-                var severity = firing.Max(x => x.Severity);
-                if (incident is null)
+                await db.SaveChangesAsync(ct);
+                foreach (var sameIncrement in increments.GroupBy(i => i.Value, i => i.Key))
                 {
-                    incident = new Incident
+                    var by = sameIncrement.Key;
+                    var idList = sameIncrement.ToList();
+                    await db.Incidents.Where(i => idList.Contains(i.Id)).ExecuteUpdateAsync(set => set.SetProperty(i => i.Count, i => i.Count + by), ct);
+                }
+
+                if (increments.Count > 0)
+                {
+                    // What the console shows is the total, other instances' repeats included.
+                    var ids = increments.Keys.ToList();
+                    var counts = await db.Incidents.Where(i => ids.Contains(i.Id)).Select(i => new { i.Id, i.Count }).ToDictionaryAsync(i => i.Id, i => i.Count, ct);
+                    for (var u = 0; u < updates.Count; u++)
                     {
-                        Id = Guid.CreateVersion7(now),
-                        Fingerprint = group.Fingerprint,
-                        Source = Truncate(last.Source, 256),
-                        ExceptionType = last.ExceptionType is null ? null : Truncate(last.ExceptionType, 256),
-                        Template = Truncate(Fingerprinter.TemplateOf(last), 2048),
-                        SampleMessage = Truncate(last.Message, 4096),
-                        Severity = severity,
-                        Status = IncidentStatus.Open,
-                        Target = last.Target is null ? null : Truncate(last.Target, 128),
-                        Labels = last.Labels is { Count: > 0 } labels ? Truncate(JsonSerializer.Serialize(labels), 4096) : null,
-                        FirstSeenAt = firing.Min(x => x.Timestamp),
-                        LastSeenAt = now,
-                        Count = 0,
-                    };
-                    db.Incidents.Add(incident);
-                    MarkForPlanning(incident, last, resolvedLast, toPlan);
-                }
-                else if (incident.Status == IncidentStatus.Resolved || incident.LastSeenAt < quietSince)
-                {
-                    // A resolved incident that fires again reopens; an open one silent past the dedup window recurs.
-                    incident.Status = IncidentStatus.Open;
-                    incident.Reopened++;
-                    incident.ResolvedAt = null;
-                    MarkForPlanning(incident, last, resolvedLast, toPlan);
+                        if (counts.TryGetValue(updates[u].IncidentId, out var total))
+                        {
+                            updates[u] = updates[u] with { Count = total };
+                        }
+                    }
                 }
 
-                incident.Count += firing.Count;
-                incident.LastSeenAt = now;
-                incident.SampleMessage = Truncate(last.Message, 4096);
-                if (severity > incident.Severity)
-                {
-                    incident.Severity = severity;
-                }
-
-                if (resolvedLast)
-                {
-                    incident.Status = IncidentStatus.Resolved;
-                    incident.ResolvedAt = now;
-                }
-
-                updates.Add(new IncidentUpdated(now, incident.Id, incident.Fingerprint, incident.Source, incident.Status, incident.Count, isNew));
-            }
-
-            await db.SaveChangesAsync(ct);
+                await transaction.CommitAsync(ct);
+            });
         }, cancellationToken);
 
         foreach (var update in updates)
@@ -239,10 +298,18 @@ public sealed class CaptureService(
             notifier.Publish(update);
         }
 
+        incidentJournal.Publish(lines);
         foreach (var incidentId in toPlan)
         {
             planning.Enqueue(incidentId);
         }
+    }
+
+    /// <summary>The first signal of an episode; a timestamp from the future (a skewed client clock) counts as now.</summary>
+    private static DateTimeOffset EpisodeStart(List<Signal> firing, DateTimeOffset now)
+    {
+        var first = firing.Min(x => x.Timestamp);
+        return first > now ? now : first;
     }
 
     /// <summary>A new or reopened incident that is still firing needs a mission: marked in the same transaction, planned after the commit.</summary>

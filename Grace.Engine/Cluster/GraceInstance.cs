@@ -9,7 +9,7 @@ namespace Grace.Engine.Cluster;
 /// <summary>
 /// Who this Grace is in its cluster, settled once at start from <c>Grace:Cluster</c> and the
 /// database provider: its name, whether it shares the work with other instances, and where its
-/// silo listens. Everything that must run on one machine asks <see cref="Owns"/>.
+/// silo listens. Where machine-bound work runs is <see cref="TargetPlacement"/>'s answer.
 /// </summary>
 public sealed class GraceInstance
 {
@@ -45,12 +45,6 @@ public sealed class GraceInstance
     public IPAddress AdvertisedAddress { get; }
 
     public string ClusterId { get; }
-
-    /// <summary>
-    /// Whether a target's host-bound work (its process, its files, its health check) runs here:
-    /// always when alone; in a cluster, on the instance the target names in <c>Instance</c>.
-    /// </summary>
-    public bool Owns(TargetOptions target) => !IsClustered || !target.IsHostBound || string.Equals(InstanceOf(target), Name, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The instance a target's host-bound work runs on in a cluster: its own <c>Instance</c>, else <c>Grace:Cluster:DefaultTargetInstance</c>.</summary>
     public string? InstanceOf(TargetOptions target) => string.IsNullOrWhiteSpace(target.Instance) ? _defaultTargetInstance : target.Instance;

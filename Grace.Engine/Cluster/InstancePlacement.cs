@@ -35,7 +35,7 @@ public static class GraceGrainTypes
     public const string Storm = "grace-storm";
 }
 
-internal sealed class InstancePlacementDirector(IClusterMembershipService membership, GraceInstance self, IOptionsMonitor<CatalogOptions> catalog) : IPlacementDirector
+internal sealed class InstancePlacementDirector(IClusterMembershipService membership, TargetPlacement placement, IOptionsMonitor<CatalogOptions> catalog) : IPlacementDirector
 {
     public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
@@ -70,9 +70,9 @@ internal sealed class InstancePlacementDirector(IClusterMembershipService member
             return key;
         }
 
-        if (type == GraceGrainTypes.Target && self.IsClustered && catalog.CurrentValue.Targets.TryGetValue(key!, out var options) && options.IsHostBound)
+        if (type == GraceGrainTypes.Target && catalog.CurrentValue.Targets.TryGetValue(key!, out var options))
         {
-            return self.InstanceOf(options);
+            return placement.InstanceOf(options);
         }
 
         return null;

@@ -33,6 +33,8 @@ public sealed class SweeperGrain(
     IOptionsMonitor<CatalogOptions> catalog,
     PlanningService planning,
     Learn.LearnStage learn,
+    Escalate.EscalationLadder ladder,
+    Escalate.IncidentJournal incidentJournal,
     TimeProvider time,
     ILogger<SweeperGrain> logger) : Grain, ISweeperGrain
 {
@@ -67,7 +69,7 @@ public sealed class SweeperGrain(
     {
         var now = time.GetUtcNow();
         var planningGrace = now.AddSeconds(-2 * options.CurrentValue.SweepIntervalSeconds);
-        List<Guid> missions, dueApprovals, unlearned, stranded;
+        List<Guid> missions, dueApprovals, unlearned, stranded, dueRungs;
         List<Mission> endedCovering;
         await using (var db = await dbFactory.CreateDbContextAsync())
         {
@@ -83,9 +85,15 @@ public sealed class SweeperGrain(
                 .Where(m => m.CompletedAt != null && !db.Outcomes.Any(o => o.MissionId == m.Id))
                 .OrderBy(m => m.CompletedAt).Select(m => m.Id).Take(Batch).ToListAsync();
             // Stored, then the instance stopped before planning them (the live path plans them within moments).
+            // An incident that keeps firing is stranded too when its planning failed (its episode began a while ago), and
+            // so is a rung the ladder marked (planned at once by the live path; this brings it back if that instance stopped).
             stranded = await db.Incidents.AsNoTracking()
-                .Where(i => i.PlanPending && i.LastSeenAt < planningGrace)
+                .Where(i => i.PlanPending && (i.LastSeenAt < planningGrace || i.OpenedAt < planningGrace || i.NextPlaybookKey != null))
                 .OrderBy(i => i.LastSeenAt).Select(i => i.Id).Take(Batch).ToListAsync();
+            // Escalation rungs due: a retry once the cooldown has passed (the wake the ladder set).
+            dueRungs = await db.Incidents.AsNoTracking()
+                .Where(i => i.RetryAt != null && i.RetryAt <= now && !i.PlanPending)
+                .OrderBy(i => i.RetryAt).Select(i => i.Id).Take(100).ToListAsync();
             // Incidents still mitigating although the mission that covers them has ended.
             endedCovering = await db.MissionEvents.AsNoTracking()
                 .Where(e => e.Kind == MissionPlanner.CoversEvent && e.IncidentId != null && e.At < planningGrace)
@@ -107,6 +115,24 @@ public sealed class SweeperGrain(
         foreach (var id in stranded)
         {
             planning.Enqueue(id);
+        }
+
+        foreach (var id in dueRungs)
+        {
+            await using var db = await dbFactory.CreateDbContextAsync();
+            var incident = await db.Incidents.SingleAsync(i => i.Id == id);
+            if (incident.RetryAt is not { } at || at > now || incident.PlanPending)
+            {
+                continue; // Taken meanwhile.
+            }
+
+            var (plan, lines) = await ladder.RetryDueAsync(db, incident, CancellationToken.None);
+            await db.SaveChangesAsync();
+            incidentJournal.Publish(lines);
+            if (plan)
+            {
+                planning.Enqueue(id);
+            }
         }
 
         foreach (var mission in endedCovering)

@@ -12,77 +12,37 @@ public sealed class CatalogOptions
     public Dictionary<string, PlaybookOptions> Playbooks { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 }
 
-public enum TargetKind
-{
-    /// <summary>Grace's own process (logging levels, its own signals).</summary>
-    Grace,
-    /// <summary>A SQLite database file; <c>UseGraceDatabase</c> points it at Grace's own.</summary>
-    Sqlite,
-    /// <summary>A folder on this machine.</summary>
-    Directory,
-    Http,
-    Postgres,
-    SqlServer,
-    Process,
-    /// <summary>A container on a Docker Engine API endpoint (Docker or Podman): see <c>Adapters/Containers</c>.</summary>
-    Container,
-    /// <summary>A remote host reached over SSH with a pinned host key: see <c>Adapters/Ssh</c>.</summary>
-    Host,
-}
-
-/// <summary>Something Grace heals.</summary>
+/// <summary>
+/// Something Grace heals: what every target has. Its kind's own settings (a <c>Path</c>, a
+/// <c>Url</c>, a <c>ConnectionString</c>, a <c>Command</c>...) sit in the same configuration section
+/// and are bound by the kind's adapter module (see <see cref="Adapters.ITargetKindAdapter"/>).
+/// </summary>
 public sealed class TargetOptions
 {
+    /// <summary>The kind's name, as its adapter module declares it (<c>Sqlite</c>, <c>Http</c>, <c>Process</c>...).</summary>
     public TargetKind Kind { get; set; }
+
     public string? Description { get; set; }
+
     /// <summary>
     /// May be left unconfigured (a demo database without a connection string): Grace starts anyway,
     /// skips its health check and blocks its missions, naming the setting to give it.
     /// </summary>
     public bool Optional { get; set; }
-    /// <summary>File or folder path (SQLite, Directory), relative to the content root unless absolute.</summary>
-    public string? Path { get; set; }
-    /// <summary>For a SQLite target: use Grace's own database file.</summary>
-    public bool UseGraceDatabase { get; set; }
-    public string? ConnectionString { get; set; }
-    public string? Url { get; set; }
+
     /// <summary>Latency benchmarks sampled before and after every action on this target; a regression rolls the action back.</summary>
     public List<Verify.Benchmarks.BenchmarkOptions> Benchmarks { get; set; } = [];
-    /// <summary>For a Process target: the executable Grace starts and supervises.</summary>
-    public string? Command { get; set; }
-    public List<string> Arguments { get; set; } = [];
-    public string? WorkingDirectory { get; set; }
+
     /// <summary>A periodic check whose failure becomes a signal, so faults nobody logged are noticed.</summary>
     public Capture.HealthCheckOptions? HealthCheck { get; set; }
+
     /// <summary>
     /// In a cluster, the instance (<c>Grace:Cluster:InstanceName</c>) on whose machine this target
     /// lives: its actions, probes, health check and supervision run only there. Required for
-    /// host-bound kinds in a cluster; optional for an Http target reachable from one machine only.
+    /// host-bound kinds in a cluster (unless <c>Grace:Cluster:DefaultTargetInstance</c> names one);
+    /// any target that names it becomes host-bound (a service on a loopback address, say).
     /// </summary>
     public string? Instance { get; set; }
-
-    /// <summary>For a Container target: the engine's API, <c>unix:///run/docker.sock</c> or <c>tcp://127.0.0.1:2375</c>.</summary>
-    public string? Endpoint { get; set; }
-    /// <summary>For a Container target: the container's name or id.</summary>
-    public string? Container { get; set; }
-    /// <summary>For a Host target: the host name or IP address sshd listens on.</summary>
-    public string? Address { get; set; }
-    /// <summary>For a Host target: sshd's port (22 when not set).</summary>
-    public int? Port { get; set; }
-    /// <summary>For a Host target: the user Grace signs in as.</summary>
-    public string? User { get; set; }
-    /// <summary>For a Host target: the private key file Grace signs in with (OpenSSH or PEM format).</summary>
-    public string? PrivateKeyFile { get; set; }
-    /// <summary>For a Host target: the pinned host key, as <c>ssh-keygen -lf</c> prints it (<c>SHA256:...</c>).</summary>
-    public string? HostKeyFingerprint { get; set; }
-
-    /// <summary>
-    /// True when only one machine can act on the target: a process, a file or folder, Grace's own
-    /// process, a container behind a local unix socket, or any target that names its
-    /// <see cref="Instance"/> (a service on a loopback address, say, in a cluster that spans machines).
-    /// </summary>
-    public bool IsHostBound => Kind is TargetKind.Process or TargetKind.Sqlite or TargetKind.Directory or TargetKind.Grace || Instance is not null
-        || Adapters.Containers.ContainerTargets.IsLocal(this);
 }
 
 /// <summary>What an incident must look like for a playbook to apply. Every field set must match.</summary>
@@ -107,6 +67,25 @@ public sealed class PatternOptions
     /// (<c>Grace:Alertmanager:Url</c>) and lift the silence when the mission ends.
     /// </summary>
     public bool SilenceAlertmanager { get; set; }
+    /// <summary>What happens when a mission for this pattern does not heal it; <c>Grace:Engine:Escalation</c> when absent.</summary>
+    public EscalationOptions? Escalation { get; set; }
+}
+
+/// <summary>
+/// The escalation ladder of a pattern: when a mission fails, rolls back, is blocked, expires or is
+/// rejected while its incident is not resolved, try the next-ranked playbook, then retry after the
+/// cooldown (at most <see cref="Retries"/> times), then hand the incident to people and notify them.
+/// </summary>
+public sealed class EscalationOptions
+{
+    /// <summary>Off: a mission that does not heal hands the incident to people at once.</summary>
+    public bool Enabled { get; set; } = true;
+    /// <summary>Try the pattern's other candidate playbooks (best-ranked first) before retrying one.</summary>
+    public bool TryNextPlaybook { get; set; } = true;
+    /// <summary>Retries after every candidate was tried (or refused), each once its cooldown has passed.</summary>
+    public int Retries { get; set; } = 2;
+    /// <summary>The wait before a retry when no cooldown says how long (a block by the hourly cap, a failure of a playbook without one).</summary>
+    public int RetryDelaySeconds { get; set; } = 60;
 }
 
 /// <summary>An action with its contract and its policy.</summary>
@@ -124,6 +103,44 @@ public sealed class PlaybookOptions
     /// <summary>Overrides <c>Grace:Engine:DefaultCooldownSeconds</c>.</summary>
     public int? CooldownSeconds { get; set; }
     public bool DryRun { get; set; }
+    /// <summary>
+    /// A runbook: ordered steps, each an action on a target with its own contract. A failed step is
+    /// rolled back, then the steps done before it are undone in reverse order. When set, the
+    /// playbook's own <see cref="Action"/>, <see cref="Target"/>, <see cref="Parameters"/> and
+    /// <see cref="Contract"/> stay empty.
+    /// </summary>
+    public List<RunbookStepOptions> Steps { get; set; } = [];
+
+    /// <summary>True when the playbook is a runbook of steps.</summary>
+    public bool IsRunbook => Steps.Count > 0;
+
+    /// <summary>The steps to run: the runbook's, or the playbook's one action as a single step.</summary>
+    public IReadOnlyList<RunbookStepOptions> EffectiveSteps => IsRunbook
+        ? Steps
+        : [new RunbookStepOptions { Name = Action, Action = Action, Target = Target, Parameters = Parameters, Contract = Contract }];
+
+    /// <summary>The first action's key (what a list shows for the playbook).</summary>
+    public string FirstAction => IsRunbook ? Steps[0].Action : Action;
+
+    /// <summary>The target of the first action.</summary>
+    public string FirstTarget => IsRunbook ? Steps[0].Target : Target;
+
+    /// <summary>The first step's contract.</summary>
+    public ContractOptions? FirstContract => IsRunbook ? Steps[0].Contract : Contract;
+}
+
+/// <summary>One step of a runbook: an action, its target and parameters, and the contract it promises.</summary>
+public sealed class RunbookStepOptions
+{
+    /// <summary>What people read on the timeline ("drain", "restart"); defaults to the step's action.</summary>
+    public string? Name { get; set; }
+    public string Action { get; set; } = "";
+    public string Target { get; set; } = "";
+    public Dictionary<string, string> Parameters { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+    public ContractOptions? Contract { get; set; }
+
+    /// <summary>The name shown for step <paramref name="index"/> (0-based).</summary>
+    public string NameAt(int index) => string.IsNullOrWhiteSpace(Name) ? $"{Action}" : Name;
 }
 
 /// <summary>The measurable effect a playbook promises.</summary>

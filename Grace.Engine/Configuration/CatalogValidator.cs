@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using Grace.Data;
+using Grace.Engine.Adapters;
 using Grace.Engine.Execute;
 using Grace.Engine.Targets;
 using Microsoft.Extensions.Configuration;
@@ -11,10 +11,17 @@ namespace Grace.Engine.Configuration;
 /// Checks targets, patterns and playbooks at start. Every fault names its configuration key, so a
 /// broken <c>appsettings.json</c> stops Grace with a message that says what to fix and where.
 /// </summary>
-public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver paths, CacheRoots cacheRoots, IConfiguration configuration, Cluster.GraceInstance instance, GraceDatabaseInfo database,
-    IEnumerable<ITargetKindValidator> kindValidators)
+public sealed class CatalogValidator(ExecutorCatalog executors, TargetKinds targets, Verify.Benchmarks.LatencySampler benchmarks,
+    IConfiguration configuration, Cluster.GraceInstance instance)
     : IValidateOptions<CatalogOptions>
 {
+    private readonly Dictionary<string, ResolvedTarget> _resolved = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>A target as its kind binds it, from the options being checked (the monitor is not ready yet).</summary>
+    private ResolvedTarget? Resolve(string key, CatalogOptions options) =>
+        options.Targets.TryGetValue(key, out var target) ? _resolved.TryGetValue(key, out var known) ? known
+            : _resolved[key] = new ResolvedTarget(key, target.Kind, target.Description, target, targets.SettingsOf(key, target).Value) : null;
+
     public ValidateOptionsResult Validate(string? name, CatalogOptions options)
     {
         var errors = new List<string>();
@@ -29,26 +36,40 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
 
         ReportUnbindable<PatternOptions>("Grace:Patterns", errors);
         ReportUnbindable<PlaybookOptions>("Grace:Playbooks", errors);
+        foreach (var playbook in configuration.GetSection("Grace:Playbooks").GetChildren())
+        {
+            // A step that does not convert would vanish from the runbook.
+            ReportUnbindable<RunbookStepOptions>($"{playbook.Path}:Steps", errors);
+        }
         foreach (var (key, target) in options.Targets)
         {
             var at = $"Grace:Targets:{key}";
-            if (!target.Optional && TargetRegistry.Missing(target) is { } missing)
+            if (target.Kind.IsEmpty)
+            {
+                errors.Add($"{at}:Kind is required (one of the target kinds Grace knows).");
+                continue;
+            }
+
+            var settings = targets.SettingsOf(key, target);
+            errors.AddRange(settings.Faults.Select(f => $"{at}:{f}"));
+            if (!target.Optional && settings.Missing is { } missing)
             {
                 errors.Add($"{at}:{missing.Setting} {missing.Why}.");
             }
 
-            var idle = (target.Optional && TargetRegistry.Missing(target) is not null) || TargetRegistry.IsIdleGraceDatabase(target, database.Provider);
+            var idle = (target.Optional && settings.Missing is not null) || settings.Idle is not null;
+            var hostBound = targets.IsHostBound(target);
             var demoService = string.Equals(key, configuration["Grace:Faults:DemoServiceTarget"] ?? "demo-orders-api", StringComparison.OrdinalIgnoreCase);
-            if (instance.IsClustered && (target.IsHostBound || demoService) && instance.InstanceOf(target) is null && !idle)
+            if (instance.IsClustered && (hostBound || demoService) && instance.InstanceOf(target) is null && !idle)
             {
-                errors.Add(demoService && !target.IsHostBound
+                errors.Add(demoService && !hostBound
                     ? $"{at}:Instance is required in a cluster: Grace serves this demo service itself, on one instance. Name it (its Grace:Cluster:InstanceName), or set Grace:Cluster:DefaultTargetInstance for every such target."
                     : $"{at}:Instance is required in a cluster: a {target.Kind} target lives on one machine, so name the instance that acts on it (its Grace:Cluster:InstanceName), or set Grace:Cluster:DefaultTargetInstance for every such target.");
             }
 
             if (target.HealthCheck is { } check)
             {
-                ValidateProbeUse($"{at}:HealthCheck", check.Probe, check.Parameters, key, target, errors);
+                ValidateProbeUse($"{at}:HealthCheck", check.Probe, check.Parameters, key, Resolve(key, options), errors);
                 if (check.IntervalSeconds is < 1 or > 86_400)
                 {
                     errors.Add($"{at}:HealthCheck:IntervalSeconds must be between 1 and 86400 (it is {check.IntervalSeconds:G}).");
@@ -62,7 +83,7 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
 
             for (var i = 0; i < target.Benchmarks.Count; i++)
             {
-                errors.AddRange(Verify.Benchmarks.LatencySampler.Validate(target.Benchmarks[i], target).Select(e => $"{at}:Benchmarks:{i}:{e}"));
+                errors.AddRange(benchmarks.Validate(target.Benchmarks[i], Resolve(key, options)!).Select(e => $"{at}:Benchmarks:{i}:{e}"));
             }
         }
 
@@ -94,6 +115,11 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
                 }
             }
 
+            if (pattern.Escalation is { } escalation)
+            {
+                ValidateEscalation($"{at}:Escalation", escalation, errors);
+            }
+
             if (pattern.Target is { Length: > 0 } t && !options.Targets.ContainsKey(t))
             {
                 errors.Add($"{at}:Target: target '{t}' is not defined under Grace:Targets.");
@@ -111,13 +137,13 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
             ValidatePlaybook($"Grace:Playbooks:{key}", playbook, options, errors);
         }
 
-        errors.AddRange(kindValidators.SelectMany(v => v.Validate(options)));
+        ValidateEscalation("Grace:Engine:Escalation", configuration.GetSection("Grace:Engine:Escalation").Get<EscalationOptions>() ?? new EscalationOptions(), errors);
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
     /// <summary>A probe named by a contract or a health check: known, able to read that kind of target, with valid parameters.</summary>
-    private void ValidateProbeUse(string at, string probeKey, IReadOnlyDictionary<string, string> parameters, string targetKey, TargetOptions? target, List<string> errors)
+    private void ValidateProbeUse(string at, string probeKey, IReadOnlyDictionary<string, string> parameters, string targetKey, ResolvedTarget? target, List<string> errors)
     {
         if (!executors.Probes.TryGetValue(probeKey, out var probe))
         {
@@ -125,9 +151,9 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
             return;
         }
 
-        if (target is not null && !probe.TargetKinds.Contains(target.Kind))
+        if (target is not null && !probe.TargetKinds.Accepts(target.Kind))
         {
-            errors.Add($"{at}:Probe: probe '{probe.Key}' reads {string.Join(" or ", probe.TargetKinds)} targets, and '{targetKey}' is {target.Kind}.");
+            errors.Add($"{at}:Probe: probe '{probe.Key}' reads {probe.TargetKinds.Describe()} targets, and '{targetKey}' is {target.Kind}.");
         }
         else if (target is not null)
         {
@@ -165,54 +191,94 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
             errors.Add($"{at}:CooldownSeconds must not be negative.");
         }
 
-        if (!executors.Executors.TryGetValue(playbook.Action, out var executor))
+        if (!playbook.IsRunbook)
         {
-            errors.Add($"{at}:Action: unknown action '{playbook.Action}'; known actions: {string.Join(", ", executors.Executors.Keys.Order())}.");
+            ValidateAction(at, playbook.Action, playbook.Target, playbook.Parameters, playbook.Contract, options, errors);
+            return;
         }
 
-        TargetOptions? target = null;
-        if (string.IsNullOrWhiteSpace(playbook.Target))
+        // A runbook's steps carry the actions; a top-level action beside them would be ambiguous.
+        foreach (var (key, set) in new[] { ("Action", !string.IsNullOrWhiteSpace(playbook.Action)), ("Target", !string.IsNullOrWhiteSpace(playbook.Target)),
+                     ("Parameters", playbook.Parameters.Count > 0), ("Contract", playbook.Contract is not null) })
+        {
+            if (set)
+            {
+                errors.Add($"{at}:{key} must be left out of a runbook: each of its Steps has its own.");
+            }
+        }
+
+        if (playbook.Steps.Count > MaxRunbookSteps)
+        {
+            errors.Add($"{at}:Steps has {playbook.Steps.Count} steps; a runbook has at most {MaxRunbookSteps}.");
+        }
+
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < playbook.Steps.Count; i++)
+        {
+            var step = playbook.Steps[i];
+            var stepAt = $"{at}:Steps:{i}";
+            if (step.Name is { Length: > 100 })
+            {
+                errors.Add($"{stepAt}:Name must be at most 100 characters.");
+            }
+            else if (!string.IsNullOrWhiteSpace(step.Name) && !names.Add(step.Name))
+            {
+                errors.Add($"{stepAt}:Name '{step.Name}' is used by another step of this runbook.");
+            }
+
+            ValidateAction(stepAt, step.Action, step.Target, step.Parameters, step.Contract, options, errors);
+        }
+    }
+
+    /// <summary>The most steps one runbook may have.</summary>
+    public const int MaxRunbookSteps = 20;
+
+    private void ValidateAction(string at, string action, string targetKey, Dictionary<string, string> parameters, ContractOptions? contract, CatalogOptions options, List<string> errors)
+    {
+        if (!executors.Executors.TryGetValue(action, out var executor))
+        {
+            errors.Add($"{at}:Action: unknown action '{action}'; known actions: {string.Join(", ", executors.Executors.Keys.Order())}.");
+        }
+
+        ResolvedTarget? target = null;
+        if (string.IsNullOrWhiteSpace(targetKey))
         {
             errors.Add($"{at}:Target is required.");
         }
-        else if (!options.Targets.TryGetValue(playbook.Target, out target))
+        else if ((target = Resolve(targetKey, options)) is null)
         {
-            errors.Add($"{at}:Target: target '{playbook.Target}' is not defined under Grace:Targets.");
+            errors.Add($"{at}:Target: target '{targetKey}' is not defined under Grace:Targets.");
         }
 
         if (executor is not null)
         {
-            if (target is not null && !executor.TargetKinds.Contains(target.Kind))
+            if (target is not null && !executor.TargetKinds.Accepts(target.Kind))
             {
-                errors.Add($"{at}:Target: action '{executor.Action}' works on {string.Join(" or ", executor.TargetKinds)} targets, and '{playbook.Target}' is {target.Kind}.");
+                errors.Add($"{at}:Target: action '{executor.Action}' works on {executor.TargetKinds.Describe()} targets, and '{targetKey}' is {target.Kind}.");
             }
 
-            errors.AddRange(executor.ValidateParameters(playbook.Parameters).Select(e => $"{at}:{e}"));
-            var actionTimeout = configuration.GetValue<int?>("Grace:Engine:ActionTimeoutSeconds") ?? new EngineOptions().ActionTimeoutSeconds;
-            if (executor is Supervision.ProcessRestartExecutor && Supervision.ProcessRestartExecutor.LongestSeconds(playbook.Parameters, target) is var longest && longest >= actionTimeout)
+            errors.AddRange(executor.ValidateParameters(parameters).Select(e => $"{at}:{e}"));
+            if (target is not null)
             {
-                errors.Add($"{at}:Parameters: a restart may take {longest:0.#} s (StopTimeoutSeconds, then HealthTimeoutSeconds or SettleSeconds), and Grace:Engine:ActionTimeoutSeconds ({actionTimeout}) would cut it off; lower them or raise it.");
-            }
-            if (executor is CacheDirectoryExecutor && target is { Kind: TargetKind.Directory, Path: { } path } && cacheRoots.OutsideRoots(paths.Resolve(path)) is { } refusal)
-            {
-                errors.Add($"{at}:Target: {refusal}");
+                // What this use needs of its target (a cache folder under a cache root, a restart that fits the action timeout).
+                errors.AddRange(executor.ValidateUse(target, parameters).Select(e => $"{at}:{e}"));
             }
         }
 
-        if (playbook.Contract is not { } contract)
+        if (contract is null)
         {
             errors.Add($"{at}:Contract is required: every action states the measurable effect it promises.");
             return;
         }
 
-        var probeTargetKey = contract.Target ?? playbook.Target;
+        var probeTargetKey = contract.Target ?? targetKey;
         if (contract.Target is not null && !options.Targets.ContainsKey(contract.Target))
         {
             errors.Add($"{at}:Contract:Target: target '{contract.Target}' is not defined under Grace:Targets.");
         }
         else
         {
-            ValidateProbeUse($"{at}:Contract", contract.Probe, contract.Parameters, probeTargetKey, options.Targets.GetValueOrDefault(probeTargetKey), errors);
+            ValidateProbeUse($"{at}:Contract", contract.Probe, contract.Parameters, probeTargetKey, Resolve(probeTargetKey, options), errors);
         }
 
         if (contract.DeadlineSeconds is < 1 or > 86_400)
@@ -225,13 +291,18 @@ public sealed class CatalogValidator(ExecutorCatalog executors, PathResolver pat
             errors.Add($"{at}:Contract:Threshold must be a finite number.");
         }
     }
-}
 
-/// <summary>
-/// A target kind's own checks of its settings (and of the playbooks, contracts and health checks that
-/// use its actions and probes), each message naming its key. Registered by the kind's module.
-/// </summary>
-public interface ITargetKindValidator
-{
-    IEnumerable<string> Validate(CatalogOptions catalog);
+    /// <summary>The escalation ladder of a pattern, or the engine's default one.</summary>
+    private static void ValidateEscalation(string at, EscalationOptions escalation, List<string> errors)
+    {
+        if (escalation.Retries is < 0 or > 10)
+        {
+            errors.Add($"{at}:Retries must be between 0 and 10 (it is {escalation.Retries}).");
+        }
+
+        if (escalation.RetryDelaySeconds is < 1 or > 86_400)
+        {
+            errors.Add($"{at}:RetryDelaySeconds must be between 1 and 86400 (it is {escalation.RetryDelaySeconds}).");
+        }
+    }
 }

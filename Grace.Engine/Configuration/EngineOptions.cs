@@ -75,4 +75,7 @@ public sealed class EngineOptions
     /// <summary>Timeout of one executor call (the Polly pipeline's outer timeout).</summary>
     [Range(1, 3600, ErrorMessage = "Grace:Engine:ActionTimeoutSeconds must be between {1} and {2}.")]
     public int ActionTimeoutSeconds { get; set; } = 60;
+
+    /// <summary>The escalation ladder of patterns that do not set their own (<c>Grace:Patterns:&lt;key&gt;:Escalation</c>).</summary>
+    public EscalationOptions Escalation { get; set; } = new();
 }

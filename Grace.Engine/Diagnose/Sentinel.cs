@@ -34,19 +34,35 @@ public sealed class Sentinel(IOptionsMonitor<CatalogOptions> catalog, IDbContext
         }
 
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var (ranked, stats) = await RankAsync(db, match.Key, cancellationToken);
+        var reason = $"Matched pattern '{match.Key}'" + (ranked.Count > 1
+            ? $"; playbooks ranked by learned confidence: {string.Join(", ", ranked.Select(k => $"{k} ({stats.GetValueOrDefault(k):P0})"))}."
+            : ".");
+        return new Diagnosis(match.Key, ranked, reason);
+    }
+
+    /// <summary>
+    /// A pattern's candidate playbooks that are configured, best first: by the confidence learned on
+    /// this pattern, then in configured order. The escalation ladder climbs this list.
+    /// </summary>
+    public async Task<(List<string> Ranked, Dictionary<string, double> Confidence)> RankAsync(GraceDbContext db, string patternKey, CancellationToken cancellationToken)
+    {
+        if (!catalog.CurrentValue.Patterns.TryGetValue(patternKey, out var pattern))
+        {
+            return ([], []);
+        }
+
         var stats = await db.PlaybookStatistics.AsNoTracking()
-            .Where(s => s.PatternKey == match.Key)
+            .Where(s => s.PatternKey == patternKey)
             .ToDictionaryAsync(s => s.PlaybookKey, s => s.Confidence, StringComparer.OrdinalIgnoreCase, cancellationToken);
-        var ranked = match.Pattern.Playbooks
+        var ranked = pattern.Playbooks
+            .Where(catalog.CurrentValue.Playbooks.ContainsKey)
             .Select((key, order) => (key, order, confidence: stats.GetValueOrDefault(key)))
             .OrderByDescending(p => p.confidence)
             .ThenBy(p => p.order)
             .Select(p => p.key)
             .ToList();
-        var reason = $"Matched pattern '{match.Key}'" + (ranked.Count > 1
-            ? $"; playbooks ranked by learned confidence: {string.Join(", ", ranked.Select(k => $"{k} ({stats.GetValueOrDefault(k):P0})"))}."
-            : ".");
-        return new Diagnosis(match.Key, ranked, reason);
+        return (ranked, stats);
     }
 
     internal static bool Matches(PatternOptions pattern, Signal signal)

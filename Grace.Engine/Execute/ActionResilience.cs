@@ -1,6 +1,4 @@
-using System.Data.Common;
 using Grace.Engine.Configuration;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.CircuitBreaker;
@@ -16,21 +14,13 @@ namespace Grace.Engine.Execute;
 /// jitter on transient faults only, and a circuit breaker per target, so a sick target is left
 /// alone for a while instead of hammered.
 /// </summary>
-public sealed class ActionResilience(ResiliencePipelineRegistry<string> registry, IOptionsMonitor<EngineOptions> options)
+public sealed class ActionResilience(ResiliencePipelineRegistry<string> registry, IOptionsMonitor<EngineOptions> options, Targets.TargetRegistry targets, TargetBreakers breakers)
 {
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (CircuitBreakerStateProvider State, CircuitBreakerManualControl Control)> _breakers =
-        new(StringComparer.OrdinalIgnoreCase);
-
     /// <summary>The breaker of a target's outbound calls, once a call has created it.</summary>
-    public bool TryGetBreaker(string target, out CircuitBreakerStateProvider state, out CircuitBreakerManualControl control)
-    {
-        var found = _breakers.TryGetValue(target, out var breaker);
-        (state, control) = breaker;
-        return found;
-    }
+    public bool TryGetBreaker(string target, out CircuitBreakerStateProvider state, out CircuitBreakerManualControl control) =>
+        breakers.TryGet(target, out state, out control);
 
-    private (CircuitBreakerStateProvider State, CircuitBreakerManualControl Control) BreakerOf(string target) =>
-        _breakers.GetOrAdd(target, _ => (new CircuitBreakerStateProvider(), new CircuitBreakerManualControl()));
+    private (CircuitBreakerStateProvider State, CircuitBreakerManualControl Control) BreakerOf(string target) => breakers.Of(target);
 
     public ResiliencePipeline ForAction(string target) => registry.GetOrAddPipeline($"grace:action:{target}", builder =>
     {
@@ -38,7 +28,7 @@ public sealed class ActionResilience(ResiliencePipelineRegistry<string> registry
             .AddTimeout(TimeSpan.FromSeconds(options.CurrentValue.ActionTimeoutSeconds))
             .AddRetry(new RetryStrategyOptions
             {
-                ShouldHandle = new PredicateBuilder().Handle<Exception>(IsTransient),
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => IsTransient(target, ex)),
                 MaxRetryAttempts = 3,
                 Delay = TimeSpan.FromMilliseconds(200),
                 BackoffType = DelayBackoffType.Exponential,
@@ -66,7 +56,7 @@ public sealed class ActionResilience(ResiliencePipelineRegistry<string> registry
             .AddTimeout(TimeSpan.FromSeconds(options.CurrentValue.ActionTimeoutSeconds))
             .AddRetry(new RetryStrategyOptions
             {
-                ShouldHandle = new PredicateBuilder().Handle<Exception>(IsTransient),
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => IsTransient(target, ex)),
                 MaxRetryAttempts = 5,
                 Delay = TimeSpan.FromMilliseconds(200),
                 BackoffType = DelayBackoffType.Exponential,
@@ -80,7 +70,7 @@ public sealed class ActionResilience(ResiliencePipelineRegistry<string> registry
             .AddTimeout(TimeSpan.FromSeconds(10))
             .AddRetry(new RetryStrategyOptions
             {
-                ShouldHandle = new PredicateBuilder().Handle<Exception>(IsTransient),
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => IsTransient(target, ex)),
                 MaxRetryAttempts = 2,
                 Delay = TimeSpan.FromMilliseconds(100),
                 UseJitter = true,
@@ -99,18 +89,36 @@ public sealed class ActionResilience(ResiliencePipelineRegistry<string> registry
         _ => args.Event.Severity,
     };
 
-    /// <summary>Faults worth retrying: a busy database, a timeout, a flaky connection. Never a refusal.</summary>
-    public static bool IsTransient(Exception ex) => ex switch
+    /// <summary>
+    /// Faults worth retrying: a timeout, and what the target's kind calls transient (a busy database,
+    /// a flaky connection). Never a refusal.
+    /// </summary>
+    public bool IsTransient(string target, Exception ex) => ex switch
     {
         ActionRefusedException => false,
-        _ when Adapters.Containers.ContainerTransience.IsTransient(ex) is { } container => container,
-        _ when Adapters.Ssh.SshTransience.IsTransient(ex) is { } ssh => ssh,
-        SqliteException sqlite => sqlite.SqliteErrorCode is 5 or 6, // SQLITE_BUSY, SQLITE_LOCKED
-        DbException db => db.IsTransient,
         TimeoutRejectedException or TimeoutException => true,
-        HttpRequestException => true,
-        FileNotFoundException or DirectoryNotFoundException => false,
-        IOException => true,
-        _ => false,
+        _ => targets.IsTransient(target, ex),
     };
+}
+
+/// <summary>
+/// The circuit breaker of each target's outbound calls. Kept apart from <see cref="ActionResilience"/>
+/// so the breaker actions can read and reset it without depending on the target registry, which the
+/// catalog check (and so every action) sits beneath.
+/// </summary>
+public sealed class TargetBreakers
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (CircuitBreakerStateProvider State, CircuitBreakerManualControl Control)> _breakers =
+        new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The breaker of a target's outbound calls, once a call has created it.</summary>
+    public bool TryGet(string target, out CircuitBreakerStateProvider state, out CircuitBreakerManualControl control)
+    {
+        var found = _breakers.TryGetValue(target, out var breaker);
+        (state, control) = breaker;
+        return found;
+    }
+
+    internal (CircuitBreakerStateProvider State, CircuitBreakerManualControl Control) Of(string target) =>
+        _breakers.GetOrAdd(target, _ => (new CircuitBreakerStateProvider(), new CircuitBreakerManualControl()));
 }

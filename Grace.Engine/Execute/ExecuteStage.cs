@@ -82,8 +82,10 @@ public sealed class ExecuteStage(
             return StepOutcome.Moved;
         }
 
-        entry.Record(PipelineStage.Snapshot, "snapshot", $"Safe-hold snapshot: {state.Summary}", data: new { snapshotId = snapshotRow.Id });
-        if (mission.Approval is { Status: ApprovalStatus.Approved } approval)
+        var label = Runbooks.Label(mission);
+        entry.Record(PipelineStage.Snapshot, "snapshot", $"{label}Safe-hold snapshot: {state.Summary}", data: new { snapshotId = snapshotRow.Id });
+        // The approvers saw the first step's target; later steps of a runbook act on what the earlier ones left.
+        if (mission.StepIndex == 0 && mission.Approval is { Status: ApprovalStatus.Approved } approval)
         {
             var approvedRow = await db.Snapshots.AsNoTracking()
                 .Where(s => s.MissionId == mission.Id && s.Purpose == SnapshotService.ForApproval)
@@ -112,8 +114,14 @@ public sealed class ExecuteStage(
 
         // The intent is committed before the action: after a crash the mission is verified, not re-run.
         var now = time.GetUtcNow();
-        mission.ExecutedAt = now;
+        mission.ExecutedAt ??= now; // The first action of a runbook: cooldowns and learning count from it.
         mission.Instance = instance.Name;
+        if (Runbooks.CurrentStep(mission) is { } step)
+        {
+            step.State = RunbookStepState.Running;
+            step.StartedAt = now;
+        }
+
         if (fence is null)
         {
             fence = new TargetFence { Target = mission.Target };
@@ -122,7 +130,7 @@ public sealed class ExecuteStage(
 
         fence.LastMissionId = mission.Id;
         fence.LastIntentAt = now;
-        entry.Record(PipelineStage.Execute, "intent", $"About to run on {instance.Name}: {executor.Describe(request)}", MissionState.Executing);
+        entry.Record(PipelineStage.Execute, "intent", $"{label}About to run on {instance.Name}: {executor.Describe(request)}", MissionState.Executing);
         try
         {
             await entry.SaveAsync(cancellationToken);
@@ -144,7 +152,7 @@ public sealed class ExecuteStage(
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             mission.StatusReason = ex.Message;
-            entry.Record(PipelineStage.Execute, ex is ActionRefusedException ? "refused" : "failed", $"The action failed: {ex.Message}",
+            entry.Record(PipelineStage.Execute, ex is ActionRefusedException ? "refused" : "failed", $"{label}The action failed: {ex.Message}",
                 data: new { error = ex.GetType().Name, ex.Message });
             await rollbacks.RollbackAsync(entry, executor, request, state, "the action failed", cancellationToken);
             await SaveWhatHappenedAsync(entry, cancellationToken);
@@ -152,7 +160,7 @@ public sealed class ExecuteStage(
         }
 
         mission.Contract!.Deadline = time.GetUtcNow().AddSeconds(mission.Contract.DeadlineSeconds);
-        entry.Record(PipelineStage.Execute, "executed", result.Message, MissionState.Verifying, result.Data);
+        entry.Record(PipelineStage.Execute, "executed", label + result.Message, MissionState.Verifying, result.Data);
         await SaveWhatHappenedAsync(entry, cancellationToken);
         return StepOutcome.Moved;
     }

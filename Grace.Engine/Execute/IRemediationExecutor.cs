@@ -43,6 +43,9 @@ public interface IRemediationExecutor
     /// <summary>Problems with a playbook's parameters, each naming the parameter; empty when they are fine.</summary>
     IEnumerable<string> ValidateParameters(IReadOnlyDictionary<string, string> parameters);
 
+    /// <summary>What a playbook's use of this action needs of its target, as "Target: ..." or "Parameters: ..." sentences (a cache folder under a cache root).</summary>
+    IEnumerable<string> ValidateUse(ResolvedTarget target, IReadOnlyDictionary<string, string> parameters) => [];
+
     /// <summary>One sentence on what the action changes, for the approvers.</summary>
     string Describe(ActionRequest request);
 

@@ -25,8 +25,8 @@ public sealed record GateDecision(GateVerdict Verdict, string Reason, bool DryRu
 /// </summary>
 public sealed class PolicyGate(KillSwitch killSwitch, IOptionsMonitor<EngineOptions> options, IOptionsMonitor<CatalogOptions> catalog, Targets.TargetRegistry targets, TimeProvider time)
 {
-    private static readonly MissionState[] InFlight = [MissionState.Approved, MissionState.Executing, MissionState.Verifying];
-    private static readonly MissionState[] Acting = [MissionState.Executing, MissionState.Verifying];
+    private static readonly MissionState[] InFlight = MissionStates.InFlight;
+    private static readonly MissionState[] Acting = MissionStates.Acting;
 
     /// <summary>
     /// Evaluates policy for a mission. With <paramref name="beforeAction"/>, only missions that are
@@ -49,11 +49,15 @@ public sealed class PolicyGate(KillSwitch killSwitch, IOptionsMonitor<EngineOpti
 
         var playbook = catalog.CurrentValue.Playbooks.GetValueOrDefault(mission.PlaybookKey);
         var cooldown = TimeSpan.FromSeconds(playbook?.CooldownSeconds ?? engine.DefaultCooldownSeconds);
-        if (cooldown > TimeSpan.Zero)
+        // A runbook past its first step was let through already: its cooldown and the hourly cap do not stop it half-way.
+        var laterStep = mission.StepIndex > 0;
+        // A runbook's cooldown is the playbook's, whichever targets its steps act on.
+        var runbook = playbook?.IsRunbook == true;
+        if (cooldown > TimeSpan.Zero && !laterStep)
         {
             var since = now - cooldown;
             var last = await db.Missions.AsNoTracking()
-                .Where(m => m.Id != mission.Id && m.PlaybookKey == mission.PlaybookKey && m.Target == mission.Target && m.ExecutedAt != null && m.ExecutedAt > since)
+                .Where(m => m.Id != mission.Id && m.PlaybookKey == mission.PlaybookKey && (runbook || m.Target == mission.Target) && m.ExecutedAt != null && m.ExecutedAt > since)
                 .OrderByDescending(m => m.ExecutedAt)
                 .Select(m => m.ExecutedAt)
                 .FirstOrDefaultAsync(cancellationToken);
@@ -66,7 +70,7 @@ public sealed class PolicyGate(KillSwitch killSwitch, IOptionsMonitor<EngineOpti
 
         var hourAgo = now.AddHours(-1);
         var runsLastHour = await db.Missions.CountAsync(m => m.ExecutedAt != null && m.ExecutedAt > hourAgo, cancellationToken);
-        if (runsLastHour >= engine.MaxRunsPerHour)
+        if (runsLastHour >= engine.MaxRunsPerHour && !laterStep)
         {
             return new GateDecision(GateVerdict.Block, $"Hourly cap: {runsLastHour} actions ran in the last hour (Grace:Engine:MaxRunsPerHour = {engine.MaxRunsPerHour}).");
         }

@@ -11,7 +11,15 @@ namespace Grace.Engine.Learn;
 /// The last step of every mission: its outcome is learned once, and the incidents it covered end
 /// with it (resolved when it succeeded, open again otherwise).
 /// </summary>
-public sealed class LearnStage(IDbContextFactory<GraceDbContext> dbFactory, LearningService learning, MissionJournal journal, TimeProvider time, ILogger<LearnStage> logger)
+public sealed class LearnStage(
+    IDbContextFactory<GraceDbContext> dbFactory,
+    LearningService learning,
+    MissionJournal journal,
+    Escalate.EscalationLadder ladder,
+    Escalate.IncidentJournal incidentJournal,
+    IServiceProvider services,
+    TimeProvider time,
+    ILogger<LearnStage> logger)
 {
     public async Task<StepOutcome> LearnAsync(Guid missionId, CancellationToken cancellationToken)
     {
@@ -37,10 +45,17 @@ public sealed class LearnStage(IDbContextFactory<GraceDbContext> dbFactory, Lear
         }
 
         await SettleCoveredAsync(db, mission, cancellationToken);
+        // The escalation decision is made where the mission ends, in the same transaction as its outcome: climbed once.
+        var (step, lines) = await ladder.OnMissionEndedAsync(db, mission, cancellationToken);
         var entry = journal.Begin(db, mission);
         entry.Record(PipelineStage.Learn, "learned", update is null
             ? $"Outcome recorded: {mission.State}. Nothing ran, so the playbook's statistics are unchanged."
             : $"Outcome recorded: {mission.State}. Playbook '{mission.PlaybookKey}' on pattern '{mission.PatternKey}': {update.Runs} runs, {update.SuccessRate:P0} success, confidence {update.Confidence:P0}.");
+        if (step != Escalate.EscalationStep.None)
+        {
+            // The rung on the mission's timeline too, linking it to what comes next for its incident.
+            entry.Record(PipelineStage.Learn, "escalated", lines[^1].Message, data: new { incidentId = mission.IncidentId, rung = step.ToString() });
+        }
         try
         {
             await entry.SaveAsync(cancellationToken);
@@ -51,6 +66,13 @@ public sealed class LearnStage(IDbContextFactory<GraceDbContext> dbFactory, Lear
         }
 
         learning.Publish(update);
+        incidentJournal.Publish(lines);
+        if (step == Escalate.EscalationStep.NextPlaybook)
+        {
+            // Resolved lazily: the planning service reaches the target grains, which reach this stage.
+            (services.GetService(typeof(Plan.PlanningService)) as Plan.PlanningService)?.Enqueue(mission.IncidentId);
+        }
+
         return StepOutcome.Finished;
     }
 

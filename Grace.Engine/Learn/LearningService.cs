@@ -44,8 +44,12 @@ public sealed class LearningService(IPipelineNotifier notifier, TimeProvider tim
         var now = time.GetUtcNow();
         var success = mission.State == MissionState.Succeeded;
         var rolledBack = mission.State == MissionState.RolledBack;
-        double? recover = success && mission.ExecutedAt is { } executed && mission.Contract?.VerifiedAt is { } verified
-            ? (verified - executed).TotalSeconds : null;
+        var parts = success && mission.Contract?.VerifiedAt is { } verified
+            ? RecoveryParts.Of(mission, mission.Incident ?? await db.Incidents.AsNoTracking().SingleAsync(i => i.Id == mission.IncidentId, cancellationToken),
+                await db.MissionEvents.AsNoTracking().Where(e => e.MissionId == mission.Id).OrderBy(e => e.Id).Select(e => new TimedEvent(e.Kind, e.At)).ToListAsync(cancellationToken),
+                verified)
+            : null;
+        double? recover = parts?.Total;
         db.Outcomes.Add(new OutcomeRecord
         {
             Id = Guid.CreateVersion7(now),
@@ -57,6 +61,12 @@ public sealed class LearningService(IPipelineNotifier notifier, TimeProvider tim
             Success = success,
             RolledBack = rolledBack,
             TimeToRecoverSeconds = recover,
+            DetectSeconds = parts?.Detect,
+            DecideSeconds = parts?.Decide,
+            ApproveSeconds = parts?.Approve,
+            ActSeconds = parts?.Act,
+            VerifySeconds = parts?.Verify,
+            FailedStep = Missions.Runbooks.FailedStep(mission),
             At = now,
         });
 
@@ -109,5 +119,63 @@ public sealed class LearningService(IPipelineNotifier notifier, TimeProvider tim
         {
             notifier.Publish(update);
         }
+    }
+}
+
+/// <summary>A timeline line's kind and time, as the recovery split reads it.</summary>
+public sealed record TimedEvent(string Kind, DateTimeOffset At);
+
+/// <summary>
+/// Time to recover, from the incident's first signal (of its current episode) to the verified
+/// contract, split into five parts that add up to it: detect (first signal → this mission planned,
+/// earlier escalation rungs included), decide (planned → the gate's decision), approve (waiting for
+/// approvers), act (approved → the actions done: snapshots, benchmarks, each step's action), verify
+/// (waiting for the contracts to hold, each step's for a runbook). Read from real timestamps.
+/// </summary>
+public sealed record RecoveryParts(double Detect, double Decide, double Approve, double Act, double Verify)
+{
+    public double Total => Detect + Decide + Approve + Act + Verify;
+
+    public static RecoveryParts Of(Mission mission, Incident incident, IReadOnlyList<TimedEvent> events, DateTimeOffset verified)
+    {
+        var firstSignal = incident.OpenedAt == default ? incident.FirstSeenAt : incident.OpenedAt;
+        var planned = mission.CreatedAt;
+        if (firstSignal > planned)
+        {
+            firstSignal = planned; // A signal stamped by a skewed clock: no negative detection.
+        }
+
+        var decided = events.FirstOrDefault(e => e.Kind is "cleared" or "awaiting-approval")?.At ?? planned;
+        var approved = events.FirstOrDefault(e => e.Kind == "approved" && e.At >= decided)?.At ?? decided;
+        // Act: from approval to the first intent (snapshot, benchmarks), then each action from its intent to its result.
+        double act = 0;
+        DateTimeOffset? intent = null;
+        var firstIntent = events.FirstOrDefault(e => e.Kind == "intent")?.At;
+        foreach (var e in events)
+        {
+            if (e.Kind == "intent")
+            {
+                intent = e.At;
+            }
+            else if (e.Kind == "executed" && intent is { } started)
+            {
+                act += (e.At - started).TotalSeconds;
+                intent = null;
+            }
+        }
+
+        if (firstIntent is { } first && first > approved)
+        {
+            act += (first - approved).TotalSeconds;
+        }
+
+        var afterApproval = Math.Max(0, (verified - approved).TotalSeconds);
+        act = Math.Min(act, afterApproval);
+        return new RecoveryParts(
+            Math.Max(0, (planned - firstSignal).TotalSeconds),
+            Math.Max(0, (decided - planned).TotalSeconds),
+            Math.Max(0, (approved - decided).TotalSeconds),
+            act,
+            afterApproval - act);
     }
 }

@@ -26,13 +26,19 @@ public sealed record Actor(string Name, IReadOnlyCollection<string> Roles, strin
     /// <summary>Operators and above may approve or reject.</summary>
     public bool CanApprove => Roles.Any(r => r is GraceRoles.Operator or GraceRoles.Lead or GraceRoles.Admin);
 
+    /// <summary>Operators and above act on incidents: acknowledge, assign, comment, resolve, run a playbook now.</summary>
+    public bool CanActOnIncidents => CanApprove;
+
     /// <summary>Leads and Admins change tiers and the kill switch.</summary>
     public bool CanChangePolicy => Roles.Any(r => r is GraceRoles.Lead or GraceRoles.Admin);
 }
 
 /// <summary>A person asked for something their role or the rules do not allow. The message says why.</summary>
-public sealed class MissionOperationException(string message, bool forbidden = false, bool notFound = false) : Exception(message)
+public sealed class MissionOperationException(string message, bool forbidden = false, bool notFound = false, string? field = null) : Exception(message)
 {
+    /// <summary>The request field at fault, when the input (not the state) is wrong: the API answers 400 naming it.</summary>
+    public string? Field { get; } = field;
+
     /// <summary>True when the actor lacks the role; false when the request conflicts with the mission's state.</summary>
     public bool Forbidden { get; } = forbidden;
 

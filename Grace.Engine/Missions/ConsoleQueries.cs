@@ -11,7 +11,7 @@ namespace Grace.Engine.Missions;
 
 /// <summary>What needs a human now and what is moving, for the overview.</summary>
 public sealed record OverviewFigures(int PendingApprovals, int MissionsInTrouble, int MissionsRunning, int OpenIncidents, bool KillSwitchEngaged,
-    IReadOnlyList<MissionSummary> Trouble);
+    IReadOnlyList<MissionSummary> Trouble, IReadOnlyDictionary<MissionState, int> TroubleByState, IReadOnlyList<Incident> NeedsHuman);
 
 /// <summary>
 /// Everything an approver needs to decide, on one card. <paramref name="ApprovedAgainst"/> is the
@@ -44,7 +44,7 @@ public sealed class ConsoleQueries(
     TimeProvider time)
 {
     private static readonly MissionState[] Running = [MissionState.Planned, MissionState.Approved, MissionState.Executing, MissionState.Verifying];
-    private static readonly MissionState[] Trouble = [MissionState.Failed, MissionState.RolledBack];
+    private static readonly MissionState[] Trouble = MissionStates.Trouble;
 
     public async Task<OverviewFigures> OverviewAsync(CancellationToken cancellationToken)
     {
@@ -53,12 +53,20 @@ public sealed class ConsoleQueries(
         var pending = await db.Missions.CountAsync(m => m.State == MissionState.AwaitingApproval, cancellationToken);
         var running = await db.Missions.CountAsync(m => Running.Contains(m.State), cancellationToken);
         var open = await db.Incidents.CountAsync(i => i.Status != IncidentStatus.Resolved, cancellationToken);
+        var byState = (await db.Missions.AsNoTracking()
+            .Where(m => Trouble.Contains(m.State) && m.UpdatedAt > since)
+            .GroupBy(m => m.State).Select(g => new { g.Key, Count = g.Count() })
+            .ToListAsync(cancellationToken)).ToDictionary(g => g.Key, g => g.Count);
         var trouble = await db.Missions.AsNoTracking()
             .Where(m => Trouble.Contains(m.State) && m.UpdatedAt > since)
             .OrderByDescending(m => m.UpdatedAt).Take(20)
             .Select(m => new MissionSummary(m.Id, m.PlaybookKey, m.PatternKey, m.Target, m.Tier, m.State, m.Stage, m.CreatedAt, m.UpdatedAt, m.StatusReason, m.Incident!.Source))
             .ToListAsync(cancellationToken);
-        return new OverviewFigures(pending, trouble.Count, running, open, await killSwitch.IsEngagedAsync(cancellationToken), trouble);
+        var needsHuman = await db.Incidents.AsNoTracking()
+            .Where(i => i.NeedsHuman && i.Status != IncidentStatus.Resolved)
+            .OrderByDescending(i => i.NeedsHumanAt).Take(50)
+            .ToListAsync(cancellationToken);
+        return new OverviewFigures(pending, byState.Values.Sum(), running, open, await killSwitch.IsEngagedAsync(cancellationToken), trouble, byState, needsHuman);
     }
 
     public async Task<IReadOnlyList<ApprovalCard>> PendingApprovalsAsync(CancellationToken cancellationToken)

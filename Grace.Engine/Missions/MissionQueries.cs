@@ -19,6 +19,7 @@ public sealed class MissionQueries(IDbContextFactory<GraceDbContext> dbFactory)
             .Include(m => m.Approval!).ThenInclude(a => a.Decisions)
             .Include(m => m.Incident)
             .Include(m => m.Snapshots)
+            .Include(m => m.Steps.OrderBy(s => s.Index))
             .Include(m => m.Events.OrderBy(e => e.Id))
             .AsSplitQuery()
             .SingleOrDefaultAsync(m => m.Id == id, cancellationToken);

@@ -13,6 +13,7 @@ public static class MissionStore
             .Include(m => m.Contract)
             .Include(m => m.Approval!).ThenInclude(a => a.Decisions)
             .Include(m => m.Incident)
+            .Include(m => m.Steps)
             .AsSplitQuery()
             .SingleOrDefaultAsync(m => m.Id == missionId, cancellationToken);
 

@@ -13,6 +13,7 @@ public sealed class MissionTransitions(
     ApprovedStep approved,
     ExecutingStep executing,
     VerifyingStep verifying,
+    CompensatingStep compensating,
     EndedStep ended)
 {
     public IMissionStep StepFor(MissionState state) => state switch
@@ -22,6 +23,7 @@ public sealed class MissionTransitions(
         MissionState.Approved => approved,
         MissionState.Executing => executing,
         MissionState.Verifying => verifying,
+        MissionState.Compensating => compensating,
         _ when state.IsTerminal() => ended,
         _ => throw new InvalidOperationException($"No step moves a mission out of {state}."),
     };

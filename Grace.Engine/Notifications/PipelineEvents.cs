@@ -42,3 +42,7 @@ public sealed record KillSwitchChanged(DateTimeOffset At, bool Engaged, string B
 [GenerateSerializer]
 public sealed record StatisticsUpdated(DateTimeOffset At, string PatternKey, string PlaybookKey, int Runs, double SuccessRate, double Confidence)
     : PipelineEvent(At);
+
+/// <summary>A line was added to an incident's own timeline (an escalation rung, a person's action, a mission's end).</summary>
+[GenerateSerializer]
+public sealed record IncidentTimelineUpdated(DateTimeOffset At, Guid IncidentId, IncidentEventKind Kind, string Actor, string Message) : PipelineEvent(At);

@@ -15,7 +15,8 @@ namespace Grace.Engine.Plan;
 
 /// <summary>What the planning service asks a target's grain to plan: a diagnosed incident and the playbook chosen for it.</summary>
 [GenerateSerializer, Immutable]
-public sealed record PlanRequest(Guid IncidentId, string PatternKey, string PlaybookKey, string Target, string DiagnosisReason, List<string> RankedPlaybooks, string RequestedBy);
+public sealed record PlanRequest(Guid IncidentId, string PatternKey, string PlaybookKey, string Target, string DiagnosisReason, List<string> RankedPlaybooks, string RequestedBy,
+    MissionOrigin Origin = MissionOrigin.Signal, bool DryRun = false);
 
 /// <summary>
 /// Writes a mission and its action contract (probe, comparator, threshold, deadline) before
@@ -30,6 +31,7 @@ public sealed class MissionPlanner(
     MissionJournal journal,
     LearnStage learn,
     Gate.PlaybookTiers tiers,
+    Escalate.IncidentJournal incidentJournal,
     TimeProvider time,
     ILogger<MissionPlanner> logger)
 {
@@ -41,13 +43,15 @@ public sealed class MissionPlanner(
     {
         var playbook = catalog.CurrentValue.Playbooks[request.PlaybookKey];
         var targetKey = request.Target;
-        var contractOptions = playbook.Contract!;
+        var steps = playbook.EffectiveSteps;
+        var first = steps[0];
+        var contractOptions = first.Contract!;
         var contractTarget = contractOptions.Target ?? targetKey;
         var probe = executors.Probe(contractOptions.Probe);
 
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         var incident = await db.Incidents.SingleAsync(i => i.Id == request.IncidentId, cancellationToken);
-        if (!incident.PlanPending)
+        if (!incident.PlanPending && request.Origin != MissionOrigin.Person)
         {
             return null; // Planned already (a sweep and the live path both asked).
         }
@@ -61,7 +65,13 @@ public sealed class MissionPlanner(
             .FirstOrDefaultAsync(cancellationToken);
         if (underWay is not null)
         {
+            if (request.Origin == MissionOrigin.Person)
+            {
+                return null; // A person's request changes nothing while a mission is under way: the caller says which.
+            }
+
             incident.PlanPending = false;
+            incident.NextPlaybookKey = null;
             if (underWay.IncidentId != request.IncidentId)
             {
                 await CoverAsync(db, incident, underWay.Id, request, targetKey, cancellationToken);
@@ -82,11 +92,13 @@ public sealed class MissionPlanner(
             IncidentId = request.IncidentId,
             PatternKey = request.PatternKey,
             PlaybookKey = request.PlaybookKey,
-            Action = playbook.Action,
+            Action = first.Action,
             Target = targetKey,
-            Parameters = JsonSerializer.Serialize(playbook.Parameters),
+            Parameters = JsonSerializer.Serialize(first.Parameters),
             Tier = tier,
-            DryRun = playbook.DryRun,
+            DryRun = playbook.DryRun || request.DryRun,
+            Origin = request.Origin,
+            StepCount = playbook.IsRunbook ? steps.Count : 0,
             State = MissionState.Planned,
             Stage = PipelineStage.Plan,
             RequestedBy = request.RequestedBy,
@@ -114,17 +126,54 @@ public sealed class MissionPlanner(
         }
 
         mission.Contract = contract;
+        if (playbook.IsRunbook)
+        {
+            for (var i = 0; i < steps.Count; i++)
+            {
+                var step = steps[i];
+                var stepContract = step.Contract!;
+                mission.Steps.Add(new MissionStep
+                {
+                    Id = Guid.CreateVersion7(now),
+                    MissionId = mission.Id,
+                    Index = i,
+                    Name = step.NameAt(i),
+                    Action = step.Action,
+                    Target = step.Target,
+                    Parameters = JsonSerializer.Serialize(step.Parameters),
+                    Probe = stepContract.Probe,
+                    ProbeTarget = stepContract.Target ?? step.Target,
+                    ProbeParameters = JsonSerializer.Serialize(stepContract.Parameters),
+                    Comparator = stepContract.Comparator,
+                    Threshold = stepContract.Threshold,
+                    DeadlineSeconds = stepContract.DeadlineSeconds,
+                    State = RunbookStepState.Pending,
+                });
+            }
+        }
+
         incident.PatternKey = request.PatternKey;
         incident.Status = IncidentStatus.Mitigating;
         incident.PlanPending = false;
+        incident.NextPlaybookKey = null;
         db.Missions.Add(mission);
+        var line = incidentJournal.Add(db, incident.Id, IncidentEventKind.MissionPlanned,
+            $"Mission planned: '{request.PlaybookKey}' on '{targetKey}', tier {tier}" + request.Origin switch
+            {
+                MissionOrigin.Escalation => ", an escalation rung.",
+                MissionOrigin.Person => $", run by {request.RequestedBy}{(mission.DryRun ? " as a dry run" : "")}.",
+                _ => ".",
+            }, actor: request.Origin == MissionOrigin.Person ? request.RequestedBy : Actor.EngineName, missionId: mission.Id, playbookKey: request.PlaybookKey);
         var entry = journal.Begin(db, mission);
         entry.Record(PipelineStage.Diagnose, "diagnosed", request.DiagnosisReason, data: new { request.PatternKey, request.RankedPlaybooks, fingerprint = incident.Fingerprint });
         entry.Record(PipelineStage.Plan, "planned",
-            $"Playbook '{request.PlaybookKey}' ({playbook.Action} on {targetKey}, tier {tier}). Contract: {contract.Description}."
+            (playbook.IsRunbook
+                ? $"Runbook '{request.PlaybookKey}' of {steps.Count} steps ({string.Join(" → ", mission.Steps.Select(st => $"{st.Index + 1} {st.Name}: {st.Action} on {st.Target}"))}), tier {tier}. Step 1's contract: {contract.Description}."
+                : $"Playbook '{request.PlaybookKey}' ({first.Action} on {targetKey}, tier {tier}). Contract: {contract.Description}.")
             + (contract.BaselineValue is { } b ? $" Baseline {b:G} {probe.Unit}." : " Baseline unavailable."),
             MissionState.Planned, new { contract.Probe, contract.Comparator, contract.Threshold, contract.DeadlineSeconds, contract.BaselineValue });
         await entry.SaveAsync(cancellationToken);
+        incidentJournal.Publish([line]);
         return mission.Id;
     }
 

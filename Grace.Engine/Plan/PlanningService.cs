@@ -89,7 +89,9 @@ public sealed class PlanningService(
             return;
         }
 
-        if (!await grains.GetGrain<IStormGrain>(StormGrain.Key).TryStartAsync(incident.Fingerprint))
+        // A rung of the escalation ladder is bounded by the ladder itself; storm control counts first starts.
+        var rung = incident.NextPlaybookKey;
+        if (rung is null && !await grains.GetGrain<IStormGrain>(StormGrain.Key).TryStartAsync(incident.Fingerprint))
         {
             // Said once per held-back start (only new or reopened incidents get here), so the open incident is explained.
             logger.LogWarning("Storm control held back a mission for incident {IncidentId} from {Source}: too many starts for its fingerprint within the hour "
@@ -110,10 +112,19 @@ public sealed class PlanningService(
             return;
         }
 
+        var reason = diagnosis.Reason;
+        var origin = MissionOrigin.Signal;
+        if (rung is not null && diagnosis.RankedPlaybooks.Contains(rung, StringComparer.OrdinalIgnoreCase) && catalog.CurrentValue.Playbooks.ContainsKey(rung))
+        {
+            playbookKey = rung;
+            origin = MissionOrigin.Escalation;
+            reason += $" Escalation rung: '{rung}'.";
+        }
+
         var playbook = catalog.CurrentValue.Playbooks[playbookKey];
         var pattern = catalog.CurrentValue.Patterns[diagnosis.PatternKey];
-        var target = !string.IsNullOrWhiteSpace(playbook.Target) ? playbook.Target : pattern.Target ?? signal.Target ?? "grace";
-        var request = new PlanRequest(incidentId, diagnosis.PatternKey, playbookKey, target, diagnosis.Reason, [.. diagnosis.RankedPlaybooks], incident.OpenedBy ?? Actor.EngineName);
+        var target = !string.IsNullOrWhiteSpace(playbook.FirstTarget) ? playbook.FirstTarget : pattern.Target ?? signal.Target ?? "grace";
+        var request = new PlanRequest(incidentId, diagnosis.PatternKey, playbookKey, target, reason, [.. diagnosis.RankedPlaybooks], incident.OpenedBy ?? Actor.EngineName, origin);
         if (await grains.GetGrain<ITargetGrain>(target).PlanAsync(request) is { } missionId)
         {
             scheduler.Enqueue(missionId);
@@ -123,7 +134,30 @@ public sealed class PlanningService(
     private async Task ClearAsync(Guid incidentId, CancellationToken cancellationToken)
     {
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        await db.Incidents.Where(i => i.Id == incidentId).ExecuteUpdateAsync(s => s.SetProperty(i => i.PlanPending, false), cancellationToken);
+        await db.Incidents.Where(i => i.Id == incidentId).ExecuteUpdateAsync(s => s.SetProperty(i => i.PlanPending, false).SetProperty(i => i.NextPlaybookKey, (string?)null), cancellationToken);
+    }
+
+    /// <summary>
+    /// A person's "run now": the chosen candidate playbook of the incident's pattern, planned on its
+    /// target's grain like any mission (the same policy, tier and approvals follow), requested by the
+    /// person, optionally as a dry run. Returns the new mission's id, or null when another mission
+    /// already runs that playbook on that target (it covers the incident).
+    /// </summary>
+    public async Task<Guid?> PlanForPersonAsync(Incident incident, string patternKey, string playbookKey, string requestedBy, bool dryRun, CancellationToken cancellationToken)
+    {
+        var playbook = catalog.CurrentValue.Playbooks[playbookKey];
+        var pattern = catalog.CurrentValue.Patterns[patternKey];
+        var target = !string.IsNullOrWhiteSpace(playbook.FirstTarget) ? playbook.FirstTarget : pattern.Target ?? incident.Target ?? "grace";
+        var request = new PlanRequest(incident.Id, patternKey, playbookKey, target,
+            $"{requestedBy} chose playbook '{playbookKey}' of pattern '{patternKey}' on the incident page" + (dryRun ? " (dry run first)." : "."),
+            [.. pattern.Playbooks], requestedBy, MissionOrigin.Person, dryRun);
+        var missionId = await grains.GetGrain<ITargetGrain>(target).PlanAsync(request);
+        if (missionId is { } id)
+        {
+            scheduler.Enqueue(id);
+        }
+
+        return missionId;
     }
 
     /// <summary>The incident as the signal that opened it, for diagnosis (patterns match source, type, message, template, labels).</summary>

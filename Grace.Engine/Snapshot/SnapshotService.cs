@@ -20,6 +20,12 @@ public sealed class SnapshotService(ExecutorCatalog executors, TargetRegistry ta
             ? new Dictionary<string, string>(p, StringComparer.OrdinalIgnoreCase)
             : new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase));
 
+    /// <summary>The request of one runbook step, to undo or release it after the mission moved on.</summary>
+    public ActionRequest RequestFor(Guid missionId, MissionStep step) => new(missionId, targets.Resolve(step.Target),
+        JsonSerializer.Deserialize<Dictionary<string, string>>(step.Parameters) is { } p
+            ? new Dictionary<string, string>(p, StringComparer.OrdinalIgnoreCase)
+            : new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase));
+
     public async Task<(Data.Entities.Snapshot Row, SnapshotState State)> TakeAsync(GraceDbContext db, Mission mission, string purpose, CancellationToken cancellationToken)
     {
         var executor = executors.Executor(mission.Action);
@@ -36,6 +42,7 @@ public sealed class SnapshotService(ExecutorCatalog executors, TargetRegistry ta
             State = JsonSerializer.Serialize(state),
             Summary = state.Summary,
             TakenAt = time.GetUtcNow(),
+            StepIndex = mission.StepCount > 0 ? mission.StepIndex : null,
         };
         db.Snapshots.Add(row);
         return (row, state);

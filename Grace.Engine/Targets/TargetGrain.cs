@@ -34,6 +34,9 @@ public interface ITargetGrain : IGrainWithStringKey
     /// <summary>Ends a verification: commit, or roll back from the snapshot.</summary>
     Task<StepOutcome> ConcludeAsync(Guid missionId, ContractReading reading);
 
+    /// <summary>Undoes a runbook step done on this target, after a later step failed.</summary>
+    Task<StepOutcome> CompensateAsync(Guid missionId);
+
     /// <summary>Reads a probe of this target on its machine.</summary>
     [AlwaysInterleave]
     Task<ProbeReading> ReadProbeAsync(ProbeCall call);
@@ -53,6 +56,7 @@ public sealed class TargetGrain(
     GateStage gate,
     ExecuteStage execute,
     ConclusionStage conclusion,
+    CompensationStage compensation,
     ProbeReader probes,
     HealthChecker health,
     IOptionsMonitor<CatalogOptions> catalog,
@@ -73,6 +77,8 @@ public sealed class TargetGrain(
     public Task<StepOutcome> RecoverAsync(Guid missionId) => execute.RecoverAsync(missionId, CancellationToken.None);
 
     public Task<StepOutcome> ConcludeAsync(Guid missionId, ContractReading reading) => conclusion.ConcludeAsync(missionId, reading, CancellationToken.None);
+
+    public Task<StepOutcome> CompensateAsync(Guid missionId) => compensation.CompensateAsync(missionId, CancellationToken.None);
 
     public Task<ProbeReading> ReadProbeAsync(ProbeCall call) => probes.ReadHereAsync(call, CancellationToken.None);
 

@@ -1,18 +1,56 @@
-using Grace.Data;
+using System.Collections.Concurrent;
+using Grace.Engine.Adapters;
 using Grace.Engine.Configuration;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Grace.Engine.Targets;
 
-/// <summary>A configured target with its paths made absolute.</summary>
-public sealed record ResolvedTarget(string Key, TargetKind Kind, string? Path, string? ConnectionString, string? Url, string? Description, TargetOptions? Options = null);
+/// <summary>A configured target with its kind's own settings bound (paths made absolute, URLs parsed).</summary>
+public sealed record ResolvedTarget(string Key, TargetKind Kind, string? Description, TargetOptions Options, object? KindSettings)
+{
+    /// <summary>The kind's settings; a clear refusal when the target is not of that kind or not configured.</summary>
+    public T Settings<T>() where T : class => KindSettings as T
+        ?? throw new Execute.ActionRefusedException($"Target '{Key}' ({Kind}) has no usable {typeof(T).Name.Replace("Target", "", StringComparison.Ordinal)} settings; see Grace:Targets:{Key}.");
 
-/// <summary>Resolves target keys from <c>Grace:Targets</c>; paths are relative to the content root.</summary>
-public sealed class TargetRegistry(IOptionsMonitor<CatalogOptions> catalog, PathResolver paths, GraceDatabaseInfo database)
+    public override string ToString() => $"{Key} ({Kind})";
+}
+
+/// <summary>
+/// The kinds of target the adapter modules registered, by name, and what a kind says about one
+/// target's options. Depends on nothing that reads the catalog, so the catalog check can use it.
+/// </summary>
+public sealed class TargetKinds(IEnumerable<ITargetKindAdapter> adapters, IConfiguration configuration)
+{
+    private readonly Dictionary<TargetKind, ITargetKindAdapter> _byKind = adapters.ToDictionary(a => a.Kind);
+    private readonly ConcurrentDictionary<string, TargetSettings> _settings = new(StringComparer.OrdinalIgnoreCase);
+
+    public IEnumerable<TargetKind> All => _byKind.Keys.OrderBy(k => k.Name, StringComparer.OrdinalIgnoreCase);
+
+    public bool TryGet(TargetKind kind, out ITargetKindAdapter adapter) => _byKind.TryGetValue(kind, out adapter!);
+
+    /// <summary>The kind's settings of a target, bound once from its section of <c>Grace:Targets</c>.</summary>
+    public TargetSettings SettingsOf(string key, TargetOptions options) =>
+        TryGet(options.Kind, out var adapter)
+            ? _settings.GetOrAdd(key, _ => adapter.Bind(key, configuration.GetSection($"{CatalogOptions.Section}:Targets:{key}")))
+            : new TargetSettings(null, Problems: [$"Kind '{options.Kind}' is not a target kind; use one of {string.Join(", ", All)}."]);
+
+    /// <summary>True when only one machine can act on the target (see <see cref="TargetOptions.Instance"/>).</summary>
+    public bool IsHostBound(TargetOptions options) => options.Instance is not null || (TryGet(options.Kind, out var adapter) && adapter.IsHostBound);
+}
+
+/// <summary>
+/// Resolves target keys from <c>Grace:Targets</c>: the common options, and the kind's own settings
+/// bound by its adapter from the same section (once per target).
+/// </summary>
+public sealed class TargetRegistry(IOptionsMonitor<CatalogOptions> catalog, TargetKinds kinds)
 {
     /// <summary>The configured target keys.</summary>
     public IEnumerable<string> Keys => catalog.CurrentValue.Targets.Keys;
+
+    /// <summary>The kind's settings of a target.</summary>
+    public TargetSettings SettingsOf(string key, TargetOptions options) => kinds.SettingsOf(key, options);
 
     public bool TryResolve(string key, out ResolvedTarget target)
     {
@@ -22,19 +60,16 @@ public sealed class TargetRegistry(IOptionsMonitor<CatalogOptions> catalog, Path
             return false;
         }
 
-        var path = options.Path;
-        if (options.Kind == TargetKind.Sqlite && options.UseGraceDatabase)
-        {
-            path = database.SqliteFilePath;
-        }
-
-        target = new ResolvedTarget(key, options.Kind, path is null ? null : ResolvePath(path), options.ConnectionString, options.Url, options.Description, options);
+        target = new ResolvedTarget(key, options.Kind, options.Description, options, SettingsOf(key, options).Value);
         return true;
     }
 
+    public ResolvedTarget Resolve(string key) =>
+        TryResolve(key, out var target) ? target : throw new InvalidOperationException($"Target '{key}' is not configured under Grace:Targets.");
+
     /// <summary>
-    /// Why an <see cref="TargetOptions.Optional"/> target cannot be used yet, naming the setting to
-    /// give it; null when the target is configured (or not optional: those are checked at start).
+    /// Why a target cannot be used yet, naming the setting to give it: an <see cref="TargetOptions.Optional"/>
+    /// target left unconfigured, or one with nothing to act on here. Null when it is usable.
     /// </summary>
     public string? Unconfigured(string key)
     {
@@ -43,40 +78,23 @@ public sealed class TargetRegistry(IOptionsMonitor<CatalogOptions> catalog, Path
             return null;
         }
 
-        if (IsIdleGraceDatabase(options, database.Provider))
+        var settings = SettingsOf(key, options);
+        if (settings.Idle is { } idle)
         {
-            return $"Target '{key}' is Grace's own SQLite database, but Grace keeps its data in {database.Provider}: it has nothing to act on.";
+            return $"Target '{key}' {idle}: it has nothing to act on.";
         }
 
-        return options.Optional && Missing(options) is { } missing
+        return options.Optional && settings.Missing is { } missing
             ? $"Target '{key}' is optional and not configured: set Grace:Targets:{key}:{missing.Setting} to use it (it {missing.Why})."
             : null;
     }
 
-    /// <summary>
-    /// A SQLite target that stands for Grace's own database while Grace runs on a server database:
-    /// one configuration file serves both, and this target simply has nothing to do.
-    /// </summary>
-    public static bool IsIdleGraceDatabase(TargetOptions target, DatabaseProvider provider) =>
-        target is { Kind: TargetKind.Sqlite, UseGraceDatabase: true } && provider != DatabaseProvider.Sqlite;
+    /// <summary>True when only one machine can act on the target (see <see cref="TargetOptions.Instance"/>).</summary>
+    public bool IsHostBound(TargetOptions options) => kinds.IsHostBound(options);
 
-    /// <summary>The setting a target of its kind cannot do without, when it is missing.</summary>
-    public static (string Setting, string Why)? Missing(TargetOptions target) => target.Kind switch
-    {
-        TargetKind.Sqlite when !target.UseGraceDatabase && string.IsNullOrWhiteSpace(target.Path) => ("Path", "is required for a Sqlite target"),
-        TargetKind.Directory when string.IsNullOrWhiteSpace(target.Path) => ("Path", "is required for a Directory target"),
-        TargetKind.Http when !Uri.TryCreate(target.Url, UriKind.Absolute, out _) => ("Url", "must be an absolute URL for an Http target"),
-        TargetKind.Process when string.IsNullOrWhiteSpace(target.Command) => ("Command", "is required for a Process target (the executable Grace starts and supervises)"),
-        TargetKind.Postgres or TargetKind.SqlServer when string.IsNullOrWhiteSpace(target.ConnectionString) => ("ConnectionString", $"is required for a {target.Kind} target"),
-        TargetKind.Container => Adapters.Containers.ContainerTargets.Missing(target),
-        TargetKind.Host => Adapters.Ssh.SshTargets.Missing(target),
-        _ => null,
-    };
-
-    public ResolvedTarget Resolve(string key) =>
-        TryResolve(key, out var target) ? target : throw new InvalidOperationException($"Target '{key}' is not configured under Grace:Targets.");
-
-    public string ResolvePath(string path) => paths.Resolve(path);
+    /// <summary>Whether a failure of a call to a target is worth a retry: the target's kind decides, beyond timeouts.</summary>
+    public bool IsTransient(string key, Exception exception) =>
+        catalog.CurrentValue.Targets.TryGetValue(key, out var options) && kinds.TryGet(options.Kind, out var adapter) && adapter.IsTransient(exception);
 }
 
 /// <summary>Makes configured paths absolute, relative to the content root.</summary>

@@ -35,8 +35,15 @@ public sealed class ConclusionStage(
         var entry = journal.Begin(db, mission);
         var now = time.GetUtcNow();
         var unit = verifier.UnitOf(contract);
+        var label = Runbooks.Label(mission);
+        var step = Runbooks.CurrentStep(mission);
         contract.ObservedValue = reading.Observed ?? contract.ObservedValue;
         contract.VerifiedAt = now;
+        if (step is not null)
+        {
+            step.ObservedValue = contract.ObservedValue;
+        }
+
         if (reading.Verdict == ContractVerdict.Met)
         {
             contract.Verdict = ContractVerdict.Met;
@@ -50,8 +57,28 @@ public sealed class ConclusionStage(
                 return StepOutcome.Moved;
             }
 
+            if (step is not null)
+            {
+                step.State = RunbookStepState.Succeeded;
+                step.EndedAt = now;
+            }
+
+            if (Runbooks.HasNextStep(mission))
+            {
+                // A runbook step held: the next step's action runs next, on its own target's grain; snapshots are kept until the last step holds.
+                entry.Record(PipelineStage.Verify, "step-met",
+                    $"{label}Contract met: {contract.Probe} = {reading.Observed:G} {unit} (expected {ContractVerifier.Symbol(contract.Comparator)} {contract.Threshold:G}).",
+                    data: new { step = step!.Index + 1, observed = reading.Observed, contract.Threshold });
+                var next = Runbooks.Advance(mission, "");
+                contract.Description = $"{next.Probe} of {next.ProbeTarget} {ContractVerifier.Symbol(next.Comparator)} {next.Threshold:G} {verifier.UnitOf(contract)} within {next.DeadlineSeconds} s of the action";
+                entry.Record(PipelineStage.Execute, "next-step",
+                    $"{Runbooks.Label(mission)}next: {next.Action} on {next.Target}. Contract: {contract.Description}.", MissionState.Approved);
+                await entry.SaveAsync(cancellationToken);
+                return StepOutcome.Moved;
+            }
+
             entry.Record(PipelineStage.Verify, "contract-met",
-                $"Contract met: {contract.Probe} = {reading.Observed:G} {unit} (expected {ContractVerifier.Symbol(contract.Comparator)} {contract.Threshold:G}; baseline {contract.BaselineValue?.ToString("G") ?? "n/a"}).",
+                $"{label}Contract met: {contract.Probe} = {reading.Observed:G} {unit} (expected {ContractVerifier.Symbol(contract.Comparator)} {contract.Threshold:G}; baseline {contract.BaselineValue?.ToString("G") ?? "n/a"}).",
                 MissionState.Succeeded, new { observed = reading.Observed, contract.Threshold, contract.BaselineValue });
             if (mission.Incident is { } incident)
             {
@@ -70,7 +97,7 @@ public sealed class ConclusionStage(
             ? $"Contract failed: {contract.Probe} = {v:G} {unit} at the deadline, expected {ContractVerifier.Symbol(contract.Comparator)} {contract.Threshold:G}."
             : $"Contract failed: the probe could not be read before the deadline ({reading.Error}).";
         mission.StatusReason = reason;
-        entry.Record(PipelineStage.Verify, "contract-failed", reason, data: new { observed = reading.Observed, contract.Threshold });
+        entry.Record(PipelineStage.Verify, "contract-failed", label + reason, data: new { observed = reading.Observed, contract.Threshold });
         await rollbacks.RollbackFromSnapshotAsync(db, entry, "the contract failed", now, cancellationToken);
         ReopenIncident(mission);
         await entry.SaveAsync(cancellationToken);

@@ -20,7 +20,7 @@ public interface IProbe
     IEnumerable<string> ValidateParameters(IReadOnlyDictionary<string, string> parameters) => [];
 
     /// <summary>What a target read by this probe must have beyond its kind (an HTTP probe needs a Url).</summary>
-    IEnumerable<string> ValidateTarget(string targetKey, TargetOptions target) => [];
+    IEnumerable<string> ValidateTarget(string targetKey, ResolvedTarget target) => [];
 
     Task<double> ReadAsync(ProbeRequest request, CancellationToken cancellationToken);
 }

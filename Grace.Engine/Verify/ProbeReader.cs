@@ -19,14 +19,14 @@ public sealed record ProbeReading(double? Value, string? Error);
 /// Reads a probe where it can be read: here, unless the target lives on another instance's
 /// machine (a process, a file), in which case its target grain reads it there.
 /// </summary>
-public sealed class ProbeReader(IServiceProvider services, IOptionsMonitor<CatalogOptions> catalog, GraceInstance instance, TargetRegistry targets, ActionResilience resilience)
+public sealed class ProbeReader(IServiceProvider services, TargetPlacement placement, TargetRegistry targets, ActionResilience resilience)
 {
     // Resolved on first use, not injected: executors that read probes (a restart waiting for health) are part of the catalog.
     private ExecutorCatalog Executors => services.GetRequiredService<ExecutorCatalog>();
 
     public Task<ProbeReading> ReadAsync(ProbeCall call, CancellationToken cancellationToken)
     {
-        if (catalog.CurrentValue.Targets.TryGetValue(call.Target, out var target) && !instance.Owns(target))
+        if (!placement.Owns(call.Target))
         {
             return services.GetRequiredService<IGrainFactory>().GetGrain<ITargetGrain>(call.Target).ReadProbeAsync(call);
         }

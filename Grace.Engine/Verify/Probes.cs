@@ -1,73 +1,30 @@
+using System.ComponentModel.DataAnnotations;
+using Grace.Engine.Adapters;
 using Grace.Engine.Capture;
 using Grace.Engine.Configuration;
-using Grace.Engine.Execute;
-using Grace.Engine.Execute.Logging;
 
 namespace Grace.Engine.Verify;
 
-/// <summary><c>sqlite.wal-bytes</c>: size of a SQLite database's <c>-wal</c> file (0 when there is none).</summary>
-public sealed class SqliteWalBytesProbe : IProbe
+/// <summary>The parameters of <c>incident.signal-rate</c>.</summary>
+public sealed class SignalRateParameters
 {
-    public string Key => "sqlite.wal-bytes";
-    public string Unit => "bytes";
-    public IReadOnlySet<TargetKind> TargetKinds { get; } = new HashSet<TargetKind> { TargetKind.Sqlite };
-
-    public Task<double> ReadAsync(ProbeRequest request, CancellationToken cancellationToken) =>
-        Task.FromResult((double)SqliteCheckpointExecutor.WalBytes(request.Target.Path ?? throw new InvalidOperationException($"Target '{request.Target.Key}' has no Path.")));
-}
-
-/// <summary><c>directory.bytes</c>: total size of the files under a folder, links not followed.</summary>
-public sealed class DirectoryBytesProbe : IProbe
-{
-    public string Key => "directory.bytes";
-    public string Unit => "bytes";
-    public IReadOnlySet<TargetKind> TargetKinds { get; } = new HashSet<TargetKind> { TargetKind.Directory };
-
-    public Task<double> ReadAsync(ProbeRequest request, CancellationToken cancellationToken) =>
-        Task.FromResult((double)CacheDirectoryExecutor.DirectoryBytes(request.Target.Path ?? throw new InvalidOperationException($"Target '{request.Target.Key}' has no Path.")));
-}
-
-/// <summary><c>logging.level</c>: the current level of one of Grace's log sources (0 Verbose … 5 Fatal).</summary>
-public sealed class LoggingLevelProbe(LogLevelController levels) : IProbe
-{
-    public string Key => "logging.level";
-    public string Unit => "level";
-    public IReadOnlySet<TargetKind> TargetKinds { get; } = new HashSet<TargetKind> { TargetKind.Grace };
-
-    public IEnumerable<string> ValidateParameters(IReadOnlyDictionary<string, string> parameters)
-    {
-        if (!parameters.TryGetValue("Source", out var source) || !levels.IsControlled(source))
-        {
-            yield return $"Parameters:Source must name a controlled log source ({string.Join(", ", levels.Sources)}).";
-        }
-    }
-
-    public Task<double> ReadAsync(ProbeRequest request, CancellationToken cancellationToken) =>
-        Task.FromResult((double)(int)levels.GetLevel(request.Parameters["Source"]));
+    [Range(1, SignalRateTracker.MaxWindowSeconds, ErrorMessage = "must be a whole number of seconds between {1} and {2}.")]
+    public int WindowSeconds { get; init; } = 30;
 }
 
 /// <summary>
 /// <c>incident.signal-rate</c>: signals per minute of the mission's incident over the last
-/// <c>WindowSeconds</c> (default 30). Below a threshold means the errors stopped.
+/// <c>WindowSeconds</c>, on any kind of target: below a threshold means the errors stopped.
 /// </summary>
-public sealed class IncidentSignalRateProbe(SignalRateTracker rates) : IProbe
+public sealed class IncidentSignalRateProbe(SignalRateTracker rates) : Probe<SignalRateParameters>
 {
-    public string Key => "incident.signal-rate";
-    public string Unit => "signals/min";
-    public IReadOnlySet<TargetKind> TargetKinds { get; } = Enum.GetValues<TargetKind>().ToHashSet();
+    public override string Key => "incident.signal-rate";
+    public override string Unit => "signals/min";
+    public override IReadOnlySet<TargetKind> TargetKinds => KindSets.AnyKind;
 
-    public IEnumerable<string> ValidateParameters(IReadOnlyDictionary<string, string> parameters)
+    protected override Task<double> ReadAsync(ProbeRequest request, SignalRateParameters p, CancellationToken cancellationToken)
     {
-        if (parameters.TryGetValue("WindowSeconds", out var w) && (!int.TryParse(w, out var s) || s < 1 || s > SignalRateTracker.MaxWindowSeconds))
-        {
-            yield return $"Parameters:WindowSeconds must be a whole number between 1 and {SignalRateTracker.MaxWindowSeconds}.";
-        }
-    }
-
-    public Task<double> ReadAsync(ProbeRequest request, CancellationToken cancellationToken)
-    {
-        var window = request.Parameters.TryGetValue("WindowSeconds", out var w) ? int.Parse(w, System.Globalization.CultureInfo.InvariantCulture) : 30;
-        var count = request.IncidentId is { } id ? rates.CountInLast(id, window) : 0;
-        return Task.FromResult(count * 60.0 / window);
+        var count = request.IncidentId is { } id ? rates.CountInLast(id, p.WindowSeconds) : 0;
+        return Task.FromResult(count * 60.0 / p.WindowSeconds);
     }
 }

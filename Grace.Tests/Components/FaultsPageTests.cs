@@ -32,15 +32,15 @@ public sealed class FaultsPageTests : GraceComponentTest
         Assert.False(cut.Find("#inject").HasAttribute("disabled"));
 
         var select = cut.FindComponent<MudSelect<FaultKind>>();
-        await cut.InvokeAsync(() => select.Instance.ValueChanged.InvokeAsync(FaultKind.PostgresLockHold));
+        await cut.InvokeAsync(() => select.Instance.ValueChanged.InvokeAsync(LockHoldFault.Kind));
         Assert.Contains("set Grace:Targets:demo-postgres:ConnectionString", cut.Find("#fault-targets").TextContent);
         Assert.Empty(cut.FindAll("#fault-size"));
         Assert.True(cut.Find("#inject").HasAttribute("disabled"));
 
         // Nothing is supervised in this test: the worker is not running, so it cannot be hung.
-        await cut.InvokeAsync(() => select.Instance.ValueChanged.InvokeAsync(FaultKind.ProcessHang));
+        await cut.InvokeAsync(() => select.Instance.ValueChanged.InvokeAsync(ProcessHangFault.Kind));
         Assert.Contains("SIGSTOP", cut.Find("#fault-description").TextContent);
-        Assert.Contains("Not running.", cut.Find("#fault-targets").TextContent);
+        Assert.Contains("'demo-worker' is not running.", cut.Find("#fault-targets").TextContent);
         Assert.True(cut.Find("#inject").HasAttribute("disabled"));
     }
 
@@ -53,7 +53,7 @@ public sealed class FaultsPageTests : GraceComponentTest
         var select = cut.FindComponent<MudSelect<FaultKind>>();
 
         // The shipped demo container has no engine: the page names the setting to give it.
-        foreach (var kind in new[] { FaultKind.ContainerKill, FaultKind.ContainerUnhealthy })
+        foreach (var kind in new[] { Grace.Engine.Adapters.Containers.ContainerKillFault.Kind, Grace.Engine.Adapters.Containers.ContainerUnhealthyFault.Kind })
         {
             await cut.InvokeAsync(() => select.Instance.ValueChanged.InvokeAsync(kind));
             Assert.Contains("demo-web", cut.Find("#fault-targets").TextContent);

@@ -159,7 +159,7 @@ public sealed partial class GraceProcess : IAsyncDisposable
         if (_process is { HasExited: false } p)
         {
             // A graceful stop first (SIGTERM), as a service manager would; a kill if it hangs.
-            _ = Grace.Engine.Supervision.NativeMethods.Kill(p.Id, Grace.Engine.Supervision.NativeMethods.SigTerm);
+            _ = Grace.Engine.Adapters.Processes.NativeMethods.Kill(p.Id, Grace.Engine.Adapters.Processes.NativeMethods.SigTerm);
             if (!p.WaitForExit(20_000))
             {
                 p.Kill(entireProcessTree: true);

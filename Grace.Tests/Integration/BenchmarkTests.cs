@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using Grace.Data;
 using Grace.Data.Entities;
 using Grace.Engine.Configuration;
-using Grace.Engine.Execute.Logging;
+using Grace.Engine.Adapters.Logging;
 using Grace.Engine.Targets;
 using Grace.Engine.Verify.Benchmarks;
 using Grace.Tests.Infrastructure;
@@ -45,14 +45,14 @@ public sealed class BenchmarkTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
 
-    private ResolvedTarget Target => new("stock-api", TargetKind.Http, null, null, _url, null);
+    private ResolvedTarget Target => TestTargets.Http("stock-api", _url);
 
-    private static readonly BenchmarkOptions Stock = new() { Name = "stock", Kind = BenchmarkKind.Http, Path = "/stock", Samples = 30 };
+    private static readonly BenchmarkOptions Stock = new() { Name = "stock", Kind = "Http", Path = "/stock", Samples = 30 };
 
     [Fact]
     public async Task An_injected_slowdown_is_a_regression()
     {
-        var sampler = new LatencySampler();
+        var sampler = TestSamplers.All();
         var before = await sampler.SampleAsync(Target, Stock, default);
         _delayMs = 20;
         var after = await sampler.SampleAsync(Target, Stock, default);
@@ -66,7 +66,7 @@ public sealed class BenchmarkTests : IAsyncLifetime
     [Fact]
     public async Task Noise_is_not_a_regression()
     {
-        var sampler = new LatencySampler();
+        var sampler = TestSamplers.All();
         var before = await sampler.SampleAsync(Target, Stock, default);
         var after = await sampler.SampleAsync(Target, Stock, default);
         var verdict = MannWhitney.Compare(before, after);

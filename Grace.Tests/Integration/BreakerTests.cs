@@ -16,14 +16,11 @@ public sealed class BreakerTests
     [Fact]
     public async Task A_tripped_breaker_reads_open_and_the_reset_closes_it()
     {
-        var services = new ServiceCollection();
-        services.AddResiliencePipeline("unused", b => b.AddTimeout(TimeSpan.FromSeconds(1)));
-        services.AddSingleton<IOptionsMonitor<EngineOptions>>(new FixedOptionsMonitor<EngineOptions>(new EngineOptions()));
-        services.AddSingleton<ActionResilience>();
-        await using var provider = services.BuildServiceProvider();
+        await using var provider = TestResilience.Services();
+        var breakers = provider.GetRequiredService<TargetBreakers>();
         var resilience = provider.GetRequiredService<ActionResilience>();
-        var target = new ResolvedTarget("stock-api", TargetKind.Http, null, null, "http://127.0.0.1:9", null);
-        var probe = new BreakerStateProbe(resilience);
+        var target = TestTargets.Http("stock-api", "http://127.0.0.1:9");
+        var probe = new BreakerStateProbe(breakers);
         Assert.Equal(0, await probe.ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default));
 
         var pipeline = resilience.ForAction("stock-api");
@@ -35,7 +32,7 @@ public sealed class BreakerTests
         Assert.Equal(1, await probe.ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default));
         await Assert.ThrowsAsync<Polly.CircuitBreaker.BrokenCircuitException>(() => pipeline.ExecuteAsync<int>(_ => ValueTask.FromResult(1)).AsTask());
 
-        var executor = new BreakerResetExecutor(resilience);
+        var executor = new ResetBreakerAction(breakers);
         var request = new ActionRequest(Guid.NewGuid(), target, new Dictionary<string, string>());
         var snapshot = await executor.SnapshotAsync(request, default);
         Assert.Contains("Open", snapshot.Summary);

@@ -151,10 +151,10 @@ public sealed class ContainerTargetTests : SqliteDatabaseTest
         var name = await engine.RunAsync(TestEngine.Idle);
         await using var host = Host(engine, name, RestartOnDeath());
         var faults = host.Get<FaultInjector>();
-        Assert.Null(Assert.Single(faults.TargetsFor(FaultKind.ContainerKill), t => t.Key == "web").Unavailable);
+        Assert.Null(Assert.Single(faults.TargetsFor(Grace.Engine.Adapters.Containers.ContainerKillFault.Kind), t => t.Key == "web").Unavailable);
         await WaitForWatcherAsync(host);
 
-        var done = await faults.InjectAsync(FaultKind.ContainerKill, "web", null, new Actor("ada", [GraceRoles.Admin]), default);
+        var done = await faults.InjectAsync(Grace.Engine.Adapters.Containers.ContainerKillFault.Kind, "web", null, new Actor("ada", [GraceRoles.Admin]), default);
         Assert.Contains("SIGKILL", done);
 
         var mission = await host.WaitForMissionAsync(m => m.PlaybookKey == "restart-web" && m.CompletedAt != null, "finished", 60);
@@ -209,7 +209,7 @@ public sealed class ContainerTargetTests : SqliteDatabaseTest
         Assert.Equal(1, await ReadAsync(host, "container.health"));
         await WaitForWatcherAsync(host);
 
-        var done = await host.Get<FaultInjector>().InjectAsync(FaultKind.ContainerUnhealthy, "web", null, new Actor("ada", [GraceRoles.Admin]), default);
+        var done = await host.Get<FaultInjector>().InjectAsync(Grace.Engine.Adapters.Containers.ContainerUnhealthyFault.Kind, "web", null, new Actor("ada", [GraceRoles.Admin]), default);
         Assert.Contains("SIGSTOP", done);
 
         var mission = await host.WaitForMissionAsync(m => m.PlaybookKey == "restart-web" && m.CompletedAt != null, "finished", 90);

@@ -40,15 +40,15 @@ public sealed class DatabaseBenchmarkTests : IAsyncLifetime
         await new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{_name}\" WITH (FORCE)", admin).ExecuteNonQueryAsync();
     }
 
-    private ResolvedTarget Target => new("orders-pg", TargetKind.Postgres, null, _connectionString, null, null);
+    private ResolvedTarget Target => TestTargets.Postgres("orders-pg", _connectionString);
 
     // The lookup an application runs on every page: by customer, through the index.
-    private static readonly BenchmarkOptions Lookup = new() { Name = "customer-lookup", Kind = BenchmarkKind.Postgres, Query = "SELECT id FROM orders WHERE customer = md5('4242')", Samples = 30 };
+    private static readonly BenchmarkOptions Lookup = new() { Name = "customer-lookup", Kind = "Postgres", Query = "SELECT id FROM orders WHERE customer = md5('4242')", Samples = 30 };
 
     [Fact]
     public async Task A_dropped_index_is_a_regression_of_the_query_benchmark()
     {
-        var sampler = new LatencySampler();
+        var sampler = TestSamplers.All();
         var before = await sampler.SampleAsync(Target, Lookup, default);
         await using (var connection = new NpgsqlConnection(_connectionString))
         {
@@ -64,7 +64,7 @@ public sealed class DatabaseBenchmarkTests : IAsyncLifetime
     [Fact]
     public async Task The_same_query_twice_is_not_a_regression()
     {
-        var sampler = new LatencySampler();
+        var sampler = TestSamplers.All();
         var before = await sampler.SampleAsync(Target, Lookup, default);
         var after = await sampler.SampleAsync(Target, Lookup, default);
         var verdict = MannWhitney.Compare(before, after);
@@ -74,8 +74,8 @@ public sealed class DatabaseBenchmarkTests : IAsyncLifetime
     [Fact]
     public async Task A_benchmark_query_that_writes_is_refused_and_changes_nothing()
     {
-        var writing = new BenchmarkOptions { Name = "careless", Kind = BenchmarkKind.Postgres, Query = "DELETE FROM orders", Samples = 5 };
-        var refused = await Assert.ThrowsAsync<PostgresException>(() => new LatencySampler().SampleAsync(Target, writing, default));
+        var writing = new BenchmarkOptions { Name = "careless", Kind = "Postgres", Query = "DELETE FROM orders", Samples = 5 };
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => TestSamplers.All().SampleAsync(Target, writing, default));
         Assert.Equal(PostgresErrorCodes.ReadOnlySqlTransaction, refused.SqlState);
         await using var connection = new NpgsqlConnection(_connectionString);
         await connection.OpenAsync();
@@ -86,10 +86,9 @@ public sealed class DatabaseBenchmarkTests : IAsyncLifetime
     public async Task An_unreachable_sql_server_fails_the_benchmark_without_showing_its_password()
     {
         const string password = "Sup3r-Secret-Benchmark";
-        var target = new ResolvedTarget("orders-mssql", TargetKind.SqlServer, null,
-            $"Server=tcp:127.0.0.1,{TestCatalog.FreeLoopbackPort()};Database=orders;User Id=grace;Password={password};Connect Timeout=2;Encrypt=false", null, null);
+        var target = TestTargets.SqlServer("orders-mssql", $"Server=tcp:127.0.0.1,{TestCatalog.FreeLoopbackPort()};Database=orders;User Id=grace;Password={password};Connect Timeout=2;Encrypt=false");
         var failure = await Assert.ThrowsAnyAsync<Exception>(() =>
-            new LatencySampler().SampleAsync(target, new BenchmarkOptions { Name = "lookup", Kind = BenchmarkKind.SqlServer, Samples = 5 }, default));
+            TestSamplers.All().SampleAsync(target, new BenchmarkOptions { Name = "lookup", Kind = "SqlServer", Samples = 5 }, default));
         Assert.IsType<Microsoft.Data.SqlClient.SqlException>(failure);
         Assert.DoesNotContain(password, failure.ToString(), StringComparison.Ordinal);
     }

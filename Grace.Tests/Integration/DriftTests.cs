@@ -29,7 +29,7 @@ public sealed class DriftTests : IDisposable
         var path = _folder.Combine("app.db");
         using var holder = TestCatalog.GrowWal(path, rows: 200);
         IRemediationExecutor executor = new SqliteCheckpointExecutor();
-        var request = Request(new ResolvedTarget("db", TargetKind.Sqlite, path, null, null, null));
+        var request = Request(TestTargets.Sqlite("db", path));
         var approved = await executor.SnapshotAsync(request, default);
 
         using (var more = holder.CreateCommand())
@@ -65,7 +65,7 @@ public sealed class DriftTests : IDisposable
 
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         IRemediationExecutor executor = new SqliteVacuumExecutor();
-        var request = Request(new ResolvedTarget("db", TargetKind.Sqlite, path, null, null, null));
+        var request = Request(TestTargets.Sqlite("db", path));
         var approved = await executor.SnapshotAsync(request, default);
         Assert.Contains("a rebuild of at most", approved.ApprovedAgainst, StringComparison.Ordinal);
         Assert.Equal(approved.DriftKey, (await executor.SnapshotAsync(request, default)).DriftKey);
@@ -84,11 +84,8 @@ public sealed class DriftTests : IDisposable
     [Fact]
     public async Task A_breaker_reset_holds_for_the_state_the_approvers_saw()
     {
-        var services = new ServiceCollection();
-        services.AddResiliencePipeline("unused", b => b.AddTimeout(TimeSpan.FromSeconds(1)));
-        services.AddSingleton<IOptionsMonitor<EngineOptions>>(new FixedOptionsMonitor<EngineOptions>(new EngineOptions()));
-        services.AddSingleton<ActionResilience>();
-        await using var provider = services.BuildServiceProvider();
+        await using var provider = TestResilience.Services();
+        var breakers = provider.GetRequiredService<TargetBreakers>();
         var resilience = provider.GetRequiredService<ActionResilience>();
         var pipeline = resilience.ForAction("stock-api");
         for (var i = 0; i < 4; i++)
@@ -96,8 +93,8 @@ public sealed class DriftTests : IDisposable
             await Assert.ThrowsAsync<InvalidOperationException>(() => pipeline.ExecuteAsync<int>(_ => throw new InvalidOperationException("broken")).AsTask());
         }
 
-        var executor = new BreakerResetExecutor(resilience);
-        var request = Request(new ResolvedTarget("stock-api", TargetKind.Http, null, null, "http://127.0.0.1:9", null));
+        var executor = new ResetBreakerAction(breakers);
+        var request = Request(TestTargets.Http("stock-api", "http://127.0.0.1:9"));
         var approved = await executor.SnapshotAsync(request, default);
         Assert.Equal("breaker of 'stock-api' Open", approved.ApprovedAgainst);
 
@@ -125,7 +122,7 @@ public sealed class DriftTests : IDisposable
             await connection.OpenAsync();
             await new NpgsqlCommand("CREATE TABLE events(id int); INSERT INTO events SELECT generate_series(1, 100);", connection).ExecuteNonQueryAsync();
             var executor = new PostgresVacuumAnalyzeExecutor();
-            var request = Request(new ResolvedTarget("events-db", TargetKind.Postgres, null, cs, null, null), new() { ["Table"] = "events" });
+            var request = Request(TestTargets.Postgres("events-db", cs), new() { ["Table"] = "events" });
             var approved = await executor.SnapshotAsync(request, default);
             Assert.Contains("table events", approved.ApprovedAgainst, StringComparison.Ordinal);
 
@@ -178,7 +175,7 @@ public sealed class DriftTests : IDisposable
             await File.WriteAllBytesAsync(Path.Combine(cache, $"{i}.bin"), [1]);
         }
 
-        var request = Request(new ResolvedTarget("big", TargetKind.Directory, cache, null, null, null));
+        var request = Request(TestTargets.Directory("big", cache));
         var approved = await executor.SnapshotAsync(request, default);
         Assert.Equal(approved.DriftKey, (await executor.SnapshotAsync(request, default)).DriftKey);
         File.Delete(Path.Combine(cache, "0.bin"));

@@ -1,6 +1,6 @@
 using Grace.Engine.Configuration;
 using Grace.Engine.Execute;
-using Grace.Engine.Execute.Logging;
+using Grace.Engine.Adapters.Logging;
 using Grace.Engine.Targets;
 using Grace.Engine.Verify;
 using Grace.Tests.Infrastructure;
@@ -36,7 +36,7 @@ public sealed class ExecutorTests : IDisposable
 
         foreach (var path in new[] { outside, lookalike, "/" })
         {
-            var request = new ActionRequest(Guid.NewGuid(), new ResolvedTarget("t", TargetKind.Directory, path, null, null, null), new Dictionary<string, string>());
+            var request = new ActionRequest(Guid.NewGuid(), TestTargets.Directory("t", path), new Dictionary<string, string>());
             var refused = await Assert.ThrowsAsync<ActionRefusedException>(() => executor.SnapshotAsync(request, default));
             Assert.Contains("not under a configured cache root", refused.Message);
             var snapshot = new SnapshotState("{}", "", "");
@@ -56,7 +56,7 @@ public sealed class ExecutorTests : IDisposable
         Directory.CreateDirectory(_folder.Combine("roots"));
         var link = _folder.Combine("roots", "link");
         Directory.CreateSymbolicLink(link, outside);
-        var request = new ActionRequest(Guid.NewGuid(), new ResolvedTarget("t", TargetKind.Directory, link, null, null, null), new Dictionary<string, string>());
+        var request = new ActionRequest(Guid.NewGuid(), TestTargets.Directory("t", link), new Dictionary<string, string>());
 
         var refused = await Assert.ThrowsAsync<ActionRefusedException>(() => CacheExecutor().SnapshotAsync(request, default));
         Assert.Contains("symbolic link", refused.Message);
@@ -71,7 +71,7 @@ public sealed class ExecutorTests : IDisposable
         Directory.CreateDirectory(_folder.Combine("roots"));
         Directory.CreateSymbolicLink(_folder.Combine("roots", "tenant"), outside);
         var target = _folder.Combine("roots", "tenant", "http");
-        var request = new ActionRequest(Guid.NewGuid(), new ResolvedTarget("t", TargetKind.Directory, target, null, null, null), new Dictionary<string, string>());
+        var request = new ActionRequest(Guid.NewGuid(), TestTargets.Directory("t", target), new Dictionary<string, string>());
 
         var refused = await Assert.ThrowsAsync<ActionRefusedException>(() => CacheExecutor().SnapshotAsync(request, default));
         Assert.Contains("symbolic link", refused.Message);
@@ -84,7 +84,7 @@ public sealed class ExecutorTests : IDisposable
         var cache = _folder.Combine("roots", "thumbs");
         TestCatalog.FillCache(cache, files: 6, bytes: 1000);
         var executor = CacheExecutor();
-        var request = new ActionRequest(Guid.NewGuid(), new ResolvedTarget("t", TargetKind.Directory, cache, null, null, null), new Dictionary<string, string>());
+        var request = new ActionRequest(Guid.NewGuid(), TestTargets.Directory("t", cache), new Dictionary<string, string>());
         var probe = new DirectoryBytesProbe();
         var probeRequest = new ProbeRequest(request.Target, new Dictionary<string, string>(), null);
 
@@ -106,7 +106,7 @@ public sealed class ExecutorTests : IDisposable
         var path = _folder.Combine("app.db");
         using var holder = TestCatalog.GrowWal(path);
         var executor = new SqliteCheckpointExecutor();
-        var target = new ResolvedTarget("db", TargetKind.Sqlite, path, null, null, null);
+        var target = TestTargets.Sqlite("db", path);
         var request = new ActionRequest(Guid.NewGuid(), target, new Dictionary<string, string> { ["Mode"] = "Truncate" });
         var probe = new SqliteWalBytesProbe();
         var probeRequest = new ProbeRequest(target, new Dictionary<string, string>(), null);
@@ -118,7 +118,7 @@ public sealed class ExecutorTests : IDisposable
         Assert.Contains("→ 0 bytes", result.Message);
         Assert.Equal(0, await probe.ReadAsync(probeRequest, default));
 
-        var missing = request with { Target = target with { Path = _folder.Combine("nope.db") } };
+        var missing = request with { Target = TestTargets.Sqlite("db", _folder.Combine("nope.db")) };
         await Assert.ThrowsAsync<ActionRefusedException>(() => executor.SnapshotAsync(missing, default));
         Assert.False(File.Exists(_folder.Combine("nope.db")));
     }
@@ -135,8 +135,8 @@ public sealed class ExecutorTests : IDisposable
         using var levels = new LogLevelController(config, time);
         using var logger = levels.Apply(new Serilog.LoggerConfiguration()).CreateLogger();
         var grace = logger.ForContext(Serilog.Core.Constants.SourceContextPropertyName, "Grace.Engine.Capture");
-        var executor = new LoggingLevelExecutor(levels);
-        var request = new ActionRequest(Guid.NewGuid(), new ResolvedTarget("grace", TargetKind.Grace, null, null, null, null),
+        var executor = new SetLevelAction(levels);
+        var request = new ActionRequest(Guid.NewGuid(), TestTargets.Grace("grace"),
             new Dictionary<string, string> { ["Source"] = "Grace", ["Level"] = "Debug", ["TtlMinutes"] = "15" });
 
         Assert.False(grace.IsEnabled(LogEventLevel.Debug));
@@ -157,7 +157,9 @@ public sealed class ExecutorTests : IDisposable
         time.Advance(TimeSpan.FromHours(1));
         Assert.Equal(LogEventLevel.Information, levels.GetLevel("Grace"));
 
-        Assert.Contains(executor.ValidateParameters(new Dictionary<string, string> { ["Source"] = "Nope", ["Level"] = "Loud" }),
+        Assert.Contains(executor.ValidateParameters(new Dictionary<string, string> { ["Source"] = "Grace", ["Level"] = "Loud" }),
+            e => e.StartsWith("Parameters:Level 'Loud' is not a valid value", StringComparison.Ordinal));
+        Assert.Contains(executor.ValidateParameters(new Dictionary<string, string> { ["Source"] = "Nope", ["Level"] = "Debug" }),
             e => e.StartsWith("Parameters:Source", StringComparison.Ordinal));
     }
 }

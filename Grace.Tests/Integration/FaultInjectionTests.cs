@@ -6,7 +6,7 @@ using Grace.Engine.Capture;
 using Grace.Engine.Execute;
 using Grace.Engine.Faults;
 using Grace.Engine.Missions;
-using Grace.Engine.Supervision;
+using Grace.Engine.Adapters.Processes;
 using Grace.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
 
@@ -34,7 +34,7 @@ public sealed class FaultInjectionTests : SqliteDatabaseTest
     public async Task A_grown_wal_is_noticed_by_its_health_check_and_healed_by_the_shipped_playbook()
     {
         await using var host = Host(enabled: true);
-        var result = await host.Get<FaultInjector>().InjectAsync(FaultKind.SqliteWalGrowth, "demo-orders-db", 6, new Actor("admin", [GraceRoles.Admin]), default);
+        var result = await host.Get<FaultInjector>().InjectAsync(WalGrowthFault.Kind, "demo-orders-db", 6, new Actor("admin", [GraceRoles.Admin]), default);
         Assert.Contains("grown to", result);
         Assert.True(SqliteCheckpointExecutor.WalBytes(Folder.Combine("demo", "orders.db")) >= 6 * 1024 * 1024);
 
@@ -57,10 +57,10 @@ public sealed class FaultInjectionTests : SqliteDatabaseTest
 
         await using var on = Host(enabled: true);
         var lead = await Assert.ThrowsAsync<MissionOperationException>(() =>
-            on.Get<FaultInjector>().InjectAsync(FaultKind.CacheFill, "grace-cache", 1, new Actor("lena", [GraceRoles.Lead]), default));
+            on.Get<FaultInjector>().InjectAsync(CacheFillFault.Kind, "grace-cache", 1, new Actor("lena", [GraceRoles.Lead]), default));
         Assert.True(lead.Forbidden);
         var wrongKind = await Assert.ThrowsAsync<MissionOperationException>(() =>
-            on.Get<FaultInjector>().InjectAsync(FaultKind.CacheFill, "demo-orders-db", 1, new Actor("ada", [GraceRoles.Admin]), default));
+            on.Get<FaultInjector>().InjectAsync(CacheFillFault.Kind, "demo-orders-db", 1, new Actor("ada", [GraceRoles.Admin]), default));
         Assert.Contains("does not apply", wrongKind.Message);
     }
 
@@ -72,7 +72,7 @@ public sealed class FaultInjectionTests : SqliteDatabaseTest
         var hung = supervisor.ProcessOf("demo-worker");
         Assert.NotNull(hung);
 
-        var result = await host.Get<FaultInjector>().InjectAsync(FaultKind.ProcessHang, "demo-worker", 1, Admin, default);
+        var result = await host.Get<FaultInjector>().InjectAsync(ProcessHangFault.Kind, "demo-worker", 1, Admin, default);
         Assert.Contains("SIGSTOP", result);
         await host.WaitUntilAsync(_ => Task.FromResult(ProcessSupervisor.IsStopped(hung)));
 
@@ -100,7 +100,7 @@ public sealed class FaultInjectionTests : SqliteDatabaseTest
         using var http = new HttpClient { BaseAddress = demo.ListeningOn };
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/health")).StatusCode);
 
-        var result = await host.Get<FaultInjector>().InjectAsync(FaultKind.HealthEndpointFailure, "demo-orders-api", 1, Admin, default);
+        var result = await host.Get<FaultInjector>().InjectAsync(HealthEndpointFault.Kind, "demo-orders-api", 1, Admin, default);
         Assert.Contains("503", result);
         var failing = await http.GetAsync("/health");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, failing.StatusCode);
@@ -125,9 +125,9 @@ public sealed class FaultInjectionTests : SqliteDatabaseTest
     {
         await using var host = Host(enabled: true);
         var injector = host.Get<FaultInjector>();
-        var postgres = await Assert.ThrowsAsync<MissionOperationException>(() => injector.InjectAsync(FaultKind.PostgresLockHold, "demo-postgres", 1, Admin, default));
+        var postgres = await Assert.ThrowsAsync<MissionOperationException>(() => injector.InjectAsync(LockHoldFault.Kind, "demo-postgres", 1, Admin, default));
         Assert.Contains("Grace:Targets:demo-postgres:ConnectionString", postgres.Message);
-        var foreign = await Assert.ThrowsAsync<MissionOperationException>(() => injector.InjectAsync(FaultKind.HealthEndpointFailure, "grace", 1, Admin, default));
+        var foreign = await Assert.ThrowsAsync<MissionOperationException>(() => injector.InjectAsync(HealthEndpointFault.Kind, "grace", 1, Admin, default));
         Assert.Contains("does not apply", foreign.Message);
 
         // A signal for the unconfigured target still becomes a mission, blocked with the setting to give.
@@ -144,7 +144,7 @@ public sealed class FaultInjectionTests : SqliteDatabaseTest
         await using var host = Host(enabled: true);
         var supervisor = host.Get<ProcessSupervisor>();
         var crashed = supervisor.ProcessOf("demo-worker")!.Id;
-        Assert.Contains("Killed pid", await host.Get<FaultInjector>().InjectAsync(FaultKind.ProcessCrash, "demo-worker", 1, Admin, default));
+        Assert.Contains("Killed pid", await host.Get<FaultInjector>().InjectAsync(ProcessCrashFault.Kind, "demo-worker", 1, Admin, default));
 
         var mission = await host.WaitForMissionAsync(m => m.PlaybookKey == "restart-demo-worker" && m.CompletedAt != null, "finished", 60);
         Assert.Equal(MissionState.Succeeded, mission.State);
@@ -173,7 +173,7 @@ public sealed class FaultInjectionTests : SqliteDatabaseTest
     public async Task A_filled_cache_waits_for_an_operator_and_is_cleared_once_approved()
     {
         await using var host = Host(enabled: true);
-        var result = await host.Get<FaultInjector>().InjectAsync(FaultKind.CacheFill, "grace-cache", 60, Admin, default);
+        var result = await host.Get<FaultInjector>().InjectAsync(CacheFillFault.Kind, "grace-cache", 60, Admin, default);
         Assert.Contains("Wrote 60 MiB", result);
 
         // Clearing a cache is tier 2 in the shipped catalog: nothing moves until someone approves.

@@ -24,7 +24,7 @@ public sealed class MaintenanceTests
         }
 
         SqliteConnection.ClearAllPools();
-        var target = new ResolvedTarget("db", TargetKind.Sqlite, path, null, null, null);
+        var target = TestTargets.Sqlite("db", path);
         var executor = new SqliteVacuumExecutor();
         var request = new ActionRequest(Guid.NewGuid(), target, new Dictionary<string, string>());
         var before = await new SqliteFileBytesProbe().ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default);
@@ -53,7 +53,7 @@ public sealed class MaintenanceTests
                 await new NpgsqlCommand("CREATE TABLE events(id int) WITH (autovacuum_enabled = false); INSERT INTO events SELECT generate_series(1, 20000); DELETE FROM events WHERE id % 2 = 0;", setup).ExecuteNonQueryAsync();
             }
 
-            var target = new ResolvedTarget("events-db", TargetKind.Postgres, null, cs, null, null);
+            var target = TestTargets.Postgres("events-db", cs);
             var probe = new PostgresDeadTuplesProbe();
             var table = new Dictionary<string, string> { ["Table"] = "events" };
             double dead = 0;
@@ -114,7 +114,7 @@ public sealed class MaintenanceTests
         Assert.Equal("EXEC sp_updatestats;", SqlServerStatements.UpdateStatistics(null));
         Assert.Throws<ArgumentException>(() => SqlServerStatements.UpdateStatistics("Orders]; DROP TABLE Users;--"));
         Assert.Equal("CHECKPOINT;", SqlServerStatements.Checkpoint);
-        Assert.Equal("VACUUM (ANALYZE) \"public\".\"events\"", DatabaseMaintenance.PostgresVacuumSql("public.events"));
+        Assert.Equal("VACUUM (ANALYZE) \"public\".\"events\"", PostgresVacuumAnalyzeExecutor.VacuumSql("public.events"));
     }
 
     [Fact]
@@ -122,7 +122,7 @@ public sealed class MaintenanceTests
     {
         var executor = new SqlServerEndBlockersExecutor();
         Assert.Contains(executor.ValidateParameters(new Dictionary<string, string> { ["MinBlockedSeconds"] = "-1" }), e => e.Contains("MinBlockedSeconds", StringComparison.Ordinal));
-        var target = new ResolvedTarget("orders-sql", TargetKind.SqlServer, null, "Server=127.0.0.1,9;Database=orders;User Id=grace;Password=secret-value;Connect Timeout=2;TrustServerCertificate=True", null, null);
+        var target = TestTargets.SqlServer("orders-sql", "Server=127.0.0.1,9;Database=orders;User Id=grace;Password=secret-value;Connect Timeout=2;TrustServerCertificate=True");
         var request = new ActionRequest(Guid.NewGuid(), target, new Dictionary<string, string> { ["MinBlockedSeconds"] = "20" });
         Assert.Contains("more than 20 s", executor.Describe(request));
         var failure = await Assert.ThrowsAnyAsync<Exception>(() => executor.SnapshotAsync(request, default));

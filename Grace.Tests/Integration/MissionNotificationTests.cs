@@ -88,8 +88,9 @@ public sealed class MissionNotificationTests : SqliteDatabaseTest
         Assert.Contains("kill switch", body.RootElement.GetProperty("text").GetString(), StringComparison.OrdinalIgnoreCase);
         Assert.EndsWith($"/missions/{blocked.Id}", body.RootElement.GetProperty("link").GetString());
 
-        var everything = await all.WaitForAsync(6);
-        Assert.Equal(["ActionRan", "ApprovalRequested", "KillSwitchChanged", "MissionBlocked", "MissionExpired", "MissionRolledBack"],
+        // The blocked incident is also handed to people by the escalation ladder (nothing may run while the switch is engaged).
+        var everything = await all.WaitForAsync(7);
+        Assert.Equal(["ActionRan", "ApprovalRequested", "IncidentNeedsHuman", "KillSwitchChanged", "MissionBlocked", "MissionExpired", "MissionRolledBack"],
             everything.Select(r => r.Headers[WebhookChannel.EventHeader]).Distinct().Order().ToList());
     }
 }

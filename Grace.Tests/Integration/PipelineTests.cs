@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using Grace.Data;
 using Grace.Data.Entities;
-using Grace.Engine.Execute.Logging;
+using Grace.Engine.Adapters.Logging;
 using Grace.Engine.Gate;
 using Grace.Engine.Missions;
 using Grace.Tests.Infrastructure;

@@ -67,7 +67,7 @@ public sealed class PostgresFaultTests : IAsyncLifetime
         });
         await using var host = new GraceHost(settings, s => s.AddSingleton<ILogEventSink>(logs)).Start();
 
-        var result = await host.Get<FaultInjector>().InjectAsync(FaultKind.PostgresLockHold, "demo-postgres", 1, new Actor("admin", [GraceRoles.Admin]), default);
+        var result = await host.Get<FaultInjector>().InjectAsync(LockHoldFault.Kind, "demo-postgres", 1, new Actor("admin", [GraceRoles.Admin]), default);
         Assert.Contains("Holding an exclusive lock", result);
 
         // Ending someone's session is tier 2 in the shipped catalog: it waits for an operator.

@@ -48,7 +48,7 @@ public sealed class RemoteExecutorTests : IAsyncLifetime
     public async Task An_http_call_reaches_the_admin_endpoint_and_its_undo_call_too()
     {
         var executor = new HttpCallExecutor(_http);
-        var target = new ResolvedTarget("stock-api", TargetKind.Http, null, null, _url, null);
+        var target = TestTargets.Http("stock-api", _url);
         var request = new ActionRequest(Guid.NewGuid(), target, new Dictionary<string, string>
         {
             ["Method"] = "POST", ["Path"] = "/admin/cache/flush", ["Body"] = "{\"scope\":\"all\"}", ["RollbackPath"] = "/admin/cache/unflush",
@@ -69,16 +69,16 @@ public sealed class RemoteExecutorTests : IAsyncLifetime
     [Fact]
     public async Task The_http_probes_read_status_and_latency_and_a_dead_service_is_no_reading()
     {
-        var target = new ResolvedTarget("stock-api", TargetKind.Http, null, null, _url, null);
-        var status = new HttpHealthProbe(_http, "http.status");
-        var latency = new HttpHealthProbe(_http, "http.latency-ms");
+        var target = TestTargets.Http("stock-api", _url);
+        var status = new HttpStatusProbe(_http);
+        var latency = new HttpLatencyProbe(_http);
         var health = new Dictionary<string, string> { ["Path"] = "/health" };
         Assert.Equal(200, await status.ReadAsync(new ProbeRequest(target, health, null), default));
         _healthy = false;
         Assert.Equal(503, await status.ReadAsync(new ProbeRequest(target, health, null), default));
         // The latency is the time the service took: at least the delay it was told to take.
         Assert.True(await latency.ReadAsync(new ProbeRequest(target, new Dictionary<string, string> { ["Path"] = "/slow" }, null), default) >= 150);
-        var dead = target with { Url = "http://127.0.0.1:9" };
+        var dead = TestTargets.Http("stock-api", "http://127.0.0.1:9");
         // No answer is not a status: a "< 400" health rule must not take a dead service for a healthy one.
         await Assert.ThrowsAsync<HttpRequestException>(() => status.ReadAsync(new ProbeRequest(dead, health, null), default));
         await Assert.ThrowsAsync<HttpRequestException>(() => latency.ReadAsync(new ProbeRequest(dead, health, null), default));
@@ -206,7 +206,7 @@ public sealed class RemoteExecutorTests : IAsyncLifetime
             await victim.OpenAsync();
             var waiting = new NpgsqlCommand("SELECT count(*) FROM orders", victim) { CommandTimeout = 60 }.ExecuteScalarAsync();
 
-            var target = new ResolvedTarget("orders-db", TargetKind.Postgres, null, connectionString, null, null);
+            var target = TestTargets.Postgres("orders-db", connectionString);
             var probe = new PostgresBlockedSessionsProbe();
             for (var i = 0; i < 50 && await probe.ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default) < 1; i++)
             {

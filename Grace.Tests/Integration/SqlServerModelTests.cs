@@ -62,4 +62,44 @@ public sealed class SqlServerModelTests
         var expiring = db.Missions.Where(m => m.State == MissionState.AwaitingApproval && m.Approval!.Status == ApprovalStatus.Pending && m.Approval.ExpiresAt <= now).ToQueryString();
         Assert.Contains("[Approvals]", expiring);
     }
+
+    [Fact]
+    public void The_escalation_queries_translate_for_sql_server()
+    {
+        using var db = SqlServer();
+        var now = DateTimeOffset.UtcNow;
+        var id = Guid.NewGuid();
+        // The sweep's due rungs, and its stranded incidents (a rung marked, or planning that failed while it fires).
+        var due = db.Incidents.Where(i => i.RetryAt != null && i.RetryAt <= now && !i.PlanPending).OrderBy(i => i.RetryAt).Select(i => i.Id).Take(100).ToQueryString();
+        Assert.Contains("[i].[RetryAt] <= @", due);
+        var stranded = db.Incidents.Where(i => i.PlanPending && (i.LastSeenAt < now || i.OpenedAt < now || i.NextPlaybookKey != null)).Select(i => i.Id).ToQueryString();
+        Assert.Contains("[i].[NextPlaybookKey] IS NOT NULL", stranded);
+        // The ladder: the episode's missions, when a playbook last ran, when the incident's last mission ended.
+        var episode = db.Missions.Where(m => m.IncidentId == id && m.CreatedAt >= now).Select(m => m.PlaybookKey).ToQueryString();
+        Assert.Contains("[m].[CreatedAt] >= @", episode);
+        var lastRun = db.Missions.Where(m => m.PlaybookKey == "p" && (false || m.Target == "t") && m.ExecutedAt != null).Select(m => m.ExecutedAt).ToQueryString();
+        Assert.Contains("[m].[ExecutedAt] IS NOT NULL", lastRun);
+        var underWay = db.Missions.Where(m => m.IncidentId == id && m.Id != id && !MissionStates.Terminal.Contains(m.State)).ToQueryString();
+        Assert.Contains("NOT IN", underWay);
+        // The incident page: its timeline, its own missions and those that covered it; the overview's count by state.
+        var covering = db.MissionEvents.Where(e => e.IncidentId == id && e.Kind == "covers").Select(e => e.MissionId);
+        var missions = db.Missions.Where(m => m.IncidentId == id || covering.Contains(m.Id)).OrderByDescending(m => m.CreatedAt).ToQueryString();
+        Assert.Contains("[MissionEvents]", missions);
+        var byState = db.Missions.Where(m => MissionStates.Trouble.Contains(m.State) && m.UpdatedAt > now).GroupBy(m => m.State).Select(g => new { g.Key, Count = g.Count() }).ToQueryString();
+        Assert.Contains("GROUP BY [m].[State]", byState);
+        var timeline = db.IncidentEvents.Where(e => e.IncidentId == id).OrderBy(e => e.Id).ToQueryString();
+        Assert.Contains("[IncidentEvents]", timeline);
+    }
+
+    [Fact]
+    public void The_escalation_migration_adds_the_incident_timeline_and_runbook_steps()
+    {
+        using var db = SqlServer();
+        var script = db.GetService<IMigrator>().GenerateScript(options: MigrationsSqlGenerationOptions.Idempotent);
+        Assert.Contains("CREATE TABLE [IncidentEvents]", script);
+        Assert.Contains("CREATE TABLE [MissionSteps]", script);
+        Assert.Contains("CREATE UNIQUE INDEX [IX_MissionSteps_MissionId_Index]", script);
+        Assert.Contains("[NeedsHuman] bit NOT NULL", script);
+        Assert.Contains("UPDATE \"Incidents\" SET \"OpenedAt\" = \"FirstSeenAt\"", script.Replace("''", "'", StringComparison.Ordinal));
+    }
 }

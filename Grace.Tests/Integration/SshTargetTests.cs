@@ -99,7 +99,7 @@ public sealed class SshTargetTests : SqliteDatabaseTest
         Assert.Contains("stdout: about to fail", failed.Message);
         Assert.Contains("password=***", failed.Message);
         Assert.DoesNotContain("hunter22", failed.Message);
-        Assert.False(ActionResilience.IsTransient(failed));
+        Assert.False(host.Get<ActionResilience>().IsTransient("box", failed));
     }
 
     [Fact]

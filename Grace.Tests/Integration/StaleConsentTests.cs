@@ -3,10 +3,10 @@ using System.Net.Http.Json;
 using Grace.Data;
 using Grace.Data.Entities;
 using Grace.Engine.Execute;
-using Grace.Engine.Execute.Logging;
+using Grace.Engine.Adapters.Logging;
 using Grace.Engine.Gate;
 using Grace.Engine.Missions;
-using Grace.Engine.Supervision;
+using Grace.Engine.Adapters.Processes;
 using Grace.Engine.Targets;
 using Grace.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
@@ -305,7 +305,7 @@ public abstract class StaleConsentTests(DatabaseProvider provider) : DatabaseTes
 
         // Someone restarts the worker by hand before the approval.
         await supervisor.StopAsync("worker", TimeSpan.FromSeconds(2), default);
-        var replacement = supervisor.Start("worker", host.Get<TargetRegistry>().Resolve("worker").Options!);
+        var replacement = supervisor.Start("worker", host.Get<TargetRegistry>().Resolve("worker").Settings<ProcessTarget>());
         var done = await ApproveAsync(host, waiting);
 
         var message = AssertVoided(done);

@@ -3,7 +3,7 @@ using Grace.Data;
 using Grace.Data.Entities;
 using Grace.Engine.Configuration;
 using Grace.Engine.Execute;
-using Grace.Engine.Supervision;
+using Grace.Engine.Adapters.Processes;
 using Grace.Engine.Targets;
 using Grace.Engine.Verify;
 using Grace.Tests.Infrastructure;
@@ -145,7 +145,7 @@ public sealed class SupervisionTests : SqliteDatabaseTest
         var hung = supervisor.ProcessOf("worker")!;
         Assert.Equal(0, NativeMethods.Kill(hung.Id, NativeMethods.SigStop)); // from outside Grace, as a debugger or a stuck kernel call would
         await WaitForAsync(() => Task.FromResult(ProcessSupervisor.IsStopped(hung)));
-        Assert.Equal(1, await probes.Probe("process.alive").ReadAsync(new ProbeRequest(target, heartbeat, null), default));
+        Assert.Equal(1, await probes.Probe("process.alive").ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default));
         Assert.Equal(0, await probes.Probe("process.responsive").ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default));
 
         // SIGTERM alone would wait for a continue; the supervisor continues it, so the stop is graceful.
@@ -154,7 +154,7 @@ public sealed class SupervisionTests : SqliteDatabaseTest
         var result = await executor.ExecuteAsync(request, await executor.SnapshotAsync(request, default), default);
         Assert.Contains("stopped gracefully", result.Message);
         Assert.True(hung.HasExited);
-        Assert.True(await probes.Probe("process.silent-seconds").ReadAsync(new ProbeRequest(target, heartbeat, null), default) < 1);
+        Assert.True(await probes.Probe("process.silent-seconds").ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default) < 1);
     }
 
     [Fact]
@@ -169,9 +169,9 @@ public sealed class SupervisionTests : SqliteDatabaseTest
         await WaitForAsync(() => Task.FromResult(supervisor.LastOutputOf("worker") is not null));
 
         await WaitForAsync(async () => await probes.Probe("process.responsive").ReadAsync(new ProbeRequest(target, heartbeat, null), default) == 0);
-        Assert.Equal(1, await probes.Probe("process.alive").ReadAsync(new ProbeRequest(target, heartbeat, null), default));
+        Assert.Equal(1, await probes.Probe("process.alive").ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default));
         Assert.False(ProcessSupervisor.IsStopped(supervisor.ProcessOf("worker")!));
-        Assert.True(await probes.Probe("process.silent-seconds").ReadAsync(new ProbeRequest(target, heartbeat, null), default) > 1);
+        Assert.True(await probes.Probe("process.silent-seconds").ReadAsync(new ProbeRequest(target, new Dictionary<string, string>(), null), default) > 1);
     }
 
     private static async Task WaitForAsync(Func<Task<bool>> condition)

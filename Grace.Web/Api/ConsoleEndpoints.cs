@@ -16,18 +16,19 @@ public static class ConsoleEndpoints
         {
             var period = Math.Clamp(days ?? 30, 1, 3650);
             var outcomes = await queries.OutcomesAsync(time.GetUtcNow().AddDays(-period), cancellationToken);
-            var csv = new StringBuilder("at,mission,pattern,playbook,target,final_state,success,rolled_back,time_to_recover_s\n");
+            var csv = new StringBuilder("at,mission,pattern,playbook,target,final_state,success,rolled_back,time_to_recover_s,detect_s,decide_s,approve_s,act_s,verify_s,failed_step\n");
             foreach (var o in outcomes)
             {
                 csv.Append(CultureInfo.InvariantCulture, $"{o.At:O},{o.MissionId},{Field(o.PatternKey)},{Field(o.PlaybookKey)},{Field(o.Target)},{o.FinalState},")
-                   .Append(CultureInfo.InvariantCulture, $"{(o.Success ? "true" : "false")},{(o.RolledBack ? "true" : "false")},{o.TimeToRecoverSeconds?.ToString("0.###", CultureInfo.InvariantCulture)}\n");
+                   .Append(CultureInfo.InvariantCulture, $"{(o.Success ? "true" : "false")},{(o.RolledBack ? "true" : "false")},{Seconds(o.TimeToRecoverSeconds)},")
+                   .Append(CultureInfo.InvariantCulture, $"{Seconds(o.DetectSeconds)},{Seconds(o.DecideSeconds)},{Seconds(o.ApproveSeconds)},{Seconds(o.ActSeconds)},{Seconds(o.VerifySeconds)},{(o.FailedStep is { } step ? Field(step) : "")}\n");
             }
 
             return Results.File(Encoding.UTF8.GetBytes(csv.ToString()), "text/csv", $"grace-outcomes-{period}d.csv");
         });
         app.MapGet("/api/faults", (Grace.Engine.Faults.FaultInjector faults) => !faults.Enabled
                 ? FaultsOff()
-                : Results.Ok(Grace.Engine.Faults.FaultInjector.Kinds.Select(k => new { k.Kind, k.Title, k.Description, k.TargetKind, k.HasSize, Targets = faults.TargetsFor(k.Kind) })))
+                : Results.Ok(faults.Kinds.Select(k => new { k.Kind, k.Title, k.Description, k.TargetKind, k.HasSize, Targets = faults.TargetsFor(k.Kind) })))
             .RequireAuthorization(GracePolicies.Admin);
         app.MapPost("/api/faults", async (HttpRequest request, HttpContext http, Grace.Engine.Faults.FaultInjector faults, CancellationToken ct) =>
         {
@@ -44,9 +45,10 @@ public static class ConsoleEndpoints
             }
 
             var missing = new Dictionary<string, string[]>();
-            if (body!.Kind is null)
+            var known = string.Join(", ", faults.Kinds.Select(k => k.Kind));
+            if (string.IsNullOrWhiteSpace(body!.Kind))
             {
-                missing["kind"] = [$"kind is required: one of {string.Join(", ", Enum.GetNames<Grace.Engine.Faults.FaultKind>())}."];
+                missing["kind"] = [$"kind is required: one of {known}."];
             }
 
             if (string.IsNullOrWhiteSpace(body.Target))
@@ -54,9 +56,9 @@ public static class ConsoleEndpoints
                 missing["target"] = ["target is required: a key under Grace:Targets (GET /api/faults lists them per fault)."];
             }
 
-            if (body.Kind is { } kind && !Enum.IsDefined(kind))
+            if (!string.IsNullOrWhiteSpace(body.Kind) && !faults.Kinds.Any(k => k.Kind == new Grace.Engine.Faults.FaultKind(body.Kind)))
             {
-                missing["kind"] = [$"kind must be one of {string.Join(", ", Enum.GetNames<Grace.Engine.Faults.FaultKind>())}."];
+                missing["kind"] = [$"kind must be one of {known}."];
             }
 
             if (body.Target is { Length: > 128 })
@@ -71,7 +73,7 @@ public static class ConsoleEndpoints
 
             try
             {
-                var result = await faults.InjectAsync(body.Kind!.Value, body.Target!, body.Megabytes, CurrentActor.FromPrincipal(http.User, http.Connection.RemoteIpAddress?.ToString()), ct);
+                var result = await faults.InjectAsync(new Grace.Engine.Faults.FaultKind(body.Kind!), body.Target!, body.Megabytes, CurrentActor.FromPrincipal(http.User, http.Connection.RemoteIpAddress?.ToString()), ct);
                 return Results.Accepted(value: new { result });
             }
             catch (MissionOperationException ex)
@@ -119,8 +121,8 @@ public static class ConsoleEndpoints
         return app;
     }
 
-    /// <summary>A fault to inject: its kind, the target, and a size where it applies.</summary>
-    public sealed record FaultRequest(Grace.Engine.Faults.FaultKind? Kind, string? Target, int? Megabytes);
+    /// <summary>A fault to inject: its kind by name (GET /api/faults lists them), the target key, a size where it has one.</summary>
+    public sealed record FaultRequest(string? Kind, string? Target, int? Megabytes);
 
     // Off, the demo's endpoints do not exist as far as callers can tell, with the setting that turns them on.
     private static IResult FaultsOff() =>
@@ -162,6 +164,8 @@ public static class ConsoleEndpoints
             return Results.Problem(statusCode: code, title: ex.Forbidden ? "Not allowed." : title, detail: ex.Message);
         }
     }
+
+    private static string? Seconds(double? value) => value?.ToString("0.###", CultureInfo.InvariantCulture);
 
     // RFC 4180 quoting, and a leading quote on text a spreadsheet would run as a formula.
     private static string Field(string value)

@@ -15,6 +15,7 @@ namespace Grace.Web.Demo;
 public sealed partial class DemoServiceHost(
     IOptionsMonitor<FaultOptions> faults,
     IOptionsMonitor<CatalogOptions> catalog,
+    Grace.Engine.Targets.TargetRegistry targets,
     DemoService state,
     Grace.Engine.Cluster.GraceInstance instance,
     ILogger<DemoServiceHost> logger) : IHostedService, IAsyncDisposable
@@ -38,9 +39,10 @@ public sealed partial class DemoServiceHost(
             return;
         }
 
-        if (target.Kind != TargetKind.Http || !Uri.TryCreate(target.Url, UriKind.Absolute, out var url) || url.Scheme != Uri.UriSchemeHttp || Loopback(url) is not { } address)
+        var url = targets.Resolve(key).KindSettings is Grace.Engine.Adapters.Http.HttpTarget http ? http.Url : null;
+        if (url is null || url.Scheme != Uri.UriSchemeHttp || Loopback(url) is not { } address)
         {
-            LogNotServed(key, target.Kind, target.Url);
+            LogNotServed(key, target.Kind, url?.ToString());
             return;
         }
 

@@ -10,7 +10,7 @@ namespace Grace.Web.Identity;
 /// What a person does from the console, on behalf of the signed-in actor. The engine's services
 /// enforce the rules; this only turns their refusals into messages on the page.
 /// </summary>
-public sealed class ConsoleActions(CurrentActor current, ApprovalService approvals, KillSwitch killSwitch, PlaybookTiers tiers, ISnackbar snackbar)
+public sealed class ConsoleActions(CurrentActor current, ApprovalService approvals, KillSwitch killSwitch, PlaybookTiers tiers, Grace.Engine.Escalate.IncidentService incidents, ISnackbar snackbar)
 {
     public Task<Actor> ActorAsync() => current.GetAsync();
 
@@ -46,6 +46,46 @@ public sealed class ConsoleActions(CurrentActor current, ApprovalService approva
             await tiers.SetAsync(playbookKey, tier, actor, reason, CancellationToken.None);
             return $"Playbook '{playbookKey}' is tier {tier} for new missions.";
         });
+
+    public Task<bool> AcknowledgeAsync(Guid incidentId) =>
+        RunAsync(async actor =>
+        {
+            await incidents.AcknowledgeAsync(incidentId, actor, CancellationToken.None);
+            return "Acknowledged: the incident is yours until it is resolved.";
+        });
+
+    public Task<bool> AssignAsync(Guid incidentId, string? assignee) =>
+        RunAsync(async actor =>
+        {
+            await incidents.AssignAsync(incidentId, assignee, actor, CancellationToken.None);
+            return $"Assigned to {assignee?.Trim()}.";
+        });
+
+    public Task<bool> CommentAsync(Guid incidentId, string? text) =>
+        RunAsync(async actor =>
+        {
+            await incidents.CommentAsync(incidentId, text, actor, CancellationToken.None);
+            return "Comment added.";
+        });
+
+    public Task<bool> ResolveAsync(Guid incidentId, string? reason) =>
+        RunAsync(async actor =>
+        {
+            await incidents.ResolveAsync(incidentId, reason, actor, CancellationToken.None);
+            return "Resolved.";
+        });
+
+    /// <summary>Runs a playbook now; returns the new mission's id, or null when it was refused (the snackbar says why).</summary>
+    public async Task<Guid?> RunPlaybookAsync(Guid incidentId, string? playbook, bool dryRun)
+    {
+        Guid? mission = null;
+        await RunAsync(async actor =>
+        {
+            mission = await incidents.RunPlaybookAsync(incidentId, playbook, dryRun, actor, CancellationToken.None);
+            return dryRun ? $"Dry run of '{playbook}' planned: it goes through the gate, but its action will not run." : $"'{playbook}' planned: it goes through the gate and its tier.";
+        });
+        return mission;
+    }
 
     private async Task<bool> RunAsync(Func<Actor, Task<string>> action)
     {

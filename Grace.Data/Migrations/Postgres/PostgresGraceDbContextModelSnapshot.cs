@@ -454,6 +454,20 @@ namespace Grace.Data.Migrations.Postgres
                         .ValueGeneratedOnAdd()
                         .HasColumnType("uuid");
 
+                    b.Property<DateTimeOffset?>("AcknowledgedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("AcknowledgedBy")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)");
+
+                    b.Property<string>("AssignedTo")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)");
+
+                    b.Property<bool>("AwaitingRecurrence")
+                        .HasColumnType("boolean");
+
                     b.Property<long>("Count")
                         .HasColumnType("bigint");
 
@@ -479,6 +493,23 @@ namespace Grace.Data.Migrations.Postgres
                     b.Property<DateTimeOffset>("LastSeenAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<bool>("NeedsHuman")
+                        .HasColumnType("boolean");
+
+                    b.Property<DateTimeOffset?>("NeedsHumanAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("NeedsHumanReason")
+                        .HasMaxLength(2048)
+                        .HasColumnType("character varying(2048)");
+
+                    b.Property<string>("NextPlaybookKey")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<DateTimeOffset>("OpenedAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<string>("OpenedBy")
                         .HasMaxLength(256)
                         .HasColumnType("character varying(256)");
@@ -494,6 +525,9 @@ namespace Grace.Data.Migrations.Postgres
                         .HasColumnType("integer");
 
                     b.Property<DateTimeOffset?>("ResolvedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset?>("RetryAt")
                         .HasColumnType("timestamp with time zone");
 
                     b.Property<string>("SampleMessage")
@@ -528,9 +562,52 @@ namespace Grace.Data.Migrations.Postgres
 
                     b.HasIndex("PlanPending");
 
+                    b.HasIndex("RetryAt");
+
                     b.HasIndex("Status", "LastSeenAt");
 
                     b.ToTable("Incidents");
+                });
+
+            modelBuilder.Entity("Grace.Data.Entities.IncidentEvent", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("Actor")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)");
+
+                    b.Property<DateTimeOffset>("At")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid>("IncidentId")
+                        .HasColumnType("uuid");
+
+                    b.Property<int>("Kind")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Message")
+                        .IsRequired()
+                        .HasMaxLength(4096)
+                        .HasColumnType("character varying(4096)");
+
+                    b.Property<Guid?>("MissionId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("PlaybookKey")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("IncidentId", "Id");
+
+                    b.ToTable("IncidentEvents");
                 });
 
             modelBuilder.Entity("Grace.Data.Entities.Mission", b =>
@@ -563,6 +640,9 @@ namespace Grace.Data.Migrations.Postgres
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)");
 
+                    b.Property<int>("Origin")
+                        .HasColumnType("integer");
+
                     b.Property<string>("Parameters")
                         .IsRequired()
                         .HasMaxLength(8192)
@@ -592,6 +672,12 @@ namespace Grace.Data.Migrations.Postgres
                     b.Property<string>("StatusReason")
                         .HasMaxLength(2048)
                         .HasColumnType("character varying(2048)");
+
+                    b.Property<int>("StepCount")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("StepIndex")
+                        .HasColumnType("integer");
 
                     b.Property<string>("Target")
                         .IsRequired()
@@ -666,6 +752,85 @@ namespace Grace.Data.Migrations.Postgres
                     b.HasIndex("MissionId", "Id");
 
                     b.ToTable("MissionEvents");
+                });
+
+            modelBuilder.Entity("Grace.Data.Entities.MissionStep", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Action")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<int>("Comparator")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("DeadlineSeconds")
+                        .HasColumnType("integer");
+
+                    b.Property<DateTimeOffset?>("EndedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<int>("Index")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Message")
+                        .HasMaxLength(2048)
+                        .HasColumnType("character varying(2048)");
+
+                    b.Property<Guid>("MissionId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<double?>("ObservedValue")
+                        .HasColumnType("double precision");
+
+                    b.Property<string>("Parameters")
+                        .IsRequired()
+                        .HasMaxLength(8192)
+                        .HasColumnType("character varying(8192)");
+
+                    b.Property<string>("Probe")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("ProbeParameters")
+                        .HasMaxLength(4096)
+                        .HasColumnType("character varying(4096)");
+
+                    b.Property<string>("ProbeTarget")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<DateTimeOffset?>("StartedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<int>("State")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Target")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<double>("Threshold")
+                        .HasColumnType("double precision");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("MissionId", "Index")
+                        .IsUnique();
+
+                    b.ToTable("MissionSteps");
                 });
 
             modelBuilder.Entity("Grace.Data.Entities.Notification", b =>
@@ -748,8 +913,24 @@ namespace Grace.Data.Migrations.Postgres
                         .ValueGeneratedOnAdd()
                         .HasColumnType("uuid");
 
+                    b.Property<double?>("ActSeconds")
+                        .HasColumnType("double precision");
+
+                    b.Property<double?>("ApproveSeconds")
+                        .HasColumnType("double precision");
+
                     b.Property<DateTimeOffset>("At")
                         .HasColumnType("timestamp with time zone");
+
+                    b.Property<double?>("DecideSeconds")
+                        .HasColumnType("double precision");
+
+                    b.Property<double?>("DetectSeconds")
+                        .HasColumnType("double precision");
+
+                    b.Property<string>("FailedStep")
+                        .HasMaxLength(160)
+                        .HasColumnType("character varying(160)");
 
                     b.Property<int>("FinalState")
                         .HasColumnType("integer");
@@ -779,6 +960,9 @@ namespace Grace.Data.Migrations.Postgres
                         .HasColumnType("character varying(128)");
 
                     b.Property<double?>("TimeToRecoverSeconds")
+                        .HasColumnType("double precision");
+
+                    b.Property<double?>("VerifySeconds")
                         .HasColumnType("double precision");
 
                     b.HasKey("Id");
@@ -859,6 +1043,9 @@ namespace Grace.Data.Migrations.Postgres
                     b.Property<string>("State")
                         .IsRequired()
                         .HasColumnType("text");
+
+                    b.Property<int?>("StepIndex")
+                        .HasColumnType("integer");
 
                     b.Property<string>("Summary")
                         .IsRequired()
@@ -1079,6 +1266,15 @@ namespace Grace.Data.Migrations.Postgres
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("Grace.Data.Entities.IncidentEvent", b =>
+                {
+                    b.HasOne("Grace.Data.Entities.Incident", null)
+                        .WithMany()
+                        .HasForeignKey("IncidentId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Grace.Data.Entities.Mission", b =>
                 {
                     b.HasOne("Grace.Data.Entities.Incident", "Incident")
@@ -1094,6 +1290,15 @@ namespace Grace.Data.Migrations.Postgres
                 {
                     b.HasOne("Grace.Data.Entities.Mission", null)
                         .WithMany("Events")
+                        .HasForeignKey("MissionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Grace.Data.Entities.MissionStep", b =>
+                {
+                    b.HasOne("Grace.Data.Entities.Mission", null)
+                        .WithMany("Steps")
                         .HasForeignKey("MissionId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
@@ -1173,6 +1378,8 @@ namespace Grace.Data.Migrations.Postgres
                     b.Navigation("Events");
 
                     b.Navigation("Snapshots");
+
+                    b.Navigation("Steps");
                 });
 #pragma warning restore 612, 618
         }

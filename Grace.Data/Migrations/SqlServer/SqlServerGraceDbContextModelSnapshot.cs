@@ -455,6 +455,20 @@ namespace Grace.Data.Migrations.SqlServer
                         .ValueGeneratedOnAdd()
                         .HasColumnType("uniqueidentifier");
 
+                    b.Property<DateTimeOffset?>("AcknowledgedAt")
+                        .HasColumnType("datetimeoffset");
+
+                    b.Property<string>("AcknowledgedBy")
+                        .HasMaxLength(256)
+                        .HasColumnType("nvarchar(256)");
+
+                    b.Property<string>("AssignedTo")
+                        .HasMaxLength(256)
+                        .HasColumnType("nvarchar(256)");
+
+                    b.Property<bool>("AwaitingRecurrence")
+                        .HasColumnType("bit");
+
                     b.Property<long>("Count")
                         .HasColumnType("bigint");
 
@@ -480,6 +494,23 @@ namespace Grace.Data.Migrations.SqlServer
                     b.Property<DateTimeOffset>("LastSeenAt")
                         .HasColumnType("datetimeoffset");
 
+                    b.Property<bool>("NeedsHuman")
+                        .HasColumnType("bit");
+
+                    b.Property<DateTimeOffset?>("NeedsHumanAt")
+                        .HasColumnType("datetimeoffset");
+
+                    b.Property<string>("NeedsHumanReason")
+                        .HasMaxLength(2048)
+                        .HasColumnType("nvarchar(2048)");
+
+                    b.Property<string>("NextPlaybookKey")
+                        .HasMaxLength(128)
+                        .HasColumnType("nvarchar(128)");
+
+                    b.Property<DateTimeOffset>("OpenedAt")
+                        .HasColumnType("datetimeoffset");
+
                     b.Property<string>("OpenedBy")
                         .HasMaxLength(256)
                         .HasColumnType("nvarchar(256)");
@@ -495,6 +526,9 @@ namespace Grace.Data.Migrations.SqlServer
                         .HasColumnType("int");
 
                     b.Property<DateTimeOffset?>("ResolvedAt")
+                        .HasColumnType("datetimeoffset");
+
+                    b.Property<DateTimeOffset?>("RetryAt")
                         .HasColumnType("datetimeoffset");
 
                     b.Property<string>("SampleMessage")
@@ -529,9 +563,52 @@ namespace Grace.Data.Migrations.SqlServer
 
                     b.HasIndex("PlanPending");
 
+                    b.HasIndex("RetryAt");
+
                     b.HasIndex("Status", "LastSeenAt");
 
                     b.ToTable("Incidents");
+                });
+
+            modelBuilder.Entity("Grace.Data.Entities.IncidentEvent", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    SqlServerPropertyBuilderExtensions.UseIdentityColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("Actor")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("nvarchar(256)");
+
+                    b.Property<DateTimeOffset>("At")
+                        .HasColumnType("datetimeoffset");
+
+                    b.Property<Guid>("IncidentId")
+                        .HasColumnType("uniqueidentifier");
+
+                    b.Property<int>("Kind")
+                        .HasColumnType("int");
+
+                    b.Property<string>("Message")
+                        .IsRequired()
+                        .HasMaxLength(4096)
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<Guid?>("MissionId")
+                        .HasColumnType("uniqueidentifier");
+
+                    b.Property<string>("PlaybookKey")
+                        .HasMaxLength(128)
+                        .HasColumnType("nvarchar(128)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("IncidentId", "Id");
+
+                    b.ToTable("IncidentEvents");
                 });
 
             modelBuilder.Entity("Grace.Data.Entities.Mission", b =>
@@ -564,6 +641,9 @@ namespace Grace.Data.Migrations.SqlServer
                         .HasMaxLength(128)
                         .HasColumnType("nvarchar(128)");
 
+                    b.Property<int>("Origin")
+                        .HasColumnType("int");
+
                     b.Property<string>("Parameters")
                         .IsRequired()
                         .HasMaxLength(8192)
@@ -593,6 +673,12 @@ namespace Grace.Data.Migrations.SqlServer
                     b.Property<string>("StatusReason")
                         .HasMaxLength(2048)
                         .HasColumnType("nvarchar(2048)");
+
+                    b.Property<int>("StepCount")
+                        .HasColumnType("int");
+
+                    b.Property<int>("StepIndex")
+                        .HasColumnType("int");
 
                     b.Property<string>("Target")
                         .IsRequired()
@@ -667,6 +753,85 @@ namespace Grace.Data.Migrations.SqlServer
                     b.HasIndex("MissionId", "Id");
 
                     b.ToTable("MissionEvents");
+                });
+
+            modelBuilder.Entity("Grace.Data.Entities.MissionStep", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uniqueidentifier");
+
+                    b.Property<string>("Action")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("nvarchar(128)");
+
+                    b.Property<int>("Comparator")
+                        .HasColumnType("int");
+
+                    b.Property<int>("DeadlineSeconds")
+                        .HasColumnType("int");
+
+                    b.Property<DateTimeOffset?>("EndedAt")
+                        .HasColumnType("datetimeoffset");
+
+                    b.Property<int>("Index")
+                        .HasColumnType("int");
+
+                    b.Property<string>("Message")
+                        .HasMaxLength(2048)
+                        .HasColumnType("nvarchar(2048)");
+
+                    b.Property<Guid>("MissionId")
+                        .HasColumnType("uniqueidentifier");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("nvarchar(128)");
+
+                    b.Property<double?>("ObservedValue")
+                        .HasColumnType("float");
+
+                    b.Property<string>("Parameters")
+                        .IsRequired()
+                        .HasMaxLength(8192)
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<string>("Probe")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("nvarchar(128)");
+
+                    b.Property<string>("ProbeParameters")
+                        .HasMaxLength(4096)
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<string>("ProbeTarget")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("nvarchar(128)");
+
+                    b.Property<DateTimeOffset?>("StartedAt")
+                        .HasColumnType("datetimeoffset");
+
+                    b.Property<int>("State")
+                        .HasColumnType("int");
+
+                    b.Property<string>("Target")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("nvarchar(128)");
+
+                    b.Property<double>("Threshold")
+                        .HasColumnType("float");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("MissionId", "Index")
+                        .IsUnique();
+
+                    b.ToTable("MissionSteps");
                 });
 
             modelBuilder.Entity("Grace.Data.Entities.Notification", b =>
@@ -749,8 +914,24 @@ namespace Grace.Data.Migrations.SqlServer
                         .ValueGeneratedOnAdd()
                         .HasColumnType("uniqueidentifier");
 
+                    b.Property<double?>("ActSeconds")
+                        .HasColumnType("float");
+
+                    b.Property<double?>("ApproveSeconds")
+                        .HasColumnType("float");
+
                     b.Property<DateTimeOffset>("At")
                         .HasColumnType("datetimeoffset");
+
+                    b.Property<double?>("DecideSeconds")
+                        .HasColumnType("float");
+
+                    b.Property<double?>("DetectSeconds")
+                        .HasColumnType("float");
+
+                    b.Property<string>("FailedStep")
+                        .HasMaxLength(160)
+                        .HasColumnType("nvarchar(160)");
 
                     b.Property<int>("FinalState")
                         .HasColumnType("int");
@@ -780,6 +961,9 @@ namespace Grace.Data.Migrations.SqlServer
                         .HasColumnType("nvarchar(128)");
 
                     b.Property<double?>("TimeToRecoverSeconds")
+                        .HasColumnType("float");
+
+                    b.Property<double?>("VerifySeconds")
                         .HasColumnType("float");
 
                     b.HasKey("Id");
@@ -860,6 +1044,9 @@ namespace Grace.Data.Migrations.SqlServer
                     b.Property<string>("State")
                         .IsRequired()
                         .HasColumnType("nvarchar(max)");
+
+                    b.Property<int?>("StepIndex")
+                        .HasColumnType("int");
 
                     b.Property<string>("Summary")
                         .IsRequired()
@@ -1081,6 +1268,15 @@ namespace Grace.Data.Migrations.SqlServer
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("Grace.Data.Entities.IncidentEvent", b =>
+                {
+                    b.HasOne("Grace.Data.Entities.Incident", null)
+                        .WithMany()
+                        .HasForeignKey("IncidentId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Grace.Data.Entities.Mission", b =>
                 {
                     b.HasOne("Grace.Data.Entities.Incident", "Incident")
@@ -1096,6 +1292,15 @@ namespace Grace.Data.Migrations.SqlServer
                 {
                     b.HasOne("Grace.Data.Entities.Mission", null)
                         .WithMany("Events")
+                        .HasForeignKey("MissionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Grace.Data.Entities.MissionStep", b =>
+                {
+                    b.HasOne("Grace.Data.Entities.Mission", null)
+                        .WithMany("Steps")
                         .HasForeignKey("MissionId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
@@ -1175,6 +1380,8 @@ namespace Grace.Data.Migrations.SqlServer
                     b.Navigation("Events");
 
                     b.Navigation("Snapshots");
+
+                    b.Navigation("Steps");
                 });
 #pragma warning restore 612, 618
         }

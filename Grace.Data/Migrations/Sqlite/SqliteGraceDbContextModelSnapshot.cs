@@ -447,6 +447,20 @@ namespace Grace.Data.Migrations.Sqlite
                         .ValueGeneratedOnAdd()
                         .HasColumnType("TEXT");
 
+                    b.Property<long?>("AcknowledgedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("AcknowledgedBy")
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("AssignedTo")
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("AwaitingRecurrence")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long>("Count")
                         .HasColumnType("INTEGER");
 
@@ -472,6 +486,23 @@ namespace Grace.Data.Migrations.Sqlite
                     b.Property<long>("LastSeenAt")
                         .HasColumnType("INTEGER");
 
+                    b.Property<bool>("NeedsHuman")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("NeedsHumanAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("NeedsHumanReason")
+                        .HasMaxLength(2048)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("NextPlaybookKey")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("OpenedAt")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("OpenedBy")
                         .HasMaxLength(256)
                         .HasColumnType("TEXT");
@@ -487,6 +518,9 @@ namespace Grace.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER");
 
                     b.Property<long?>("ResolvedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("RetryAt")
                         .HasColumnType("INTEGER");
 
                     b.Property<string>("SampleMessage")
@@ -521,9 +555,50 @@ namespace Grace.Data.Migrations.Sqlite
 
                     b.HasIndex("PlanPending");
 
+                    b.HasIndex("RetryAt");
+
                     b.HasIndex("Status", "LastSeenAt");
 
                     b.ToTable("Incidents");
+                });
+
+            modelBuilder.Entity("Grace.Data.Entities.IncidentEvent", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Actor")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("At")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("IncidentId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Kind")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Message")
+                        .IsRequired()
+                        .HasMaxLength(4096)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid?>("MissionId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PlaybookKey")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("IncidentId", "Id");
+
+                    b.ToTable("IncidentEvents");
                 });
 
             modelBuilder.Entity("Grace.Data.Entities.Mission", b =>
@@ -556,6 +631,9 @@ namespace Grace.Data.Migrations.Sqlite
                         .HasMaxLength(128)
                         .HasColumnType("TEXT");
 
+                    b.Property<int>("Origin")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("Parameters")
                         .IsRequired()
                         .HasMaxLength(8192)
@@ -585,6 +663,12 @@ namespace Grace.Data.Migrations.Sqlite
                     b.Property<string>("StatusReason")
                         .HasMaxLength(2048)
                         .HasColumnType("TEXT");
+
+                    b.Property<int>("StepCount")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("StepIndex")
+                        .HasColumnType("INTEGER");
 
                     b.Property<string>("Target")
                         .IsRequired()
@@ -657,6 +741,85 @@ namespace Grace.Data.Migrations.Sqlite
                     b.HasIndex("MissionId", "Id");
 
                     b.ToTable("MissionEvents");
+                });
+
+            modelBuilder.Entity("Grace.Data.Entities.MissionStep", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Action")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Comparator")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("DeadlineSeconds")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("EndedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Index")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Message")
+                        .HasMaxLength(2048)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("MissionId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<double?>("ObservedValue")
+                        .HasColumnType("REAL");
+
+                    b.Property<string>("Parameters")
+                        .IsRequired()
+                        .HasMaxLength(8192)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Probe")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ProbeParameters")
+                        .HasMaxLength(4096)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ProbeTarget")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("StartedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("State")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Target")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<double>("Threshold")
+                        .HasColumnType("REAL");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("MissionId", "Index")
+                        .IsUnique();
+
+                    b.ToTable("MissionSteps");
                 });
 
             modelBuilder.Entity("Grace.Data.Entities.Notification", b =>
@@ -739,8 +902,24 @@ namespace Grace.Data.Migrations.Sqlite
                         .ValueGeneratedOnAdd()
                         .HasColumnType("TEXT");
 
+                    b.Property<double?>("ActSeconds")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("ApproveSeconds")
+                        .HasColumnType("REAL");
+
                     b.Property<long>("At")
                         .HasColumnType("INTEGER");
+
+                    b.Property<double?>("DecideSeconds")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("DetectSeconds")
+                        .HasColumnType("REAL");
+
+                    b.Property<string>("FailedStep")
+                        .HasMaxLength(160)
+                        .HasColumnType("TEXT");
 
                     b.Property<int>("FinalState")
                         .HasColumnType("INTEGER");
@@ -770,6 +949,9 @@ namespace Grace.Data.Migrations.Sqlite
                         .HasColumnType("TEXT");
 
                     b.Property<double?>("TimeToRecoverSeconds")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("VerifySeconds")
                         .HasColumnType("REAL");
 
                     b.HasKey("Id");
@@ -850,6 +1032,9 @@ namespace Grace.Data.Migrations.Sqlite
                     b.Property<string>("State")
                         .IsRequired()
                         .HasColumnType("TEXT");
+
+                    b.Property<int?>("StepIndex")
+                        .HasColumnType("INTEGER");
 
                     b.Property<string>("Summary")
                         .IsRequired()
@@ -1064,6 +1249,15 @@ namespace Grace.Data.Migrations.Sqlite
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("Grace.Data.Entities.IncidentEvent", b =>
+                {
+                    b.HasOne("Grace.Data.Entities.Incident", null)
+                        .WithMany()
+                        .HasForeignKey("IncidentId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Grace.Data.Entities.Mission", b =>
                 {
                     b.HasOne("Grace.Data.Entities.Incident", "Incident")
@@ -1079,6 +1273,15 @@ namespace Grace.Data.Migrations.Sqlite
                 {
                     b.HasOne("Grace.Data.Entities.Mission", null)
                         .WithMany("Events")
+                        .HasForeignKey("MissionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Grace.Data.Entities.MissionStep", b =>
+                {
+                    b.HasOne("Grace.Data.Entities.Mission", null)
+                        .WithMany("Steps")
                         .HasForeignKey("MissionId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
@@ -1158,6 +1361,8 @@ namespace Grace.Data.Migrations.Sqlite
                     b.Navigation("Events");
 
                     b.Navigation("Snapshots");
+
+                    b.Navigation("Steps");
                 });
 #pragma warning restore 612, 618
         }

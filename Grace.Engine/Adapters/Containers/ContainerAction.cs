@@ -4,6 +4,7 @@ using System.Text.Json;
 using Docker.DotNet.Models;
 using Grace.Engine.Configuration;
 using Grace.Engine.Execute;
+using Grace.Engine.Targets;
 
 namespace Grace.Engine.Adapters.Containers;
 
@@ -14,25 +15,15 @@ namespace Grace.Engine.Adapters.Containers;
 /// state); a container recreated (a new id), moved to another image, or started or stopped by someone
 /// else voids the approval.
 /// </summary>
-public abstract class ContainerAction<TParameters>(ContainerEngines engines, TimeProvider time) : IRemediationExecutor
+public abstract class ContainerAction<TParameters>(ContainerEngines engines, TimeProvider time) : RemediationAction<TParameters>
     where TParameters : class, new()
 {
     protected ContainerEngines Engines => engines;
     protected TimeProvider Time => time;
 
-    public abstract string Action { get; }
-    public IReadOnlySet<TargetKind> TargetKinds { get; } = new HashSet<TargetKind> { TargetKind.Container };
-    public abstract bool CanRollback { get; }
+    public override IReadOnlySet<TargetKind> TargetKinds { get; } = KindSets.Of(ContainerKind.Id);
 
-    public IEnumerable<string> ValidateParameters(IReadOnlyDictionary<string, string> parameters)
-    {
-        TypedParameters.Bind<TParameters>(parameters, out var errors);
-        return errors;
-    }
-
-    public abstract string Describe(ActionRequest request);
-
-    public async Task<SnapshotState> SnapshotAsync(ActionRequest request, CancellationToken cancellationToken)
+    protected override async Task<SnapshotState> SnapshotAsync(ActionRequest request, TParameters parameters, CancellationToken cancellationToken)
     {
         var view = await engines.InspectAsync(request.Target, cancellationToken);
         return Consent.Snapshot(JsonSerializer.Serialize(view), view.Summary, DriftOf(view), ApprovedAgainst(view));
@@ -45,7 +36,7 @@ public abstract class ContainerAction<TParameters>(ContainerEngines engines, Tim
     protected virtual string ApprovedAgainst(ContainerView view) => $"container {view.Name} ({view.ShortId}) from image {ContainerView.Abbreviate(view.ImageId)}, {(view.Running ? "running" : "not running")}";
 
     /// <summary>What changed between the approvers' snapshot and the one right before the action: recreated, another image, started or stopped.</summary>
-    public string DescribeDrift(SnapshotState approved, SnapshotState current)
+    public override string DescribeDrift(SnapshotState approved, SnapshotState current)
     {
         if (Consent.Read<ContainerRunState>(approved) is not { } was || Consent.Read<ContainerRunState>(current) is not { } now)
         {
@@ -71,14 +62,19 @@ public abstract class ContainerAction<TParameters>(ContainerEngines engines, Tim
         return parts.Count == 0 ? Consent.Compare(approved, current) : $"{string.Join("; ", parts)} (approved against: {approved.ApprovedAgainst ?? approved.Summary})";
     }
 
-    public abstract Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken);
+    /// <summary>
+    /// A stop or restart on a configured target must fit the action timeout: the stop timeout, the settle
+    /// time and the engine's calls. A target left unconfigured is checked once it is configured.
+    /// </summary>
+    protected static IEnumerable<string> FitsActionTimeout(ResolvedTarget target, string action, double seconds, int limit)
+    {
+        if (target.KindSettings is not null && seconds >= limit)
+        {
+            yield return $"Parameters: {action} may take {seconds:0.#} s (StopTimeoutSeconds, SettleSeconds and the engine's calls), and Grace:Engine:ActionTimeoutSeconds ({limit}) would cut it off; lower them or raise it.";
+        }
+    }
 
-    public virtual Task<string> RollbackAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken) =>
-        throw new ActionRefusedException($"{Action} cannot be undone.");
-
-    protected static TParameters Parameters(ActionRequest request) => TypedParameters.BindOrRefuse<TParameters>(request.Parameters);
-
-    protected static ContainerTargetSettings Settings(ActionRequest request) => ContainerTargetSettings.Of(request.Target.Key, request.Target.Options);
+    protected static ContainerTarget Settings(ActionRequest request) => request.Target.Settings<ContainerTarget>();
 
     protected static ContainerView Before(SnapshotState snapshot) =>
         JsonSerializer.Deserialize<ContainerView>(snapshot.State) ?? throw new ActionRefusedException("The snapshot holds no container state.");
@@ -134,7 +130,7 @@ public abstract class ContainerAction<TParameters>(ContainerEngines engines, Tim
 public sealed record ContainerRunState(string Id, string ImageId, bool Running);
 
 /// <summary>Parameters of <c>container.restart</c>.</summary>
-public sealed record RestartContainerParameters
+public sealed class RestartContainerParameters
 {
     /// <summary>Seconds between the stop signal and a kill (default 10).</summary>
     [Range(0, 600)] public int StopTimeoutSeconds { get; init; } = 10;
@@ -143,13 +139,13 @@ public sealed record RestartContainerParameters
 }
 
 /// <summary>Parameters of <c>container.start</c>.</summary>
-public sealed record StartContainerParameters
+public sealed class StartContainerParameters
 {
     [Range(0, 600)] public double SettleSeconds { get; init; } = 2;
 }
 
 /// <summary>Parameters of <c>container.stop</c>.</summary>
-public sealed record StopContainerParameters
+public sealed class StopContainerParameters
 {
     [Range(0, 600)] public int StopTimeoutSeconds { get; init; } = 10;
 }

@@ -73,7 +73,7 @@ public sealed class ContainerEngines : IDisposable
     /// Calls the engine of a target with a timeout, and turns what can go wrong into what a person
     /// reads: no such container (final), the engine not answering (transient), or its own refusal.
     /// </summary>
-    public async Task<T> CallAsync<T>(string targetKey, ContainerTargetSettings settings, Func<DockerClient, CancellationToken, Task<T>> call, TimeSpan timeout, CancellationToken cancellationToken)
+    public async Task<T> CallAsync<T>(string targetKey, ContainerTarget settings, Func<DockerClient, CancellationToken, Task<T>> call, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         limit.CancelAfter(timeout);
@@ -99,15 +99,15 @@ public sealed class ContainerEngines : IDisposable
         }
     }
 
-    public Task CallAsync(string targetKey, ContainerTargetSettings settings, Func<DockerClient, CancellationToken, Task> call, TimeSpan timeout, CancellationToken cancellationToken) =>
+    public Task CallAsync(string targetKey, ContainerTarget settings, Func<DockerClient, CancellationToken, Task> call, TimeSpan timeout, CancellationToken cancellationToken) =>
         CallAsync(targetKey, settings, async (c, ct) => { await call(c, ct); return true; }, timeout, cancellationToken);
 
     /// <summary>The container of a target as the engine sees it now.</summary>
-    public async Task<ContainerView> InspectAsync(string targetKey, ContainerTargetSettings settings, CancellationToken cancellationToken) =>
+    public async Task<ContainerView> InspectAsync(string targetKey, ContainerTarget settings, CancellationToken cancellationToken) =>
         ContainerView.From(await CallAsync(targetKey, settings, (c, ct) => c.Containers.InspectContainerAsync(settings.Container, ct), CallTimeout, cancellationToken));
 
     public Task<ContainerView> InspectAsync(ResolvedTarget target, CancellationToken cancellationToken) =>
-        InspectAsync(target.Key, ContainerTargetSettings.Of(target.Key, target.Options), cancellationToken);
+        InspectAsync(target.Key, target.Settings<ContainerTarget>(), cancellationToken);
 
     /// <summary>Grace is about to stop this container: its next death within a minute is Grace's doing, not a crash.</summary>
     public void ExpectStop(string containerId) => _expectedStops[containerId] = _time.GetUtcNow().AddMinutes(1);

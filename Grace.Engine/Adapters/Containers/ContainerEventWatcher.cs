@@ -31,14 +31,17 @@ public sealed class ContainerEventWatcher(IServiceProvider services, ContainerEn
     {
         // Resolved here: the catalog's validator needs the executors, and this watcher is registered beside them.
         var catalog = services.GetRequiredService<IOptionsMonitor<CatalogOptions>>().CurrentValue;
-        var instance = services.GetRequiredService<Cluster.GraceInstance>();
+        var targets = services.GetRequiredService<Targets.TargetRegistry>();
+        var placement = services.GetRequiredService<Cluster.TargetPlacement>();
         var watched = catalog.Targets
-            .Where(t => t.Value.Kind == TargetKind.Container && ContainerTargets.Missing(t.Value) is null && instance.Owns(t.Value))
-            .GroupBy(t => t.Value.Endpoint!.Trim(), StringComparer.Ordinal)
+            .Where(t => t.Value.Kind == ContainerKind.Id && placement.Owns(t.Key))
+            .Select(t => (t.Key, Target: targets.SettingsOf(t.Key, t.Value).Value as ContainerTarget))
+            .Where(t => t.Target is not null)
+            .GroupBy(t => t.Target!.Endpoint, StringComparer.Ordinal)
             .ToList();
         foreach (var engine in watched)
         {
-            _engines[engine.Key] = new EngineState(engine.Select(t => (t.Key, t.Value.Container!.Trim().TrimStart('/'))).ToList());
+            _engines[engine.Key] = new EngineState(engine.Select(t => (t.Key, t.Target!.Container.TrimStart('/'))).ToList());
         }
 
         return Task.WhenAll(_engines.Select(e => WatchAsync(e.Key, e.Value, stoppingToken)));

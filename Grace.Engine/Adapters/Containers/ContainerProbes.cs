@@ -5,20 +5,12 @@ using Grace.Engine.Verify;
 namespace Grace.Engine.Adapters.Containers;
 
 /// <summary>What the container probes share: the kind they read, no parameters, and the engine's view of the container.</summary>
-public abstract class ContainerProbe(ContainerEngines engines) : IProbe
+public abstract class ContainerProbe(ContainerEngines engines) : Probe<NoParameters>
 {
     protected ContainerEngines Engines => engines;
-    public abstract string Key { get; }
-    public abstract string Unit { get; }
-    public IReadOnlySet<TargetKind> TargetKinds { get; } = new HashSet<TargetKind> { TargetKind.Container };
+    public override IReadOnlySet<TargetKind> TargetKinds { get; } = KindSets.Of(ContainerKind.Id);
 
-    public IEnumerable<string> ValidateParameters(IReadOnlyDictionary<string, string> parameters)
-    {
-        TypedParameters.Bind<NoParameters>(parameters, out var errors);
-        return errors;
-    }
-
-    public async Task<double> ReadAsync(ProbeRequest request, CancellationToken cancellationToken) =>
+    protected override async Task<double> ReadAsync(ProbeRequest request, NoParameters parameters, CancellationToken cancellationToken) =>
         await ReadAsync(request, await engines.InspectAsync(request.Target, cancellationToken), cancellationToken);
 
     protected abstract Task<double> ReadAsync(ProbeRequest request, ContainerView view, CancellationToken cancellationToken);
@@ -81,7 +73,7 @@ public sealed class ContainerMemoryProbe(ContainerEngines engines) : ContainerPr
         }
 
         ContainerStatsResponse? stats = null;
-        await Engines.CallAsync(request.Target.Key, ContainerTargetSettings.Of(request.Target.Key, request.Target.Options),
+        await Engines.CallAsync(request.Target.Key, request.Target.Settings<ContainerTarget>(),
             (c, ct) => c.Containers.GetContainerStatsAsync(view.Id, new ContainerStatsParameters { Stream = false, OneShot = true }, new Immediate<ContainerStatsResponse>(s => stats = s), ct),
             ContainerEngines.CallTimeout, cancellationToken);
         var memory = stats?.MemoryStats ?? throw new InvalidOperationException($"The engine gave no memory statistics for container {view.Name}.");

@@ -1,3 +1,6 @@
+using Grace.Engine.Configuration;
+using Grace.Engine.Targets;
+using Microsoft.Extensions.Options;
 using Grace.Engine.Execute;
 
 namespace Grace.Engine.Adapters.Containers;
@@ -7,14 +10,16 @@ namespace Grace.Engine.Adapters.Containers;
 /// <c>StopTimeoutSeconds</c>), then a start; the timeline says whether it stopped in time and how it
 /// runs <c>SettleSeconds</c> later. A restart cannot be undone; the contract judges it.
 /// </summary>
-public sealed class ContainerRestartAction(ContainerEngines engines, TimeProvider time) : ContainerAction<RestartContainerParameters>(engines, time)
+public sealed class ContainerRestartAction(ContainerEngines engines, IOptionsMonitor<EngineOptions> engine, TimeProvider time) : ContainerAction<RestartContainerParameters>(engines, time)
 {
     public override string Action => "container.restart";
     public override bool CanRollback => false;
 
-    public override string Describe(ActionRequest request)
+    protected override IEnumerable<string> ValidateUse(ResolvedTarget target, RestartContainerParameters p) =>
+        FitsActionTimeout(target, Action, p.StopTimeoutSeconds + p.SettleSeconds + 15, engine.CurrentValue.ActionTimeoutSeconds);
+
+    protected override string Describe(ActionRequest request, RestartContainerParameters p)
     {
-        var p = Parameters(request);
         var s = Settings(request);
         return $"Restarts container '{s.Container}' on {s.Endpoint}: its stop signal, a kill after {p.StopTimeoutSeconds} s, then a start (state read {p.SettleSeconds:0.#} s later).";
     }
@@ -24,9 +29,8 @@ public sealed class ContainerRestartAction(ContainerEngines engines, TimeProvide
 
     protected override string ApprovedAgainst(ContainerView view) => $"container {view.Name} ({view.ShortId}) from image {ContainerView.Abbreviate(view.ImageId)}";
 
-    public override async Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
+    protected override async Task<ActionResult> ExecuteAsync(ActionRequest request, RestartContainerParameters p, SnapshotState snapshot, CancellationToken cancellationToken)
     {
-        var p = Parameters(request);
         var before = await Engines.InspectAsync(request.Target, cancellationToken);
         var stopped = "it was not running";
         var graceful = true;

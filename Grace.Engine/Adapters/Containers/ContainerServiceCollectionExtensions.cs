@@ -17,6 +17,7 @@ public static class ContainerServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddContainerTargets(this IServiceCollection services)
     {
+        services.AddSingleton<ITargetKindAdapter, ContainerKind>();
         services.AddSingleton<ContainerEngines>();
         services.AddSingleton<IRemediationExecutor, ContainerRestartAction>();
         services.AddSingleton<IRemediationExecutor, ContainerStartAction>();
@@ -26,8 +27,8 @@ public static class ContainerServiceCollectionExtensions
         services.AddSingleton<IProbe, ContainerRestartCountProbe>();
         services.AddSingleton<IProbe, ContainerMemoryProbe>();
         services.AddSingleton<IProbe, ContainerUptimeProbe>();
-        services.AddSingleton<ITargetKindValidator, ContainerTargetsValidator>();
-        services.AddSingleton<IFaultHook, ContainerFaults>();
+        services.AddSingleton<IFaultDemo, ContainerKillFault>();
+        services.AddSingleton<IFaultDemo, ContainerUnhealthyFault>();
         services.AddSingleton<ContainerEventWatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<ContainerEventWatcher>());
         return services;

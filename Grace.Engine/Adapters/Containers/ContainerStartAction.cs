@@ -8,7 +8,7 @@ public sealed class ContainerStartAction(ContainerEngines engines, TimeProvider 
     public override string Action => "container.start";
     public override bool CanRollback => true;
 
-    public override string Describe(ActionRequest request)
+    protected override string Describe(ActionRequest request, StartContainerParameters p)
     {
         var s = Settings(request);
         return $"Starts container '{s.Container}' on {s.Endpoint}; undo: stop it again.";
@@ -16,9 +16,8 @@ public sealed class ContainerStartAction(ContainerEngines engines, TimeProvider 
 
     protected override ContainerRunState DriftOf(ContainerView view) => new(view.Id, view.ImageId, view.Running);
 
-    public override async Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
+    protected override async Task<ActionResult> ExecuteAsync(ActionRequest request, StartContainerParameters p, SnapshotState snapshot, CancellationToken cancellationToken)
     {
-        var p = Parameters(request);
         var before = await Engines.InspectAsync(request.Target, cancellationToken);
         if (before.Running)
         {
@@ -30,7 +29,7 @@ public sealed class ContainerStartAction(ContainerEngines engines, TimeProvider 
             Json(new { container = after.Id, started = true, running = after.Running, exitCode = after.ExitCode }));
     }
 
-    public override async Task<string> RollbackAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
+    protected override async Task<string> RollbackAsync(ActionRequest request, StartContainerParameters p, SnapshotState snapshot, CancellationToken cancellationToken)
     {
         var before = Before(snapshot);
         if (before.Running)

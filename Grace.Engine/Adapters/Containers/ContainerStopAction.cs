@@ -1,25 +1,29 @@
+using Grace.Engine.Configuration;
+using Grace.Engine.Targets;
+using Microsoft.Extensions.Options;
 using Grace.Engine.Execute;
 
 namespace Grace.Engine.Adapters.Containers;
 
 /// <summary><c>container.stop</c>: a graceful stop (its stop signal, a kill after <c>StopTimeoutSeconds</c>). Undone by starting it again, when it ran before.</summary>
-public sealed class ContainerStopAction(ContainerEngines engines, TimeProvider time) : ContainerAction<StopContainerParameters>(engines, time)
+public sealed class ContainerStopAction(ContainerEngines engines, IOptionsMonitor<EngineOptions> engine, TimeProvider time) : ContainerAction<StopContainerParameters>(engines, time)
 {
     public override string Action => "container.stop";
     public override bool CanRollback => true;
 
-    public override string Describe(ActionRequest request)
+    protected override IEnumerable<string> ValidateUse(ResolvedTarget target, StopContainerParameters p) =>
+        FitsActionTimeout(target, Action, p.StopTimeoutSeconds + 15, engine.CurrentValue.ActionTimeoutSeconds);
+
+    protected override string Describe(ActionRequest request, StopContainerParameters p)
     {
-        var p = Parameters(request);
         var s = Settings(request);
         return $"Stops container '{s.Container}' on {s.Endpoint}: its stop signal, a kill after {p.StopTimeoutSeconds} s; undo: start it again.";
     }
 
     protected override ContainerRunState DriftOf(ContainerView view) => new(view.Id, view.ImageId, view.Running);
 
-    public override async Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
+    protected override async Task<ActionResult> ExecuteAsync(ActionRequest request, StopContainerParameters p, SnapshotState snapshot, CancellationToken cancellationToken)
     {
-        var p = Parameters(request);
         var before = await Engines.InspectAsync(request.Target, cancellationToken);
         if (!before.Running && before.Status is not "restarting" and not "paused")
         {
@@ -32,7 +36,7 @@ public sealed class ContainerStopAction(ContainerEngines engines, TimeProvider t
             Json(new { container = after.Id, stopped = true, graceful, exitCode = after.ExitCode }));
     }
 
-    public override async Task<string> RollbackAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
+    protected override async Task<string> RollbackAsync(ActionRequest request, StopContainerParameters p, SnapshotState snapshot, CancellationToken cancellationToken)
     {
         var before = Before(snapshot);
         if (!before.Running)

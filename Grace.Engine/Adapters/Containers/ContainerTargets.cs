@@ -5,31 +5,96 @@ using Grace.Engine.Configuration;
 
 namespace Grace.Engine.Adapters.Containers;
 
+/// <summary>A Container target's settings: the engine's API (a unix socket or TCP) and the container's name or id.</summary>
+public sealed record ContainerTarget(string Endpoint, string Container);
+
 /// <summary>
-/// A Container target's settings, bound from <c>Grace:Targets:&lt;key&gt;</c>: the engine's API
-/// (<c>Endpoint</c>, a unix socket or TCP) and the container's name or id (<c>Container</c>).
+/// Containers on a Docker Engine API (Docker, or Podman's API service): <c>Endpoint</c> and
+/// <c>Container</c>. At start a socket that is not there, a name that cannot be one, or a container
+/// the engine does not have (when it answers) is a fault naming the key; an engine that is down is
+/// not, and its missions fail with the reason. Which of the client's faults are transient: an engine
+/// that does not answer, or answers 5xx.
 /// </summary>
-public sealed record ContainerTargetSettings(string Endpoint, string Container)
+public sealed class ContainerKind : TargetKindAdapter<ContainerKind.Options>
 {
-    public static ContainerTargetSettings Of(string key, TargetOptions? target) =>
-        target is { Endpoint: { Length: > 0 } endpoint, Container: { Length: > 0 } container }
-            ? new ContainerTargetSettings(endpoint.Trim(), container.Trim())
-            : throw new Execute.ActionRefusedException($"Target '{key}' is not a configured Container target: Grace:Targets:{key}:Endpoint and :Container are required.");
+    public static readonly TargetKind Id = new("Container");
+
+    private static readonly TimeSpan EngineCheckTimeout = TimeSpan.FromSeconds(3);
+
+    public override TargetKind Kind => Id;
+
+    protected override TargetSettings Resolve(string key, Options options)
+    {
+        if (string.IsNullOrWhiteSpace(options.Endpoint))
+        {
+            return TargetSettings.Without("Endpoint", "is required for a Container target (the engine's API: unix:///run/docker.sock or tcp://127.0.0.1:2375)");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.Container))
+        {
+            return TargetSettings.Without("Container", "is required for a Container target (the container's name or id)");
+        }
+
+        var endpoint = options.Endpoint.Trim();
+        var container = options.Container.Trim();
+        var problems = new List<string>();
+        if (!ContainerTargets.IsContainerReference(container))
+        {
+            problems.Add($"Container '{container}' is not a container name or id (letters, digits, '_', '.', '-').");
+        }
+
+        if (ContainerTargets.ParseEndpoint(endpoint, out var error) is not { } uri)
+        {
+            problems.Add($"Endpoint: {error}.");
+        }
+        else if (uri.Scheme == "unix" && !File.Exists(uri.AbsolutePath))
+        {
+            problems.Add($"Endpoint: there is no socket at {uri.AbsolutePath} (is the engine running, and is this its socket?).");
+        }
+        else if (problems.Count == 0 && ContainerUnknown(uri, container) is { } unknown)
+        {
+            problems.Add($"Container: {unknown}");
+        }
+
+        return new TargetSettings(new ContainerTarget(endpoint, container), Problems: problems);
+    }
+
+    public override bool IsTransient(Exception exception) => ContainerTransience.IsTransient(exception) ?? false;
+
+    /// <summary>Why the engine says the container does not exist; null when it exists or the engine does not answer now.</summary>
+    private static string? ContainerUnknown(Uri endpoint, string container)
+    {
+        using var client = new Docker.DotNet.DockerClientBuilder().WithEndpoint(endpoint).WithApiVersion(ContainerEngines.ApiVersion).WithTimeout(EngineCheckTimeout).Build();
+        using var limit = new CancellationTokenSource(EngineCheckTimeout);
+        try
+        {
+            client.Containers.InspectContainerAsync(container, limit.Token).GetAwaiter().GetResult();
+            return null;
+        }
+        catch (DockerContainerNotFoundException)
+        {
+            return $"the engine at {endpoint} has no container '{container}' (docker ps -a lists what it has).";
+        }
+        catch (Exception ex) when (ex is DockerApiException or OperationCanceledException || ContainerTransience.IsTransport(ex))
+        {
+            return null; // Not answering now: a mission will say so; it does not stop Grace.
+        }
+    }
+
+    /// <summary><c>Grace:Targets:&lt;key&gt;</c> of a Container target.</summary>
+    public sealed class Options
+    {
+        /// <summary>The engine's API: <c>unix:///run/docker.sock</c> or <c>tcp://127.0.0.1:2375</c>.</summary>
+        public string? Endpoint { get; set; }
+
+        /// <summary>The container's name or id.</summary>
+        public string? Container { get; set; }
+    }
 }
 
-/// <summary>The rules of Container targets: what they require, which are host-bound, and what an endpoint may be.</summary>
+/// <summary>What an endpoint and a container reference may be.</summary>
 public static partial class ContainerTargets
 {
-    /// <summary>The setting a Container target cannot do without (<see cref="Targets.TargetRegistry.Missing"/>).</summary>
-    public static (string Setting, string Why)? Missing(TargetOptions target) =>
-        string.IsNullOrWhiteSpace(target.Endpoint) ? ("Endpoint", "is required for a Container target (the engine's API: unix:///run/docker.sock or tcp://127.0.0.1:2375)")
-        : string.IsNullOrWhiteSpace(target.Container) ? ("Container", "is required for a Container target (the container's name or id)")
-        : null;
-
-    /// <summary>A container behind a unix socket can only be reached from the machine the socket is on.</summary>
-    public static bool IsLocal(TargetOptions target) =>
-        target.Kind == TargetKind.Container && target.Endpoint is { } e && e.TrimStart().StartsWith("unix://", StringComparison.OrdinalIgnoreCase);
-
     /// <summary>The endpoint as the client takes it, or why it cannot be one.</summary>
     public static Uri? ParseEndpoint(string endpoint, out string? error)
     {

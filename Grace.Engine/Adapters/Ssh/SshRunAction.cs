@@ -2,16 +2,10 @@ using System.Globalization;
 using System.Text.Json;
 using Grace.Engine.Configuration;
 using Grace.Engine.Execute;
-using Microsoft.Extensions.Configuration;
+using Grace.Engine.Targets;
+using Microsoft.Extensions.Options;
 
 namespace Grace.Engine.Adapters.Ssh;
-
-/// <summary>The parameters of <c>ssh.run</c> and <c>ssh.read</c> besides the command's own: which declared command.</summary>
-public sealed record SshCommandParameters
-{
-    /// <summary>The name of a command declared under <c>Grace:Targets:&lt;host&gt;:Commands</c>.</summary>
-    [System.ComponentModel.DataAnnotations.Required] public string? Command { get; init; }
-}
 
 /// <summary>A declared command made ready: its declaration, its checked values, the line to send and the line to show.</summary>
 public sealed record PreparedCommand(string Name, SshCommandOptions Options, IReadOnlyDictionary<string, string> Values, SshTargetSettings Host)
@@ -24,19 +18,34 @@ public sealed record PreparedCommand(string Name, SshCommandOptions Options, IRe
     public string Line(string template) => SshCommandTemplate.Wrap(SshCommandTemplate.Render(template, Values, redact: false, Options), Options.TimeoutSeconds);
 
     /// <summary>Prepares a declared command with a playbook's values, refusing anything that does not fit.</summary>
-    public static PreparedCommand For(IConfiguration configuration, string targetKey, IReadOnlyDictionary<string, string> parameters)
+    public static PreparedCommand For(ResolvedTarget target, IReadOnlyDictionary<string, string> parameters)
     {
-        var own = TypedParameters.BindOrRefuse<SshCommandParameters>(parameters, ignore: parameters.Keys.Where(k => !k.Equals("Command", StringComparison.OrdinalIgnoreCase)));
-        var host = SshTargets.Of(configuration, targetKey);
-        if (!host.Commands.TryGetValue(own.Command!, out var command) || command.Command is null)
+        var host = target.Settings<SshTargetSettings>();
+        var errors = new List<string>();
+        var prepared = Check(target.Key, host, parameters, errors);
+        return errors.Count == 0 && prepared is not null ? prepared
+            : throw new ActionRefusedException($"Refused before anything ran: {string.Join(" ", errors)}");
+    }
+
+    /// <summary>The declared command and its checked values, or the faults ("Parameters:Name ..."), each naming its parameter.</summary>
+    public static PreparedCommand? Check(string targetKey, SshTargetSettings host, IReadOnlyDictionary<string, string> parameters, List<string> errors)
+    {
+        var name = parameters.TryGetValue("Command", out var n) ? n : null;
+        if (string.IsNullOrWhiteSpace(name))
         {
-            throw new ActionRefusedException($"Command '{own.Command}' is not declared under Grace:Targets:{targetKey}:Commands.");
+            errors.Add("Parameters:Command is required: the name of a command declared under the target's Commands.");
+            return null;
         }
 
-        var errors = new List<string>();
+        if (!host.Commands.TryGetValue(name, out var command) || command.Command is null)
+        {
+            errors.Add($"Parameters:Command: '{name}' is not declared under Grace:Targets:{targetKey}:Commands; declared: {(host.Commands.Count == 0 ? "none" : string.Join(", ", host.Commands.Keys.Order(StringComparer.Ordinal)))}.");
+            return null;
+        }
+
+        var before = errors.Count;
         var values = SshCommandTemplate.Values(command, parameters, ["Command"], errors);
-        return errors.Count == 0 ? new PreparedCommand(own.Command!, command, values, host)
-            : throw new ActionRefusedException($"Refused before anything ran: {string.Join(" ", errors)}");
+        return errors.Count == before ? new PreparedCommand(name, command, values, host) : null;
     }
 }
 
@@ -46,29 +55,46 @@ public sealed record PreparedCommand(string Name, SshCommandOptions Options, IRe
 /// go on the timeline; a non-zero exit fails the action; the host ends a command that outlives its
 /// timeout. A declared <c>Undo</c> makes it reversible.
 /// </summary>
-public sealed class SshRunAction(SshSessions sessions, IConfiguration configuration) : IRemediationExecutor
+public sealed class SshRunAction(SshSessions sessions, IOptionsMonitor<EngineOptions> engine) : IRemediationExecutor
 {
     public string Action => "ssh.run";
-    public IReadOnlySet<TargetKind> TargetKinds { get; } = new HashSet<TargetKind> { TargetKind.Host };
+    public IReadOnlySet<TargetKind> TargetKinds { get; } = KindSets.Of(HostKind.Id);
     public bool CanRollback => true;
 
-    /// <summary>What can be checked without the target; the command's own values are checked against its declaration by <see cref="SshTargetsValidator"/>.</summary>
-    public IEnumerable<string> ValidateParameters(IReadOnlyDictionary<string, string> parameters)
+    /// <summary>What can be checked without the target: a command is named. Its values are checked against its declaration in <see cref="ValidateUse"/>.</summary>
+    public IEnumerable<string> ValidateParameters(IReadOnlyDictionary<string, string> parameters) =>
+        parameters.TryGetValue("Command", out var name) && !string.IsNullOrWhiteSpace(name) ? [] : ["Parameters:Command is required: the name of a command declared under the target's Commands."];
+
+    /// <summary>The command is declared on the host, each value fits its type (<c>; rm -rf /</c> never gets past here), and it fits the action timeout.</summary>
+    public IEnumerable<string> ValidateUse(ResolvedTarget target, IReadOnlyDictionary<string, string> parameters)
     {
-        TypedParameters.Bind<SshCommandParameters>(parameters, out var errors, parameters.Keys.Where(k => !k.Equals("Command", StringComparison.OrdinalIgnoreCase)));
+        if (target.KindSettings is not SshTargetSettings host)
+        {
+            return []; // An optional host left unconfigured: checked once it is configured.
+        }
+
+        var errors = new List<string>();
+        var prepared = PreparedCommand.Check(target.Key, host, parameters, errors);
+        errors.RemoveAll(e => e.StartsWith("Parameters:Command is required", StringComparison.Ordinal));
+        var limit = engine.CurrentValue.ActionTimeoutSeconds;
+        if (prepared is not null && prepared.Options.TimeoutSeconds + 20 >= limit)
+        {
+            errors.Add($"Parameters:Command: '{prepared.Name}' may run {prepared.Options.TimeoutSeconds} s (its TimeoutSeconds), and with signing in Grace:Engine:ActionTimeoutSeconds ({limit}) would cut it off; lower it or raise that.");
+        }
+
         return errors;
     }
 
     public string Describe(ActionRequest request)
     {
-        var prepared = PreparedCommand.For(configuration, request.Target.Key, request.Parameters);
+        var prepared = PreparedCommand.For(request.Target, request.Parameters);
         return $"Runs `{prepared.Shown(prepared.Options.Command!)}` on {prepared.Host.Where} (at most {prepared.Options.TimeoutSeconds} s)"
             + (prepared.Options.Undo is { } undo ? $"; undo: `{prepared.Shown(undo)}`." : "; no undo is declared.");
     }
 
     public Task<SnapshotState> SnapshotAsync(ActionRequest request, CancellationToken cancellationToken)
     {
-        var prepared = PreparedCommand.For(configuration, request.Target.Key, request.Parameters);
+        var prepared = PreparedCommand.For(request.Target, request.Parameters);
         var shown = prepared.Shown(prepared.Options.Command!);
         var undo = prepared.Options.Undo is { } u ? prepared.Shown(u) : null;
         // The approvers consent to this command on this host, behind this host key: a change to any of them voids the approval.
@@ -109,13 +135,13 @@ public sealed class SshRunAction(SshSessions sessions, IConfiguration configurat
 
     public async Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
     {
-        var prepared = PreparedCommand.For(configuration, request.Target.Key, request.Parameters);
+        var prepared = PreparedCommand.For(request.Target, request.Parameters);
         return await RunAsync(request.Target.Key, prepared, prepared.Options.Command!, cancellationToken);
     }
 
     public async Task<string> RollbackAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
     {
-        var prepared = PreparedCommand.For(configuration, request.Target.Key, request.Parameters);
+        var prepared = PreparedCommand.For(request.Target, request.Parameters);
         if (prepared.Options.Undo is not { } undo)
         {
             throw new ActionRefusedException($"Command '{prepared.Name}' of '{request.Target.Key}' declares no Undo: it cannot be undone.");

@@ -14,10 +14,11 @@ public static class SshServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddSshTargets(this IServiceCollection services)
     {
+        services.AddSingleton<ITargetKindAdapter, HostKind>();
         services.AddSingleton<SshSessions>();
         services.AddSingleton<IRemediationExecutor, SshRunAction>();
         services.AddSingleton<IProbe, SshReadProbe>();
-        services.AddSingleton<ITargetKindValidator, SshTargetsValidator>();
+        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<CatalogOptions>, SshReadUses>();
         return services;
     }
 }

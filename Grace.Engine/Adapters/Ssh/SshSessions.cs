@@ -19,7 +19,7 @@ public sealed record RemoteRun(int? ExitCode, string Stdout, string Stderr, Time
 /// (otherwise nothing is sent, and the message says which key was seen), sign-in with the target's
 /// private key, and a command that the host ends itself at its timeout, with a client-side backstop.
 /// </summary>
-public sealed class SshSessions(PathResolver paths)
+public sealed class SshSessions(Microsoft.Extensions.Logging.ILogger<SshSessions> logger)
 {
     /// <summary>How long past the remote timeout the client waits before it closes the channel itself.</summary>
     public static readonly TimeSpan Backstop = TimeSpan.FromSeconds(10);
@@ -30,7 +30,7 @@ public sealed class SshSessions(PathResolver paths)
         PrivateKeyFile key;
         try
         {
-            key = new PrivateKeyFile(paths.Resolve(settings.PrivateKeyFile ?? throw new ActionRefusedException($"Grace:Targets:{targetKey}:PrivateKeyFile is required.")));
+            key = new PrivateKeyFile(settings.PrivateKeyFile ?? throw new ActionRefusedException($"Grace:Targets:{targetKey}:PrivateKeyFile is required."));
         }
         catch (Exception ex) when (ex is IOException or SshException or UnauthorizedAccessException or ArgumentException)
         {
@@ -76,6 +76,8 @@ public sealed class SshSessions(PathResolver paths)
                 throw new HostUnavailableException($"Could not reach {settings.Address}:{settings.Port} over SSH: {ex.Message}", ex);
             }
 
+            // The command line is not logged: a secret parameter travels in it.
+            Microsoft.Extensions.Logging.LoggerExtensions.LogDebug(logger, "Running a declared command of {Target} on {Where}", targetKey, settings.Where);
             using var command = client.CreateCommand(commandLine);
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             limit.CancelAfter(timeout + Backstop);

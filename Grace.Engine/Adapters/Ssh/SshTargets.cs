@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Grace.Engine.Configuration;
-using Microsoft.Extensions.Configuration;
+using Grace.Engine.Targets;
 using Renci.SshNet.Common;
 
 namespace Grace.Engine.Adapters.Ssh;
@@ -11,7 +11,7 @@ namespace Grace.Engine.Adapters.Ssh;
 /// signs in as and with which key, the host key it must present, and the commands Grace may run
 /// there (nothing else ever runs).
 /// </summary>
-public sealed class SshTargetSettings
+public sealed record SshTargetSettings
 {
     public string? Address { get; init; }
     public int Port { get; init; } = 22;
@@ -55,21 +55,115 @@ public sealed class SshParameterOptions
     public bool Secret { get; init; }
 }
 
-/// <summary>The rules of Host targets: what they require, and where their settings are read.</summary>
+/// <summary>
+/// Remote hosts over SSH: where sshd listens, who Grace signs in as and with which key, the pinned
+/// host key, and the declared commands. At start a malformed fingerprint, an unreadable key, a
+/// placeholder without a declared parameter or a parameter without a type is a fault naming the key.
+/// Transient: a host that does not answer. Final: a refused host key, a refused sign-in, a failed command.
+/// </summary>
+public sealed class HostKind(PathResolver paths) : TargetKindAdapter<SshTargetSettings>
+{
+    public static readonly TargetKind Id = new("Host");
+
+    public override TargetKind Kind => Id;
+
+    protected override TargetSettings Resolve(string key, SshTargetSettings options)
+    {
+        var problems = new List<string>();
+        ValidateCommands(options, problems);
+        var missing = string.IsNullOrWhiteSpace(options.Address) ? ("Address", "is required for a Host target (the host sshd listens on)")
+            : string.IsNullOrWhiteSpace(options.User) ? ("User", "is required for a Host target (the user Grace signs in as)")
+            : string.IsNullOrWhiteSpace(options.PrivateKeyFile) ? ("PrivateKeyFile", "is required for a Host target (the key Grace signs in with)")
+            : string.IsNullOrWhiteSpace(options.HostKeyFingerprint) ? ("HostKeyFingerprint", "is required for a Host target: the host key Grace accepts, as ssh-keygen -lf prints it (SHA256:...)")
+            : ((string, string)?)null;
+        if (missing is { } m)
+        {
+            return new TargetSettings(null, m, Problems: problems);
+        }
+
+        if (!SshTargets.IsFingerprint(options.HostKeyFingerprint!.Trim()))
+        {
+            problems.Add($"HostKeyFingerprint '{options.HostKeyFingerprint}' is not a SHA256 fingerprint: give it as ssh-keygen -lf prints it, 'SHA256:' and 43 base64 characters (ssh-keyscan HOST | ssh-keygen -lf -).");
+        }
+
+        if (options.Port is < 1 or > 65535)
+        {
+            problems.Add($"Port must be between 1 and 65535 (it is {options.Port}).");
+        }
+
+        if (options.ConnectTimeoutSeconds is < 1 or > 120)
+        {
+            problems.Add($"ConnectTimeoutSeconds must be between 1 and 120 (it is {options.ConnectTimeoutSeconds}).");
+        }
+
+        var keyFile = paths.Resolve(options.PrivateKeyFile!);
+        try
+        {
+            using var _ = new Renci.SshNet.PrivateKeyFile(keyFile);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SshException or ArgumentException)
+        {
+            problems.Add($"PrivateKeyFile: {keyFile} cannot be used as a private key: {ex.Message}");
+        }
+
+        return new TargetSettings(options with { PrivateKeyFile = keyFile }, Problems: problems);
+    }
+
+    public override bool IsTransient(Exception exception) => SshTransience.IsTransient(exception) ?? false;
+
+    private static void ValidateCommands(SshTargetSettings settings, List<string> problems)
+    {
+        foreach (var (name, command) in settings.Commands)
+        {
+            var where = $"Commands:{name}";
+            if (string.IsNullOrWhiteSpace(command.Command))
+            {
+                problems.Add($"{where}:Command is required (a template such as \"systemctl restart {{Unit}}\").");
+                continue;
+            }
+
+            if (command.TimeoutSeconds is < 1 or > 3600)
+            {
+                problems.Add($"{where}:TimeoutSeconds must be between 1 and 3600 (it is {command.TimeoutSeconds}).");
+            }
+
+            foreach (var (template, field) in new[] { (command.Command, "Command"), (command.Undo, "Undo") })
+            {
+                foreach (var placeholder in template is null ? [] : SshCommandTemplate.Placeholders(template))
+                {
+                    if (!command.Parameters.ContainsKey(placeholder))
+                    {
+                        problems.Add($"{where}:{field} uses {{{placeholder}}}, which is not declared: add {where}:Parameters:{placeholder}:Type ({string.Join(", ", SshCommandTemplate.Types)}).");
+                    }
+                }
+            }
+
+            foreach (var (parameter, options) in command.Parameters)
+            {
+                if (string.IsNullOrWhiteSpace(options.Type))
+                {
+                    problems.Add($"{where}:Parameters:{parameter}:Type is required: one of {string.Join(", ", SshCommandTemplate.Types)}.");
+                }
+                else if (!SshCommandTemplate.Types.Contains(options.Type))
+                {
+                    problems.Add($"{where}:Parameters:{parameter}:Type '{options.Type}' is not one of {string.Join(", ", SshCommandTemplate.Types)}.");
+                }
+                else if (options.Type == "Choice" && options.Values.Count == 0)
+                {
+                    problems.Add($"{where}:Parameters:{parameter}:Values must list the choices of a Choice parameter.");
+                }
+                else if (options.Default is { } value && SshCommandTemplate.Check(parameter, value, options) is { } problem)
+                {
+                    problems.Add($"{where}:Parameters:{parameter}:Default: {problem}");
+                }
+            }
+        }
+    }
+}
+
+/// <summary>What a fingerprint may look like.</summary>
 public static partial class SshTargets
 {
-    /// <summary>The setting a Host target cannot do without (<see cref="Targets.TargetRegistry.Missing"/>).</summary>
-    public static (string Setting, string Why)? Missing(TargetOptions target) =>
-        string.IsNullOrWhiteSpace(target.Address) ? ("Address", "is required for a Host target (the host sshd listens on)")
-        : string.IsNullOrWhiteSpace(target.User) ? ("User", "is required for a Host target (the user Grace signs in as)")
-        : string.IsNullOrWhiteSpace(target.PrivateKeyFile) ? ("PrivateKeyFile", "is required for a Host target (the key Grace signs in with)")
-        : string.IsNullOrWhiteSpace(target.HostKeyFingerprint) ? ("HostKeyFingerprint", "is required for a Host target: the host key Grace accepts, as ssh-keygen -lf prints it (SHA256:...)")
-        : null;
-
-    /// <summary>The settings of a Host target, bound from its section.</summary>
-    public static SshTargetSettings Of(IConfiguration configuration, string key) =>
-        configuration.GetSection($"Grace:Targets:{key}").Get<SshTargetSettings>() ?? new SshTargetSettings();
-
     /// <summary>"SHA256:" and 43 base64 characters (an optional '=' tolerated), as OpenSSH prints it.</summary>
     public static bool IsFingerprint(string value) => Fingerprint().IsMatch(value);
 

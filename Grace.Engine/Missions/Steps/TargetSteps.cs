@@ -20,3 +20,9 @@ public sealed class ExecutingStep : IMissionStep
 {
     public Task<StepOutcome> RunAsync(MissionStepContext context, CancellationToken cancellationToken) => context.Target.RecoverAsync(context.MissionId);
 }
+
+/// <summary>Compensating: a runbook step failed; the steps done before it are undone one by one, last first, each on its own target's grain.</summary>
+public sealed class CompensatingStep : IMissionStep
+{
+    public Task<StepOutcome> RunAsync(MissionStepContext context, CancellationToken cancellationToken) => context.Target.CompensateAsync(context.MissionId);
+}
