@@ -135,6 +135,8 @@ public sealed class SshRunAction(SshSessions sessions, IOptionsMonitor<EngineOpt
 
     public async Task<ActionResult> ExecuteAsync(ActionRequest request, SnapshotState snapshot, CancellationToken cancellationToken)
     {
+        // Cancelled before it starts, the action changes nothing.
+        cancellationToken.ThrowIfCancellationRequested();
         var prepared = PreparedCommand.For(request.Target, request.Parameters);
         return await RunAsync(request.Target.Key, prepared, prepared.Options.Command!, cancellationToken);
     }
