@@ -78,6 +78,9 @@ internal sealed partial class GraceProcess : IAsyncDisposable
         // Loopback only: the console and API on 127.0.0.1, the silo advertised (and so bound) on 127.0.0.1.
         info.Environment["ASPNETCORE_URLS"] = BaseAddress.ToString().TrimEnd('/');
         info.Environment["GRACE_SETTINGS"] = SettingsFile;
+        // Production requires the host names Grace answers to; here, loopback (a test may name others).
+        info.Environment["Grace__Http__AllowedHosts__0"] = "127.0.0.1";
+        info.Environment["Grace__Http__AllowedHosts__1"] = "localhost";
         foreach (var (key, value) in Environment)
         {
             info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;

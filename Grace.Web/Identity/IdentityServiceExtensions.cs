@@ -41,7 +41,15 @@ public static class IdentityServiceExtensions
             // API and hub callers are programs: they get a status code, not a redirect to a form.
             cookie.Events.OnRedirectToLogin = context => Answer(context, StatusCodes.Status401Unauthorized);
             cookie.Events.OnRedirectToAccessDenied = context => Answer(context, StatusCodes.Status403Forbidden);
+            // Secure whenever the request came over https (directly, or from a trusted proxy: Grace:Http:KnownProxies).
+            cookie.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            SessionStamps.Install(cookie);
         });
+        services.AddAntiforgery(o => o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest);
+        services.AddMemoryCache();
+        services.AddSingleton<SessionStamps>();
+        services.AddScoped<PasswordSignIn>();
+        services.AddRateLimiter(limiter => limiter.AddPolicy<string, SignInRateLimit>(SignInRateLimit.Name));
         services.AddIdentityCore<GraceUser>(o =>
             {
                 o.Password.RequiredLength = 12;
