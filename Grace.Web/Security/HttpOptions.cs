@@ -19,6 +19,9 @@ public sealed class GraceHttpOptions
     /// </summary>
     public string[] AllowedHosts { get; set; } = [];
 
+    /// <summary>The allowed hosts given, blank entries (an override that empties one) left out.</summary>
+    public IReadOnlyList<string> Hosts => AllowedHosts.Where(h => !string.IsNullOrWhiteSpace(h)).Select(h => h.Trim()).ToList();
+
     /// <summary>
     /// Addresses of the reverse proxies in front of Grace. Only their <c>X-Forwarded-For</c> and
     /// <c>X-Forwarded-Proto</c> are believed (the client's address for rate limits and the audit
@@ -56,7 +59,8 @@ public sealed class GraceHttpOptionsValidator(IHostEnvironment environment) : IV
     public ValidateOptionsResult Validate(string? name, GraceHttpOptions options)
     {
         var errors = new List<string>();
-        if (environment.IsProduction() && (options.AllowedHosts.Length == 0 || options.AllowedHosts.Any(h => h.Trim() == "*")))
+        var hosts = options.Hosts;
+        if (environment.IsProduction() && (hosts.Count == 0 || hosts.Contains("*")))
         {
             errors.Add("Grace:Http:AllowedHosts is required in Production: list the host names Grace is reached by (e.g. grace.example.com), "
                 + "so a forged Host header is refused instead of being reflected into redirects.");
@@ -80,7 +84,7 @@ public sealed class GraceHttpOptionsValidator(IHostEnvironment environment) : IV
 
         foreach (var (host, i) in options.AllowedHosts.Select((h, i) => (h, i)))
         {
-            if (string.IsNullOrWhiteSpace(host) || host.Contains('/') || host.Contains(' '))
+            if (!string.IsNullOrWhiteSpace(host) && (host.Contains('/') || host.Trim().Contains(' ')))
             {
                 errors.Add($"Grace:Http:AllowedHosts:{i} ('{host}') is not a host name (grace.example.com or grace.example.com:8443).");
             }

@@ -18,9 +18,9 @@ public static class HttpSecurityExtensions
         // The host's own filter (it runs first of all) learns Grace's list; without one, any host is allowed.
         services.AddOptions<HostFilteringOptions>().PostConfigure<IOptions<GraceHttpOptions>>((filter, grace) =>
         {
-            if (grace.Value.AllowedHosts.Length > 0)
+            if (grace.Value.Hosts.Count > 0)
             {
-                filter.AllowedHosts = grace.Value.AllowedHosts.Select(h => h.Trim()).ToList();
+                filter.AllowedHosts = grace.Value.Hosts.ToList();
                 filter.AllowEmptyHosts = false;
                 filter.IncludeFailureMessage = false;
             }
