@@ -48,6 +48,9 @@ internal sealed partial class GraceProcess : IAsyncDisposable
     public Uri BaseAddress => new($"http://127.0.0.1:{Port}/");
     public bool Running => _process is { HasExited: false };
 
+    /// <summary>The running process's id (to read its memory), or null.</summary>
+    public int? Pid => _process is { HasExited: false } p ? p.Id : null;
+
     /// <summary>How many times this instance was killed with SIGKILL.</summary>
     public int Kills { get; private set; }
 

@@ -352,14 +352,21 @@ public sealed partial class SessionHardeningTests : IAsyncLifetime
         var host = await RestartAsync("Grace:Http:MaxHubConnectionsPerUser", "2");
         var cookie = await host.SignInAsync("olivia", Password);
 
-        Microsoft.AspNetCore.SignalR.Client.HubConnection Connect() => new Microsoft.AspNetCore.SignalR.Client.HubConnectionBuilder()
-            .WithUrl(new Uri(host.Server.BaseAddress, "hubs/pipeline"), Microsoft.AspNetCore.Http.Connections.HttpTransportType.ServerSentEvents, o =>
+        HubConnection Connect(Microsoft.AspNetCore.Http.Connections.HttpTransportType transport = Microsoft.AspNetCore.Http.Connections.HttpTransportType.ServerSentEvents) =>
+            new HubConnectionBuilder().WithUrl(new Uri(host.Server.BaseAddress, "hubs/pipeline"), transport, o =>
             {
                 o.HttpMessageHandlerFactory = _ => host.Server.CreateHandler();
                 o.Headers["Cookie"] = cookie;
+                o.WebSocketFactory = async (context, cancellationToken) =>
+                {
+                    var client = host.Server.CreateWebSocketClient();
+                    client.ConfigureRequest = request => request.Headers["Cookie"] = cookie;
+                    return await client.ConnectAsync(context.Uri, cancellationToken);
+                };
             }).Build();
 
-        await using var first = Connect();
+        // One over WebSockets (as browsers connect), one over server-sent events: both are counted.
+        await using var first = Connect(Microsoft.AspNetCore.Http.Connections.HttpTransportType.WebSockets);
         await using var second = Connect();
         await first.StartAsync();
         await second.StartAsync();

@@ -136,7 +136,10 @@ public static class ConnectionLimitMiddleware
             ? context.User.FindFirst(Api.ApiKeyAuthenticationHandler.KeyIdClaim)?.Value is { } keyId ? $"key:{keyId}" : context.User.Identity.Name ?? "?"
             : $"anonymous:{context.Connection.RemoteIpAddress}";
         var isNegotiate = context.Request.Path.Value!.EndsWith("/negotiate", StringComparison.Ordinal);
+        // The upgrade header, not only the WebSockets feature: this runs before the hub endpoint sets that feature up.
         var isStream = context.WebSockets.IsWebSocketRequest
+            || context.Request.Headers.Upgrade.ToString().Contains("websocket", StringComparison.OrdinalIgnoreCase)
+            || HttpMethods.IsConnect(context.Request.Method)
             || (HttpMethods.IsGet(context.Request.Method) && context.Request.Headers.Accept.ToString().Contains("text/event-stream", StringComparison.Ordinal));
         if (isNegotiate)
         {
