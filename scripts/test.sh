@@ -46,7 +46,7 @@ STOPS=(stop_postgres)
 stop_all() { for ((i=${#STOPS[@]}-1; i>=0; i--)); do "${STOPS[$i]}" || true; done; }
 trap stop_all EXIT
 PSQL() { as_postgres psql -h "$PG_DIR" -p "$PGPORT" -U postgres -qAt "$@"; }
-PSQL -c "CREATE ROLE grace_test LOGIN CREATEDB PASSWORD 'grace_test';" >/dev/null
+PSQL -c "CREATE ROLE grace_test LOGIN CREATEDB CREATEROLE PASSWORD 'grace_test';" >/dev/null
 # What Grace's database role needs to heal PostgreSQL: CHECKPOINT, and ending other roles' sessions.
 PSQL -c "GRANT pg_checkpoint, pg_signal_backend TO grace_test;" >/dev/null
 export GRACE_TEST_POSTGRES="Host=127.0.0.1;Port=${PGPORT};Username=grace_test;Password=grace_test;Database=postgres"
