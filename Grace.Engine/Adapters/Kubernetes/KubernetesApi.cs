@@ -99,7 +99,25 @@ public sealed class KubernetesApi : IDisposable
             : KubernetesClientConfiguration.BuildConfigFromConfigFile(settings.KubeconfigPath, settings.Context);
         config.HttpClientTimeout = settings.RequestTimeout;
         config.UserAgent = UserAgent;
-        return new k8s.Kubernetes(config);
+        return new k8s.Kubernetes(config, new BareJsonContentType());
+    }
+
+    /// <summary>
+    /// Sends the body's media type bare (<c>application/strategic-merge-patch+json</c>), as kubectl
+    /// does: JSON is UTF-8 by definition, and the client's added <c>charset</c> is the one way its
+    /// requests would differ from kubectl's.
+    /// </summary>
+    private sealed class BareJsonContentType : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.Content?.Headers.ContentType is { MediaType: { } type } contentType && type.EndsWith("json", StringComparison.Ordinal))
+            {
+                contentType.CharSet = null;
+            }
+
+            return base.SendAsync(request, cancellationToken);
+        }
     }
 
     /// <summary>One call to the API server, its failure told as "what: why".</summary>
