@@ -1,4 +1,5 @@
 using Grace.Engine.Adapters.Breakers;
+using Grace.Engine.Adapters.Containers;
 using Grace.Engine.Adapters.Directories;
 using Grace.Engine.Adapters.FeatureFlags;
 using Grace.Engine.Adapters.Grace;
@@ -9,6 +10,7 @@ using Grace.Engine.Adapters.Postgres;
 using Grace.Engine.Adapters.Processes;
 using Grace.Engine.Adapters.Sqlite;
 using Grace.Engine.Adapters.SqlServer;
+using Grace.Engine.Adapters.Ssh;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Grace.Engine.Adapters;
@@ -31,5 +33,7 @@ public static class AdapterServiceCollectionExtensions
         .AddPostgresTargets()
         .AddSqlServerTargets()
         .AddProcessTargets()
+        .AddContainerTargets()
+        .AddSshTargets()
         .AddKubernetesTargets();
 }
