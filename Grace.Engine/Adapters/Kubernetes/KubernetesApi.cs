@@ -89,7 +89,10 @@ public sealed class KubernetesApi : IDisposable
     public IKubernetes ClientOf(ResolvedTarget target)
     {
         var settings = target.Settings<KubernetesTarget>();
-        return _clients.GetOrAdd(target.Key, _ => new Lazy<IKubernetes>(() => Build(settings))).Value;
+        // Keyed by what the client is built from too: a target whose kubeconfig, context or timeout
+        // changed gets a client of its own rather than the old cluster's.
+        var key = $"{target.Key}|{settings.Credentials}|{settings.KubeconfigPath}|{settings.Context}|{settings.Server}|{settings.RequestTimeout.Ticks}";
+        return _clients.GetOrAdd(key, _ => new Lazy<IKubernetes>(() => Build(settings))).Value;
     }
 
     private static k8s.Kubernetes Build(KubernetesTarget settings)
@@ -148,8 +151,8 @@ public sealed class KubernetesApi : IDisposable
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            // The client's own timeout, not Grace cancelling.
-            throw new TimeoutException($"{what}: the API server at {settings.Server} did not answer within {settings.RequestTimeout.TotalSeconds:0.#} s.");
+            // The client's own timeout, not Grace cancelling: worth a retry, and a reason the mission can fail with.
+            throw new KubernetesApiException($"{what}: the API server at {settings.Server} did not answer within {settings.RequestTimeout.TotalSeconds:0.#} s.", null, transient: true);
         }
     }
 

@@ -138,18 +138,37 @@ public sealed class KubernetesEventWatcher(
         var opened = time.GetTimestamp();
         var events = 0;
         var client = api.ClientOf(target);
-        await foreach (var (type, item) in client.CoreV1.WatchListNamespacedEventAsync(ns, allowWatchBookmarks: true, fieldSelector: FieldSelector,
-                           resourceVersion: position.ResourceVersion, onError: ex => failure ??= ex, cancellationToken: cancellationToken))
+        // The client reports an ERROR line (a Status: 410 Gone, say) and keeps reading; the watch is
+        // over by then, so it is ended here rather than left waiting for the server to close it.
+        using var ended = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
         {
-            events++;
-            if (item?.Metadata?.ResourceVersion is { } version)
+            await foreach (var (type, item) in client.CoreV1.WatchListNamespacedEventAsync(ns, allowWatchBookmarks: true, fieldSelector: FieldSelector,
+                               resourceVersion: position.ResourceVersion, onError: OnError, cancellationToken: ended.Token))
             {
-                position.ResourceVersion = version;
-            }
+                events++;
+                if (item?.Metadata?.ResourceVersion is { } version)
+                {
+                    position.ResourceVersion = version;
+                }
 
-            if (type is WatchEventType.Added or WatchEventType.Modified && item is not null)
+                if (type is WatchEventType.Added or WatchEventType.Modified && item is not null)
+                {
+                    await ReportAsync(target, item, cancellationToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (failure is not null && !cancellationToken.IsCancellationRequested)
+        {
+            // Ended by OnError: the failure is handled below.
+        }
+
+        void OnError(Exception ex)
+        {
+            failure ??= ex;
+            if (ex is KubernetesException)
             {
-                await ReportAsync(target, item, cancellationToken);
+                ended.Cancel();
             }
         }
 

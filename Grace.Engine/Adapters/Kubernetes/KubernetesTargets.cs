@@ -222,8 +222,12 @@ public sealed class KubernetesKind(PathResolver paths) : TargetKindAdapter<Kuber
     }
 }
 
-/// <summary>A failed call to the API server: what was asked, what came back, and whether it is worth another try.</summary>
-public sealed class KubernetesApiException(string message, int? status, bool transient) : Exception(message)
+/// <summary>
+/// A failed call to the API server: what was asked, what came back, and whether it is worth another
+/// try. An <see cref="InvalidOperationException"/>, as the other kinds' "unreachable" faults are: once
+/// the retries are spent, the engine fails the mission with this message rather than holding it.
+/// </summary>
+public sealed class KubernetesApiException(string message, int? status, bool transient) : InvalidOperationException(message)
 {
     /// <summary>The HTTP status the API server answered; null when nothing answered.</summary>
     public int? Status { get; } = status;
