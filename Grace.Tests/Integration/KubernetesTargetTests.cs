@@ -333,6 +333,25 @@ public sealed class KubernetesStartupValidationTests : IDisposable
     }
 
     [Fact]
+    public void The_shipped_demo_target_stays_unconfigured_until_its_workload_is_named()
+    {
+        using (var host = new GraceHost(TestCatalog.Settings(_folder)).Start())
+        {
+            var why = host.Get<Grace.Engine.Targets.TargetRegistry>().Unconfigured("demo-k8s");
+            Assert.NotNull(why);
+            Assert.Contains("Workload", why);
+        }
+
+        using var configured = new GraceHost(TestCatalog.Settings(_folder).Concat(new Dictionary<string, string?>
+        {
+            ["Grace:Targets:demo-k8s:Kubeconfig"] = Kubeconfig(),
+            ["Grace:Targets:demo-k8s:Workload"] = "Deployment/orders",
+            ["Grace:Targets:demo-k8s:WatchEvents"] = "false",
+        })).Start();
+        Assert.Null(configured.Get<Grace.Engine.Targets.TargetRegistry>().Unconfigured("demo-k8s"));
+    }
+
+    [Fact]
     public void A_reconnect_delay_out_of_range_stops_the_start_naming_the_key()
     {
         using var host = new GraceHost(TestCatalog.Settings(_folder).Concat(new Dictionary<string, string?>
