@@ -142,7 +142,8 @@ public sealed class ScaleParameters : IValidatableObject
 /// subresource, with the merge patch kubectl sends (<c>{"spec":{"replicas":N}}</c>). The snapshot
 /// keeps the count it saw; the rollback puts it back, unless someone (an autoscaler, a person)
 /// changed the count since Grace set it, in which case it leaves their count and says so. An
-/// approval holds for the count the approvers saw. The new count never exceeds <c>MaxReplicas</c>.
+/// approval holds for the count the approvers saw. The new count never exceeds <c>MaxReplicas</c>,
+/// and a workload a HorizontalPodAutoscaler sizes is refused: the autoscaler would take the count back.
 /// </summary>
 public sealed class ScaleAction(KubernetesApi api) : KubernetesAction<ScaleParameters>(api)
 {
@@ -170,6 +171,7 @@ public sealed class ScaleAction(KubernetesApi api) : KubernetesAction<ScaleParam
         var before = JsonSerializer.Deserialize<ScaleSnapshot>(snapshot.State)!.Replicas;
         var workload = Settings(request).Workload!;
         var wanted = p.Wanted(before, workload);
+        await RefuseUnderAutoscalerAsync(request, workload, cancellationToken);
         await PatchReplicasAsync(request, wanted, cancellationToken);
         return new ActionResult($"Scaled {workload} in {Settings(request).Namespace} from {before} to {wanted} replicas.", JsonSerializer.Serialize(new { before, after = wanted }));
     }
@@ -187,6 +189,25 @@ public sealed class ScaleAction(KubernetesApi api) : KubernetesAction<ScaleParam
 
         await PatchReplicasAsync(request, before, cancellationToken);
         return $"Scaled {Settings(request).Workload} back from {now} to {before} replicas.";
+    }
+
+    /// <summary>
+    /// A workload a HorizontalPodAutoscaler scales is its to size: the autoscaler would set its own
+    /// count back within a minute, and Grace's contract would pass or fail by chance. kubectl scale
+    /// does not look; Grace does, and says which autoscaler to change instead.
+    /// </summary>
+    private async Task RefuseUnderAutoscalerAsync(ActionRequest request, WorkloadRef workload, CancellationToken cancellationToken)
+    {
+        var ns = Settings(request).Namespace;
+        var autoscalers = await Api.CallAsync(request.Target, $"GET horizontalpodautoscalers {ns}",
+            (k, ct) => k.AutoscalingV2.ListNamespacedHorizontalPodAutoscalerAsync(ns, cancellationToken: ct), cancellationToken);
+        var owner = autoscalers.Items.FirstOrDefault(h => h.Spec?.ScaleTargetRef is { } target
+            && string.Equals(target.Kind, workload.Kind.ToString(), StringComparison.Ordinal) && target.Name == workload.Name);
+        if (owner is not null)
+        {
+            throw new ActionRefusedException(
+                $"{workload} is scaled by the HorizontalPodAutoscaler {owner.Metadata.Name} ({owner.Spec.MinReplicas ?? 1} to {owner.Spec.MaxReplicas} replicas), which would undo Grace's count; change its minReplicas or maxReplicas instead.");
+        }
     }
 
     private async Task PatchReplicasAsync(ActionRequest request, int replicas, CancellationToken cancellationToken)

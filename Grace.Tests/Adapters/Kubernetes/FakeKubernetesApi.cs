@@ -54,6 +54,9 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
 
     public Dictionary<string, FakeNode> Nodes { get; } = [];
 
+    /// <summary>HorizontalPodAutoscalers by name: (the kind and name they scale, min, max).</summary>
+    public Dictionary<string, (string Kind, string Name, int Min, int Max)> Autoscalers { get; } = [];
+
     /// <summary>Pods by name; the controller keeps them in step with their workloads.</summary>
     public Dictionary<string, JsonObject> Pods { get; } = [];
 
@@ -506,6 +509,20 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
                 "DELETE" => DeletePod(r, pod),
                 _ => Refuse(r, "no such operation on a pod"),
             };
+        }
+
+        if (r.Path == $"/apis/autoscaling/v2{ns}/horizontalpodautoscalers" && r.Method == "GET")
+        {
+            var items = new JsonArray([.. Autoscalers.Select(a => new JsonObject
+            {
+                ["metadata"] = new JsonObject { ["name"] = a.Key, ["namespace"] = Namespace },
+                ["spec"] = new JsonObject
+                {
+                    ["scaleTargetRef"] = new JsonObject { ["apiVersion"] = "apps/v1", ["kind"] = a.Value.Kind, ["name"] = a.Value.Name },
+                    ["minReplicas"] = a.Value.Min, ["maxReplicas"] = a.Value.Max,
+                },
+            })]);
+            return (200, new JsonObject { ["kind"] = "HorizontalPodAutoscalerList", ["apiVersion"] = "autoscaling/v2", ["metadata"] = new JsonObject { ["resourceVersion"] = Version() }, ["items"] = items });
         }
 
         if (r.Path == $"/api/v1{ns}/events" && r.Method == "GET")

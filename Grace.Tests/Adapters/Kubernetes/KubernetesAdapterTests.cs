@@ -240,6 +240,27 @@ public sealed class KubernetesAdapterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Scale_is_refused_for_a_workload_a_HorizontalPodAutoscaler_sizes()
+    {
+        var orders = _cluster.AddDeployment("orders", 3, "orders:1");
+        _cluster.AddStatefulSet("ledger", 1, "ledger:1");
+        _cluster.Autoscalers["ledger-hpa"] = ("StatefulSet", "ledger", 1, 4); // another workload's: no matter
+        _cluster.Autoscalers["orders-hpa"] = ("Deployment", "orders", 2, 10);
+        var scale = new ScaleAction(_api);
+        var request = Request(Target(), new() { ["Add"] = "2" });
+        var refused = await Assert.ThrowsAsync<ActionRefusedException>(async () => await scale.ExecuteAsync(request, await scale.SnapshotAsync(request, default), default));
+        Assert.Equal("Deployment/orders is scaled by the HorizontalPodAutoscaler orders-hpa (2 to 10 replicas), which would undo Grace's count; change its minReplicas or maxReplicas instead.", refused.Message);
+        Assert.Equal(3, orders.Replicas);
+        Assert.Empty(_cluster.Changes);
+
+        var ledger = Request(Target("StatefulSet/ledger"), new() { ["Replicas"] = "2" });
+        await Assert.ThrowsAsync<ActionRefusedException>(async () => await scale.ExecuteAsync(ledger, await scale.SnapshotAsync(ledger, default), default));
+        _cluster.Autoscalers.Remove("ledger-hpa");
+        await scale.ExecuteAsync(ledger, await scale.SnapshotAsync(ledger, default), default);
+        Assert.Equal(2, _cluster.StatefulSets["ledger"].Replicas);
+    }
+
+    [Fact]
     public async Task Scale_of_a_statefulset_uses_its_scale_subresource_and_never_passes_MaxReplicas()
     {
         var ledger = _cluster.AddStatefulSet("ledger", 2, "ledger:1");
