@@ -323,6 +323,75 @@ public sealed class KubernetesAdapterTests : IAsyncLifetime
             await DriftAsync(new CordonNodeAction(_api), new() { ["Node"] = "node-1" }, () => _cluster.Nodes["node-1"].Unschedulable = true));
     }
 
+    // ---- undo, restart and cordon: their refusals and their StatefulSet and default-node paths ----
+
+    [Fact]
+    public async Task Undo_of_a_statefulset_sends_its_previous_revision_and_the_rollback_sends_the_template_back()
+    {
+        var ledger = _cluster.AddStatefulSet("ledger", 2, "ledger:1", "orders:broken");
+        var undo = new RolloutUndoAction(_api);
+        var request = Request(Target("StatefulSet/ledger"));
+        var snapshot = await undo.SnapshotAsync(request, default);
+        Assert.Equal("at revision 2, previous 1", snapshot.ApprovedAgainst);
+        Assert.Contains("back from revision 2 (orders:broken) to revision 1 (ledger:1)", (await undo.ExecuteAsync(request, snapshot, default)).Message);
+        Assert.Equal(("ledger:1", 2), (ledger.Image, ledger.Ready));
+        Assert.Contains("orders:broken", await undo.RollbackAsync(request, snapshot, default));
+        Assert.Equal("orders:broken", ledger.Image);
+        Assert.All(_cluster.Changes, c => Assert.Equal(("PATCH", "/apis/apps/v1/namespaces/shop/statefulsets/ledger", "application/strategic-merge-patch+json"), (c.Method, c.Path, c.ContentType)));
+        Assert.Equal(2, _cluster.Changes.Count);
+    }
+
+    [Fact]
+    public async Task Undo_without_an_earlier_revision_and_restart_or_undo_of_a_paused_deployment_are_refused()
+    {
+        _cluster.AddDeployment("orders", 2, "orders:1");
+        var undo = new RolloutUndoAction(_api);
+        var request = Request(Target());
+        var only = await Assert.ThrowsAsync<ActionRefusedException>(async () => await undo.ExecuteAsync(request, await undo.SnapshotAsync(request, default), default));
+        Assert.Contains("has no earlier revision to go back to", only.Message);
+
+        _cluster.AddDeployment("paused", 2, "paused:1", "paused:2").Paused = true;
+        var paused = Request(Target("Deployment/paused"));
+        var restart = new RolloutRestartAction(_api, TimeProvider.System);
+        Assert.Contains("is paused", (await Assert.ThrowsAsync<ActionRefusedException>(async () => await restart.ExecuteAsync(paused, await restart.SnapshotAsync(paused, default), default))).Message);
+        Assert.Contains("is paused", (await Assert.ThrowsAsync<ActionRefusedException>(async () => await undo.ExecuteAsync(paused, await undo.SnapshotAsync(paused, default), default))).Message);
+        Assert.Empty(_cluster.Changes);
+    }
+
+    [Fact]
+    public async Task Cordon_without_a_node_picks_the_one_node_of_the_failing_pods_and_refuses_when_they_are_spread_or_too_few_nodes_remain()
+    {
+        _cluster.AddNode("node-a");
+        _cluster.AddNode("node-b");
+        _cluster.AddDeployment("orders", 3, "orders:1");
+        var pods = _cluster.Pods.Keys.Order(StringComparer.Ordinal).ToList();
+        _cluster.Update(() => { _cluster.PoisonedPods.Add(pods[0]); _cluster.PoisonedPods.Add(pods[1]); });
+        var cordon = new CordonNodeAction(_api);
+        var request = Request(Target());
+
+        // Both failing pods on node-a: that node is cordoned.
+        var snapshot = await cordon.SnapshotAsync(request, default);
+        Assert.Equal("node-a schedulable", snapshot.ApprovedAgainst);
+        Assert.Contains("Cordoned node node-a", (await cordon.ExecuteAsync(request, snapshot, default)).Message);
+        Assert.True(_cluster.Nodes["node-a"].Unschedulable);
+        await cordon.RollbackAsync(request, snapshot, default);
+        Assert.False(_cluster.Nodes["node-a"].Unschedulable);
+
+        // One failing pod on each node: not one node's fault.
+        _cluster.Pods[pods[1]]["spec"]!["nodeName"] = "node-b";
+        var spread = await Assert.ThrowsAsync<ActionRefusedException>(() => cordon.SnapshotAsync(request, default));
+        Assert.Contains("are on 2 nodes (", spread.Message);
+        Assert.Contains("): not one node's fault, so none is cordoned", spread.Message);
+
+        // The only other node is not ready: cordoning node-a would leave none.
+        _cluster.Nodes["node-b"].Ready = false;
+        var named = Request(Target(), new() { ["Node"] = "node-a" });
+        var few = await Assert.ThrowsAsync<ActionRefusedException>(async () => await cordon.ExecuteAsync(named, await cordon.SnapshotAsync(named, default), default));
+        Assert.Contains("would leave 0 other ready, schedulable node(s), fewer than MinSchedulableNodes (1)", few.Message);
+        Assert.False(_cluster.Nodes["node-a"].Unschedulable);
+        Assert.Equal(2, _cluster.Changes.Count); // the cordon and its rollback, nothing since
+    }
+
     // ---- the event watcher ----
 
     private sealed class RecordingSink : ISignalSink
