@@ -11,7 +11,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 as_postgres() { if [ -z "$SUDO" ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi; }
 
 need_apt=()
-command -v pg_ctlcluster >/dev/null 2>&1 || need_apt+=(postgresql)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/prometheus-alertmanager ] || need_apt+=(prometheus-alertmanager)
 [ -x /usr/sbin/dockerd ] || need_apt+=(docker.io)
@@ -26,27 +26,35 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-# PostgreSQL: start the local cluster and make sure the test role exists.
+# PostgreSQL: a cluster of this run's own, in a temporary folder, on a free loopback port, stopped at
+# the end (the machine's own cluster, if any, is left alone). fsync is off: the tests need a real
+# server, not durability across a power cut.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 PGVER="$(ls /usr/lib/postgresql | sort -V | tail -1)"
-if ! pg_lsclusters -h 2>/dev/null | grep -q online; then
-  if ! pg_lsclusters -h 2>/dev/null | grep -q .; then $SUDO pg_createcluster "$PGVER" main >/dev/null; fi
-  $SUDO pg_ctlcluster "$PGVER" main start || $SUDO service postgresql start
-fi
-for _ in $(seq 1 30); do
-  if as_postgres psql -qAtc "select 1" >/dev/null 2>&1; then break; fi
-  sleep 1
-done
-as_postgres psql -qAtc "DO \$\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='grace_test') THEN CREATE ROLE grace_test LOGIN CREATEDB PASSWORD 'grace_test'; END IF; END\$\$;" >/dev/null
+PGBIN="/usr/lib/postgresql/$PGVER/bin"
+PG_DIR="$(mktemp -d /tmp/grace-postgres.XXXXXX)"
+chmod 755 "$PG_DIR"; $SUDO chown postgres:postgres "$PG_DIR"
+PGPORT="$(free_port)"
+as_postgres "$PGBIN/initdb" -D "$PG_DIR/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --no-sync >"$PG_DIR/initdb.log" 2>&1 \
+  || { echo "initdb failed:"; cat "$PG_DIR/initdb.log"; exit 1; }
+as_postgres "$PGBIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 \
+  -o "-p $PGPORT -c listen_addresses=127.0.0.1 -k $PG_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" start >/dev/null \
+  || { echo "PostgreSQL did not start:"; cat "$PG_DIR/postgres.log"; exit 1; }
+stop_postgres() { as_postgres "$PGBIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$PG_DIR"; }
+# Everything this script starts is stopped when it ends, in reverse order.
+STOPS=(stop_postgres)
+stop_all() { for ((i=${#STOPS[@]}-1; i>=0; i--)); do "${STOPS[$i]}" || true; done; }
+trap stop_all EXIT
+PSQL() { as_postgres psql -h "$PG_DIR" -p "$PGPORT" -U postgres -qAt "$@"; }
+PSQL -c "CREATE ROLE grace_test LOGIN CREATEDB PASSWORD 'grace_test';" >/dev/null
 # What Grace's database role needs to heal PostgreSQL: CHECKPOINT, and ending other roles' sessions.
-as_postgres psql -qAtc "GRANT pg_checkpoint, pg_signal_backend TO grace_test;" >/dev/null
-PGPORT="$(as_postgres psql -qAtc "show port")"
+PSQL -c "GRANT pg_checkpoint, pg_signal_backend TO grace_test;" >/dev/null
 export GRACE_TEST_POSTGRES="Host=127.0.0.1;Port=${PGPORT};Username=grace_test;Password=grace_test;Database=postgres"
 export GRACE_TEST_CHROMIUM="/usr/bin/chromium"
 
 # Alertmanager: one per run, on a loopback port, with its own configuration and storage, sending
 # its webhooks to the Grace a test serves on GRACE_TEST_ALERTMANAGER_RECEIVER_PORT with the API
 # key GRACE_TEST_ALERTMANAGER_KEY (the test stores that key's hash). Stopped when this script ends.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 AM_DIR="$(mktemp -d /tmp/grace-alertmanager.XXXXXX)"
 AM_PORT="$(free_port)"
 export GRACE_TEST_ALERTMANAGER_RECEIVER_PORT="$(free_port)"
@@ -71,10 +79,7 @@ YAML
   --web.listen-address="127.0.0.1:${AM_PORT}" --cluster.listen-address="" >"$AM_DIR/alertmanager.log" 2>&1 &
 AM_PID=$!
 stop_alertmanager() { kill "$AM_PID" 2>/dev/null || true; wait "$AM_PID" 2>/dev/null || true; rm -rf "$AM_DIR"; }
-# Everything this script starts is stopped when it ends, in reverse order.
-STOPS=(stop_alertmanager)
-stop_all() { for ((i=${#STOPS[@]}-1; i>=0; i--)); do "${STOPS[$i]}" || true; done; }
-trap stop_all EXIT
+STOPS+=(stop_alertmanager)
 for _ in $(seq 1 30); do
   if curl -fs "http://127.0.0.1:${AM_PORT}/-/ready" >/dev/null 2>&1; then break; fi
   sleep 0.5
@@ -198,7 +203,10 @@ dotnet build Grace.Console.sln -c Release --no-restore -nologo -clp:ErrorsOnly
 RESULTS="$ROOT/TestResults"
 rm -rf "$RESULTS"
 set +e
-dotnet test Grace.Console.sln -c Release --no-build --logger "trx;LogFileName=grace.trx" --results-directory "$RESULTS" "$@"
+# Under tini as a subreaper: a test that stops a container engine of its own leaves that engine's
+# container monitors (conmon) orphaned, and where PID 1 does not reap orphans (as on this machine)
+# their zombies make every later stop or kill of those containers wait out Podman's 20 s.
+/usr/bin/tini -s -- dotnet test Grace.Console.sln -c Release --no-build --logger "trx;LogFileName=grace.trx" --results-directory "$RESULTS" "$@"
 status=$?
 set -e
 
