@@ -4,6 +4,7 @@ using Grace.Engine.Adapters.Directories;
 using Grace.Engine.Adapters.FeatureFlags;
 using Grace.Engine.Adapters.Grace;
 using Grace.Engine.Adapters.Http;
+using Grace.Engine.Adapters.Kubernetes;
 using Grace.Engine.Adapters.Logging;
 using Grace.Engine.Adapters.Postgres;
 using Grace.Engine.Adapters.Processes;
@@ -33,5 +34,6 @@ public static class AdapterServiceCollectionExtensions
         .AddSqlServerTargets()
         .AddProcessTargets()
         .AddContainerTargets()
-        .AddSshTargets();
+        .AddSshTargets()
+        .AddKubernetesTargets();
 }

@@ -334,3 +334,131 @@ public sealed class PostgresVacuumContract : AdapterContractTests
         await base.DisposeAsync();
     }
 }
+
+/// <summary>
+/// The Kubernetes actions against a loopback API server that answers as Kubernetes does and
+/// refuses any change not shaped as kubectl sends it; its bearer token must never show.
+/// </summary>
+public abstract class KubernetesContract : AdapterContractTests
+{
+    protected Kubernetes.FakeKubernetesApi Cluster { get; private set; } = null!;
+
+    protected Grace.Engine.Adapters.Kubernetes.KubernetesApi Api { get; } = new();
+
+    protected override string Secret => Cluster.Token;
+
+    public override async Task InitializeAsync() => Cluster = await Kubernetes.FakeKubernetesApi.StartAsync();
+
+    protected ResolvedTarget Target(string workload) =>
+        Kubernetes.FakeKubernetesApi.Target(Folder, Cluster.WriteKubeconfig(Folder), "orders", new() { ["Workload"] = workload });
+
+    // Nothing listens on the port: the connection is refused, as for an API server that is down.
+    protected override ResolvedTarget Unreachable() =>
+        Kubernetes.FakeKubernetesApi.Target(Folder, Cluster.WriteKubeconfig(Folder, "unreachable", TestCatalog.FreeLoopbackPort()), "orders", new() { ["Workload"] = "Deployment/orders", ["RequestTimeoutSeconds"] = "2" });
+
+    public override async Task DisposeAsync()
+    {
+        Assert.True(Cluster.Violations.Count == 0, "Requests not shaped as kubectl sends them:\n" + string.Join("\n", Cluster.Violations));
+        Api.Dispose();
+        await Cluster.DisposeAsync();
+        await base.DisposeAsync();
+    }
+}
+
+/// <summary><c>kubernetes.rollout-restart</c> on a Deployment whose pods are stuck crash-looping until they are replaced.</summary>
+public sealed class KubernetesRolloutRestartContract : KubernetesContract
+{
+    protected override IRemediationExecutor Action => new Grace.Engine.Adapters.Kubernetes.RolloutRestartAction(Api, TimeProvider.System);
+    protected override IProbe Probe => new Grace.Engine.Adapters.Kubernetes.ReadyReplicasProbe(Api);
+
+    protected override Task<ResolvedTarget> BreakAsync()
+    {
+        Cluster.AddDeployment("orders", 3, "orders:1").Stuck = true;
+        Cluster.Update(() => { });
+        return Task.FromResult(Target("Deployment/orders"));
+    }
+
+    protected override bool Healed(double reading) => reading == 3;
+}
+
+/// <summary><c>kubernetes.scale</c> from one replica to three, and back.</summary>
+public sealed class KubernetesScaleContract : KubernetesContract
+{
+    protected override IRemediationExecutor Action => new Grace.Engine.Adapters.Kubernetes.ScaleAction(Api);
+    protected override IProbe Probe => new Grace.Engine.Adapters.Kubernetes.AvailableReplicasProbe(Api);
+    protected override IReadOnlyDictionary<string, string> Parameters => new Dictionary<string, string> { ["Replicas"] = "3" };
+
+    protected override Task<ResolvedTarget> BreakAsync()
+    {
+        Cluster.AddDeployment("orders", 1, "orders:1");
+        return Task.FromResult(Target("Deployment/orders"));
+    }
+
+    protected override bool Healed(double reading) => reading >= 3;
+}
+
+/// <summary><c>kubernetes.rollout-undo</c> of a Deployment whose newest revision's image crashes.</summary>
+public sealed class KubernetesRolloutUndoContract : KubernetesContract
+{
+    protected override IRemediationExecutor Action => new Grace.Engine.Adapters.Kubernetes.RolloutUndoAction(Api);
+    protected override IProbe Probe => new Grace.Engine.Adapters.Kubernetes.ReadyReplicasProbe(Api);
+
+    protected override Task<ResolvedTarget> BreakAsync()
+    {
+        Cluster.AddDeployment("orders", 3, "orders:1", "orders:broken");
+        return Task.FromResult(Target("Deployment/orders"));
+    }
+
+    protected override bool Healed(double reading) => reading == 3;
+}
+
+/// <summary><c>kubernetes.delete-crashlooping-pods</c> on a Deployment with one poisoned pod, which its controller replaces.</summary>
+public sealed class KubernetesDeleteCrashLoopingContract : KubernetesContract
+{
+    protected override IRemediationExecutor Action => new Grace.Engine.Adapters.Kubernetes.DeleteCrashLoopingPodsAction(Api);
+    protected override IProbe Probe => new Grace.Engine.Adapters.Kubernetes.PodsNotRunningProbe(Api);
+
+    protected override Task<ResolvedTarget> BreakAsync()
+    {
+        Cluster.AddDeployment("orders", 3, "orders:1");
+        Cluster.Update(() => Cluster.PoisonedPods.Add(Cluster.Pods.Keys.Order(StringComparer.Ordinal).First()));
+        return Task.FromResult(Target("Deployment/orders"));
+    }
+
+    protected override bool Healed(double reading) => reading == 0;
+}
+
+/// <summary><c>kubernetes.cordon-node</c> of a node, with another left to schedule on; the rollback uncordons it.</summary>
+public sealed class KubernetesCordonContract : KubernetesContract
+{
+    protected override IRemediationExecutor Action => new Grace.Engine.Adapters.Kubernetes.CordonNodeAction(Api);
+    protected override IProbe Probe => new Grace.Engine.Adapters.Kubernetes.NodeSchedulableProbe(Api);
+    protected override IReadOnlyDictionary<string, string> Parameters => new Dictionary<string, string> { ["Node"] = "node-1" };
+    protected override IReadOnlyDictionary<string, string> ProbeParameters => Parameters;
+
+    protected override Task<ResolvedTarget> BreakAsync()
+    {
+        Cluster.AddNode("node-1");
+        Cluster.AddNode("node-2");
+        return Task.FromResult(Target("Deployment/orders"));
+    }
+
+    protected override bool Healed(double reading) => reading == 0;
+}
+
+/// <summary><c>kubernetes.uncordon-node</c> of a cordoned node; the rollback cordons it again.</summary>
+public sealed class KubernetesUncordonContract : KubernetesContract
+{
+    protected override IRemediationExecutor Action => new Grace.Engine.Adapters.Kubernetes.UncordonNodeAction(Api);
+    protected override IProbe Probe => new Grace.Engine.Adapters.Kubernetes.NodeSchedulableProbe(Api);
+    protected override IReadOnlyDictionary<string, string> Parameters => new Dictionary<string, string> { ["Node"] = "node-1" };
+    protected override IReadOnlyDictionary<string, string> ProbeParameters => Parameters;
+
+    protected override Task<ResolvedTarget> BreakAsync()
+    {
+        Cluster.AddNode("node-1", unschedulable: true);
+        return Task.FromResult(Target("Deployment/orders"));
+    }
+
+    protected override bool Healed(double reading) => reading == 1;
+}
