@@ -1,3 +1,4 @@
+using Grace.Engine.Adapters.Aws;
 using Grace.Engine.Adapters.Breakers;
 using Grace.Engine.Adapters.Directories;
 using Grace.Engine.Adapters.FeatureFlags;
@@ -8,6 +9,7 @@ using Grace.Engine.Adapters.Postgres;
 using Grace.Engine.Adapters.Processes;
 using Grace.Engine.Adapters.Sqlite;
 using Grace.Engine.Adapters.SqlServer;
+using Grace.Engine.Adapters.Unleash;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Grace.Engine.Adapters;
@@ -29,5 +31,7 @@ public static class AdapterServiceCollectionExtensions
         .AddHttpTargets()
         .AddPostgresTargets()
         .AddSqlServerTargets()
-        .AddProcessTargets();
+        .AddProcessTargets()
+        .AddAwsTargets()
+        .AddUnleashTargets();
 }
