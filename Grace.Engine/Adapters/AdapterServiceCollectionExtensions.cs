@@ -1,5 +1,6 @@
 using Grace.Engine.Adapters.Aws;
 using Grace.Engine.Adapters.Breakers;
+using Grace.Engine.Adapters.Containers;
 using Grace.Engine.Adapters.Directories;
 using Grace.Engine.Adapters.FeatureFlags;
 using Grace.Engine.Adapters.Grace;
@@ -9,6 +10,7 @@ using Grace.Engine.Adapters.Postgres;
 using Grace.Engine.Adapters.Processes;
 using Grace.Engine.Adapters.Sqlite;
 using Grace.Engine.Adapters.SqlServer;
+using Grace.Engine.Adapters.Ssh;
 using Grace.Engine.Adapters.Unleash;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -32,6 +34,8 @@ public static class AdapterServiceCollectionExtensions
         .AddPostgresTargets()
         .AddSqlServerTargets()
         .AddProcessTargets()
+        .AddContainerTargets()
+        .AddSshTargets()
         .AddAwsTargets()
         .AddUnleashTargets();
 }

@@ -62,7 +62,8 @@ public sealed class TargetGrain(
     IOptionsMonitor<CatalogOptions> catalog,
     ILogger<TargetGrain> logger) : Grain, ITargetGrain
 {
-    private readonly HashSet<Guid> _waiting = [];
+    // In the order they were first told to wait: the target goes to the longest-waiting mission.
+    private readonly List<Guid> _waiting = [];
     private IGrainTimer? _healthTimer;
     private HealthChecker.State _health = new(0);
 
@@ -85,12 +86,16 @@ public sealed class TargetGrain(
     public Task MissionEndedAsync(Guid missionId)
     {
         _waiting.Remove(missionId);
-        foreach (var waiting in _waiting)
+        // One mission's end frees one place: waking every waiter would let them race for it and the
+        // order would be luck. The woken one either takes the target or ends (a cooldown, a block),
+        // and its end wakes the next; a wake lost with an instance is made up by the mission's own timer.
+        if (_waiting.Count > 0)
         {
-            GrainFactory.GetGrain<IMissionGrain>(waiting).WakeAsync(WakeReason.TargetFree).Ignore();
+            var next = _waiting[0];
+            _waiting.RemoveAt(0);
+            GrainFactory.GetGrain<IMissionGrain>(next).WakeAsync(WakeReason.TargetFree).Ignore();
         }
 
-        _waiting.Clear();
         return Task.CompletedTask;
     }
 
@@ -124,7 +129,7 @@ public sealed class TargetGrain(
     private async Task<StepOutcome> Remember(Guid missionId, Task<StepOutcome> step)
     {
         var outcome = await step;
-        if (outcome.Next == StepNext.WaitForTarget)
+        if (outcome.Next == StepNext.WaitForTarget && !_waiting.Contains(missionId))
         {
             _waiting.Add(missionId);
         }
