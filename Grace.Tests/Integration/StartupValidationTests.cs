@@ -80,6 +80,8 @@ public sealed class StartupValidationTests : IDisposable
         { "Grace:Targets:cloud-web:Endpoint", "localhost:4566", "Grace:Targets:cloud-web:Endpoint 'localhost:4566' is not an absolute http or https URL" },
         { "Grace:Targets:cloud-web:Profile", "grace-no-such-profile", "Grace:Targets:cloud-web:Profile 'grace-no-such-profile' is in neither the shared credentials file nor the shared config file" },
         { "Grace:Playbooks:cloud-scale-out:Parameters:DesiredCapacity", "lots", "Grace:Playbooks:cloud-scale-out:Parameters:DesiredCapacity 'lots' is not a valid whole number" },
+        { "Grace:Targets:cloud-web:SecretAccessKey", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "Grace:Targets:cloud-web:SecretAccessKey is set, and Grace never reads AWS credentials from its configuration" },
+        { "Grace:Targets:cloud-fleet:AccessKeyId", "AKIAIOSFODNN7EXAMPLE", "Grace:Targets:cloud-fleet:AccessKeyId is set, and Grace never reads AWS credentials from its configuration" },
         { "Grace:Targets:cloud-flags:AdminToken", null, "Grace:Targets:cloud-flags:AdminToken is required for an Unleash target" },
         { "Grace:Targets:cloud-flags:AdminTokenVariable", "GRACE_NO_SUCH_VARIABLE", "Grace:Targets:cloud-flags:AdminTokenVariable: give AdminToken or AdminTokenVariable, not both" },
         { "Grace:Targets:cloud-flags:ClientToken", null, "Grace:Playbooks:cloud-kill-switch:Contract:Probe: probe 'unleash.flag-enabled' reads the flag as SDKs are served it, with a client token: set Grace:Targets:cloud-flags:ClientToken" },
@@ -98,7 +100,7 @@ public sealed class StartupValidationTests : IDisposable
         var ex = Assert.ThrowsAny<Exception>(() => host.Start());
         var messages = string.Join(" | ", Flatten(ex).Select(e => e.Message));
         Assert.Contains(expected, messages, StringComparison.Ordinal);
-        foreach (var token in new[] { Cloud["Grace:Targets:cloud-flags:AdminToken"]!, Cloud["Grace:Targets:cloud-flags:ClientToken"]! })
+        foreach (var token in new[] { Cloud["Grace:Targets:cloud-flags:AdminToken"]!, Cloud["Grace:Targets:cloud-flags:ClientToken"]!, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "AKIAIOSFODNN7EXAMPLE" })
         {
             Assert.DoesNotContain(token, messages, StringComparison.Ordinal);
         }

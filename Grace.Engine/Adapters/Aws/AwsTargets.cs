@@ -36,6 +36,14 @@ public abstract class AwsOptions
 
     /// <summary>A profile of the shared credentials or config file; without it, the standard chain decides.</summary>
     public string? Profile { get; set; }
+
+    // Bound only to be refused: keys written into Grace's configuration would sit in plain text in a
+    // file that is copied, diffed and shown around; the standard chain keeps them where AWS tools do.
+    public string? AccessKeyId { get; set; }
+
+    public string? SecretAccessKey { get; set; }
+
+    public string? SessionToken { get; set; }
 }
 
 /// <summary>
@@ -52,6 +60,16 @@ public abstract partial class AwsKind<TOptions> : TargetKindAdapter<TOptions> wh
     protected static (AwsConnection? Connection, List<string> Faults) Connection(TOptions options)
     {
         var faults = new List<string>();
+        foreach (var (name, value) in new[] { ("AccessKeyId", options.AccessKeyId), ("SecretAccessKey", options.SecretAccessKey), ("SessionToken", options.SessionToken) })
+        {
+            if (!string.IsNullOrEmpty(value))
+            {
+                // The value is never repeated: it is a secret that should not have been written here.
+                faults.Add($"{name} is set, and Grace never reads AWS credentials from its configuration: remove it and give them through the standard chain "
+                    + "(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in Grace's environment, a Profile of the shared credentials file, SSO, or a container or instance role).");
+            }
+        }
+
         Uri? endpoint = null;
         if (options.Endpoint is { Length: > 0 } text
             && (!Uri.TryCreate(text, UriKind.Absolute, out endpoint) || endpoint.Scheme is not ("http" or "https")))

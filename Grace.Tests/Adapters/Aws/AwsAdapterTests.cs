@@ -74,6 +74,22 @@ public sealed class AwsAdapterTests : IDisposable
     }
 
     [Fact]
+    public async Task An_instance_stopped_by_someone_else_since_the_approval_voids_it_in_the_instances_terms()
+    {
+        var id = await Moto.RunInstanceAsync();
+        var action = new Ec2RebootAction(_clients);
+        var request = Request(Moto.Instance("web-1", id));
+        var approved = await action.SnapshotAsync(request, default);
+        Assert.Equal($"instance {id} running", approved.ApprovedAgainst);
+        Assert.Equal(approved.DriftKey, (await action.SnapshotAsync(request, default)).DriftKey);
+
+        await Moto.StopInstanceAsync(id);
+        var now = await action.SnapshotAsync(request, default);
+        Assert.NotEqual(approved.DriftKey, now.DriftKey);
+        Assert.Equal($"instance {id} is stopped now; the approvers saw it running", action.DescribeDrift(approved, now));
+    }
+
+    [Fact]
     public async Task An_in_service_probe_counts_the_groups_serving_instances()
     {
         var group = await Moto.CreateGroupAsync(min: 0, max: 4, desired: 3);

@@ -99,6 +99,52 @@ public sealed class UnleashAdapterTests
         }
     }
 
+    [Theory]
+    [InlineData(503, true)]
+    [InlineData(500, true)]
+    [InlineData(429, true)]
+    [InlineData(401, false)]
+    [InlineData(403, false)]
+    [InlineData(404, false)]
+    [InlineData(400, false)]
+    public async Task A_busy_or_failing_server_is_worth_a_retry_and_a_refusal_is_not(int status, bool transient)
+    {
+        // A loopback stand-in answering one status, as an Unleash behind a proxy might: the real
+        // server cannot be made to answer 503 or 429 on demand.
+        using var stub = new HttpListener();
+        var port = TestCatalog.FreeLoopbackPort();
+        stub.Prefixes.Add($"http://127.0.0.1:{port}/");
+        stub.Start();
+        var answering = Task.Run(async () =>
+        {
+            var context = await stub.GetContextAsync();
+            context.Response.StatusCode = status;
+            context.Response.ContentType = "application/json";
+            var body = System.Text.Encoding.UTF8.GetBytes("{\"message\":\"the stand-in says no\"}");
+            await context.Response.OutputStream.WriteAsync(body);
+            context.Response.Close();
+        });
+
+        var target = UnleashServer.Target("flags", "*:production.client", new Uri($"http://127.0.0.1:{port}/"), adminToken: "*:*.stand-in-admin");
+        var failure = await Assert.ThrowsAsync<UnleashCallException>(() => new SetUnleashFlagAction(_api).SnapshotAsync(Request(target, "checkout", false), default));
+        await answering;
+        Assert.Equal(transient, failure.Transient);
+        Assert.Equal(transient, new UnleashKind().IsTransient(failure));
+        Assert.Contains(status.ToString(System.Globalization.CultureInfo.InvariantCulture), failure.Message, StringComparison.Ordinal);
+        Assert.Contains("the stand-in says no.", failure.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("stand-in-admin", failure.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_server_that_refuses_connections_is_said_to_be_unreachable_and_worth_a_retry()
+    {
+        var port = TestCatalog.FreeLoopbackPort();
+        var target = UnleashServer.Target("flags", "*:production.client", new Uri($"http://127.0.0.1:{port}/"));
+        var failure = await Assert.ThrowsAsync<UnleashCallException>(() => new SetUnleashFlagAction(_api).SnapshotAsync(Request(target, "checkout", false), default));
+        Assert.StartsWith($"Unleash at http://127.0.0.1:{port} could not be reached while reading flag 'checkout':", failure.Message, StringComparison.Ordinal);
+        Assert.True(new UnleashKind().IsTransient(failure));
+    }
+
     [Fact]
     public void Flag_names_unleash_would_not_take_are_refused_naming_the_parameter()
     {

@@ -76,4 +76,42 @@ public sealed class UnleashMissionTests : SqliteDatabaseTest
             Assert.DoesNotContain(snapshots, s => s.State.Contains(secret, StringComparison.Ordinal) || s.Summary.Contains(secret, StringComparison.Ordinal));
         }
     }
+
+    [Fact]
+    public async Task A_mission_on_an_unleash_that_cannot_be_reached_fails_saying_so_and_never_hangs()
+    {
+        var port = TestCatalog.FreeLoopbackPort();
+        await using var host = new GraceHost(TestCatalog.Settings(Folder).Concat(Database.Settings()).Concat(new Dictionary<string, string?>
+        {
+            ["Grace:Targets:far-flags:Kind"] = "Unleash",
+            ["Grace:Targets:far-flags:Url"] = $"http://127.0.0.1:{port}/",
+            ["Grace:Targets:far-flags:AdminToken"] = "*:*.token-of-a-server-that-is-away",
+            ["Grace:Targets:far-flags:ClientToken"] = "*:production.client-token-of-a-server-that-is-away",
+            ["Grace:Targets:far-flags:Environment"] = "production",
+            ["Grace:Patterns:far-checkout-failing:MessageRegex"] = "far checkout crashed",
+            ["Grace:Patterns:far-checkout-failing:Playbooks:0"] = "kill-far-checkout",
+            ["Grace:Patterns:far-checkout-failing:Escalation:Enabled"] = "false",
+            ["Grace:Playbooks:kill-far-checkout:Action"] = "unleash.set-flag",
+            ["Grace:Playbooks:kill-far-checkout:Target"] = "far-flags",
+            ["Grace:Playbooks:kill-far-checkout:Tier"] = "0",
+            ["Grace:Playbooks:kill-far-checkout:Parameters:Flag"] = "far-checkout",
+            ["Grace:Playbooks:kill-far-checkout:Parameters:Enabled"] = "false",
+            ["Grace:Playbooks:kill-far-checkout:Contract:Probe"] = "unleash.flag-enabled",
+            ["Grace:Playbooks:kill-far-checkout:Contract:Parameters:Flag"] = "far-checkout",
+            ["Grace:Playbooks:kill-far-checkout:Contract:Comparator"] = "Equal",
+            ["Grace:Playbooks:kill-far-checkout:Contract:Threshold"] = "0",
+        })).Start();
+
+        using (var client = host.IngestClient())
+        {
+            var response = await client.PostAsJsonAsync("/api/signals", new { source = "checkout-web", message = "far checkout crashed", severity = "Error" });
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+
+        var mission = await host.WaitForMissionAsync(m => m.PlaybookKey == "kill-far-checkout" && m.CompletedAt != null, "finished", 60);
+        Assert.Equal(MissionState.Failed, mission.State);
+        Assert.Contains($"Unleash at http://127.0.0.1:{port} could not be reached while reading flag 'far-checkout'", mission.StatusReason, StringComparison.Ordinal);
+        Assert.DoesNotContain(mission.Events, e => e.Kind == "executed");
+        Assert.DoesNotContain("token-of-a-server-that-is-away", mission.StatusReason, StringComparison.Ordinal);
+    }
 }
