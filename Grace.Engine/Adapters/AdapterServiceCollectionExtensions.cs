@@ -1,3 +1,4 @@
+using Grace.Engine.Adapters.Aws;
 using Grace.Engine.Adapters.Breakers;
 using Grace.Engine.Adapters.Containers;
 using Grace.Engine.Adapters.Directories;
@@ -11,6 +12,7 @@ using Grace.Engine.Adapters.Processes;
 using Grace.Engine.Adapters.Sqlite;
 using Grace.Engine.Adapters.SqlServer;
 using Grace.Engine.Adapters.Ssh;
+using Grace.Engine.Adapters.Unleash;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Grace.Engine.Adapters;
@@ -35,5 +37,7 @@ public static class AdapterServiceCollectionExtensions
         .AddProcessTargets()
         .AddContainerTargets()
         .AddSshTargets()
-        .AddKubernetesTargets();
+        .AddKubernetesTargets()
+        .AddAwsTargets()
+        .AddUnleashTargets();
 }

@@ -45,6 +45,12 @@ public abstract class AdapterContractTests : IAsyncLifetime
     /// <summary>A secret the target's settings hold (a password), which must never show.</summary>
     protected virtual string? Secret => null;
 
+    /// <summary>
+    /// How long the probe may lag the action (a flag service serving clients from a cache): the suite
+    /// reads until the effect shows or this much time has passed, as a contract's deadline lets it.
+    /// </summary>
+    protected virtual TimeSpan Propagation => TimeSpan.Zero;
+
     public virtual Task InitializeAsync() => Task.CompletedTask;
 
     public virtual Task DisposeAsync()
@@ -56,6 +62,20 @@ public abstract class AdapterContractTests : IAsyncLifetime
     private ActionRequest Request(ResolvedTarget target) => new(Guid.NewGuid(), target, Parameters);
 
     private Task<double> ReadAsync(ResolvedTarget target) => Probe.ReadAsync(new ProbeRequest(target, ProbeParameters, null), default);
+
+    /// <summary>Reads until <paramref name="shows"/> holds or <see cref="Propagation"/> has passed; the last reading.</summary>
+    private async Task<double> ReadUntilAsync(ResolvedTarget target, Func<double, bool> shows)
+    {
+        var until = DateTime.UtcNow + Propagation;
+        var reading = await ReadAsync(target);
+        while (!shows(reading) && DateTime.UtcNow < until)
+        {
+            await Task.Delay(200);
+            reading = await ReadAsync(target);
+        }
+
+        return reading;
+    }
 
     [Fact]
     public async Task Snapshot_execute_verify_then_rollback_restores_and_commit_releases()
@@ -75,14 +95,14 @@ public abstract class AdapterContractTests : IAsyncLifetime
         Assert.Equal(snapshot.DriftKey, again.DriftKey); // Nothing changed: an approval would hold.
         var result = await Action.ExecuteAsync(request, snapshot, default);
         Assert.False(string.IsNullOrWhiteSpace(result.Message));
-        var after = await ReadAsync(target);
+        var after = await ReadUntilAsync(target, Healed);
         Assert.True(Healed(after), $"{Action.Action} ran but {Probe.Key} reads {after} (it read {before}).");
 
         if (Action.CanRollback)
         {
             var restored = await Action.RollbackAsync(request, snapshot, default);
             Assert.False(string.IsNullOrWhiteSpace(restored));
-            var back = await ReadAsync(target);
+            var back = await ReadUntilAsync(target, r => !Healed(r));
             Assert.False(Healed(back), $"The rollback said '{restored}', but {Probe.Key} still reads {back}.");
         }
         else
