@@ -72,7 +72,8 @@ public sealed class PostgresEndBlockersContract : AdapterContractTests
         await using (var admin = new NpgsqlConnection(TestDatabase.PostgresAdminConnectionString))
         {
             await admin.OpenAsync();
-            await new NpgsqlCommand($"CREATE ROLE \"{_name}\" LOGIN PASSWORD '{_password}'; CREATE DATABASE \"{_name}\"", admin).ExecuteNonQueryAsync();
+            await new NpgsqlCommand($"CREATE ROLE \"{_name}\" LOGIN PASSWORD '{_password}'", admin).ExecuteNonQueryAsync();
+            await new NpgsqlCommand($"CREATE DATABASE \"{_name}\"", admin).ExecuteNonQueryAsync();
         }
 
         await using (var owner = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(TestDatabase.PostgresAdminConnectionString) { Database = _name, Pooling = false }.ConnectionString))
