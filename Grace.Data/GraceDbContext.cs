@@ -198,8 +198,9 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
         builder.Entity<ApiKey>(e =>
         {
             e.HasIndex(k => k.Prefix).IsUnique();
-            e.Property(k => k.Name).HasMaxLength(128);
+            e.Property(k => k.Name).HasMaxLength(ApiKey.MaxNameLength);
             e.Property(k => k.Prefix).HasMaxLength(32);
+            // The ApiKeyScopes migrations give keys made before scopes existed every ingestion scope (default 7), so their senders keep working.
             e.Property(k => k.Hash).HasMaxLength(64);
             e.Property(k => k.CreatedBy).HasMaxLength(256);
             e.Property(k => k.RevokedBy).HasMaxLength(256);

@@ -15,11 +15,12 @@ public static class SignalEndpoints
     {
         app.MapPost("/api/signals", PostSignals)
             .WithName("PostSignals")
-            .Accepts<SignalRequest>("application/json")
+            // No Accepts<T>("application/json") here: routing would answer another content type from an
+            // endpoint without this one's policy (cookie-only), so a valid key got 401 instead of the 415 it needs.
             .Produces<SignalsAccepted>(StatusCodes.Status202Accepted)
             .ProducesValidationProblem()
             .DisableAntiforgery()
-            .RequireAuthorization(IngestionExtensions.Policy)
+            .RequireIngestScope(ApiKeyScopes.Signals)
             .RequireRateLimiting(IngestionExtensions.RateLimit);
         return app;
     }
@@ -60,13 +61,13 @@ public static class SignalEndpoints
 
             // Everything is validated before anything is queued: a batch is taken whole or not at all.
             var errors = new Dictionary<string, string[]>();
-            var signals = new List<Signal>(items.Count);
+            var signals = new List<(string Path, Signal Signal)>(items.Count);
             var reporter = request.HttpContext.User.Identity?.Name ?? "api";
             foreach (var (path, element) in items)
             {
                 if (Parse(path, element, time, reporter, errors) is { } signal)
                 {
-                    signals.Add(signal);
+                    signals.Add((path, signal));
                 }
             }
 
@@ -75,7 +76,12 @@ public static class SignalEndpoints
                 return Results.ValidationProblem(errors, title: "One or more signals are invalid; none were accepted.");
             }
 
-            return await IngestionExtensions.StoreAsync(intake, signals, limits.CurrentValue, "signals", cancellationToken);
+            if (IngestionGuard.Check(request.HttpContext, signals) is { } refused)
+            {
+                return refused;
+            }
+
+            return await IngestionExtensions.StoreAsync(intake, signals.ConvertAll(s => s.Signal), limits.CurrentValue, "signals", cancellationToken);
         }
     }
 
