@@ -21,6 +21,12 @@ public static class ClientErrors
         _ => null,
     };
 
+    /// <summary>Logs a client's broken request at Information: seen, counted, never an incident.</summary>
+    public static void Note(HttpContext context, Exception exception) =>
+        context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ClientErrors).FullName!)
+            .LogInformation("{Method} {Path} from {RemoteAddress}: the client's request was broken ({Error})",
+                context.Request.Method, context.Request.Path, context.Connection.RemoteIpAddress, exception.Message);
+
     /// <summary>Catches what <see cref="Describe"/> recognises anywhere after it in the pipeline.</summary>
     public static IApplicationBuilder UseClientErrors(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
@@ -30,9 +36,7 @@ public static class ClientErrors
         }
         catch (Exception ex) when (Describe(ex, context) is { } problem)
         {
-            context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ClientErrors).FullName!)
-                .LogInformation("{Method} {Path} from {RemoteAddress}: the client's request was broken ({Error})",
-                    context.Request.Method, context.Request.Path, context.Connection.RemoteIpAddress, ex.Message);
+            Note(context, ex);
             if (context.Response.HasStarted || context.RequestAborted.IsCancellationRequested)
             {
                 return;

@@ -215,6 +215,7 @@ public static class IngestionExtensions
         catch (Exception ex) when (ClientErrors.Describe(ex, request.HttpContext) is { } problem)
         {
             // The client's framing (a bad chunk, a body cut short, one sent too slowly) is its mistake, not Grace's.
+            ClientErrors.Note(request.HttpContext, ex);
             return (null, problem);
         }
 

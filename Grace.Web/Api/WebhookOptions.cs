@@ -164,6 +164,8 @@ public sealed class WebhooksOptionsValidator : IValidateOptions<WebhooksOptions>
 
             Required(mapping.Source, $"{at}:Source", "where the signal's source comes from, e.g. \"$.monitor.name\" or a fixed \"uptime-kuma\"", errors);
             Required(mapping.Message, $"{at}:Message", "where the signal's message comes from, e.g. \"$.msg\"", errors);
+            CheckPath(mapping.Source, $"{at}:Source", errors);
+            CheckPath(mapping.Message, $"{at}:Message", errors);
             CheckPath(mapping.Items, $"{at}:Items", errors, mustBePath: true);
             CheckPath(mapping.Severity, $"{at}:Severity", errors);
             CheckPath(mapping.Fingerprint, $"{at}:Fingerprint", errors);
