@@ -3,6 +3,14 @@ namespace Grace.Data.Entities;
 /// <summary>All signals that share one fingerprint. Repeats update the counters, never add rows.</summary>
 public class Incident
 {
+    // Column limits, named once: the model's column sizes, the capture's truncation and the API's validation use these.
+    public const int MaxSourceLength = 256;
+    public const int MaxExceptionTypeLength = 256;
+    public const int MaxTemplateLength = 2048;
+    public const int MaxSampleMessageLength = 4096;
+    public const int MaxTargetLength = 128;
+    public const int MaxLabelsLength = 4096;
+
     public Guid Id { get; set; }
     public required string Fingerprint { get; set; }
     public required string Source { get; set; }

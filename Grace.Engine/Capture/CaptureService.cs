@@ -201,14 +201,14 @@ public sealed class CaptureService(
                         {
                             Id = Guid.CreateVersion7(now),
                             Fingerprint = group.Fingerprint,
-                            Source = Truncate(last.Source, 256),
-                            ExceptionType = last.ExceptionType is null ? null : Truncate(last.ExceptionType, 256),
-                            Template = Truncate(Fingerprinter.TemplateOf(last), 2048),
-                            SampleMessage = Truncate(last.Message, 4096),
+                            Source = Truncate(last.Source, Incident.MaxSourceLength),
+                            ExceptionType = last.ExceptionType is null ? null : Truncate(last.ExceptionType, Incident.MaxExceptionTypeLength),
+                            Template = Truncate(Fingerprinter.TemplateOf(last), Incident.MaxTemplateLength),
+                            SampleMessage = Truncate(last.Message, Incident.MaxSampleMessageLength),
                             Severity = severity,
                             Status = IncidentStatus.Open,
-                            Target = last.Target is null ? null : Truncate(last.Target, 128),
-                            Labels = last.Labels is { Count: > 0 } labels ? Truncate(JsonSerializer.Serialize(labels), 4096) : null,
+                            Target = last.Target is null ? null : Truncate(last.Target, Incident.MaxTargetLength),
+                            Labels = last.Labels is { Count: > 0 } labels ? Truncate(JsonSerializer.Serialize(labels), Incident.MaxLabelsLength) : null,
                             FirstSeenAt = firing.Min(x => x.Timestamp),
                             LastSeenAt = now,
                             Count = 0,
@@ -249,7 +249,7 @@ public sealed class CaptureService(
                     }
 
                     incident.LastSeenAt = now;
-                    incident.SampleMessage = Truncate(last.Message, 4096);
+                    incident.SampleMessage = Truncate(last.Message, Incident.MaxSampleMessageLength);
                     if (severity > incident.Severity)
                     {
                         incident.Severity = severity;

@@ -361,4 +361,24 @@ public sealed class TrustBoundaryInputTests : IAsyncLifetime
             _host.Get<Grace.Engine.Gate.ApprovalService>().DecideAsync(Guid.NewGuid(), new Actor("oscar", [GraceRoles.Operator]), ApprovalVerdict.Reject, " ", default));
         Assert.Equal("reason", refused.Field);
     }
+
+    [Fact]
+    public async Task Column_limits_are_named_once_and_the_api_refuses_what_the_columns_cannot_hold()
+    {
+        await using (var db = _host.CreateDb())
+        {
+            var incident = db.Model.FindEntityType(typeof(Incident))!;
+            Assert.Equal(Incident.MaxSourceLength, incident.FindProperty(nameof(Incident.Source))!.GetMaxLength());
+            Assert.Equal(Incident.MaxTargetLength, incident.FindProperty(nameof(Incident.Target))!.GetMaxLength());
+            Assert.Equal(Incident.MaxExceptionTypeLength, incident.FindProperty(nameof(Incident.ExceptionType))!.GetMaxLength());
+            Assert.Equal(ApiKey.MaxNameLength, db.Model.FindEntityType(typeof(ApiKey))!.FindProperty(nameof(ApiKey.Name))!.GetMaxLength());
+        }
+
+        using var client = Client();
+        Assert.Equal(HttpStatusCode.Accepted, (await client.PostAsync("/api/signals", Json(JsonSerializer.Serialize(new { source = new string('s', Incident.MaxSourceLength), message = "m" })))).StatusCode);
+        AssertNames(await ProblemAsync(await client.PostAsync("/api/signals", Json(JsonSerializer.Serialize(new { source = new string('s', Incident.MaxSourceLength + 1), message = "m" }))), HttpStatusCode.BadRequest), "source");
+        AssertNames(await ProblemAsync(await client.PostAsync("/api/signals", Json(JsonSerializer.Serialize(new { source = "s", message = "m", target = new string('t', Incident.MaxTargetLength + 1) }))), HttpStatusCode.BadRequest), "target");
+        var refused = await Assert.ThrowsAsync<MissionOperationException>(() => _host.Get<ApiKeyService>().CreateAsync(new string('k', ApiKey.MaxNameLength + 1), Admin, default));
+        Assert.Equal("name", refused.Field);
+    }
 }
