@@ -42,5 +42,10 @@ public sealed class ApiKeyUsageWriter(ApiKeyService keys, TimeProvider time, ILo
         {
             logger.LogWarning("API key last-use times were not written ({Error}); retrying in a minute", ex.GetBaseException().Message);
         }
+        catch (Exception ex)
+        {
+            // Grace's own fault, so Error (it becomes an incident); the loop goes on, the host must not stop for it.
+            logger.LogError(ex, "API key last-use times could not be written; retrying in a minute");
+        }
     }
 }

@@ -381,4 +381,37 @@ public sealed class TrustBoundaryInputTests : IAsyncLifetime
         var refused = await Assert.ThrowsAsync<MissionOperationException>(() => _host.Get<ApiKeyService>().CreateAsync(new string('k', ApiKey.MaxNameLength + 1), Admin, default));
         Assert.Equal("name", refused.Field);
     }
+
+    [Fact]
+    public async Task Over_every_api_endpoint_a_key_reaches_only_the_ingestion_endpoints_of_its_scopes()
+    {
+        var endpoints = _host.Services.GetServices<Microsoft.AspNetCore.Routing.EndpointDataSource>()
+            .SelectMany(d => d.Endpoints).OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>()
+            .Where(e => e.RoutePattern.RawText?.TrimStart('/').StartsWith("api/", StringComparison.Ordinal) == true)
+            .SelectMany(e => (e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()?.HttpMethods ?? ["GET"])
+                .Select(m => (Method: m, Path: "/" + System.Text.RegularExpressions.Regex.Replace(e.RoutePattern.RawText!.TrimStart('/'), "\\{(\\w+)(:[^}]*)?\\}",
+                    x => x.Groups[1].Value == "name" ? "uptime" : Guid.NewGuid().ToString()), Scope: e.Metadata.GetMetadata<Grace.Web.Api.RequiredApiKeyScope>()?.Scope)))
+            .ToList();
+        Assert.True(endpoints.Count >= 15, $"only {endpoints.Count} API endpoints found");
+        Assert.Equal(4, endpoints.Count(e => e.Scope is not null));
+
+        using var full = Client();
+        using var none = Client(await KeyAsync("webhooks-only", new ApiKeyLimits(ApiKeyScopes.Webhooks, [], [], [])));
+        foreach (var (method, path, scope) in endpoints)
+        {
+            foreach (var (client, holds) in new[] { (full, true), (none, scope == ApiKeyScopes.Webhooks) })
+            {
+                using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = method == "GET" ? null : Json("{}") };
+                var status = (await client.SendAsync(request)).StatusCode;
+                if (scope is not null && holds)
+                {
+                    Assert.True(status is not (HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden), $"{method} {path} refused a key holding its scope: {(int)status}");
+                }
+                else
+                {
+                    Assert.True(status is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden, $"{method} {path} let a key through that should not reach it: {(int)status}");
+                }
+            }
+        }
+    }
 }
