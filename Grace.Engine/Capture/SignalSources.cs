@@ -16,11 +16,14 @@ public static class SignalSources
     /// <summary>The container event watcher: a container died, ran out of memory, turned unhealthy.</summary>
     public const string Container = "container:";
 
+    /// <summary>The Kubernetes event watcher: a pod crash-looping, evicted, killed for memory, failing to pull its image.</summary>
+    public const string Kubernetes = "kubernetes:";
+
     /// <summary>Grace's own log (its logger categories start with <c>Grace.</c>; <c>Grace</c> when a log event has none).</summary>
     public const string GraceLog = "Grace.";
 
     /// <summary>The prefixes every Grace reserves, whatever its configuration.</summary>
-    public static IReadOnlyList<string> BuiltIn { get; } = [Process, Health, Container, GraceLog];
+    public static IReadOnlyList<string> BuiltIn { get; } = [Process, Health, Container, Kubernetes, GraceLog];
 
     /// <summary>
     /// The reserved prefix a source claims, or null when the source is free to use. Compared as the

@@ -184,6 +184,7 @@ public sealed class TrustBoundaryInputTests : IAsyncLifetime
     [InlineData("process:demo-worker", "process:")]
     [InlineData("health:demo-orders-db", "health:")]
     [InlineData("container:demo-web", "container:")]
+    [InlineData("kubernetes:shop-api", "kubernetes:")]
     [InlineData("Grace.Engine.Missions.MissionGrain", "Grace.")]
     [InlineData("grace.web", "Grace.")]
     [InlineData("Grace", "Grace")]
