@@ -200,6 +200,7 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
             e.HasIndex(k => k.Prefix).IsUnique();
             e.Property(k => k.Name).HasMaxLength(ColumnLimits.ApiKeyName);
             e.Property(k => k.Prefix).HasMaxLength(32);
+            // The ApiKeyScopes migrations give keys made before scopes existed every ingestion scope (default 7), so their senders keep working.
             e.Property(k => k.Hash).HasMaxLength(64);
             e.Property(k => k.CreatedBy).HasMaxLength(ColumnLimits.UserName);
             e.Property(k => k.RevokedBy).HasMaxLength(ColumnLimits.UserName);

@@ -66,6 +66,7 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<CaptureCounters>();
         services.AddSingleton<CaptureMonitor>();
         services.AddSingleton<ApiKeyService>();
+        services.AddHostedService<ApiKeyUsageWriter>();
         services.AddSingleton<ILogEventSink, GraceSerilogSink>();
 
         // What Grace acts on: the adapter modules, one call each (Adapters/)

@@ -101,7 +101,12 @@ public static class WebApplicationExtensions
         app.UseWhen(
             context => !context.Request.Path.StartsWithSegments("/api") && !context.Request.Path.StartsWithSegments("/hubs"),
             branch => branch.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true));
-        app.UseSerilogRequestLogging();
+        // A client's mistake is never logged at Error: Grace's own Error log opens incidents.
+        app.UseSerilogRequestLogging(o => o.GetLevel = (context, _, exception) =>
+            exception is not null && ClientErrors.Describe(exception, context) is null || context.Response.StatusCode >= 500
+                ? Serilog.Events.LogEventLevel.Error
+                : Serilog.Events.LogEventLevel.Information);
+        app.UseClientErrors();
         app.UseWhen(context => context.Request.Path.StartsWithSegments("/api"), branch => branch.Use(AnswerDatabaseOutagesAsync));
         app.UseAuthentication();
         app.UseGraceConnectionLimits();
@@ -115,6 +120,7 @@ public static class WebApplicationExtensions
         app.MapConsoleEndpoints();
         app.MapSignalEndpoints();
         app.MapAlertmanagerEndpoints();
+        app.MapWebhookEndpoints();
         app.MapSlackEndpoints();
         app.MapIncidentEndpoints();
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).AllowAnonymous().WithName("Health");

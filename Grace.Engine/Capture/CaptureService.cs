@@ -207,7 +207,7 @@ public sealed class CaptureService(
                             SampleMessage = Truncate(last.Message, ColumnLimits.Text),
                             Severity = severity,
                             Status = IncidentStatus.Open,
-                            Target = last.Target is null ? null : Truncate(last.Target, 128),
+                            Target = last.Target is null ? null : Truncate(last.Target, ColumnLimits.Key),
                             Labels = last.Labels is { Count: > 0 } labels ? Truncate(JsonSerializer.Serialize(labels), ColumnLimits.Labels) : null,
                             FirstSeenAt = firing.Min(x => x.Timestamp),
                             LastSeenAt = now,

@@ -28,7 +28,7 @@ public sealed class ApprovalService(
 
         if (verdict == ApprovalVerdict.Reject && string.IsNullOrWhiteSpace(reason))
         {
-            throw new MissionOperationException("A rejection needs a reason.");
+            throw new MissionOperationException("A rejection needs a reason.", field: "reason");
         }
 
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
