@@ -103,10 +103,6 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
     // Blazor's own files and the hub's and circuit's transports.
     private static readonly string[] Plumbing = ["/hubs/pipeline", "/_blazor", "/_blazor/initializers", "/_blazor/disconnect"];
 
-    // Refused today by the engine service (a 4xx, never a success) but not yet by an endpoint policy:
-    // issue 13 part A gives POST /api/faults the Admin policy its GET has. Remove the entry after that merge.
-    private static readonly HashSet<string> PendingPolicy = ["POST /api/faults"];
-
     public async Task InitializeAsync()
     {
         _database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite, _folder);
@@ -212,12 +208,6 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
                     (false, false) when !Refused(status, location, caller) => $"expected 401/403, got {status} {location}",
                     _ => null,
                 };
-                if (wrong is not null && PendingPolicy.Contains(key) && !allowed && status is >= 400 and < 500)
-                {
-                    // Refused by the service behind it, not yet by the endpoint's policy (issue 13 part A adds it).
-                    wrong = null;
-                }
-
                 if (wrong is not null)
                 {
                     failures.Add($"{key} as {caller}: {wrong}");

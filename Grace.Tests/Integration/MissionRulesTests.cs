@@ -533,7 +533,7 @@ public abstract class MissionRulesTests(DatabaseProvider provider) : DatabaseTes
         .WithUrl(new Uri(host.Server.BaseAddress, "hubs/pipeline"), o =>
         {
             o.HttpMessageHandlerFactory = _ => host.Server.CreateHandler();
-            o.Transports = Microsoft.AspNetCore.Http.Connections.HttpTransportType.LongPolling;
+            o.Transports = Microsoft.AspNetCore.Http.Connections.HttpTransportType.ServerSentEvents; // Long polling is not offered on the hub (see ConnectionLimits).
             if (cookie is not null)
             {
                 o.Headers["Cookie"] = cookie;

@@ -111,13 +111,14 @@ public static class ConsoleEndpoints
 
         app.MapGet("/api/capture/stats", async (Grace.Engine.Capture.CaptureMonitor monitor, CancellationToken ct) => Results.Ok(await monitor.ReadAsync(ct)));
 
-        // Approve or reject from a script or a chat tool, with the signed-in person's cookie. The
-        // engine's ApprovalService decides what is allowed: a Viewer gets 403 here just as in the console.
+        // Approve or reject from a script or a chat tool, with the signed-in person's cookie. Only a role
+        // that may approve gets past the endpoint (a Viewer gets 403 before its body is read); the engine's
+        // ApprovalService then holds the rest of the rules (never one's own request, two people for tier 3).
         // The body is required JSON: a cross-site HTML form cannot send it, so the cookie alone never decides.
         app.MapPost("/api/missions/{id:guid}/approve", (Guid id, HttpRequest request, ApprovalService approvals, CancellationToken ct) =>
-            DecideAsync(id, ApprovalVerdict.Approve, request, approvals, ct));
+            DecideAsync(id, ApprovalVerdict.Approve, request, approvals, ct)).RequireAuthorization(GracePolicies.Approve);
         app.MapPost("/api/missions/{id:guid}/reject", (Guid id, HttpRequest request, ApprovalService approvals, CancellationToken ct) =>
-            DecideAsync(id, ApprovalVerdict.Reject, request, approvals, ct));
+            DecideAsync(id, ApprovalVerdict.Reject, request, approvals, ct)).RequireAuthorization(GracePolicies.Approve);
         return app;
     }
 

@@ -15,10 +15,35 @@ public sealed class ContainerKillFault(ContainerEngines engines) : IFaultDemo
 
     public string? Unavailable(ResolvedTarget target) => null;
 
+    /// <summary>How long the kill call may take before Grace looks whether the container died anyway.</summary>
+    private static readonly TimeSpan KillPatience = TimeSpan.FromSeconds(5);
+
     public async Task<string> InjectAsync(ResolvedTarget target, int megabytes, CancellationToken cancellationToken)
     {
         var view = await ContainerFaults.RunningAsync(engines, target, cancellationToken);
-        await ContainerFaults.CallAsync(engines, target, (c, ct) => c.Containers.KillContainerAsync(view.Id, new ContainerKillParameters { Signal = "SIGKILL" }, ct), cancellationToken);
+        var settings = target.Settings<ContainerTarget>();
+        var before = await ContainerFaults.CallAsync(engines, target, (c, ct) => c.Containers.InspectContainerAsync(view.Id, ct), cancellationToken);
+        try
+        {
+            await engines.CallAsync(target.Key, settings, (c, ct) => c.Containers.KillContainerAsync(view.Id, new ContainerKillParameters { Signal = "SIGKILL" }, ct), KillPatience, cancellationToken);
+        }
+        catch (ContainerEngineUnavailableException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Podman's Docker-compatible kill answers only once it sees the container stopped. When a
+            // restart policy, or Grace's own playbook, starts it again within milliseconds, that never
+            // happens and the call waits on. The death is what counts: the engine records it as a new
+            // finish time.
+            var after = await ContainerFaults.CallAsync(engines, target, (c, ct) => c.Containers.InspectContainerAsync(view.Id, ct), cancellationToken);
+            if (after.State?.FinishedAt == before.State?.FinishedAt)
+            {
+                throw new MissionOperationException($"The container engine at {settings.Endpoint} did not kill container {view.Name} of '{target.Key}' within {KillPatience.TotalSeconds:0} s.");
+            }
+        }
+        catch (Execute.ActionRefusedException ex)
+        {
+            throw new MissionOperationException(ex.Message);
+        }
+
         return $"Killed container {view.Name} ({view.ShortId}) of '{target.Key}' with SIGKILL, as a crash would; the engine reports its death.";
     }
 }
