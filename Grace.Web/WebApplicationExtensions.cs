@@ -3,6 +3,7 @@ using Grace.Web.Api;
 using Grace.Web.Components;
 using Grace.Web.Hubs;
 using Grace.Web.Identity;
+using Grace.Web.Otlp;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
 using MudBlazor.Services;
@@ -77,6 +78,7 @@ public static class WebApplicationExtensions
 
         services.AddHostedService<Demo.DemoServiceHost>();
         services.AddGraceIngestion();
+        services.AddGraceOtlp();
         services.AddSignalR();
         services.AddHostedService<PipelineHubForwarder>();
         services.AddProblemDetails();
@@ -95,7 +97,7 @@ public static class WebApplicationExtensions
 
         // People get a page for a missing address; programs (API, hub) keep their status code and problem details.
         app.UseWhen(
-            context => !context.Request.Path.StartsWithSegments("/api") && !context.Request.Path.StartsWithSegments("/hubs"),
+            context => !context.Request.Path.StartsWithSegments("/api") && !context.Request.Path.StartsWithSegments("/hubs") && !context.Request.Path.StartsWithSegments("/v1"),
             branch => branch.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true));
         app.UseSerilogRequestLogging();
         app.UseWhen(context => context.Request.Path.StartsWithSegments("/api"), branch => branch.Use(AnswerDatabaseOutagesAsync));
@@ -108,6 +110,7 @@ public static class WebApplicationExtensions
         app.MapAccountEndpoints();
         app.MapConsoleEndpoints();
         app.MapSignalEndpoints();
+        app.MapOtlpEndpoints();
         app.MapAlertmanagerEndpoints();
         app.MapSlackEndpoints();
         app.MapIncidentEndpoints();
