@@ -11,9 +11,14 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 as_postgres() { if [ -z "$SUDO" ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi; }
 
 need_apt=()
-command -v pg_ctlcluster >/dev/null 2>&1 || need_apt+=(postgresql)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/prometheus-alertmanager ] || need_apt+=(prometheus-alertmanager)
+[ -x /usr/sbin/dockerd ] || need_apt+=(docker.io)
+[ -x /usr/bin/podman ] || need_apt+=(podman)
+[ -x /usr/bin/tini ] || need_apt+=(tini)
+dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)
+[ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "Installing ${need_apt[*]} with apt..."
@@ -21,27 +26,35 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-# PostgreSQL: start the local cluster and make sure the test role exists.
+# PostgreSQL: a cluster of this run's own, in a temporary folder, on a free loopback port, stopped at
+# the end (the machine's own cluster, if any, is left alone). fsync is off: the tests need a real
+# server, not durability across a power cut.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 PGVER="$(ls /usr/lib/postgresql | sort -V | tail -1)"
-if ! pg_lsclusters -h 2>/dev/null | grep -q online; then
-  if ! pg_lsclusters -h 2>/dev/null | grep -q .; then $SUDO pg_createcluster "$PGVER" main >/dev/null; fi
-  $SUDO pg_ctlcluster "$PGVER" main start || $SUDO service postgresql start
-fi
-for _ in $(seq 1 30); do
-  if as_postgres psql -qAtc "select 1" >/dev/null 2>&1; then break; fi
-  sleep 1
-done
-as_postgres psql -qAtc "DO \$\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='grace_test') THEN CREATE ROLE grace_test LOGIN CREATEDB PASSWORD 'grace_test'; END IF; END\$\$;" >/dev/null
+PGBIN="/usr/lib/postgresql/$PGVER/bin"
+PG_DIR="$(mktemp -d /tmp/grace-postgres.XXXXXX)"
+chmod 755 "$PG_DIR"; $SUDO chown postgres:postgres "$PG_DIR"
+PGPORT="$(free_port)"
+as_postgres "$PGBIN/initdb" -D "$PG_DIR/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --no-sync >"$PG_DIR/initdb.log" 2>&1 \
+  || { echo "initdb failed:"; cat "$PG_DIR/initdb.log"; exit 1; }
+as_postgres "$PGBIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 \
+  -o "-p $PGPORT -c listen_addresses=127.0.0.1 -k $PG_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" start >/dev/null \
+  || { echo "PostgreSQL did not start:"; cat "$PG_DIR/postgres.log"; exit 1; }
+stop_postgres() { as_postgres "$PGBIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$PG_DIR"; }
+# Everything this script starts is stopped when it ends, in reverse order.
+STOPS=(stop_postgres)
+stop_all() { for ((i=${#STOPS[@]}-1; i>=0; i--)); do "${STOPS[$i]}" || true; done; }
+trap stop_all EXIT
+PSQL() { as_postgres psql -h "$PG_DIR" -p "$PGPORT" -U postgres -qAt "$@"; }
+PSQL -c "CREATE ROLE grace_test LOGIN CREATEDB PASSWORD 'grace_test';" >/dev/null
 # What Grace's database role needs to heal PostgreSQL: CHECKPOINT, and ending other roles' sessions.
-as_postgres psql -qAtc "GRANT pg_checkpoint, pg_signal_backend TO grace_test;" >/dev/null
-PGPORT="$(as_postgres psql -qAtc "show port")"
+PSQL -c "GRANT pg_checkpoint, pg_signal_backend TO grace_test;" >/dev/null
 export GRACE_TEST_POSTGRES="Host=127.0.0.1;Port=${PGPORT};Username=grace_test;Password=grace_test;Database=postgres"
 export GRACE_TEST_CHROMIUM="/usr/bin/chromium"
 
 # Alertmanager: one per run, on a loopback port, with its own configuration and storage, sending
 # its webhooks to the Grace a test serves on GRACE_TEST_ALERTMANAGER_RECEIVER_PORT with the API
 # key GRACE_TEST_ALERTMANAGER_KEY (the test stores that key's hash). Stopped when this script ends.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 AM_DIR="$(mktemp -d /tmp/grace-alertmanager.XXXXXX)"
 AM_PORT="$(free_port)"
 export GRACE_TEST_ALERTMANAGER_RECEIVER_PORT="$(free_port)"
@@ -66,13 +79,122 @@ YAML
   --web.listen-address="127.0.0.1:${AM_PORT}" --cluster.listen-address="" >"$AM_DIR/alertmanager.log" 2>&1 &
 AM_PID=$!
 stop_alertmanager() { kill "$AM_PID" 2>/dev/null || true; wait "$AM_PID" 2>/dev/null || true; rm -rf "$AM_DIR"; }
-trap stop_alertmanager EXIT
+STOPS+=(stop_alertmanager)
 for _ in $(seq 1 30); do
   if curl -fs "http://127.0.0.1:${AM_PORT}/-/ready" >/dev/null 2>&1; then break; fi
   sleep 0.5
 done
 curl -fs "http://127.0.0.1:${AM_PORT}/-/ready" >/dev/null || { echo "Alertmanager did not start:"; cat "$AM_DIR/alertmanager.log"; exit 1; }
 export GRACE_TEST_ALERTMANAGER="http://127.0.0.1:${AM_PORT}"
+
+# Container engines: one dockerd and one Podman API service, each on its own unix socket in a
+# temporary folder with its own storage (nothing listens on TCP; no bridge, no iptables), and a small
+# image built offline from busybox-static (no registry is reachable). GRACE_TEST_DOCKER and
+# GRACE_TEST_PODMAN tell the tests where; GRACE_TEST_IMAGE names the image on both.
+ENGINES_DIR="$(mktemp -d /tmp/grace-engines.XXXXXX)"
+DOCKER_SOCK="$ENGINES_DIR/docker.sock"
+mkdir -p "$ENGINES_DIR/docker-data" "$ENGINES_DIR/docker-exec" "$ENGINES_DIR/rootfs/bin" "$ENGINES_DIR/rootfs/tmp" "$ENGINES_DIR/rootfs/www"
+/usr/sbin/dockerd --host "unix://$DOCKER_SOCK" --data-root "$ENGINES_DIR/docker-data" --exec-root "$ENGINES_DIR/docker-exec" \
+  --pidfile "$ENGINES_DIR/docker.pid" --iptables=false --ip-masq=false --bridge=none \
+  --containerd-namespace grace-test --containerd-plugins-namespace grace-test-plugins >"$ENGINES_DIR/dockerd.log" 2>&1 &
+DOCKERD_PID=$!
+DK() { /usr/bin/docker -H "unix://$DOCKER_SOCK" "$@"; }
+stop_engines() {
+  DK rm -f $(DK ps -aq 2>/dev/null) >/dev/null 2>&1 || true
+  kill "$DOCKERD_PID" 2>/dev/null || true; wait "$DOCKERD_PID" 2>/dev/null || true
+  if [ -n "${PODMAN_PID:-}" ]; then
+    PM rm -af -t 0 >/dev/null 2>&1 || true
+    kill "$PODMAN_PID" 2>/dev/null || true; wait "$PODMAN_PID" 2>/dev/null || true
+  fi
+  # Whatever the engines left mounted under the folder goes before the folder does.
+  grep -o " $ENGINES_DIR[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  rm -rf "$ENGINES_DIR" 2>/dev/null || true
+}
+STOPS+=(stop_engines)
+for _ in $(seq 1 60); do
+  if DK version >/dev/null 2>&1; then break; fi
+  sleep 0.5
+done
+DK version >/dev/null 2>&1 || { echo "dockerd did not start:"; tail -30 "$ENGINES_DIR/dockerd.log"; exit 1; }
+cp /bin/busybox "$ENGINES_DIR/rootfs/bin/busybox"
+for applet in sh sleep date dd echo cat kill ls rm touch test true false mkdir; do ln -sf busybox "$ENGINES_DIR/rootfs/bin/$applet"; done
+export GRACE_TEST_IMAGE="grace-test/busybox:1"
+tar -C "$ENGINES_DIR/rootfs" -c . | DK import - "$GRACE_TEST_IMAGE" >/dev/null
+export GRACE_TEST_DOCKER="unix://$DOCKER_SOCK"
+
+# Podman needs its ulimits lowered here ("error setting rlimit type 7" otherwise) and, without
+# systemd, writes its events to a file; its storage, state and locks stay in the temporary folder
+# (file locks: the default shared-memory locks live in /dev/shm for every Podman on the machine, and
+# one left held by a killed Podman process blocks any later container that gets the same lock).
+mkdir -p "$ENGINES_DIR/podman-root" "$ENGINES_DIR/podman-run" "$ENGINES_DIR/podman-tmp"
+cat > "$ENGINES_DIR/containers.conf" <<CONF
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+netns = "none"
+[engine]
+lock_type = "file"
+events_logger = "file"
+events_logfile_path = "$ENGINES_DIR/podman-events.log"
+tmp_dir = "$ENGINES_DIR/podman-tmp"
+CONF
+cat > "$ENGINES_DIR/storage.conf" <<CONF
+[storage]
+driver = "overlay"
+graphroot = "$ENGINES_DIR/podman-root"
+runroot = "$ENGINES_DIR/podman-run"
+CONF
+export CONTAINERS_CONF="$ENGINES_DIR/containers.conf" CONTAINERS_STORAGE_CONF="$ENGINES_DIR/storage.conf"
+PM() { /usr/bin/podman "$@"; }
+tar -C "$ENGINES_DIR/rootfs" -c . | PM import - "$GRACE_TEST_IMAGE" >/dev/null 2>&1
+PODMAN_SOCK="$ENGINES_DIR/podman.sock"
+# Under tini as a subreaper: Podman tells a live container by its conmon process, and conmon ends as an
+# orphan; where PID 1 does not reap orphans (as on this machine), every stop or kill waits 20 s for it.
+/usr/bin/tini -s -- /usr/bin/podman system service --time=0 "unix://$PODMAN_SOCK" >"$ENGINES_DIR/podman.log" 2>&1 &
+PODMAN_PID=$!
+for _ in $(seq 1 60); do
+  if curl -fs --unix-socket "$PODMAN_SOCK" http://d/_ping >/dev/null 2>&1; then break; fi
+  sleep 0.5
+done
+curl -fs --unix-socket "$PODMAN_SOCK" http://d/_ping >/dev/null || { echo "podman system service did not start:"; tail -30 "$ENGINES_DIR/podman.log"; exit 1; }
+export GRACE_TEST_PODMAN="unix://$PODMAN_SOCK"
+
+# OpenSSH: one sshd on a loopback port with its own host key, configuration and authorized key,
+# for the current user. GRACE_TEST_SSH_* tell the tests where it is, which key signs in, the host
+# key's fingerprint, and a folder the tests' commands may write in.
+SSH_DIR="$(mktemp -d /tmp/grace-sshd.XXXXXX)"
+mkdir -p "$SSH_DIR/work"; $SUDO mkdir -p /run/sshd
+ssh-keygen -q -t ed25519 -N '' -f "$SSH_DIR/host_ed25519"
+ssh-keygen -q -t ed25519 -N '' -f "$SSH_DIR/client_ed25519"
+cp "$SSH_DIR/client_ed25519.pub" "$SSH_DIR/authorized_keys"
+SSH_PORT="$(free_port)"
+cat > "$SSH_DIR/sshd_config" <<CONF
+Port $SSH_PORT
+ListenAddress 127.0.0.1
+HostKey $SSH_DIR/host_ed25519
+PidFile $SSH_DIR/sshd.pid
+AuthorizedKeysFile $SSH_DIR/authorized_keys
+AllowUsers $(id -un)
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+UsePAM no
+StrictModes no
+CONF
+/usr/sbin/sshd -D -e -f "$SSH_DIR/sshd_config" >"$SSH_DIR/sshd.log" 2>&1 &
+SSHD_PID=$!
+stop_sshd() { kill "$SSHD_PID" 2>/dev/null || true; wait "$SSHD_PID" 2>/dev/null || true; rm -rf "$SSH_DIR"; }
+STOPS+=(stop_sshd)
+for _ in $(seq 1 30); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$SSH_PORT") 2>/dev/null; then break; fi
+  sleep 0.2
+done
+(exec 3<>"/dev/tcp/127.0.0.1/$SSH_PORT") 2>/dev/null || { echo "sshd did not start:"; cat "$SSH_DIR/sshd.log"; exit 1; }
+export GRACE_TEST_SSH="127.0.0.1:$SSH_PORT"
+export GRACE_TEST_SSH_USER="$(id -un)"
+export GRACE_TEST_SSH_KEY="$SSH_DIR/client_ed25519"
+export GRACE_TEST_SSH_FINGERPRINT="$(ssh-keygen -lf "$SSH_DIR/host_ed25519.pub" | awk '{print $2}')"
+export GRACE_TEST_SSH_WORK="$SSH_DIR/work"
 
 dotnet tool restore >/dev/null
 dotnet restore Grace.Console.sln >/dev/null
@@ -81,7 +203,10 @@ dotnet build Grace.Console.sln -c Release --no-restore -nologo -clp:ErrorsOnly
 RESULTS="$ROOT/TestResults"
 rm -rf "$RESULTS"
 set +e
-dotnet test Grace.Console.sln -c Release --no-build --logger "trx;LogFileName=grace.trx" --results-directory "$RESULTS" "$@"
+# Under tini as a subreaper: a test that stops a container engine of its own leaves that engine's
+# container monitors (conmon) orphaned, and where PID 1 does not reap orphans (as on this machine)
+# their zombies make every later stop or kill of those containers wait out Podman's 20 s.
+/usr/bin/tini -s -- dotnet test Grace.Console.sln -c Release --no-build --logger "trx;LogFileName=grace.trx" --results-directory "$RESULTS" "$@"
 status=$?
 set -e
 

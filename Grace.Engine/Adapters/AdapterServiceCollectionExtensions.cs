@@ -1,4 +1,5 @@
 using Grace.Engine.Adapters.Breakers;
+using Grace.Engine.Adapters.Containers;
 using Grace.Engine.Adapters.Directories;
 using Grace.Engine.Adapters.FeatureFlags;
 using Grace.Engine.Adapters.Grace;
@@ -8,6 +9,7 @@ using Grace.Engine.Adapters.Postgres;
 using Grace.Engine.Adapters.Processes;
 using Grace.Engine.Adapters.Sqlite;
 using Grace.Engine.Adapters.SqlServer;
+using Grace.Engine.Adapters.Ssh;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Grace.Engine.Adapters;
@@ -29,5 +31,7 @@ public static class AdapterServiceCollectionExtensions
         .AddHttpTargets()
         .AddPostgresTargets()
         .AddSqlServerTargets()
-        .AddProcessTargets();
+        .AddProcessTargets()
+        .AddContainerTargets()
+        .AddSshTargets();
 }

@@ -43,4 +43,24 @@ public sealed class FaultsPageTests : GraceComponentTest
         Assert.Contains("'demo-worker' is not running.", cut.Find("#fault-targets").TextContent);
         Assert.True(cut.Find("#inject").HasAttribute("disabled"));
     }
+
+    [Fact]
+    public async Task The_container_faults_say_why_they_are_unavailable_until_an_engine_is_configured()
+    {
+        Services.PostConfigure<FaultOptions>(o => o.Enabled = true);
+        SignIn("ada", GraceRoles.Admin);
+        var cut = Render<Faults>();
+        var select = cut.FindComponent<MudSelect<FaultKind>>();
+
+        // The shipped demo container has no engine: the page names the setting to give it.
+        foreach (var kind in new[] { Grace.Engine.Adapters.Containers.ContainerKillFault.Kind, Grace.Engine.Adapters.Containers.ContainerUnhealthyFault.Kind })
+        {
+            await cut.InvokeAsync(() => select.Instance.ValueChanged.InvokeAsync(kind));
+            Assert.Contains("demo-web", cut.Find("#fault-targets").TextContent);
+            Assert.Contains("set Grace:Targets:demo-web:Endpoint", cut.Find("#fault-targets").TextContent);
+            Assert.True(cut.Find("#inject").HasAttribute("disabled"));
+        }
+
+        Assert.Contains("HEALTHCHECK", cut.Find("#fault-description").TextContent);
+    }
 }
