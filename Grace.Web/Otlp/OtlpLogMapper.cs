@@ -122,6 +122,17 @@ internal static class OtlpLogMapper
         var exceptionType = Find(attributes, "exception.type");
         var exceptionMessage = Find(attributes, "exception.message");
         var stackTrace = Find(attributes, "exception.stacktrace");
+        exceptionType = QualifiedType(exceptionType, stackTrace);
+
+        // The OpenTelemetry .NET SDK (unless IncludeFormattedMessage is on) and several Serilog/Go/Python
+        // bridges send the template itself as the body, with the holes' values as attributes. Such a body is
+        // the best fingerprint there is, and the message is the template filled in.
+        string? bodyTemplate = null;
+        if (body is { Length: > 0 } && FillTemplate(body, attributes) is { } filled)
+        {
+            bodyTemplate = body;
+            body = filled;
+        }
 
         var headline = string.IsNullOrWhiteSpace(body) ? exceptionMessage ?? exceptionType ?? "(an OTLP log record without a body)" : body;
         if (!string.IsNullOrWhiteSpace(exceptionMessage) && !headline.Contains(exceptionMessage, StringComparison.Ordinal))
@@ -141,7 +152,7 @@ internal static class OtlpLogMapper
             }
         }
 
-        template ??= Fingerprinter.Normalize(headline);
+        template ??= bodyTemplate ?? Fingerprinter.Normalize(headline);
         var message = string.IsNullOrWhiteSpace(stackTrace) ? headline : $"{headline}\n{stackTrace}";
 
         var labels = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
@@ -188,6 +199,87 @@ internal static class OtlpLogMapper
         return new Signal(source, Cut(message, MaxMessage), ToGrace(number), TimestampOf(record, now), Cut(template, MaxTemplate),
             exceptionType is { Length: > 0 } ? Cut(exceptionType, MaxExceptionType) : null, target is { Length: > 0 } ? Cut(target, MaxTarget) : null,
             labels, reporter);
+    }
+
+    /// <summary>
+    /// The body with each <c>{Name}</c>, <c>{@Name}</c> or <c>{Name:format}</c> hole replaced by the
+    /// attribute of that name; null when the body has no hole that an attribute fills (it is then
+    /// plain text, and a brace in it is just a brace).
+    /// </summary>
+    internal static string? FillTemplate(string body, IReadOnlyList<KeyValue> attributes)
+    {
+        if (body.IndexOf('{', StringComparison.Ordinal) < 0 || attributes.Count == 0)
+        {
+            return null;
+        }
+
+        var text = new StringBuilder(body.Length + 32);
+        var filled = false;
+        var i = 0;
+        while (i < body.Length)
+        {
+            var open = body.IndexOf('{', i);
+            if (open < 0)
+            {
+                text.Append(body, i, body.Length - i);
+                break;
+            }
+
+            text.Append(body, i, open - i);
+            if (open + 1 < body.Length && body[open + 1] == '{')
+            {
+                // "{{" is an escaped brace in .NET and Serilog templates.
+                text.Append('{');
+                i = open + 2;
+                continue;
+            }
+
+            var close = body.IndexOf('}', open + 1);
+            if (close < 0)
+            {
+                text.Append(body, open, body.Length - open);
+                break;
+            }
+
+            var hole = body.AsSpan(open + 1, close - open - 1).TrimStart("@$");
+            var end = hole.IndexOfAny(':', ',');
+            var name = (end < 0 ? hole : hole[..end]).ToString();
+            if (name.Length > 0 && Find(attributes, name) is { } value)
+            {
+                text.Append(value);
+                filled = true;
+            }
+            else
+            {
+                text.Append(body, open, close - open + 1);
+            }
+
+            i = close + 1;
+        }
+
+        return filled ? text.Replace("}}", "}").ToString() : null;
+    }
+
+    /// <summary>
+    /// The OpenTelemetry .NET SDK sends the exception's short name (<c>InvalidOperationException</c>) as
+    /// exception.type and <c>Exception.ToString()</c> as the stack trace, whose first line starts with
+    /// the full name. The full name is taken from there, so the same error fingerprints alike whether it
+    /// came over OTLP, Grace.Client or the signal API, and two types of one name in two namespaces stay apart.
+    /// </summary>
+    internal static string? QualifiedType(string? type, string? stackTrace)
+    {
+        if (type is not { Length: > 0 } || type.Contains('.', StringComparison.Ordinal) || stackTrace is not { Length: > 0 })
+        {
+            return type;
+        }
+
+        var line = stackTrace.AsSpan().TrimStart();
+        var end = line.IndexOfAny('\n', '\r');
+        line = end < 0 ? line : line[..end];
+        var colon = line.IndexOf(':');
+        var candidate = (colon < 0 ? line : line[..colon]).Trim();
+        return candidate.Length > type.Length && candidate.EndsWith(type, StringComparison.Ordinal) && candidate[^(type.Length + 1)] == '.'
+            && !candidate.ContainsAny(' ', '\t') ? candidate.ToString() : type;
     }
 
     private static void AddLabel(Dictionary<string, string> labels, KeyValue attribute)

@@ -30,7 +30,8 @@ public static class OtlpLogsEndpoint
     {
         app.MapPost(Path, ExportAsync)
             .WithName("OtlpExportLogs")
-            .Accepts<byte[]>(ProtobufType, JsonType)
+            // No Accepts metadata: routing would then pass other content types to the console's fallback page
+            // (a 200 of HTML); this endpoint answers them with its own 415.
             .Produces(StatusCodes.Status200OK, contentType: ProtobufType, additionalContentTypes: [JsonType])
             .DisableAntiforgery()
             .RequireAuthorization(IngestionExtensions.Policy)
