@@ -491,3 +491,46 @@ internal sealed class ExporterDiagnostics : System.Diagnostics.Tracing.EventList
 
     public override string ToString() => string.Join("\n", _events.TakeLast(30));
 }
+
+/// <summary>The ingestion rate limit applies to OTLP as to /api/signals, answered as OTLP/HTTP asks (429, Retry-After, a Status body).</summary>
+public sealed class OtlpRateLimitTests : IAsyncLifetime
+{
+    private readonly TempFolder _folder = new();
+    private TestDatabase _database = null!;
+    private GraceHost _host = null!;
+
+    public async Task InitializeAsync()
+    {
+        _database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite, _folder);
+        _host = new GraceHost(TestCatalog.Settings(_folder).Concat(_database.Settings()).Concat(new Dictionary<string, string?>
+        {
+            ["Grace:Ingestion:RequestsPerSecondPerKey"] = "1",
+            ["Grace:Ingestion:BurstPerKey"] = "2",
+        })).Start();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _host.DisposeAsync();
+        await _database.DisposeAsync();
+        _folder.Dispose();
+    }
+
+    [Fact]
+    public async Task A_key_over_its_rate_gets_429_with_retry_after_and_a_status_body()
+    {
+        using var client = _host.IngestClient();
+        var answers = new List<HttpResponseMessage>();
+        for (var i = 0; i < 5; i++)
+        {
+            answers.Add(await client.PostAsync("/v1/logs", new StringContent("{}", Encoding.UTF8, "application/json")));
+        }
+
+        var limited = answers.First(r => r.StatusCode == HttpStatusCode.TooManyRequests);
+        Assert.True(limited.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), "429 carries Retry-After, which OTLP exporters honour");
+        var status = JsonDocument.Parse(await limited.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(8, status.GetProperty("code").GetInt32());
+        Assert.Contains("RequestsPerSecondPerKey", status.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.True(answers.Count(r => r.StatusCode == HttpStatusCode.OK) >= 2);
+    }
+}
