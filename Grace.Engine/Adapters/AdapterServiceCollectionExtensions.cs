@@ -1,15 +1,18 @@
+using Grace.Engine.Adapters.Aws;
 using Grace.Engine.Adapters.Breakers;
 using Grace.Engine.Adapters.Containers;
 using Grace.Engine.Adapters.Directories;
 using Grace.Engine.Adapters.FeatureFlags;
 using Grace.Engine.Adapters.Grace;
 using Grace.Engine.Adapters.Http;
+using Grace.Engine.Adapters.Kubernetes;
 using Grace.Engine.Adapters.Logging;
 using Grace.Engine.Adapters.Postgres;
 using Grace.Engine.Adapters.Processes;
 using Grace.Engine.Adapters.Sqlite;
 using Grace.Engine.Adapters.SqlServer;
 using Grace.Engine.Adapters.Ssh;
+using Grace.Engine.Adapters.Unleash;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Grace.Engine.Adapters;
@@ -33,5 +36,8 @@ public static class AdapterServiceCollectionExtensions
         .AddSqlServerTargets()
         .AddProcessTargets()
         .AddContainerTargets()
-        .AddSshTargets();
+        .AddSshTargets()
+        .AddKubernetesTargets()
+        .AddAwsTargets()
+        .AddUnleashTargets();
 }

@@ -45,6 +45,12 @@ public abstract class AdapterContractTests : IAsyncLifetime
     /// <summary>A secret the target's settings hold (a password), which must never show.</summary>
     protected virtual string? Secret => null;
 
+    /// <summary>
+    /// How long the probe may lag the action (a flag service serving clients from a cache): the suite
+    /// reads until the effect shows or this much time has passed, as a contract's deadline lets it.
+    /// </summary>
+    protected virtual TimeSpan Propagation => TimeSpan.Zero;
+
     public virtual Task InitializeAsync() => Task.CompletedTask;
 
     public virtual Task DisposeAsync()
@@ -56,6 +62,20 @@ public abstract class AdapterContractTests : IAsyncLifetime
     private ActionRequest Request(ResolvedTarget target) => new(Guid.NewGuid(), target, Parameters);
 
     private Task<double> ReadAsync(ResolvedTarget target) => Probe.ReadAsync(new ProbeRequest(target, ProbeParameters, null), default);
+
+    /// <summary>Reads until <paramref name="shows"/> holds or <see cref="Propagation"/> has passed; the last reading.</summary>
+    private async Task<double> ReadUntilAsync(ResolvedTarget target, Func<double, bool> shows)
+    {
+        var until = DateTime.UtcNow + Propagation;
+        var reading = await ReadAsync(target);
+        while (!shows(reading) && DateTime.UtcNow < until)
+        {
+            await Task.Delay(200);
+            reading = await ReadAsync(target);
+        }
+
+        return reading;
+    }
 
     [Fact]
     public async Task Snapshot_execute_verify_then_rollback_restores_and_commit_releases()
@@ -75,14 +95,14 @@ public abstract class AdapterContractTests : IAsyncLifetime
         Assert.Equal(snapshot.DriftKey, again.DriftKey); // Nothing changed: an approval would hold.
         var result = await Action.ExecuteAsync(request, snapshot, default);
         Assert.False(string.IsNullOrWhiteSpace(result.Message));
-        var after = await ReadAsync(target);
+        var after = await ReadUntilAsync(target, Healed);
         Assert.True(Healed(after), $"{Action.Action} ran but {Probe.Key} reads {after} (it read {before}).");
 
         if (Action.CanRollback)
         {
             var restored = await Action.RollbackAsync(request, snapshot, default);
             Assert.False(string.IsNullOrWhiteSpace(restored));
-            var back = await ReadAsync(target);
+            var back = await ReadUntilAsync(target, r => !Healed(r));
             Assert.False(Healed(back), $"The rollback said '{restored}', but {Probe.Key} still reads {back}.");
         }
         else
@@ -333,4 +353,132 @@ public sealed class PostgresVacuumContract : AdapterContractTests
         await new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{_name}\" WITH (FORCE)", admin).ExecuteNonQueryAsync();
         await base.DisposeAsync();
     }
+}
+
+/// <summary>
+/// The Kubernetes actions against a loopback API server that answers as Kubernetes does and
+/// refuses any change not shaped as kubectl sends it; its bearer token must never show.
+/// </summary>
+public abstract class KubernetesContract : AdapterContractTests
+{
+    protected Kubernetes.FakeKubernetesApi Cluster { get; private set; } = null!;
+
+    protected Grace.Engine.Adapters.Kubernetes.KubernetesApi Api { get; } = new();
+
+    protected override string Secret => Cluster.Token;
+
+    public override async Task InitializeAsync() => Cluster = await Kubernetes.FakeKubernetesApi.StartAsync();
+
+    protected ResolvedTarget Target(string workload) =>
+        Kubernetes.FakeKubernetesApi.Target(Folder, Cluster.WriteKubeconfig(Folder), "orders", new() { ["Workload"] = workload });
+
+    // Nothing listens on the port: the connection is refused, as for an API server that is down.
+    protected override ResolvedTarget Unreachable() =>
+        Kubernetes.FakeKubernetesApi.Target(Folder, Cluster.WriteKubeconfig(Folder, "unreachable", TestCatalog.FreeLoopbackPort()), "orders", new() { ["Workload"] = "Deployment/orders", ["RequestTimeoutSeconds"] = "2" });
+
+    public override async Task DisposeAsync()
+    {
+        Assert.True(Cluster.Violations.Count == 0, "Requests not shaped as kubectl sends them:\n" + string.Join("\n", Cluster.Violations));
+        Api.Dispose();
+        await Cluster.DisposeAsync();
+        await base.DisposeAsync();
+    }
+}
+
+/// <summary><c>kubernetes.rollout-restart</c> on a Deployment whose pods are stuck crash-looping until they are replaced.</summary>
+public sealed class KubernetesRolloutRestartContract : KubernetesContract
+{
+    protected override IRemediationExecutor Action => new Grace.Engine.Adapters.Kubernetes.RolloutRestartAction(Api, TimeProvider.System);
+    protected override IProbe Probe => new Grace.Engine.Adapters.Kubernetes.ReadyReplicasProbe(Api);
+
+    protected override Task<ResolvedTarget> BreakAsync()
+    {
+        Cluster.AddDeployment("orders", 3, "orders:1").Stuck = true;
+        Cluster.Update(() => { });
+        return Task.FromResult(Target("Deployment/orders"));
+    }
+
+    protected override bool Healed(double reading) => reading == 3;
+}
+
+/// <summary><c>kubernetes.scale</c> from one replica to three, and back.</summary>
+public sealed class KubernetesScaleContract : KubernetesContract
+{
+    protected override IRemediationExecutor Action => new Grace.Engine.Adapters.Kubernetes.ScaleAction(Api);
+    protected override IProbe Probe => new Grace.Engine.Adapters.Kubernetes.AvailableReplicasProbe(Api);
+    protected override IReadOnlyDictionary<string, string> Parameters => new Dictionary<string, string> { ["Replicas"] = "3" };
+
+    protected override Task<ResolvedTarget> BreakAsync()
+    {
+        Cluster.AddDeployment("orders", 1, "orders:1");
+        return Task.FromResult(Target("Deployment/orders"));
+    }
+
+    protected override bool Healed(double reading) => reading >= 3;
+}
+
+/// <summary><c>kubernetes.rollout-undo</c> of a Deployment whose newest revision's image crashes.</summary>
+public sealed class KubernetesRolloutUndoContract : KubernetesContract
+{
+    protected override IRemediationExecutor Action => new Grace.Engine.Adapters.Kubernetes.RolloutUndoAction(Api);
+    protected override IProbe Probe => new Grace.Engine.Adapters.Kubernetes.ReadyReplicasProbe(Api);
+
+    protected override Task<ResolvedTarget> BreakAsync()
+    {
+        Cluster.AddDeployment("orders", 3, "orders:1", "orders:broken");
+        return Task.FromResult(Target("Deployment/orders"));
+    }
+
+    protected override bool Healed(double reading) => reading == 3;
+}
+
+/// <summary><c>kubernetes.delete-crashlooping-pods</c> on a Deployment with one poisoned pod, which its controller replaces.</summary>
+public sealed class KubernetesDeleteCrashLoopingContract : KubernetesContract
+{
+    protected override IRemediationExecutor Action => new Grace.Engine.Adapters.Kubernetes.DeleteCrashLoopingPodsAction(Api);
+    protected override IProbe Probe => new Grace.Engine.Adapters.Kubernetes.PodsNotRunningProbe(Api);
+
+    protected override Task<ResolvedTarget> BreakAsync()
+    {
+        Cluster.AddDeployment("orders", 3, "orders:1");
+        Cluster.Update(() => Cluster.PoisonedPods.Add(Cluster.Pods.Keys.Order(StringComparer.Ordinal).First()));
+        return Task.FromResult(Target("Deployment/orders"));
+    }
+
+    protected override bool Healed(double reading) => reading == 0;
+}
+
+/// <summary><c>kubernetes.cordon-node</c> of a node, with another left to schedule on; the rollback uncordons it.</summary>
+public sealed class KubernetesCordonContract : KubernetesContract
+{
+    protected override IRemediationExecutor Action => new Grace.Engine.Adapters.Kubernetes.CordonNodeAction(Api);
+    protected override IProbe Probe => new Grace.Engine.Adapters.Kubernetes.NodeSchedulableProbe(Api);
+    protected override IReadOnlyDictionary<string, string> Parameters => new Dictionary<string, string> { ["Node"] = "node-1" };
+    protected override IReadOnlyDictionary<string, string> ProbeParameters => Parameters;
+
+    protected override Task<ResolvedTarget> BreakAsync()
+    {
+        Cluster.AddNode("node-1");
+        Cluster.AddNode("node-2");
+        return Task.FromResult(Target("Deployment/orders"));
+    }
+
+    protected override bool Healed(double reading) => reading == 0;
+}
+
+/// <summary><c>kubernetes.uncordon-node</c> of a cordoned node; the rollback cordons it again.</summary>
+public sealed class KubernetesUncordonContract : KubernetesContract
+{
+    protected override IRemediationExecutor Action => new Grace.Engine.Adapters.Kubernetes.UncordonNodeAction(Api);
+    protected override IProbe Probe => new Grace.Engine.Adapters.Kubernetes.NodeSchedulableProbe(Api);
+    protected override IReadOnlyDictionary<string, string> Parameters => new Dictionary<string, string> { ["Node"] = "node-1" };
+    protected override IReadOnlyDictionary<string, string> ProbeParameters => Parameters;
+
+    protected override Task<ResolvedTarget> BreakAsync()
+    {
+        Cluster.AddNode("node-1", unschedulable: true);
+        return Task.FromResult(Target("Deployment/orders"));
+    }
+
+    protected override bool Healed(double reading) => reading == 1;
 }

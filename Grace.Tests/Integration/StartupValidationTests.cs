@@ -42,6 +42,70 @@ public sealed class StartupValidationTests : IDisposable
         { "Grace:Cluster:InstanceName", "grace one", "Grace:Cluster:InstanceName 'grace one' must be 1 to 128 letters" },
     };
 
+    /// <summary>Targets of the cloud and flag-service kinds, well configured, that <see cref="BrokenCloud"/> breaks one entry of (a null value removes it).</summary>
+    private static Dictionary<string, string?> Cloud => new()
+    {
+        ["Grace:Targets:cloud-web:Kind"] = "Ec2Instance",
+        ["Grace:Targets:cloud-web:Region"] = "eu-west-1",
+        ["Grace:Targets:cloud-web:InstanceId"] = "i-0123456789abcdef0",
+        ["Grace:Targets:cloud-fleet:Kind"] = "AutoScalingGroup",
+        ["Grace:Targets:cloud-fleet:Region"] = "eu-west-1",
+        ["Grace:Targets:cloud-fleet:GroupName"] = "orders",
+        ["Grace:Playbooks:cloud-scale-out:Action"] = "aws.autoscaling.set-desired-capacity",
+        ["Grace:Playbooks:cloud-scale-out:Target"] = "cloud-fleet",
+        ["Grace:Playbooks:cloud-scale-out:Parameters:DesiredCapacity"] = "3",
+        ["Grace:Playbooks:cloud-scale-out:Contract:Probe"] = "aws.autoscaling.in-service",
+        ["Grace:Playbooks:cloud-scale-out:Contract:Comparator"] = "GreaterThanOrEqual",
+        ["Grace:Playbooks:cloud-scale-out:Contract:Threshold"] = "3",
+        ["Grace:Targets:cloud-flags:Kind"] = "Unleash",
+        ["Grace:Targets:cloud-flags:Url"] = "http://127.0.0.1:4242/",
+        ["Grace:Targets:cloud-flags:AdminToken"] = "*:*.admin-token-for-startup-tests",
+        ["Grace:Targets:cloud-flags:ClientToken"] = "*:production.client-token-for-startup-tests",
+        ["Grace:Targets:cloud-flags:Environment"] = "production",
+        ["Grace:Playbooks:cloud-kill-switch:Action"] = "unleash.set-flag",
+        ["Grace:Playbooks:cloud-kill-switch:Target"] = "cloud-flags",
+        ["Grace:Playbooks:cloud-kill-switch:Parameters:Flag"] = "new-checkout",
+        ["Grace:Playbooks:cloud-kill-switch:Parameters:Enabled"] = "false",
+        ["Grace:Playbooks:cloud-kill-switch:Contract:Probe"] = "unleash.flag-enabled",
+        ["Grace:Playbooks:cloud-kill-switch:Contract:Parameters:Flag"] = "new-checkout",
+        ["Grace:Playbooks:cloud-kill-switch:Contract:Comparator"] = "Equal",
+        ["Grace:Playbooks:cloud-kill-switch:Contract:Threshold"] = "0",
+    };
+
+    public static TheoryData<string, string?, string> BrokenCloud => new()
+    {
+        { "Grace:Targets:cloud-fleet:Region", null, "Grace:Targets:cloud-fleet:Region is required for an AutoScalingGroup target" },
+        { "Grace:Targets:cloud-web:Region", "Ireland", "Grace:Targets:cloud-web:Region 'Ireland' is not an AWS region name (such as us-east-1)" },
+        { "Grace:Targets:cloud-web:InstanceId", "web-1", "Grace:Targets:cloud-web:InstanceId 'web-1' is not an EC2 instance id" },
+        { "Grace:Targets:cloud-web:Endpoint", "localhost:4566", "Grace:Targets:cloud-web:Endpoint 'localhost:4566' is not an absolute http or https URL" },
+        { "Grace:Targets:cloud-web:Profile", "grace-no-such-profile", "Grace:Targets:cloud-web:Profile 'grace-no-such-profile' is in neither the shared credentials file nor the shared config file" },
+        { "Grace:Playbooks:cloud-scale-out:Parameters:DesiredCapacity", "lots", "Grace:Playbooks:cloud-scale-out:Parameters:DesiredCapacity 'lots' is not a valid whole number" },
+        { "Grace:Targets:cloud-web:SecretAccessKey", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "Grace:Targets:cloud-web:SecretAccessKey is set, and Grace never reads AWS credentials from its configuration" },
+        { "Grace:Targets:cloud-fleet:AccessKeyId", "AKIAIOSFODNN7EXAMPLE", "Grace:Targets:cloud-fleet:AccessKeyId is set, and Grace never reads AWS credentials from its configuration" },
+        { "Grace:Targets:cloud-flags:AdminToken", null, "Grace:Targets:cloud-flags:AdminToken is required for an Unleash target" },
+        { "Grace:Targets:cloud-flags:AdminTokenVariable", "GRACE_NO_SUCH_VARIABLE", "Grace:Targets:cloud-flags:AdminTokenVariable: give AdminToken or AdminTokenVariable, not both" },
+        { "Grace:Targets:cloud-flags:ClientToken", null, "Grace:Playbooks:cloud-kill-switch:Contract:Probe: probe 'unleash.flag-enabled' reads the flag as SDKs are served it, with a client token: set Grace:Targets:cloud-flags:ClientToken" },
+        { "Grace:Targets:cloud-flags:Environment", null, "Grace:Targets:cloud-flags:Environment is required for an Unleash target" },
+        { "Grace:Playbooks:cloud-kill-switch:Parameters:Flag", "new checkout", "Grace:Playbooks:cloud-kill-switch:Parameters:Flag 'new checkout' is not an Unleash flag name" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BrokenCloud))]
+    public void A_broken_cloud_or_flag_service_entry_stops_the_start_naming_the_key(string key, string? value, string expected)
+    {
+        var cloud = Cloud;
+        cloud[key] = value;
+        var settings = TestCatalog.Settings(_folder).Concat(cloud.Where(kv => kv.Value is not null));
+        using var host = new GraceHost(settings);
+        var ex = Assert.ThrowsAny<Exception>(() => host.Start());
+        var messages = string.Join(" | ", Flatten(ex).Select(e => e.Message));
+        Assert.Contains(expected, messages, StringComparison.Ordinal);
+        foreach (var token in new[] { Cloud["Grace:Targets:cloud-flags:AdminToken"]!, Cloud["Grace:Targets:cloud-flags:ClientToken"]!, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "AKIAIOSFODNN7EXAMPLE" })
+        {
+            Assert.DoesNotContain(token, messages, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public async Task A_second_grace_on_the_same_sqlite_file_refuses_to_start_and_says_why()
     {

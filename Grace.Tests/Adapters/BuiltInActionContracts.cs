@@ -1,0 +1,205 @@
+using Grace.Data;
+using Grace.Engine.Adapters.Breakers;
+using Grace.Engine.Adapters.FeatureFlags;
+using Grace.Engine.Adapters.Postgres;
+using Grace.Engine.Adapters.Sqlite;
+using Grace.Engine.Execute;
+using Grace.Engine.Targets;
+using Grace.Engine.Verify;
+using Grace.Tests.Infrastructure;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.FeatureManagement;
+using Npgsql;
+
+namespace Grace.Tests.Adapters;
+
+// The contract suite (AdapterContractTests) for the built-in actions the first contracts did not
+// cover. Each runs on a real counterpart: a SQLite file, PostgreSQL sessions holding real locks,
+// Grace's own flag overrides in its database, and Polly breakers tripped by real failures.
+
+/// <summary><c>sqlite.vacuum</c> on a real SQLite file left large by deleted rows: the rebuild shrinks it; it cannot be undone.</summary>
+public sealed class SqliteVacuumContract : AdapterContractTests
+{
+    private const long Shrunk = 64 * 1024;
+
+    protected override IRemediationExecutor Action { get; } = new SqliteVacuumExecutor();
+    protected override IProbe Probe { get; } = new SqliteFileBytesProbe();
+
+    protected override Task<ResolvedTarget> BreakAsync()
+    {
+        var path = Folder.Combine("app.db");
+        using (var holder = TestCatalog.GrowWal(path, rows: 3000))
+        {
+            using var delete = holder.CreateCommand();
+            delete.CommandText = "PRAGMA wal_checkpoint(TRUNCATE); DELETE FROM orders; PRAGMA wal_checkpoint(TRUNCATE);";
+            delete.ExecuteNonQuery();
+        }
+
+        SqliteConnection.ClearAllPools();
+        return Task.FromResult(TestTargets.Sqlite("app-db", path));
+    }
+
+    protected override ResolvedTarget Unreachable() => TestTargets.Sqlite("app-db", Folder.Combine("missing.db"));
+
+    // Thousands of deleted rows leave pages the rebuild gives back; an empty schema fits in a few pages.
+    protected override bool Healed(double reading) => reading < Shrunk;
+
+    public override Task DisposeAsync()
+    {
+        SqliteConnection.ClearAllPools();
+        return base.DisposeAsync();
+    }
+}
+
+/// <summary><c>postgres.end-blockers</c> on real PostgreSQL sessions: an idle transaction holding an exclusive lock, and a query waiting on it.</summary>
+public sealed class PostgresEndBlockersContract : AdapterContractTests
+{
+    // A role of this test's own, so its password is a secret that appears nowhere else (the shared
+    // test role's password equals its name, which rightly shows in the blockers' descriptions).
+    private readonly string _name = $"grace_contract_{Guid.NewGuid():N}";
+    private readonly string _password = $"pw-{Guid.NewGuid():N}";
+    private readonly List<NpgsqlConnection> _sessions = [];
+    private string _connectionString = "";
+
+    protected override IRemediationExecutor Action { get; } = new PostgresLockExecutor();
+    protected override IProbe Probe { get; } = new PostgresBlockedSessionsProbe();
+    protected override IReadOnlyDictionary<string, string> Parameters => new Dictionary<string, string> { ["MinBlockedSeconds"] = "0" };
+    protected override string Secret => _password;
+
+    public override async Task InitializeAsync()
+    {
+        await using (var admin = new NpgsqlConnection(TestDatabase.PostgresAdminConnectionString))
+        {
+            await admin.OpenAsync();
+            await new NpgsqlCommand($"CREATE ROLE \"{_name}\" LOGIN PASSWORD '{_password}'; CREATE DATABASE \"{_name}\"", admin).ExecuteNonQueryAsync();
+        }
+
+        await using (var owner = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(TestDatabase.PostgresAdminConnectionString) { Database = _name, Pooling = false }.ConnectionString))
+        {
+            await owner.OpenAsync();
+            await new NpgsqlCommand($"GRANT ALL ON SCHEMA public TO \"{_name}\"", owner).ExecuteNonQueryAsync();
+        }
+
+        _connectionString = new NpgsqlConnectionStringBuilder(TestDatabase.PostgresAdminConnectionString)
+        {
+            Database = _name, Username = _name, Password = _password, Pooling = false,
+        }.ConnectionString;
+        await using var setup = new NpgsqlConnection(_connectionString);
+        await setup.OpenAsync();
+        await new NpgsqlCommand("CREATE TABLE orders(id int primary key); INSERT INTO orders VALUES (1);", setup).ExecuteNonQueryAsync();
+    }
+
+    protected override async Task<ResolvedTarget> BreakAsync()
+    {
+        // The blocker: a transaction that takes an exclusive lock and goes idle, as a stuck job would.
+        var blocker = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(_connectionString) { ApplicationName = "stuck-job" }.ConnectionString);
+        _sessions.Add(blocker);
+        await blocker.OpenAsync();
+        await new NpgsqlCommand("BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE;", blocker).ExecuteNonQueryAsync();
+
+        // The victim: a query waiting for that lock (its outcome is not awaited; the session ends with the test).
+        var victim = new NpgsqlConnection(_connectionString);
+        _sessions.Add(victim);
+        await victim.OpenAsync();
+        _ = new NpgsqlCommand("SELECT count(*) FROM orders", victim) { CommandTimeout = 60 }.ExecuteScalarAsync().ContinueWith(t => t.Exception, TaskScheduler.Default);
+
+        var target = TestTargets.Postgres("orders-db", _connectionString);
+        for (var i = 0; i < 100 && await Probe.ReadAsync(new ProbeRequest(target, ProbeParameters, null), default) < 1; i++)
+        {
+            await Task.Delay(100);
+        }
+
+        return target;
+    }
+
+    protected override ResolvedTarget Unreachable() =>
+        TestTargets.Postgres("orders-db", new NpgsqlConnectionStringBuilder(_connectionString) { Port = TestCatalog.FreeLoopbackPort(), Timeout = 2 }.ConnectionString);
+
+    protected override bool Healed(double reading) => reading == 0;
+
+    public override async Task DisposeAsync()
+    {
+        foreach (var session in _sessions)
+        {
+            await session.DisposeAsync();
+        }
+
+        NpgsqlConnection.ClearAllPools();
+        await using var admin = new NpgsqlConnection(TestDatabase.PostgresAdminConnectionString);
+        await admin.OpenAsync();
+        await new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{_name}\" WITH (FORCE)", admin).ExecuteNonQueryAsync();
+        await new NpgsqlCommand($"DROP ROLE IF EXISTS \"{_name}\"", admin).ExecuteNonQueryAsync();
+        await base.DisposeAsync();
+    }
+}
+
+/// <summary><c>feature-flag.set</c> on Grace's own flags: the override is written to its database, and the rollback restores the configured value.</summary>
+public sealed class FeatureFlagSetContract : AdapterContractTests
+{
+    private TestDatabase _database = null!;
+    private GraceHost _host = null!;
+
+    protected override IRemediationExecutor Action => new SetFlagAction(_host.Get<FeatureFlagOverrides>(), _host.Get<IFeatureManager>());
+    protected override IProbe Probe => new FlagEnabledProbe(_host.Get<IFeatureManager>());
+    protected override IReadOnlyDictionary<string, string> Parameters => new Dictionary<string, string> { ["Flag"] = "NewCheckout", ["Enabled"] = "false" };
+    protected override IReadOnlyDictionary<string, string> ProbeParameters => new Dictionary<string, string> { ["Flag"] = "NewCheckout" };
+
+    public override async Task InitializeAsync()
+    {
+        _database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite, Folder);
+        _host = new GraceHost(TestCatalog.Settings(Folder).Concat(_database.Settings()).Concat(new Dictionary<string, string?>
+        {
+            ["FeatureManagement:NewCheckout"] = "true",
+        })).Start();
+    }
+
+    // The broken state: the new checkout is on (configured so), and the playbook turns it off.
+    protected override Task<ResolvedTarget> BreakAsync() => Task.FromResult(TestTargets.Grace("grace"));
+
+    protected override bool CanBeUnreachable => false;
+
+    protected override ResolvedTarget Unreachable() => throw new InvalidOperationException("Grace's own flags are always there.");
+
+    protected override bool Healed(double reading) => reading == 0;
+
+    public override async Task DisposeAsync()
+    {
+        await _host.DisposeAsync();
+        await _database.DisposeAsync();
+        await base.DisposeAsync();
+    }
+}
+
+/// <summary><c>breaker.reset</c> on a real Polly breaker that real failures opened; closing it cannot be undone (the next failures would open it again).</summary>
+public sealed class BreakerResetContract : AdapterContractTests
+{
+    private readonly ServiceProvider _services = TestResilience.Services();
+
+    protected override IRemediationExecutor Action => new ResetBreakerAction(_services.GetRequiredService<TargetBreakers>());
+    protected override IProbe Probe => new BreakerStateProbe(_services.GetRequiredService<TargetBreakers>());
+
+    protected override async Task<ResolvedTarget> BreakAsync()
+    {
+        var pipeline = _services.GetRequiredService<ActionResilience>().ForAction("stock-api");
+        for (var i = 0; i < 4; i++)
+        {
+            await Assert.ThrowsAsync<InvalidOperationException>(() => pipeline.ExecuteAsync<int>(_ => throw new InvalidOperationException("stock-api refused")).AsTask());
+        }
+
+        return TestTargets.Http("stock-api", "http://127.0.0.1:9/");
+    }
+
+    // A breaker is Grace's own state: there is no far side to be unreachable.
+    protected override bool CanBeUnreachable => false;
+
+    protected override ResolvedTarget Unreachable() => throw new InvalidOperationException("A breaker lives in Grace.");
+
+    protected override bool Healed(double reading) => reading == (int)Polly.CircuitBreaker.CircuitState.Closed;
+
+    public override async Task DisposeAsync()
+    {
+        await _services.DisposeAsync();
+        await base.DisposeAsync();
+    }
+}
