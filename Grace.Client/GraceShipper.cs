@@ -129,9 +129,12 @@ public sealed class GraceShipper : IDisposable, IAsyncDisposable
         {
             while (await _channel.Reader.WaitToReadAsync(_abort.Token).ConfigureAwait(false))
             {
-                while (batch.Count < _options.BatchSize && _channel.Reader.TryRead(out var item))
+                // Bounded by count and by a rough size, so a run of long stack traces does not make a body Grace refuses.
+                var bytes = 0L;
+                while (batch.Count < _options.BatchSize && bytes < _options.MaxBatchBytes && _channel.Reader.TryRead(out var item))
                 {
                     batch.Add(item);
+                    bytes += SizeOf(item);
                 }
 
                 await SendAsync(batch).ConfigureAwait(false);
@@ -163,6 +166,18 @@ public sealed class GraceShipper : IDisposable, IAsyncDisposable
         }
     }
 
+    private static long SizeOf(GraceEvent item)
+    {
+        long size = 128 + item.Source.Length + item.Message.Length + (item.MessageTemplate?.Length ?? 0) + (item.ExceptionType?.Length ?? 0);
+        foreach (var (name, value) in item.Labels ?? [])
+        {
+            size += name.Length + value.Length + 8;
+        }
+
+        // Characters to UTF-8 bytes, with room for JSON escapes (a stack trace's newlines and quotes).
+        return size * 3 / 2;
+    }
+
     private async Task SendAsync(List<GraceEvent> batch)
     {
         using var response = await _pipeline.ExecuteAsync(
@@ -191,6 +206,15 @@ public sealed class GraceShipper : IDisposable, IAsyncDisposable
                 Say($"Grace took {batch.Count - dropped} events and dropped {dropped}: its intake was full.");
             }
 
+            return;
+        }
+
+        if (response.StatusCode == HttpStatusCode.RequestEntityTooLarge && batch.Count > 1)
+        {
+            // Grace's body limit is smaller than this batch: each half goes on its own, down to single events.
+            var half = batch.Count / 2;
+            await SendAsync(batch[..half]).ConfigureAwait(false);
+            await SendAsync(batch[half..]).ConfigureAwait(false);
             return;
         }
 

@@ -279,6 +279,39 @@ public sealed class GraceShipperTests
     }
 
     [Fact]
+    public async Task A_batch_over_Graces_body_limit_is_halved_until_it_fits_and_nothing_is_lost()
+    {
+        using var folder = new TempFolder();
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite, folder);
+        await using var host = new GraceHost(TestCatalog.Settings(folder).Concat(database.Settings()).Concat(new Dictionary<string, string?>
+        {
+            ["Grace:Ingestion:MaxBodyBytes"] = "8192",
+        })).Start();
+        using var client = host.IngestClient();
+        var messages = new List<string>();
+        await using (var shipper = new GraceShipper(new GraceClientOptions
+        {
+            Endpoint = host.Server.BaseAddress,
+            ApiKey = client.DefaultRequestHeaders.Authorization!.Parameter,
+            Source = "big-stacks",
+            BatchSize = 40,
+            Diagnostics = messages.Add,
+            ShutdownTimeoutSeconds = 30,
+        }, host.Server.CreateHandler()))
+        {
+            var logger = new GraceLoggerProvider(shipper).CreateLogger("Tests");
+            for (var i = 0; i < 40; i++)
+            {
+                logger.LogError("Import {Row} failed: {Detail}", i, new string('x', 1500));
+            }
+        }
+
+        var incident = await host.WaitForIncidentAsync(i => i.Source == "big-stacks" && i.Count == 40, timeoutSeconds: 30);
+        Assert.Equal("Import {Row} failed: {Detail}", incident.Template);
+        Assert.Empty(messages);
+    }
+
+    [Fact]
     public void Bad_settings_name_the_configuration_key()
     {
         var missing = Assert.Throws<InvalidOperationException>(() => new GraceShipper(new GraceClientOptions { ApiKey = "k" }));
