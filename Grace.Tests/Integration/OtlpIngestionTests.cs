@@ -349,6 +349,19 @@ public sealed class OtlpIngestionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Traces_and_metrics_get_a_404_status_saying_Grace_takes_logs_only()
+    {
+        using var client = Client();
+        foreach (var path in new[] { "/v1/traces", "/v1/metrics" })
+        {
+            using var response = await client.PostAsync(path, Protobuf(Request("x")));
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+            var status = Status.Parser.ParseFrom(await response.Content.ReadAsByteArrayAsync());
+            Assert.Contains("Grace takes OTLP logs only", status.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task Bodies_over_the_limits_get_413_on_the_wire_and_after_gzip()
     {
         using var client = Client();

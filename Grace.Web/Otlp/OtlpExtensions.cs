@@ -16,12 +16,12 @@ public static class OtlpExtensions
     }
 }
 
-/// <summary>Puts <see cref="OtlpStatusBodies"/> first in the pipeline, around authentication and rate limiting, for <c>/v1/logs</c> only.</summary>
+/// <summary>Puts <see cref="OtlpStatusBodies"/> first in the pipeline, around authentication and rate limiting, for OTLP's <c>/v1</c> paths only.</summary>
 internal sealed class OtlpStatusStartupFilter : IStartupFilter
 {
     public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
     {
-        app.UseWhen(c => c.Request.Path.StartsWithSegments(OtlpLogsEndpoint.Path), branch => branch.Use(OtlpStatusBodies.InvokeAsync));
+        app.UseWhen(c => c.Request.Path.StartsWithSegments("/v1"), branch => branch.Use(OtlpStatusBodies.InvokeAsync));
         next(app);
     };
 }
@@ -102,7 +102,7 @@ internal static class OtlpStatusBodies
         {
             StatusCodes.Status401Unauthorized => "An API key is required: send 'Authorization: Bearer <key>'.",
             StatusCodes.Status403Forbidden => "This API key is revoked, or this account may not send signals.",
-            StatusCodes.Status404NotFound => "Grace serves OTLP logs at /v1/logs only.",
+            StatusCodes.Status404NotFound => "Grace takes OTLP logs only, at /v1/logs: point trace and metric exporters elsewhere, or turn them off.",
             StatusCodes.Status405MethodNotAllowed => "Export logs with POST /v1/logs.",
             StatusCodes.Status503ServiceUnavailable => "Grace's database is unavailable. Nothing was stored; retry after a few seconds.",
             _ => $"The request failed with HTTP {response.StatusCode}.",

@@ -36,6 +36,15 @@ public static class OtlpLogsEndpoint
             .DisableAntiforgery()
             .RequireAuthorization(IngestionExtensions.Policy)
             .RequireRateLimiting(IngestionExtensions.RateLimit);
+
+        // An SDK given only a base endpoint (OTEL_EXPORTER_OTLP_ENDPOINT) also exports traces and metrics
+        // to /v1/traces and /v1/metrics. They get a 404 that says why (OTLP clients do not retry a 404),
+        // not the console's page for a missing address.
+        app.MapPost("/v1/{**signal}", () => Results.Problem(statusCode: StatusCodes.Status404NotFound,
+                title: "Grace takes OTLP logs only, at /v1/logs.", detail: "Point trace and metric exporters elsewhere, or turn them off (OTEL_TRACES_EXPORTER=none, OTEL_METRICS_EXPORTER=none)."))
+            .WithName("OtlpOtherSignals")
+            .DisableAntiforgery()
+            .AllowAnonymous();
         return app;
     }
 
