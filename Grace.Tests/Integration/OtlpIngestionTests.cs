@@ -20,6 +20,8 @@ using Microsoft.Extensions.Logging;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Logs;
 using OpenTelemetry.Resources;
+using Serilog;
+using Serilog.Sinks.OpenTelemetry;
 using LogRecord = Grace.Web.Otlp.Proto.Logs.LogRecord;
 using Resource = Grace.Web.Otlp.Proto.Resource.Resource;
 
@@ -126,6 +128,38 @@ public sealed class OtlpIngestionTests : IAsyncLifetime
         Assert.True(counters.Ignored >= 1);
         await using var db = _host.CreateDb();
         Assert.DoesNotContain(await db.Incidents.AsNoTracking().ToListAsync(), i => i.Template.Contains("started", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Serilogs_own_OpenTelemetry_sink_sends_the_template_attribute_that_becomes_the_fingerprint()
+    {
+        // A second real client nobody here wrote: Serilog.Sinks.OpenTelemetry, HTTP/protobuf.
+        using (var log = new LoggerConfiguration()
+            .WriteTo.OpenTelemetry(o =>
+            {
+                o.LogsEndpoint = $"http://localhost:{_port}/v1/logs";
+                o.Protocol = OtlpProtocol.HttpProtobuf;
+                o.Headers = new Dictionary<string, string> { ["Authorization"] = $"Bearer {_key}" };
+                o.ResourceAttributes = new Dictionary<string, object> { ["service.name"] = "inventory-api" };
+                o.IncludedData = IncludedData.MessageTemplateTextAttribute | IncludedData.TraceIdField | IncludedData.SpanIdField;
+            })
+            .CreateLogger())
+        {
+            foreach (var sku in new[] { "A-1", "B-2" })
+            {
+                log.ForContext("SourceContext", "Inventory.Stock").Error(new TimeoutException($"stock database timed out for {sku}"), "Loading stock {Sku} failed", sku);
+            }
+
+            log.Warning("Stock for {Sku} is low", "C-3");
+        }
+
+        var incident = await WithDiagnostics(_host.WaitForIncidentAsync(i => i.Source == "inventory-api" && i.Count == 2));
+        Assert.Equal("Loading stock {Sku} failed", incident.Template);
+        Assert.Equal("System.TimeoutException", incident.ExceptionType);
+        Assert.Equal(Fingerprinter.Compute("inventory-api", "System.TimeoutException", "Loading stock {Sku} failed"), incident.Fingerprint);
+        Assert.Matches("^Loading stock \"?[AB]-[12]\"? failed: stock database timed out", incident.SampleMessage);
+        await using var db = _host.CreateDb();
+        Assert.DoesNotContain(await db.Incidents.AsNoTracking().ToListAsync(), i => i.Template.Contains("is low", StringComparison.Ordinal));
     }
 
     [Fact]
