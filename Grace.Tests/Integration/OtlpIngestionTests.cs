@@ -208,7 +208,7 @@ public sealed class OtlpIngestionTests : IAsyncLifetime
         return client;
     }
 
-    private static ExportLogsServiceRequest Request(string service, params LogRecord[] records) => new()
+    internal static ExportLogsServiceRequest Request(string service, params LogRecord[] records) => new()
     {
         ResourceLogs =
         {
@@ -225,7 +225,7 @@ public sealed class OtlpIngestionTests : IAsyncLifetime
 
     private static KeyValue Attr(string key, string value) => new() { Key = key, Value = new AnyValue { StringValue = value } };
 
-    private static ByteArrayContent Protobuf(IMessage message, bool gzip = false)
+    internal static ByteArrayContent Protobuf(IMessage message, bool gzip = false)
     {
         var bytes = message.ToByteArray();
         if (gzip)
@@ -539,7 +539,10 @@ internal sealed class ExporterDiagnostics : System.Diagnostics.Tracing.EventList
     public override string ToString() => string.Join("\n", _events.TakeLast(30));
 }
 
-/// <summary>The ingestion rate limit applies to OTLP as to /api/signals, answered as OTLP/HTTP asks (429, Retry-After, a Status body).</summary>
+/// <summary>
+/// On the in-memory test server: the ingestion rate limit applies to OTLP as to /api/signals, answered
+/// as OTLP/HTTP asks (429, Retry-After, a Status body); the OTLP counts for signed-in people.
+/// </summary>
 public sealed class OtlpRateLimitTests : IAsyncLifetime
 {
     private readonly TempFolder _folder = new();
@@ -579,5 +582,25 @@ public sealed class OtlpRateLimitTests : IAsyncLifetime
         Assert.Equal(8, status.GetProperty("code").GetInt32());
         Assert.Contains("RequestsPerSecondPerKey", status.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.True(answers.Count(r => r.StatusCode == HttpStatusCode.OK) >= 2);
+    }
+
+    [Fact]
+    public async Task Signed_in_people_see_what_came_in_over_OTLP_including_what_was_below_the_threshold()
+    {
+        using var client = _host.IngestClient();
+        var body = OtlpIngestionTests.Request("counted",
+            new LogRecord { SeverityNumber = SeverityNumber.Info, Body = new AnyValue { StringValue = "fine" } },
+            new LogRecord { SeverityNumber = SeverityNumber.Debug, Body = new AnyValue { StringValue = "detail" } },
+            new LogRecord { SeverityNumber = SeverityNumber.Error, Body = new AnyValue { StringValue = "broken" } });
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/v1/logs", OtlpIngestionTests.Protobuf(body))).StatusCode);
+
+        // An ingestion key sends; it does not read.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/otlp/stats")).StatusCode);
+        await _host.CreateUserAsync("vera", "Viewer-Password-1", GraceRoles.Viewer);
+        using var viewer = _host.ClientWithCookie(await _host.SignInAsync("vera", "Viewer-Password-1"));
+        var stats = JsonDocument.Parse(await viewer.GetStringAsync("/api/otlp/stats")).RootElement;
+        Assert.True(stats.GetProperty("requests").GetInt64() >= 1);
+        Assert.True(stats.GetProperty("ignored").GetInt64() >= 2);
+        Assert.True(stats.GetProperty("signals").GetInt64() >= 1);
     }
 }
