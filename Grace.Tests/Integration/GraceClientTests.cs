@@ -312,6 +312,33 @@ public sealed class GraceShipperTests
     }
 
     [Fact]
+    public async Task Dotnet_pack_makes_a_package_with_the_library_and_its_readme()
+    {
+        using var output = new TempFolder();
+        var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var project = Path.Combine(testBin.Parent!.Parent!.Parent!.Parent!.FullName, "Grace.Client", "Grace.Client.csproj");
+        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { "pack", project, "-c", testBin.Parent.Name, "--no-build", "-o", output.Path, "-nologo" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var pack = Process.Start(info)!;
+        var log = await pack.StandardOutput.ReadToEndAsync() + await pack.StandardError.ReadToEndAsync();
+        await pack.WaitForExitAsync();
+        Assert.True(pack.ExitCode == 0, log);
+        var package = Assert.Single(Directory.GetFiles(output.Path, "Grace.Client.*.nupkg"));
+        using var zip = System.IO.Compression.ZipFile.OpenRead(package);
+        var entries = zip.Entries.Select(e => e.FullName).ToList();
+        Assert.Contains("lib/net10.0/Grace.Client.dll", entries);
+        Assert.Contains("README.md", entries);
+        using var nuspec = new StreamReader(zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open());
+        var manifest = await nuspec.ReadToEndAsync();
+        Assert.Contains("Polly.Core", manifest, StringComparison.Ordinal);
+        Assert.DoesNotContain("Grace.Web", manifest, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Bad_settings_name_the_configuration_key()
     {
         var missing = Assert.Throws<InvalidOperationException>(() => new GraceShipper(new GraceClientOptions { ApiKey = "k" }));
