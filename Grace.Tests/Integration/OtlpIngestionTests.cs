@@ -463,6 +463,7 @@ public sealed class OtlpLogMapperTests
             new() { Key = "Elapsed", Value = new AnyValue { DoubleValue = 1.5 } },
         };
         Assert.Equal("order 42 took 1.5 ms {unknown} {x}", OtlpLogMapper.FillTemplate("order {@OrderId} took {Elapsed:0.0} ms {unknown} {{x}}", attributes));
+        Assert.Equal("value }} kept } 42", OtlpLogMapper.FillTemplate("value {Raw} kept }} {OrderId}", [.. attributes, new KeyValue { Key = "Raw", Value = new AnyValue { StringValue = "}}" } }]));
         Assert.Null(OtlpLogMapper.FillTemplate("a JSON body {\"a\":1}", attributes));
         Assert.Null(OtlpLogMapper.FillTemplate("no holes", attributes));
     }

@@ -221,11 +221,11 @@ internal static class OtlpLogMapper
             var open = body.IndexOf('{', i);
             if (open < 0)
             {
-                text.Append(body, i, body.Length - i);
+                AppendLiteral(text, body.AsSpan(i));
                 break;
             }
 
-            text.Append(body, i, open - i);
+            AppendLiteral(text, body.AsSpan(i, open - i));
             if (open + 1 < body.Length && body[open + 1] == '{')
             {
                 // "{{" is an escaped brace in .NET and Serilog templates.
@@ -257,7 +257,20 @@ internal static class OtlpLogMapper
             i = close + 1;
         }
 
-        return filled ? text.Replace("}}", "}").ToString() : null;
+        return filled ? text.ToString() : null;
+    }
+
+    // Text between holes, where "}}" is an escaped brace; a filled-in value is left as it is.
+    private static void AppendLiteral(StringBuilder text, ReadOnlySpan<char> literal)
+    {
+        for (var i = 0; i < literal.Length; i++)
+        {
+            text.Append(literal[i]);
+            if (literal[i] == '}' && i + 1 < literal.Length && literal[i + 1] == '}')
+            {
+                i++;
+            }
+        }
     }
 
     /// <summary>
