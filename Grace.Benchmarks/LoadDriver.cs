@@ -300,6 +300,8 @@ internal sealed class BenchmarkHost : WebApplicationFactory<Program>
         {
             ["Grace:Database:DataDirectory"] = Path.Combine(_folder, "data"),
             ["Grace:Identity:AdminPassword"] = "Benchmark-Password-1",
+            ["Grace:Http:AllowedHosts:0"] = "127.0.0.1",
+            ["Grace:Http:AllowedHosts:1"] = "localhost",
             ["Grace:Ingestion:RequestsPerSecondPerKey"] = "1000000",
             ["Grace:Ingestion:BurstPerKey"] = "1000000",
             ["Grace:Engine:CaptureBufferCapacity"] = "1000000",

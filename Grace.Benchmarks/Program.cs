@@ -37,6 +37,11 @@ public static class BenchmarkProgram
             await new LoadDriver(Console.Out, scale, soak).RunAsync();
         }
 
+        if (mode is "circuits")
+        {
+            await new CircuitDriver(Console.Out, (int)Option(args, "--circuits", 200), args.SkipWhile(a => a != "--page").Skip(1).FirstOrDefault() ?? "/", args.Contains("--workstation-gc")).RunAsync();
+        }
+
         if (mode is "faults" or "all")
         {
             await new FaultDriver(Console.Out, (int)Option(args, "--fault-runs", 5)).RunAsync();

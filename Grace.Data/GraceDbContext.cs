@@ -43,18 +43,18 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
             e.HasIndex(i => new { i.Status, i.LastSeenAt });
             e.HasIndex(i => i.PlanPending);
             e.Property(i => i.Fingerprint).HasMaxLength(64);
-            e.Property(i => i.Source).HasMaxLength(256);
-            e.Property(i => i.ExceptionType).HasMaxLength(256);
-            e.Property(i => i.Template).HasMaxLength(2048);
-            e.Property(i => i.SampleMessage).HasMaxLength(4096);
-            e.Property(i => i.PatternKey).HasMaxLength(128);
-            e.Property(i => i.Target).HasMaxLength(128);
-            e.Property(i => i.Labels).HasMaxLength(4096);
-            e.Property(i => i.OpenedBy).HasMaxLength(256);
-            e.Property(i => i.NeedsHumanReason).HasMaxLength(2048);
-            e.Property(i => i.NextPlaybookKey).HasMaxLength(128);
-            e.Property(i => i.AcknowledgedBy).HasMaxLength(256);
-            e.Property(i => i.AssignedTo).HasMaxLength(256);
+            e.Property(i => i.Source).HasMaxLength(ColumnLimits.Source);
+            e.Property(i => i.ExceptionType).HasMaxLength(ColumnLimits.ExceptionType);
+            e.Property(i => i.Template).HasMaxLength(ColumnLimits.Template);
+            e.Property(i => i.SampleMessage).HasMaxLength(ColumnLimits.Text);
+            e.Property(i => i.PatternKey).HasMaxLength(ColumnLimits.Key);
+            e.Property(i => i.Target).HasMaxLength(ColumnLimits.Key);
+            e.Property(i => i.Labels).HasMaxLength(ColumnLimits.Labels);
+            e.Property(i => i.OpenedBy).HasMaxLength(ColumnLimits.UserName);
+            e.Property(i => i.NeedsHumanReason).HasMaxLength(ColumnLimits.ShortText);
+            e.Property(i => i.NextPlaybookKey).HasMaxLength(ColumnLimits.Key);
+            e.Property(i => i.AcknowledgedBy).HasMaxLength(ColumnLimits.UserName);
+            e.Property(i => i.AssignedTo).HasMaxLength(ColumnLimits.UserName);
             // The sweep's query: rungs due.
             e.HasIndex(i => i.RetryAt);
         });
@@ -65,20 +65,20 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
             e.HasOne<Incident>().WithMany().HasForeignKey(ev => ev.IncidentId).OnDelete(DeleteBehavior.Cascade);
             e.Property(ev => ev.Actor).HasMaxLength(IncidentEvent.ActorMaxLength);
             e.Property(ev => ev.Message).HasMaxLength(IncidentEvent.MessageMaxLength);
-            e.Property(ev => ev.PlaybookKey).HasMaxLength(128);
+            e.Property(ev => ev.PlaybookKey).HasMaxLength(ColumnLimits.Key);
         });
 
         builder.Entity<MissionStep>(e =>
         {
             e.HasIndex(s => new { s.MissionId, s.Index }).IsUnique();
-            e.Property(s => s.Name).HasMaxLength(128);
-            e.Property(s => s.Action).HasMaxLength(128);
-            e.Property(s => s.Target).HasMaxLength(128);
-            e.Property(s => s.Parameters).HasMaxLength(8192);
-            e.Property(s => s.Probe).HasMaxLength(128);
-            e.Property(s => s.ProbeTarget).HasMaxLength(128);
-            e.Property(s => s.ProbeParameters).HasMaxLength(4096);
-            e.Property(s => s.Message).HasMaxLength(2048);
+            e.Property(s => s.Name).HasMaxLength(ColumnLimits.Key);
+            e.Property(s => s.Action).HasMaxLength(ColumnLimits.Key);
+            e.Property(s => s.Target).HasMaxLength(ColumnLimits.Key);
+            e.Property(s => s.Parameters).HasMaxLength(ColumnLimits.Parameters);
+            e.Property(s => s.Probe).HasMaxLength(ColumnLimits.Key);
+            e.Property(s => s.ProbeTarget).HasMaxLength(ColumnLimits.Key);
+            e.Property(s => s.ProbeParameters).HasMaxLength(ColumnLimits.ProbeParameters);
+            e.Property(s => s.Message).HasMaxLength(ColumnLimits.ShortText);
         });
 
         builder.Entity<Mission>(e =>
@@ -87,13 +87,13 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
             e.HasIndex(m => new { m.PlaybookKey, m.Target, m.ExecutedAt });
             e.HasIndex(m => m.IncidentId);
             e.HasIndex(m => m.CreatedAt);
-            e.Property(m => m.PatternKey).HasMaxLength(128);
-            e.Property(m => m.PlaybookKey).HasMaxLength(128);
-            e.Property(m => m.Action).HasMaxLength(128);
-            e.Property(m => m.Target).HasMaxLength(128);
-            e.Property(m => m.Parameters).HasMaxLength(8192);
-            e.Property(m => m.RequestedBy).HasMaxLength(256);
-            e.Property(m => m.StatusReason).HasMaxLength(2048);
+            e.Property(m => m.PatternKey).HasMaxLength(ColumnLimits.Key);
+            e.Property(m => m.PlaybookKey).HasMaxLength(ColumnLimits.Key);
+            e.Property(m => m.Action).HasMaxLength(ColumnLimits.Key);
+            e.Property(m => m.Target).HasMaxLength(ColumnLimits.Key);
+            e.Property(m => m.Parameters).HasMaxLength(ColumnLimits.Parameters);
+            e.Property(m => m.RequestedBy).HasMaxLength(ColumnLimits.UserName);
+            e.Property(m => m.StatusReason).HasMaxLength(ColumnLimits.ShortText);
             e.Property(m => m.Instance).HasMaxLength(ColumnLimits.InstanceName);
             e.Property(m => m.Version).IsConcurrencyToken();
             e.HasOne(m => m.Incident).WithMany().HasForeignKey(m => m.IncidentId).OnDelete(DeleteBehavior.Restrict);
@@ -109,30 +109,30 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
             e.HasIndex(ev => new { ev.MissionId, ev.Id });
             e.HasIndex(ev => ev.IncidentId);
             e.Property(ev => ev.Kind).HasMaxLength(64);
-            e.Property(ev => ev.Actor).HasMaxLength(256);
-            e.Property(ev => ev.Message).HasMaxLength(4096);
+            e.Property(ev => ev.Actor).HasMaxLength(ColumnLimits.UserName);
+            e.Property(ev => ev.Message).HasMaxLength(ColumnLimits.Text);
         });
 
         builder.Entity<ActionContract>(e =>
         {
-            e.Property(c => c.Probe).HasMaxLength(128);
-            e.Property(c => c.Target).HasMaxLength(128);
-            e.Property(c => c.ProbeParameters).HasMaxLength(4096);
-            e.Property(c => c.Description).HasMaxLength(1024);
+            e.Property(c => c.Probe).HasMaxLength(ColumnLimits.Key);
+            e.Property(c => c.Target).HasMaxLength(ColumnLimits.Key);
+            e.Property(c => c.ProbeParameters).HasMaxLength(ColumnLimits.ProbeParameters);
+            e.Property(c => c.Description).HasMaxLength(ColumnLimits.Description);
         });
 
         builder.Entity<Snapshot>(e =>
         {
-            e.Property(s => s.Executor).HasMaxLength(128);
-            e.Property(s => s.Target).HasMaxLength(128);
+            e.Property(s => s.Executor).HasMaxLength(ColumnLimits.Key);
+            e.Property(s => s.Target).HasMaxLength(ColumnLimits.Key);
             e.Property(s => s.Purpose).HasMaxLength(32);
-            e.Property(s => s.Summary).HasMaxLength(2048);
+            e.Property(s => s.Summary).HasMaxLength(ColumnLimits.ShortText);
         });
 
         builder.Entity<Approval>(e =>
         {
             e.HasIndex(a => new { a.Status, a.ExpiresAt });
-            e.Property(a => a.RequestedBy).HasMaxLength(256);
+            e.Property(a => a.RequestedBy).HasMaxLength(ColumnLimits.UserName);
             e.Property(a => a.Version).IsConcurrencyToken();
             e.HasMany(a => a.Decisions).WithOne().HasForeignKey(d => d.ApprovalId).OnDelete(DeleteBehavior.Cascade);
         });
@@ -141,8 +141,8 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
         {
             // One verdict per person per approval: distinct approvers are enforced by the database too.
             e.HasIndex(d => new { d.ApprovalId, d.UserName }).IsUnique();
-            e.Property(d => d.UserName).HasMaxLength(256);
-            e.Property(d => d.Reason).HasMaxLength(2048);
+            e.Property(d => d.UserName).HasMaxLength(ColumnLimits.UserName);
+            e.Property(d => d.Reason).HasMaxLength(ColumnLimits.ShortText);
         });
 
         builder.Entity<Notification>(e =>
@@ -163,52 +163,53 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
         builder.Entity<BenchmarkRun>(e =>
         {
             e.HasIndex(b => b.MissionId);
-            e.Property(b => b.Benchmark).HasMaxLength(128);
-            e.Property(b => b.Target).HasMaxLength(128);
+            e.Property(b => b.Benchmark).HasMaxLength(ColumnLimits.Key);
+            e.Property(b => b.Target).HasMaxLength(ColumnLimits.Key);
         });
 
         builder.Entity<OutcomeRecord>(e =>
         {
             e.HasIndex(o => o.At);
             e.HasIndex(o => o.MissionId).IsUnique();
-            e.Property(o => o.PatternKey).HasMaxLength(128);
-            e.Property(o => o.PlaybookKey).HasMaxLength(128);
-            e.Property(o => o.Target).HasMaxLength(128);
+            e.Property(o => o.PatternKey).HasMaxLength(ColumnLimits.Key);
+            e.Property(o => o.PlaybookKey).HasMaxLength(ColumnLimits.Key);
+            e.Property(o => o.Target).HasMaxLength(ColumnLimits.Key);
             e.Property(o => o.FailedStep).HasMaxLength(160);
         });
 
         builder.Entity<PlaybookStatistics>(e =>
         {
             e.HasKey(s => new { s.PatternKey, s.PlaybookKey });
-            e.Property(s => s.PatternKey).HasMaxLength(128);
-            e.Property(s => s.PlaybookKey).HasMaxLength(128);
+            e.Property(s => s.PatternKey).HasMaxLength(ColumnLimits.Key);
+            e.Property(s => s.PlaybookKey).HasMaxLength(ColumnLimits.Key);
             e.Property(s => s.Version).IsConcurrencyToken();
         });
 
         builder.Entity<AuditEntry>(e =>
         {
             e.HasIndex(a => a.At);
-            e.Property(a => a.Actor).HasMaxLength(256);
-            e.Property(a => a.Action).HasMaxLength(128);
-            e.Property(a => a.Subject).HasMaxLength(256);
-            e.Property(a => a.Detail).HasMaxLength(4096);
-            e.Property(a => a.RemoteAddress).HasMaxLength(64);
+            e.Property(a => a.Actor).HasMaxLength(ColumnLimits.UserName);
+            e.Property(a => a.Action).HasMaxLength(ColumnLimits.AuditAction);
+            e.Property(a => a.Subject).HasMaxLength(ColumnLimits.AuditSubject);
+            e.Property(a => a.Detail).HasMaxLength(ColumnLimits.Text);
+            e.Property(a => a.RemoteAddress).HasMaxLength(ColumnLimits.RemoteAddress);
         });
 
         builder.Entity<ApiKey>(e =>
         {
             e.HasIndex(k => k.Prefix).IsUnique();
-            e.Property(k => k.Name).HasMaxLength(128);
+            e.Property(k => k.Name).HasMaxLength(ColumnLimits.ApiKeyName);
             e.Property(k => k.Prefix).HasMaxLength(32);
+            // The ApiKeyScopes migrations give keys made before scopes existed every ingestion scope (default 7), so their senders keep working.
             e.Property(k => k.Hash).HasMaxLength(64);
-            e.Property(k => k.CreatedBy).HasMaxLength(256);
-            e.Property(k => k.RevokedBy).HasMaxLength(256);
+            e.Property(k => k.CreatedBy).HasMaxLength(ColumnLimits.UserName);
+            e.Property(k => k.RevokedBy).HasMaxLength(ColumnLimits.UserName);
         });
 
         builder.Entity<TargetFence>(e =>
         {
             e.HasKey(f => f.Target);
-            e.Property(f => f.Target).HasMaxLength(128);
+            e.Property(f => f.Target).HasMaxLength(ColumnLimits.Key);
             e.Property(f => f.Version).IsConcurrencyToken();
         });
 
@@ -233,9 +234,9 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
         builder.Entity<EngineSetting>(e =>
         {
             e.HasKey(s => s.Key);
-            e.Property(s => s.Key).HasMaxLength(128);
-            e.Property(s => s.Value).HasMaxLength(4096);
-            e.Property(s => s.UpdatedBy).HasMaxLength(256);
+            e.Property(s => s.Key).HasMaxLength(ColumnLimits.Key);
+            e.Property(s => s.Value).HasMaxLength(ColumnLimits.Text);
+            e.Property(s => s.UpdatedBy).HasMaxLength(ColumnLimits.UserName);
         });
     }
 

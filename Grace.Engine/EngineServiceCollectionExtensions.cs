@@ -56,6 +56,9 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<ActionResilience>();
         services.Configure<Polly.Telemetry.TelemetryOptions>(o => o.SeverityProvider = ActionResilience.Severity);
 
+        // Who did what: every audit entry goes through one service
+        services.AddSingleton<Audit.AuditTrail>();
+
         // Capture
         services.AddSingleton<SignalIntake>();
         services.AddSingleton<ISignalSink>(sp => sp.GetRequiredService<SignalIntake>());
@@ -63,6 +66,7 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<CaptureCounters>();
         services.AddSingleton<CaptureMonitor>();
         services.AddSingleton<ApiKeyService>();
+        services.AddHostedService<ApiKeyUsageWriter>();
         services.AddSingleton<ILogEventSink, GraceSerilogSink>();
 
         // What Grace acts on: the adapter modules, one call each (Adapters/)

@@ -4,6 +4,7 @@ using Grace.Web.Components;
 using Grace.Web.Hubs;
 using Grace.Web.Identity;
 using Grace.Web.Otlp;
+using Grace.Web.Security;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
 using MudBlazor.Services;
@@ -70,6 +71,7 @@ public static class WebApplicationExtensions
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddMudServices();
         services.AddGraceIdentity();
+        services.AddGraceHttp();
         if (builder.Environment.IsDevelopment() && builder.Configuration["Grace:Faults:Enabled"] is null)
         {
             // The fault-injection demo is on by default where people try Grace out, off elsewhere.
@@ -90,6 +92,8 @@ public static class WebApplicationExtensions
     /// <summary>The request pipeline: console pages, the signals API and the pipeline hub.</summary>
     public static WebApplication MapGrace(this WebApplication app)
     {
+        // First: forwarded headers decide the scheme and address everything after sees; every answer, errors included, gets the headers.
+        app.UseGraceHttp();
         if (!app.Environment.IsDevelopment())
         {
             app.UseExceptionHandler("/Error", createScopeForErrors: true);
@@ -99,23 +103,33 @@ public static class WebApplicationExtensions
         app.UseWhen(
             context => !context.Request.Path.StartsWithSegments("/api") && !context.Request.Path.StartsWithSegments("/hubs") && !context.Request.Path.StartsWithSegments("/v1"),
             branch => branch.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true));
-        app.UseSerilogRequestLogging();
+        // A client's mistake is never logged at Error: Grace's own Error log opens incidents.
+        app.UseSerilogRequestLogging(o => o.GetLevel = (context, _, exception) =>
+            exception is not null && ClientErrors.Describe(exception, context) is null || context.Response.StatusCode >= 500
+                ? Serilog.Events.LogEventLevel.Error
+                : Serilog.Events.LogEventLevel.Information);
+        app.UseClientErrors();
         app.UseWhen(context => context.Request.Path.StartsWithSegments("/api"), branch => branch.Use(AnswerDatabaseOutagesAsync));
         app.UseAuthentication();
+        app.UseGraceConnectionLimits();
         app.UseAuthorization();
         app.UseRateLimiter();
         app.UseAntiforgery();
         app.MapStaticAssets().AllowAnonymous();
-        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+        // The Content-Security-Policy (SecurityHeaders) already refuses every frame; Blazor's own header would be a second one.
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode(o => o.ContentSecurityFrameAncestorsPolicy = null);
         app.MapAccountEndpoints();
         app.MapConsoleEndpoints();
         app.MapSignalEndpoints();
         app.MapOtlpEndpoints();
         app.MapAlertmanagerEndpoints();
+        app.MapWebhookEndpoints();
         app.MapSlackEndpoints();
         app.MapIncidentEndpoints();
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).AllowAnonymous().WithName("Health");
-        app.MapHub<PipelineHub>("/hubs/pipeline").RequireAuthorization();
+        // Long polling (one request per message) is not offered, so every open connection is one request the caps count.
+        app.MapHub<PipelineHub>("/hubs/pipeline", o => o.Transports = Microsoft.AspNetCore.Http.Connections.HttpTransportType.WebSockets
+            | Microsoft.AspNetCore.Http.Connections.HttpTransportType.ServerSentEvents).RequireAuthorization();
         return app;
     }
 

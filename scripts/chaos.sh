@@ -11,11 +11,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The cluster scenario uses the local PostgreSQL server and the grace_test role that scripts/test.sh sets up
-# (or the server named by GRACE_BENCH_POSTGRES).
-if [ -z "${GRACE_BENCH_POSTGRES:-}" ] && ! pg_lsclusters -h 2>/dev/null | grep -q online; then
-  echo "chaos.sh: no PostgreSQL server is running; 'bash scripts/test.sh' installs and starts one (or set GRACE_BENCH_POSTGRES)." >&2
-  echo "chaos.sh: only '--chaos-scenarios standalone' can run without it." >&2
+# The cluster scenario needs a PostgreSQL server: the one GRACE_BENCH_POSTGRES names, else the machine's
+# own cluster (installed and started with apt when missing), with a role grace_bench for the run's database.
+if [ -z "${GRACE_BENCH_POSTGRES:-}" ]; then
+  SUDO=""; if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  as_postgres() { if [ -z "$SUDO" ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi; }
+  if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    echo "Installing PostgreSQL with apt..."
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+  fi
+  PGVER="$(ls /usr/lib/postgresql | sort -V | tail -1)"
+  if ! pg_lsclusters -h 2>/dev/null | grep -q online; then
+    if ! pg_lsclusters -h 2>/dev/null | grep -q .; then $SUDO pg_createcluster "$PGVER" main >/dev/null; fi
+    $SUDO pg_ctlcluster "$PGVER" main start || $SUDO service postgresql start
+  fi
+  for _ in $(seq 1 30); do as_postgres psql -qAtc "select 1" >/dev/null 2>&1 && break; sleep 1; done
+  BENCH_PASSWORD="${GRACE_BENCH_DB_PASSWORD:-grace-bench-local}"
+  as_postgres psql -qAtc "DO \$\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='grace_bench') THEN CREATE ROLE grace_bench LOGIN CREATEDB PASSWORD '${BENCH_PASSWORD}'; END IF; END\$\$;" >/dev/null
+  as_postgres psql -qAtc "GRANT pg_checkpoint, pg_signal_backend TO grace_bench;" >/dev/null
+  export GRACE_BENCH_POSTGRES="Host=127.0.0.1;Port=$(as_postgres psql -qAtc "show port");Username=grace_bench;Password=${BENCH_PASSWORD};Database=postgres"
 fi
 
 dotnet build Grace.Console.sln -c Release -nologo -clp:ErrorsOnly

@@ -55,6 +55,9 @@ for n in 1 2 3; do
     # The demo's machine-bound targets (its worker, its files, Grace's own logging) live on grace-1.
     export Grace__Cluster__DefaultTargetInstance=grace-1
     export Grace__Identity__AdminPassword="$ADMIN_PASSWORD"
+    # Production (the default without ASPNETCORE_ENVIRONMENT) requires the host names Grace answers to.
+    export Grace__Http__AllowedHosts__0=127.0.0.1
+    export Grace__Http__AllowedHosts__1=localhost
     export Grace__Database__DataDirectory="$ROOT/data/cluster/grace-${n}"
     exec dotnet "$ROOT/Grace.Web/bin/Release/net10.0/Grace.Web.dll" --contentRoot "$ROOT/Grace.Web"
   ) >"$LOGS/grace-${n}.log" 2>&1 &

@@ -31,11 +31,11 @@ internal sealed class BenchDatabase : IAsyncDisposable
     public DatabaseProvider Provider { get; }
     public string ConnectionString { get; }
 
-    /// <summary>The local PostgreSQL server (scripts/test.sh installs and starts it, with the role grace_test).</summary>
+    /// <summary>GRACE_BENCH_POSTGRES, else the test command's server when run under it, else the machine's own cluster with the role scripts/chaos.sh creates.</summary>
     public static string PostgresAdminConnectionString =>
         Environment.GetEnvironmentVariable("GRACE_BENCH_POSTGRES") is { Length: > 0 } bench ? bench
         : Environment.GetEnvironmentVariable("GRACE_TEST_POSTGRES") is { Length: > 0 } test ? test
-        : "Host=127.0.0.1;Port=5432;Username=grace_test;Password=grace_test;Database=postgres";
+        : "Host=127.0.0.1;Port=5432;Username=grace_bench;Password=grace-bench-local;Database=postgres";
 
     public static async Task<BenchDatabase> CreatePostgresAsync()
     {

@@ -48,6 +48,9 @@ internal sealed partial class GraceProcess : IAsyncDisposable
     public Uri BaseAddress => new($"http://127.0.0.1:{Port}/");
     public bool Running => _process is { HasExited: false };
 
+    /// <summary>The running process's id (to read its memory), or null.</summary>
+    public int? Pid => _process is { HasExited: false } p ? p.Id : null;
+
     /// <summary>How many times this instance was killed with SIGKILL.</summary>
     public int Kills { get; private set; }
 
@@ -78,6 +81,9 @@ internal sealed partial class GraceProcess : IAsyncDisposable
         // Loopback only: the console and API on 127.0.0.1, the silo advertised (and so bound) on 127.0.0.1.
         info.Environment["ASPNETCORE_URLS"] = BaseAddress.ToString().TrimEnd('/');
         info.Environment["GRACE_SETTINGS"] = SettingsFile;
+        // Production requires the host names Grace answers to; here, loopback (a test may name others).
+        info.Environment["Grace__Http__AllowedHosts__0"] = "127.0.0.1";
+        info.Environment["Grace__Http__AllowedHosts__1"] = "localhost";
         foreach (var (key, value) in Environment)
         {
             info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;

@@ -1,13 +1,5 @@
 namespace Grace.Data.Entities;
 
-/// <summary>Column sizes shared by the model and by the code that validates what goes into it.</summary>
-public static class ColumnLimits
-{
-    public const int InstanceName = 128;
-    public const int ClusterId = 128;
-    public const int SiloAddress = 128;
-    public const int MembershipEntry = 16384;
-}
 
 /// <summary>
 /// One row per target, changed by every intent to act on it. Two activations that both passed the

@@ -194,3 +194,18 @@ public static class MissionStateExtensions
     /// <summary>True when the mission will never move again.</summary>
     public static bool IsTerminal(this MissionState state) => Array.IndexOf(MissionStates.Terminal, state) >= 0;
 }
+
+/// <summary>What an API key may call. Stored as the flags' number; shown as <c>signals:write</c> and so on.</summary>
+[Flags]
+public enum ApiKeyScopes
+{
+    None = 0,
+    /// <summary><c>signals:write</c>: <c>POST /api/signals</c>.</summary>
+    Signals = 1,
+    /// <summary><c>alerts:write</c>: <c>POST /api/alertmanager</c> and <c>POST /api/grafana</c>.</summary>
+    Alerts = 2,
+    /// <summary><c>webhooks:write</c>: <c>POST /api/webhooks/{name}</c> (the generic JSON mapping).</summary>
+    Webhooks = 4,
+    /// <summary>Every ingestion scope: what keys made before scopes existed keep.</summary>
+    Ingest = Signals | Alerts | Webhooks,
+}

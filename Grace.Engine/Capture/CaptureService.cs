@@ -186,7 +186,7 @@ public sealed class CaptureService(
                             incident.Status = IncidentStatus.Resolved;
                             incident.ResolvedAt = now;
                             Escalate.EscalationLadder.ClearLadder(incident);
-                            lines.Add(incidentJournal.Add(db, incident.Id, IncidentEventKind.Resolved, $"Resolved by a signal from {Truncate(group.Signals[^1].Source, 256)}."));
+                            lines.Add(incidentJournal.Add(db, incident.Id, IncidentEventKind.Resolved, $"Resolved by a signal from {Truncate(group.Signals[^1].Source, ColumnLimits.Source)}."));
                             updates.Add(new IncidentUpdated(now, incident.Id, incident.Fingerprint, incident.Source, incident.Status, incident.Count, false));
                         }
 
@@ -201,14 +201,14 @@ public sealed class CaptureService(
                         {
                             Id = Guid.CreateVersion7(now),
                             Fingerprint = group.Fingerprint,
-                            Source = Truncate(last.Source, 256),
-                            ExceptionType = last.ExceptionType is null ? null : Truncate(last.ExceptionType, 256),
-                            Template = Truncate(Fingerprinter.TemplateOf(last), 2048),
-                            SampleMessage = Truncate(last.Message, 4096),
+                            Source = Truncate(last.Source, ColumnLimits.Source),
+                            ExceptionType = last.ExceptionType is null ? null : Truncate(last.ExceptionType, ColumnLimits.ExceptionType),
+                            Template = Truncate(Fingerprinter.TemplateOf(last), ColumnLimits.Template),
+                            SampleMessage = Truncate(last.Message, ColumnLimits.Text),
                             Severity = severity,
                             Status = IncidentStatus.Open,
-                            Target = last.Target is null ? null : Truncate(last.Target, 128),
-                            Labels = last.Labels is { Count: > 0 } labels ? Truncate(JsonSerializer.Serialize(labels), 4096) : null,
+                            Target = last.Target is null ? null : Truncate(last.Target, ColumnLimits.Key),
+                            Labels = last.Labels is { Count: > 0 } labels ? Truncate(JsonSerializer.Serialize(labels), ColumnLimits.Labels) : null,
                             FirstSeenAt = firing.Min(x => x.Timestamp),
                             LastSeenAt = now,
                             Count = 0,
@@ -249,7 +249,7 @@ public sealed class CaptureService(
                     }
 
                     incident.LastSeenAt = now;
-                    incident.SampleMessage = Truncate(last.Message, 4096);
+                    incident.SampleMessage = Truncate(last.Message, ColumnLimits.Text);
                     if (severity > incident.Severity)
                     {
                         incident.Severity = severity;
@@ -260,7 +260,7 @@ public sealed class CaptureService(
                         incident.Status = IncidentStatus.Resolved;
                         incident.ResolvedAt = now;
                         Escalate.EscalationLadder.ClearLadder(incident);
-                        lines.Add(incidentJournal.Add(db, incident.Id, IncidentEventKind.Resolved, $"Resolved by a signal from {Truncate(last.Source, 256)}."));
+                        lines.Add(incidentJournal.Add(db, incident.Id, IncidentEventKind.Resolved, $"Resolved by a signal from {Truncate(last.Source, ColumnLimits.Source)}."));
                     }
 
                     updates.Add(new IncidentUpdated(now, incident.Id, incident.Fingerprint, incident.Source, incident.Status, incident.Count, isNew));
@@ -321,7 +321,7 @@ public sealed class CaptureService(
         }
 
         incident.PlanPending = true;
-        incident.OpenedBy = last.ReportedBy is null ? null : Truncate(last.ReportedBy, 256);
+        incident.OpenedBy = last.ReportedBy is null ? null : Truncate(last.ReportedBy, ColumnLimits.UserName);
         toPlan.Add(incident.Id);
     }
 

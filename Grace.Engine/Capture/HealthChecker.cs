@@ -52,12 +52,12 @@ public sealed class HealthChecker(IOptionsMonitor<CatalogOptions> catalog, Targe
         var template = $"Health check {check.Probe} of {key} failed";
         if (failures >= Math.Max(1, check.FailureThreshold))
         {
-            sink.TryWrite(new Signal($"health:{key}", $"{template}: {reading.Observed} (healthy when {TargetHealth.Rule(check)})",
+            sink.TryWrite(new Signal($"{SignalSources.Health}{key}", $"{template}: {reading.Observed} (healthy when {TargetHealth.Rule(check)})",
                 Severity.Error, now, MessageTemplate: template, Target: key, Labels: new Dictionary<string, string> { ["health_check"] = check.Probe }, ReportedBy: "engine"));
         }
         else if (reading.Healthy && state.Failures >= Math.Max(1, check.FailureThreshold))
         {
-            sink.TryWrite(new Signal($"health:{key}", $"{template}: passing again", Severity.Information, now, MessageTemplate: template, Target: key, ReportedBy: "engine", Resolved: true));
+            sink.TryWrite(new Signal($"{SignalSources.Health}{key}", $"{template}: passing again", Severity.Information, now, MessageTemplate: template, Target: key, ReportedBy: "engine", Resolved: true));
         }
 
         _status[key] = new HealthCheckStatus(now, reading.Healthy, failures, (_status.GetValueOrDefault(key)?.Checks ?? 0) + 1);

@@ -10,6 +10,13 @@ public sealed class CatalogOptions
     public Dictionary<string, TargetOptions> Targets { get; set; } = new(StringComparer.OrdinalIgnoreCase);
     public Dictionary<string, PatternOptions> Patterns { get; set; } = new(StringComparer.OrdinalIgnoreCase);
     public Dictionary<string, PlaybookOptions> Playbooks { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Source prefixes, besides Grace's own (<see cref="Capture.SignalSources.BuiltIn"/>), that only
+    /// Grace may report under (<c>Grace:ReservedSources</c>): the API refuses them from every key,
+    /// for sources whose patterns act on something no program outside Grace should drive.
+    /// </summary>
+    public List<string> ReservedSources { get; set; } = [];
 }
 
 /// <summary>

@@ -41,6 +41,15 @@ public sealed class CatalogValidator(ExecutorCatalog executors, TargetKinds targ
             // A step that does not convert would vanish from the runbook.
             ReportUnbindable<RunbookStepOptions>($"{playbook.Path}:Steps", errors);
         }
+
+        for (var i = 0; i < options.ReservedSources.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(options.ReservedSources[i]) || options.ReservedSources[i].Length > Grace.Data.Entities.ApiKey.MaxLimitEntryLength)
+            {
+                errors.Add($"Grace:ReservedSources:{i} must be a source prefix of 1 to {Grace.Data.Entities.ApiKey.MaxLimitEntryLength} characters.");
+            }
+        }
+
         foreach (var (key, target) in options.Targets)
         {
             var at = $"Grace:Targets:{key}";

@@ -65,7 +65,7 @@ public sealed class Sentinel(IOptionsMonitor<CatalogOptions> catalog, IDbContext
         return (ranked, stats);
     }
 
-    internal static bool Matches(PatternOptions pattern, Signal signal)
+    public static bool Matches(PatternOptions pattern, Signal signal)
     {
         if (signal.Severity < pattern.MinimumSeverity)
         {

@@ -223,7 +223,7 @@ public sealed class EscalationLadder(
         var now = time.GetUtcNow();
         incident.NeedsHuman = true;
         incident.NeedsHumanAt = now;
-        incident.NeedsHumanReason = IncidentJournal.Shorten(reason, 2048);
+        incident.NeedsHumanReason = IncidentJournal.Shorten(reason, ColumnLimits.ShortText);
         incident.NextPlaybookKey = null;
         incident.RetryAt = null;
         incident.AwaitingRecurrence = false;

@@ -25,12 +25,13 @@ public sealed class IncidentService(
     Sentinel sentinel,
     IServiceProvider services,
     IncidentJournal journal,
+    Audit.AuditTrail audit,
     TimeProvider time)
 {
-    /// <summary>The longest comment, reason or user name accepted (the timeline's and audit's columns).</summary>
-    public const int MaxTextLength = 2048;
+    /// <summary>The longest comment or reason accepted (the timeline's and audit's columns).</summary>
+    public const int MaxTextLength = ColumnLimits.ShortText;
 
-    public const int MaxUserNameLength = 256;
+    public const int MaxUserNameLength = ColumnLimits.UserName;
 
     public async Task<IncidentDetail?> DetailAsync(Guid incidentId, CancellationToken cancellationToken)
     {
@@ -141,7 +142,7 @@ public sealed class IncidentService(
             throw new MissionOperationException("playbook is required: a candidate playbook of the incident's pattern.", field: "playbook");
         }
 
-        if (playbookKey.Length > 128)
+        if (playbookKey.Length > ColumnLimits.Key)
         {
             throw new MissionOperationException("playbook must be at most 128 characters: a key under Grace:Playbooks.", field: "playbook");
         }
@@ -222,13 +223,6 @@ public sealed class IncidentService(
         }
     }
 
-    private void Audit(GraceDbContext db, Actor actor, string action, Guid incidentId, string? detail) => db.AuditEntries.Add(new AuditEntry
-    {
-        At = time.GetUtcNow(),
-        Actor = actor.Name,
-        Action = action,
-        Subject = $"incident/{incidentId}",
-        Detail = detail is null ? null : IncidentJournal.Shorten(detail, 4096),
-        RemoteAddress = actor.RemoteAddress,
-    });
+    private void Audit(GraceDbContext db, Actor actor, string action, Guid incidentId, string? detail) =>
+        audit.Add(db, actor, action, $"incident/{incidentId}", detail);
 }

@@ -34,10 +34,9 @@ public sealed class FaultInjector(
     IOptionsMonitor<FaultOptions> options,
     IEnumerable<IFaultDemo> demos,
     TargetRegistry targets,
-    IDbContextFactory<GraceDbContext> dbFactory,
     Cluster.GraceInstance instance,
     Cluster.TargetPlacement placement,
-    TimeProvider time)
+    Audit.AuditTrail audit)
 {
     private readonly IReadOnlyList<IFaultDemo> _demos = demos.ToList();
 
@@ -107,7 +106,7 @@ public sealed class FaultInjector(
 
     private async Task<string> InjectCheckedAsync(FaultKind kind, string targetKey, int? megabytes, Actor actor, CancellationToken cancellationToken)
     {
-        if (!actor.Roles.Contains(GraceRoles.Admin))
+        if (!actor.Can(Permission.Administer))
         {
             throw new MissionOperationException($"{actor.Name} may not inject faults: it needs the Admin role.", forbidden: true);
         }
@@ -145,16 +144,7 @@ public sealed class FaultInjector(
         return await demo.InjectAsync(target, size, cancellationToken);
     }
 
-    private async Task AuditAsync(Actor actor, string action, string targetKey, string detail, CancellationToken cancellationToken)
-    {
-        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        // Whatever a caller typed is cut to the columns' sizes: a refusal must be recorded, not fail.
-        db.AuditEntries.Add(new AuditEntry
-        {
-            At = time.GetUtcNow(), Actor = actor.Name, Action = action, Subject = Cut($"target/{targetKey}", 256), Detail = Cut(detail, 4096), RemoteAddress = actor.RemoteAddress,
-        });
-        await db.SaveChangesAsync(cancellationToken);
-    }
-
-    private static string Cut(string text, int length) => text.Length <= length ? text : text[..(length - 1)] + "…";
+    // Whatever a caller typed is cut to the columns' sizes by the trail: a refusal must be recorded, not fail.
+    private Task AuditAsync(Actor actor, string action, string targetKey, string detail, CancellationToken cancellationToken) =>
+        audit.WriteAsync(actor, action, $"target/{targetKey}", detail, cancellationToken);
 }

@@ -16,6 +16,7 @@ public sealed class ApprovalService(
     MissionJournal journal,
     IMissionScheduler scheduler,
     IPipelineNotifier notifier,
+    Audit.AuditTrail audit,
     TimeProvider time)
 {
     public async Task<ApprovalStatus> DecideAsync(Guid missionId, Actor actor, ApprovalVerdict verdict, string? reason, CancellationToken cancellationToken)
@@ -27,7 +28,7 @@ public sealed class ApprovalService(
 
         if (verdict == ApprovalVerdict.Reject && string.IsNullOrWhiteSpace(reason))
         {
-            throw new MissionOperationException("A rejection needs a reason.");
+            throw new MissionOperationException("A rejection needs a reason.", field: "reason");
         }
 
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
@@ -63,11 +64,8 @@ public sealed class ApprovalService(
         var approvals = approval.Decisions.Count(d => d.Verdict == ApprovalVerdict.Approve);
         // Where the decision came from is part of the record: "by alice via Slack".
         var via = actor.Via == DecisionVia.Console ? "" : $" via {actor.Via}";
-        db.AuditEntries.Add(new AuditEntry
-        {
-            At = now, Actor = actor.Name, Action = verdict == ApprovalVerdict.Approve ? "mission.approve" : "mission.reject",
-            Subject = $"mission/{missionId}", Detail = via.Length == 0 ? reason : $"[{via.Trim()}] {reason}".TrimEnd(), RemoteAddress = actor.RemoteAddress,
-        });
+        audit.Add(db, actor, verdict == ApprovalVerdict.Approve ? "mission.approve" : "mission.reject",
+            $"mission/{missionId}", via.Length == 0 ? reason : $"[{via.Trim()}] {reason}".TrimEnd(), now);
 
         if (verdict == ApprovalVerdict.Reject)
         {

@@ -13,7 +13,7 @@ namespace Grace.Engine.Gate;
 /// person first sets it, <c>Grace:Engine:KillSwitch</c> gives its state.
 /// </summary>
 public sealed class KillSwitch(IDbContextFactory<GraceDbContext> dbFactory, IOptions<EngineOptions> options, IPipelineNotifier notifier, TimeProvider time,
-    Notifications.Outbox.NotificationOutbox? outbox = null)
+    Audit.AuditTrail audit, Notifications.Outbox.NotificationOutbox? outbox = null)
 {
     internal const string SettingKey = "kill-switch";
 
@@ -44,11 +44,7 @@ public sealed class KillSwitch(IDbContextFactory<GraceDbContext> dbFactory, IOpt
         setting.Value = engaged.ToString();
         setting.UpdatedAt = now;
         setting.UpdatedBy = actor.Name;
-        db.AuditEntries.Add(new AuditEntry
-        {
-            At = now, Actor = actor.Name, Action = engaged ? "kill-switch.engage" : "kill-switch.release",
-            Subject = "engine", Detail = reason, RemoteAddress = actor.RemoteAddress,
-        });
+        audit.Add(db, actor, engaged ? "kill-switch.engage" : "kill-switch.release", "engine", reason, now);
         if (outbox is not null)
         {
             await outbox.AddKillSwitchChangedAsync(db, engaged, actor.Name, reason, now, cancellationToken);

@@ -11,7 +11,7 @@ namespace Grace.Engine.Gate;
 /// The tier of each playbook: as configured, unless a Lead or Admin changed it in the console
 /// (persisted, audited, applied to missions planned from then on).
 /// </summary>
-public sealed class PlaybookTiers(IDbContextFactory<GraceDbContext> dbFactory, IOptionsMonitor<CatalogOptions> catalog, TimeProvider time)
+public sealed class PlaybookTiers(IDbContextFactory<GraceDbContext> dbFactory, IOptionsMonitor<CatalogOptions> catalog, Audit.AuditTrail audit, TimeProvider time)
 {
     private const string Prefix = "playbook-tier:";
 
@@ -64,11 +64,7 @@ public sealed class PlaybookTiers(IDbContextFactory<GraceDbContext> dbFactory, I
         setting.Value = tier.ToString(System.Globalization.CultureInfo.InvariantCulture);
         setting.UpdatedAt = time.GetUtcNow();
         setting.UpdatedBy = actor.Name;
-        db.AuditEntries.Add(new AuditEntry
-        {
-            At = time.GetUtcNow(), Actor = actor.Name, Action = "playbook.tier", Subject = $"playbook/{playbookKey}",
-            Detail = $"tier {before} → {tier}: {reason}", RemoteAddress = actor.RemoteAddress,
-        });
+        audit.Add(db, actor, "playbook.tier", $"playbook/{playbookKey}", $"tier {before} → {tier}: {reason}");
         await db.SaveChangesAsync(cancellationToken);
     }
 }

@@ -23,14 +23,17 @@ public sealed record Actor(string Name, IReadOnlyCollection<string> Roles, strin
 
     public bool IsEngine => Name == EngineName;
 
+    /// <summary>True when this actor's roles grant <paramref name="permission"/> (<see cref="RolePermissions"/>).</summary>
+    public bool Can(Permission permission) => RolePermissions.Allows(Roles, permission);
+
     /// <summary>Operators and above may approve or reject.</summary>
-    public bool CanApprove => Roles.Any(r => r is GraceRoles.Operator or GraceRoles.Lead or GraceRoles.Admin);
+    public bool CanApprove => Can(Permission.Approve);
 
     /// <summary>Operators and above act on incidents: acknowledge, assign, comment, resolve, run a playbook now.</summary>
-    public bool CanActOnIncidents => CanApprove;
+    public bool CanActOnIncidents => Can(Permission.ActOnIncidents);
 
     /// <summary>Leads and Admins change tiers and the kill switch.</summary>
-    public bool CanChangePolicy => Roles.Any(r => r is GraceRoles.Lead or GraceRoles.Admin);
+    public bool CanChangePolicy => Can(Permission.ChangePolicy);
 }
 
 /// <summary>A person asked for something their role or the rules do not allow. The message says why.</summary>

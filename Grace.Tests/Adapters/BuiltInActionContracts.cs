@@ -72,7 +72,8 @@ public sealed class PostgresEndBlockersContract : AdapterContractTests
         await using (var admin = new NpgsqlConnection(TestDatabase.PostgresAdminConnectionString))
         {
             await admin.OpenAsync();
-            await new NpgsqlCommand($"CREATE ROLE \"{_name}\" LOGIN PASSWORD '{_password}'; CREATE DATABASE \"{_name}\"", admin).ExecuteNonQueryAsync();
+            await new NpgsqlCommand($"CREATE ROLE \"{_name}\" LOGIN PASSWORD '{_password}'", admin).ExecuteNonQueryAsync();
+            await new NpgsqlCommand($"CREATE DATABASE \"{_name}\"", admin).ExecuteNonQueryAsync();
         }
 
         await using (var owner = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(TestDatabase.PostgresAdminConnectionString) { Database = _name, Pooling = false }.ConnectionString))
@@ -120,16 +121,21 @@ public sealed class PostgresEndBlockersContract : AdapterContractTests
 
     public override async Task DisposeAsync()
     {
-        foreach (var session in _sessions)
+        // The server ends the test's sessions first (a forced drop terminates them), so no client is
+        // left waiting on a read when its connection is disposed: disposing a connection whose query
+        // still waits for a lock waits with it.
+        await using (var admin = new NpgsqlConnection(TestDatabase.PostgresAdminConnectionString))
         {
-            await session.DisposeAsync();
+            await admin.OpenAsync();
+            await new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{_name}\" WITH (FORCE)", admin).ExecuteNonQueryAsync();
+            await new NpgsqlCommand($"DROP ROLE IF EXISTS \"{_name}\"", admin).ExecuteNonQueryAsync();
         }
 
-        NpgsqlConnection.ClearAllPools();
-        await using var admin = new NpgsqlConnection(TestDatabase.PostgresAdminConnectionString);
-        await admin.OpenAsync();
-        await new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{_name}\" WITH (FORCE)", admin).ExecuteNonQueryAsync();
-        await new NpgsqlCommand($"DROP ROLE IF EXISTS \"{_name}\"", admin).ExecuteNonQueryAsync();
+        foreach (var session in _sessions)
+        {
+            await session.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(t => t.Exception, TaskScheduler.Default);
+        }
+
         await base.DisposeAsync();
     }
 }

@@ -53,6 +53,9 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
         });
     }
 
+    // Whatever the policy blocked while a test drove the console: must stay empty.
+    private readonly System.Collections.Concurrent.ConcurrentBag<string> _cspViolations = [];
+
     public async Task DisposeAsync()
     {
         await _browser.DisposeAsync();
@@ -60,12 +63,21 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
         await _host.DisposeAsync();
         await _database.DisposeAsync();
         _folder.Dispose();
+        Assert.True(_cspViolations.IsEmpty, "The Content-Security-Policy blocked: " + string.Join("\n", _cspViolations));
     }
 
     private async Task<IPage> SignInAsync(string user, string password = Password)
     {
         var context = await _browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = _baseUrl, ViewportSize = new ViewportSize { Width = 1400, Height = 900 } });
         var page = await context.NewPageAsync();
+        // Chromium reports what the Content-Security-Policy blocked on the console ("Refused to ... violates ... Content Security Policy").
+        page.Console += (_, message) =>
+        {
+            if (message.Text.Contains("Content Security Policy", StringComparison.OrdinalIgnoreCase))
+            {
+                _cspViolations.Add(message.Text);
+            }
+        };
         await page.GotoAsync("/approvals");
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/account/login"));
         await page.FillAsync("#userName", user);

@@ -65,7 +65,7 @@ public sealed class UsersPageTests : GraceComponentTest
         Services.AddScoped<GraceDbContext>(_ => Factory.CreateDbContext());
         Services.AddDataProtection();
         Services.AddIdentityCore<GraceUser>().AddRoles<IdentityRole>().AddEntityFrameworkStores<GraceDbContext>().AddDefaultTokenProviders();
-        Services.AddSingleton<AuditLog>();
+        Services.AddSingleton<Grace.Engine.Audit.AuditTrail>();
         Services.AddSingleton<UserAdministration>();
     }
 

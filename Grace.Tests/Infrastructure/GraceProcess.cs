@@ -57,6 +57,9 @@ public sealed partial class GraceProcess : IAsyncDisposable
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         info.Environment["ASPNETCORE_URLS"] = BaseAddress.ToString().TrimEnd('/');
         info.Environment["GRACE_SETTINGS"] = SettingsFile;
+        // Production requires the host names Grace answers to; here, loopback (a test may name others).
+        info.Environment["Grace__Http__AllowedHosts__0"] = "127.0.0.1";
+        info.Environment["Grace__Http__AllowedHosts__1"] = "localhost";
         foreach (var (key, value) in Environment)
         {
             info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;

@@ -16,6 +16,11 @@ public static class TestCatalog
         {
             ["Grace:Database:DataDirectory"] = folder.Combine("data"),
             ["Grace:Identity:AdminPassword"] = AdminPassword,
+            // Tests sign in often from one address; the sign-in rate limit has tests of its own.
+            ["Grace:Identity:SignInAttemptsPerMinute"] = "10000",
+            // The hosts tests reach Grace by (the test server's and Kestrel's on loopback): any other Host is refused.
+            ["Grace:Http:AllowedHosts:0"] = "localhost",
+            ["Grace:Http:AllowedHosts:1"] = "127.0.0.1",
             ["Grace:Engine:SweepIntervalSeconds"] = "0.2",
             ["Grace:Engine:VerifyPollIntervalMilliseconds"] = "100",
             ["Grace:Engine:LeaseSeconds"] = "10",

@@ -43,7 +43,8 @@ public sealed class SecurityTests : IAsyncLifetime
         using var client = _host.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
         var response = await client.GetAsync(page);
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
-        Assert.StartsWith("http://localhost/account/login", response.Headers.Location!.ToString());
+        // A path, never an absolute URL built from the request's Host header (issue 13).
+        Assert.StartsWith("/account/login", response.Headers.Location!.OriginalString);
     }
 
     [Fact]

@@ -5,27 +5,45 @@ using Microsoft.Extensions.Options;
 
 namespace Grace.Web.Api;
 
+/// <summary>Which tool sent an alert webhook: both send Alertmanager's shape, Grafana with more fields.</summary>
+public enum AlertFormat
+{
+    /// <summary>Prometheus Alertmanager, webhook version 4.</summary>
+    Alertmanager,
+    /// <summary>Grafana-managed alerting's webhook contact point, version 1: adds <c>values</c>, <c>silenceURL</c>, <c>dashboardURL</c>, <c>panelURL</c>, <c>orgId</c>, <c>state</c>.</summary>
+    Grafana,
+}
+
 /// <summary>
-/// <c>POST /api/alertmanager</c>: Prometheus Alertmanager's webhook payload (version 4), as
-/// Alertmanager sends it. A firing alert is a signal; a resolved one resolves its incident. The
-/// fingerprint is the alert's name plus Alertmanager's own fingerprint of its labels, so firing and
-/// resolved notices of one alert meet in one incident.
+/// <c>POST /api/alertmanager</c> (Prometheus Alertmanager's webhook, version 4) and
+/// <c>POST /api/grafana</c> (Grafana alerting's webhook contact point, version 1), as those tools
+/// send them. A firing alert is a signal; a resolved one resolves its incident. The fingerprint is
+/// the alert's name plus the sender's own fingerprint of its labels, so firing and resolved
+/// notices of one alert meet in one incident.
 /// </summary>
 public static class AlertmanagerEndpoints
 {
     public static IEndpointRouteBuilder MapAlertmanagerEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/alertmanager", PostAsync)
+        app.MapPost("/api/alertmanager", (HttpRequest request, SignalIntake intake, TimeProvider time, IOptionsMonitor<IngestionOptions> limits, CancellationToken ct) =>
+                PostAsync(AlertFormat.Alertmanager, request, intake, time, limits, ct))
             .WithName("PostAlertmanager")
             .DisableAntiforgery()
-            .RequireAuthorization(IngestionExtensions.Policy)
+            .RequireIngestScope(ApiKeyScopes.Alerts)
+            .RequireRateLimiting(IngestionExtensions.RateLimit);
+        app.MapPost("/api/grafana", (HttpRequest request, SignalIntake intake, TimeProvider time, IOptionsMonitor<IngestionOptions> limits, CancellationToken ct) =>
+                PostAsync(AlertFormat.Grafana, request, intake, time, limits, ct))
+            .WithName("PostGrafana")
+            .DisableAntiforgery()
+            .RequireIngestScope(ApiKeyScopes.Alerts)
             .RequireRateLimiting(IngestionExtensions.RateLimit);
         return app;
     }
 
-    internal static async Task<IResult> PostAsync(HttpRequest request, SignalIntake intake, TimeProvider time, IOptionsMonitor<IngestionOptions> limits, CancellationToken cancellationToken)
+    internal static async Task<IResult> PostAsync(AlertFormat format, HttpRequest request, SignalIntake intake, TimeProvider time, IOptionsMonitor<IngestionOptions> limits, CancellationToken cancellationToken)
     {
-        var (document, problem) = await IngestionExtensions.ReadJsonAsync(request, limits.CurrentValue.MaxBodyBytes, "The Alertmanager payload could not be read.", cancellationToken);
+        var title = $"The {format} payload could not be read.";
+        var (document, problem) = await IngestionExtensions.ReadJsonAsync(request, limits.CurrentValue.MaxBodyBytes, title, cancellationToken);
         if (document is null)
         {
             return problem!;
@@ -36,28 +54,31 @@ public static class AlertmanagerEndpoints
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                return Invalid("body", "The body must be an Alertmanager webhook object.");
+                return Invalid(title, "body", $"The body must be a {format} webhook object.");
             }
 
             if (!root.TryGetProperty("alerts", out var alerts) || alerts.ValueKind != JsonValueKind.Array || alerts.GetArrayLength() == 0)
             {
-                return Invalid("alerts", "'alerts' must be a non-empty array.");
+                return Invalid(title, "alerts", "'alerts' must be a non-empty array.");
             }
 
-            if (root.TryGetProperty("version", out var version) && version.ValueKind == JsonValueKind.String && version.GetString() != "4")
+            // Alertmanager sends "4", Grafana "1"; both shapes parse alike, so each endpoint takes either.
+            if (root.TryGetProperty("version", out var version) && version.ValueKind == JsonValueKind.String && version.GetString() is not ("4" or "1"))
             {
-                return Invalid("version", $"Webhook version '{version.GetString()}' is not supported; Alertmanager sends version 4.");
+                return Invalid(title, "version", $"Webhook version '{version.GetString()}' is not supported; Alertmanager sends version 4, Grafana version 1.");
             }
 
             var receiver = root.TryGetProperty("receiver", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString() : null;
+            var fallbackSource = format == AlertFormat.Grafana ? "grafana" : "alertmanager";
             var errors = new Dictionary<string, string[]>();
-            var signals = new List<Signal>();
+            var signals = new List<(string Path, Signal Signal)>();
             var index = 0;
             foreach (var alert in alerts.EnumerateArray())
             {
-                if (Parse($"alerts[{index}].", alert, receiver, request.HttpContext.User.Identity?.Name ?? "alertmanager", time, errors) is { } signal)
+                var path = $"alerts[{index}].";
+                if (Parse(path, alert, receiver ?? fallbackSource, request.HttpContext.User.Identity?.Name ?? fallbackSource, time, errors) is { } signal)
                 {
-                    signals.Add(signal);
+                    signals.Add((path, signal));
                 }
 
                 index++;
@@ -68,11 +89,16 @@ public static class AlertmanagerEndpoints
                 return Results.ValidationProblem(errors, title: "One or more alerts are invalid; none were accepted.");
             }
 
-            return await IngestionExtensions.StoreAsync(intake, signals, limits.CurrentValue, "alerts", cancellationToken);
+            if (IngestionGuard.Check(request.HttpContext, signals) is { } refused)
+            {
+                return refused;
+            }
+
+            return await IngestionExtensions.StoreAsync(intake, signals.ConvertAll(s => s.Signal), limits.CurrentValue, "alerts", cancellationToken);
         }
     }
 
-    private static Signal? Parse(string path, JsonElement alert, string? receiver, string reporter, TimeProvider time, Dictionary<string, string[]> errors)
+    private static Signal? Parse(string path, JsonElement alert, string receiver, string reporter, TimeProvider time, Dictionary<string, string[]> errors)
     {
         if (alert.ValueKind != JsonValueKind.Object)
         {
@@ -88,7 +114,7 @@ public static class AlertmanagerEndpoints
 
         var labels = Strings(alert, "labels", path, errors);
         var annotations = Strings(alert, "annotations", path, errors) ?? [];
-        if (labels is not null && labels.TryGetValue("grace_target", out var target) && target.Length > 128)
+        if (labels is not null && labels.TryGetValue("grace_target", out var target) && target.Length > Incident.MaxTargetLength)
         {
             errors[path + "labels.grace_target"] = ["'grace_target' names a configured target: at most 128 characters."];
         }
@@ -121,7 +147,7 @@ public static class AlertmanagerEndpoints
             _ => Severity.Error,
         };
         var message = annotations.GetValueOrDefault("summary") ?? annotations.GetValueOrDefault("description") ?? alertName;
-        var source = labels.GetValueOrDefault("service") ?? labels.GetValueOrDefault("job") ?? receiver ?? "alertmanager";
+        var source = labels.GetValueOrDefault("service") ?? labels.GetValueOrDefault("job") ?? receiver;
         // Prometheus labels are case-sensitive ("env" and "Env" may both exist); the first one wins here.
         var allLabels = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var (key, value) in labels)
@@ -134,7 +160,25 @@ public static class AlertmanagerEndpoints
             allLabels.TryAdd($"annotation.{key}", value);
         }
 
-        return new Signal(source[..Math.Min(source.Length, 256)], message.Length > 8192 ? message[..8192] : message, severity, startsAt,
+        // Grafana's extras: the query values that fired the rule, and links back to it. Kept as labels so
+        // patterns can match on them and people see them; absent from Alertmanager's alerts.
+        if (alert.TryGetProperty("values", out var values) && values.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var value in values.EnumerateObject().Take(32))
+            {
+                allLabels.TryAdd($"value.{value.Name}", value.Value.ValueKind == JsonValueKind.String ? value.Value.GetString()! : value.Value.GetRawText());
+            }
+        }
+
+        foreach (var link in (string[])["generatorURL", "dashboardURL", "panelURL", "silenceURL", "valueString"])
+        {
+            if (alert.TryGetProperty(link, out var url) && url.ValueKind == JsonValueKind.String && url.GetString() is { Length: > 0 and <= 2048 } text)
+            {
+                allLabels.TryAdd(link, text);
+            }
+        }
+
+        return new Signal(source[..Math.Min(source.Length, Incident.MaxSourceLength)], message.Length > 8192 ? message[..8192] : message, severity, startsAt,
             MessageTemplate: $"Alert {alertName} [{fingerprint}]", Target: labels.GetValueOrDefault("grace_target"),
             Labels: allLabels, ReportedBy: reporter, Resolved: status == "resolved");
     }
@@ -172,6 +216,6 @@ public static class AlertmanagerEndpoints
         return result;
     }
 
-    private static IResult Invalid(string field, string message) =>
-        Results.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] }, title: "The Alertmanager payload could not be read.");
+    private static IResult Invalid(string title, string field, string message) =>
+        Results.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] }, title: title);
 }

@@ -18,6 +18,7 @@ public sealed class ApiKeyAuthenticationHandler(
     public const string SchemeName = "ApiKey";
     public const string KeyIdClaim = "grace:api-key";
     public const string RevokedClaim = "grace:api-key-revoked";
+    public const string ScopeClaim = "grace:api-key-scope";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -36,7 +37,8 @@ public sealed class ApiKeyAuthenticationHandler(
             return AuthenticateResult.NoResult();
         }
 
-        var (check, id, name) = await keys.CheckAsync(presented, Context.RequestAborted);
+        var grant = await keys.CheckAsync(presented, Context.RequestAborted);
+        var (check, id, name) = (grant.Check, grant.Id, grant.Name);
         if (check == ApiKeyCheck.Unknown)
         {
             // Kept at Warning (the handler's own messages are not): guessed or stale keys leave a trace, never the key itself.
@@ -50,7 +52,34 @@ public sealed class ApiKeyAuthenticationHandler(
             claims.Add(new Claim(RevokedClaim, "true"));
         }
 
+        claims.AddRange(ApiKeyLimits.NamesOf(grant.Limits.Scopes).Select(scope => new Claim(ScopeClaim, scope)));
+        // The limits (sources, targets, patterns) are checked per signal by IngestionGuard.
+        Context.Items[typeof(ApiKeyGrant)] = grant;
+
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
+    }
+
+    protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
+    {
+        if (Response.HasStarted)
+        {
+            return;
+        }
+
+        // Say why: a revoked key, or the scope this endpoint needs. A person's refusal is the cookie scheme's to answer.
+        Response.StatusCode = StatusCodes.Status403Forbidden;
+        if (Context.User.Identity?.AuthenticationType != SchemeName && !Context.User.HasClaim(c => c.Type == KeyIdClaim))
+        {
+            return;
+        }
+
+        var scope = Context.GetEndpoint()?.Metadata.GetMetadata<RequiredApiKeyScope>()?.Scope;
+        var detail = Context.User.HasClaim(RevokedClaim, "true")
+            ? "This API key has been revoked; an Admin can create a new one on the API keys page."
+            : scope is { } needed
+                ? $"This API key lacks the scope '{ApiKeyLimits.ScopeNames[needed]}'; an Admin can grant it on the API keys page."
+                : "API keys may not call this endpoint; it is for signed-in people.";
+        await Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "This API key may not do that.", detail: detail).ExecuteAsync(Context);
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)

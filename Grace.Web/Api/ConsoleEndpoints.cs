@@ -80,7 +80,7 @@ public static class ConsoleEndpoints
             {
                 return Results.Problem(statusCode: ex.Forbidden ? StatusCodes.Status403Forbidden : StatusCodes.Status400BadRequest, title: title, detail: ex.Message);
             }
-        });
+        }).RequireAuthorization(GracePolicies.Admin);
 
         // Keys for programs, for an Admin working from a terminal rather than the API keys page. The key is shown once.
         app.MapPost("/api/keys", async (HttpRequest request, Grace.Engine.Capture.ApiKeyService keys, CancellationToken ct) =>
@@ -129,7 +129,7 @@ public static class ConsoleEndpoints
         Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Fault injection is off.", detail: "Set Grace:Faults:Enabled to true to use the demo.");
 
     // As stored with a decision (ApprovalDecision.Reason).
-    private const int MaxReasonLength = 2048;
+    private const int MaxReasonLength = Grace.Data.Entities.ColumnLimits.ShortText;
 
     /// <summary>A new API key: who will use it.</summary>
     public sealed record KeyRequest(string? Name);
@@ -152,11 +152,21 @@ public static class ConsoleEndpoints
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["reason"] = [$"reason must be at most {MaxReasonLength} characters."] }, title: title);
         }
 
+        // A missing reason is the request's fault, whatever state the mission is in: 400 naming the field.
+        if (verdict == ApprovalVerdict.Reject && string.IsNullOrWhiteSpace(body.Reason))
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["reason"] = ["reason is required to reject: say why, for the requester and the audit log."] }, title: title);
+        }
+
         var actor = CurrentActor.FromPrincipal(request.HttpContext.User, request.HttpContext.Connection.RemoteIpAddress?.ToString());
         try
         {
             var status = await approvals.DecideAsync(id, actor, verdict, body.Reason, ct);
             return Results.Ok(new { mission = id, status = status.ToString() });
+        }
+        catch (MissionOperationException ex) when (ex.Field is { } field && !ex.Forbidden)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { [field] = [ex.Message] }, title: title);
         }
         catch (MissionOperationException ex)
         {

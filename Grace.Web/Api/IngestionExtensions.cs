@@ -8,22 +8,16 @@ namespace Grace.Web.Api;
 
 public static class IngestionExtensions
 {
-    public const string Policy = "ingest";
     public const string RateLimit = "ingest-per-key";
 
-    /// <summary>API-key authentication, the ingestion policy and a token bucket per key.</summary>
+    /// <summary>API-key authentication, a policy per key scope (<see cref="IngestionGuard"/>) and a token bucket per key.</summary>
     public static IServiceCollection AddGraceIngestion(this IServiceCollection services)
     {
         services.AddOptions<IngestionOptions>().BindConfiguration(IngestionOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<WebhooksOptions>().BindConfiguration(WebhooksOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<WebhooksOptions>, WebhooksOptionsValidator>();
         services.AddAuthentication().AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
-        services.AddAuthorizationBuilder().AddPolicy(Policy, p => p
-            .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName, IdentityConstants.ApplicationScheme)
-            .RequireAuthenticatedUser()
-            // A key must not be revoked; a signed-in person (the console's cookie) must be an Operator or above,
-            // since a signal can start a tier-0 action and a "resolved" notice closes an incident.
-            .RequireAssertion(c => c.User.Identity?.AuthenticationType == ApiKeyAuthenticationHandler.SchemeName
-                ? !c.User.HasClaim(ApiKeyAuthenticationHandler.RevokedClaim, "true")
-                : c.User.IsInRole(Grace.Engine.Missions.GraceRoles.Operator) || c.User.IsInRole(Grace.Engine.Missions.GraceRoles.Lead) || c.User.IsInRole(Grace.Engine.Missions.GraceRoles.Admin)));
+        services.AddAuthorizationBuilder().AddIngestionPolicies();
         services.AddRateLimiter(limiter =>
         {
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
@@ -109,14 +103,23 @@ public static class IngestionExtensions
             return (null, problem);
         }
 
+        System.Text.Json.JsonDocument document;
         try
         {
-            return (System.Text.Json.JsonDocument.Parse(body), null);
+            document = System.Text.Json.JsonDocument.Parse(body);
         }
         catch (System.Text.Json.JsonException ex)
         {
             return (null, Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = [$"The body is not valid JSON: {ex.Message}"] }, title: invalidTitle));
         }
+
+        if (JsonText.FindInvalid(document.RootElement) is { } invalid)
+        {
+            document.Dispose();
+            return (null, Results.ValidationProblem(new Dictionary<string, string[]> { [invalid.Field] = [invalid.Message] }, title: invalidTitle));
+        }
+
+        return (document, null);
     }
 
     /// <summary>
@@ -156,6 +159,11 @@ public static class IngestionExtensions
         using (document)
         try
         {
+            if (JsonText.FindInvalid(document.RootElement) is { } invalid)
+            {
+                return (null, Results.ValidationProblem(new Dictionary<string, string[]> { [invalid.Field] = [invalid.Message] }, title: title));
+            }
+
             return System.Text.Json.JsonSerializer.Deserialize<T>(document, options) is { } value ? (value, null) : (null, Empty());
         }
         catch (System.Text.Json.JsonException ex)
@@ -192,14 +200,23 @@ public static class IngestionExtensions
         using var buffer = new MemoryStream();
         var chunk = new byte[81920];
         int read;
-        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+        try
         {
-            if (buffer.Length + read > maxBytes)
+            while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
             {
-                return (null, Reject());
-            }
+                if (buffer.Length + read > maxBytes)
+                {
+                    return (null, Reject());
+                }
 
-            buffer.Write(chunk, 0, read);
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        catch (Exception ex) when (ClientErrors.Describe(ex, request.HttpContext) is { } problem)
+        {
+            // The client's framing (a bad chunk, a body cut short, one sent too slowly) is its mistake, not Grace's.
+            ClientErrors.Note(request.HttpContext, ex);
+            return (null, problem);
         }
 
         return (buffer.ToArray(), null);

@@ -9,17 +9,18 @@ public static class SignalEndpoints
 {
     public const int MaxBatch = 10_000;
     private const int MaxMessage = 8192;
-    private const int MaxShort = 256;
+    private const int MaxShort = Incident.MaxSourceLength;
 
     public static IEndpointRouteBuilder MapSignalEndpoints(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/signals", PostSignals)
             .WithName("PostSignals")
-            .Accepts<SignalRequest>("application/json")
+            // No Accepts<T>("application/json") here: routing would answer another content type from an
+            // endpoint without this one's policy (cookie-only), so a valid key got 401 instead of the 415 it needs.
             .Produces<SignalsAccepted>(StatusCodes.Status202Accepted)
             .ProducesValidationProblem()
             .DisableAntiforgery()
-            .RequireAuthorization(IngestionExtensions.Policy)
+            .RequireIngestScope(ApiKeyScopes.Signals)
             .RequireRateLimiting(IngestionExtensions.RateLimit);
         return app;
     }
@@ -60,13 +61,13 @@ public static class SignalEndpoints
 
             // Everything is validated before anything is queued: a batch is taken whole or not at all.
             var errors = new Dictionary<string, string[]>();
-            var signals = new List<Signal>(items.Count);
+            var signals = new List<(string Path, Signal Signal)>(items.Count);
             var reporter = request.HttpContext.User.Identity?.Name ?? "api";
             foreach (var (path, element) in items)
             {
                 if (Parse(path, element, time, reporter, errors) is { } signal)
                 {
-                    signals.Add(signal);
+                    signals.Add((path, signal));
                 }
             }
 
@@ -75,7 +76,12 @@ public static class SignalEndpoints
                 return Results.ValidationProblem(errors, title: "One or more signals are invalid; none were accepted.");
             }
 
-            return await IngestionExtensions.StoreAsync(intake, signals, limits.CurrentValue, "signals", cancellationToken);
+            if (IngestionGuard.Check(request.HttpContext, signals) is { } refused)
+            {
+                return refused;
+            }
+
+            return await IngestionExtensions.StoreAsync(intake, signals.ConvertAll(s => s.Signal), limits.CurrentValue, "signals", cancellationToken);
         }
     }
 
@@ -92,7 +98,7 @@ public static class SignalEndpoints
         var message = RequiredString(path, element, "message", MaxMessage, errors);
         var template = OptionalString(path, element, "messageTemplate", MaxMessage, errors);
         var exceptionType = OptionalString(path, element, "exceptionType", MaxShort, errors);
-        var target = OptionalString(path, element, "target", 128, errors);
+        var target = OptionalString(path, element, "target", Incident.MaxTargetLength, errors);
         var severity = Severity.Error;
         if (OptionalString(path, element, "severity", 32, errors) is { } s && (!Enum.TryParse(s, ignoreCase: true, out severity) || !Enum.IsDefined(severity) || int.TryParse(s, out _)))
         {

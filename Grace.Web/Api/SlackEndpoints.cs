@@ -149,6 +149,11 @@ public static class SlackEndpoints
         {
             using var json = JsonDocument.Parse(payload.ToString());
             var root = json.RootElement;
+            if (JsonText.FindInvalid(root) is { } invalid)
+            {
+                return Invalid($"payload.{invalid.Field}", invalid.Message);
+            }
+
             if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString() != "block_actions")
             {
                 return Invalid("payload.type", "Only block_actions interactions (the Approve and Reject buttons) are handled.");

@@ -21,6 +21,21 @@ public sealed class GraceIdentityOptions
     [System.ComponentModel.DataAnnotations.Range(0, 3600, ErrorMessage = "Grace:Identity:RevalidateSeconds must be between {1} and {2}.")]
     public int RevalidateSeconds { get; set; } = 60;
 
+    /// <summary>
+    /// Sign-in attempts one client address may make per minute, right or wrong; more get 429 with
+    /// Retry-After. Behind a reverse proxy the address is the one it forwards (Grace:Http:KnownProxies).
+    /// </summary>
+    [System.ComponentModel.DataAnnotations.Range(1, 100_000, ErrorMessage = "Grace:Identity:SignInAttemptsPerMinute must be between {1} and {2}.")]
+    public int SignInAttemptsPerMinute { get; set; } = 10;
+
+    /// <summary>
+    /// How long an instance trusts what it last read of a person's session (their security stamp), in
+    /// seconds, before reading it again. Signing out renews the stamp and clears it at once on the
+    /// instance that signed out; other instances of a cluster follow within this many seconds. 0 reads every request.
+    /// </summary>
+    [System.ComponentModel.DataAnnotations.Range(0, 60, ErrorMessage = "Grace:Identity:SessionCheckSeconds must be between {1} and {2}.")]
+    public int SessionCheckSeconds { get; set; } = 5;
+
     /// <summary>When a changed account's open sessions end, for people: "within 60 s".</summary>
     public static string Within(int revalidateSeconds) => revalidateSeconds <= 0 ? "at their next request" : $"within {revalidateSeconds} s";
 }

@@ -41,7 +41,15 @@ public static class IdentityServiceExtensions
             // API and hub callers are programs: they get a status code, not a redirect to a form.
             cookie.Events.OnRedirectToLogin = context => Answer(context, StatusCodes.Status401Unauthorized);
             cookie.Events.OnRedirectToAccessDenied = context => Answer(context, StatusCodes.Status403Forbidden);
+            // Secure whenever the request came over https (directly, or from a trusted proxy: Grace:Http:KnownProxies).
+            cookie.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            SessionStamps.Install(cookie);
         });
+        services.AddAntiforgery(o => o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest);
+        services.AddMemoryCache();
+        services.AddSingleton<SessionStamps>();
+        services.AddScoped<PasswordSignIn>();
+        services.AddRateLimiter(limiter => limiter.AddPolicy<string, SignInRateLimit>(SignInRateLimit.Name));
         services.AddIdentityCore<GraceUser>(o =>
             {
                 o.Password.RequiredLength = 12;
@@ -64,21 +72,20 @@ public static class IdentityServiceExtensions
         services.AddScoped<CurrentActor>();
         services.AddScoped<ConsoleActions>();
         services.AddScoped<CircuitHandler, ClientAddressCircuitHandler>();
-        services.AddSingleton<AuditLog>();
         services.AddSingleton<UserAdministration>();
         services.AddHostedService<IdentitySeeder>();
         return services;
     }
 
     /// <summary>
-    /// The one map of which role may do what in the console: sign-in everywhere, and the policies
-    /// pages and endpoints name. The host and the component tests both use it.
+    /// Sign-in everywhere, and the policies pages and endpoints name, each built from the engine's one
+    /// role map (<see cref="RolePermissions"/>). The host and the component tests both use it.
     /// </summary>
     public static AuthorizationBuilder AddGracePolicies(this AuthorizationBuilder builder) => builder
         .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
-        .AddPolicy(GracePolicies.Approve, p => p.RequireRole(GraceRoles.Operator, GraceRoles.Lead, GraceRoles.Admin))
-        .AddPolicy(GracePolicies.ChangePolicy, p => p.RequireRole(GraceRoles.Lead, GraceRoles.Admin))
-        .AddPolicy(GracePolicies.Admin, p => p.RequireRole(GraceRoles.Admin));
+        .AddPolicy(GracePolicies.Approve, p => p.RequireRole(RolePermissions.RolesFor(Permission.Approve)))
+        .AddPolicy(GracePolicies.ChangePolicy, p => p.RequireRole(RolePermissions.RolesFor(Permission.ChangePolicy)))
+        .AddPolicy(GracePolicies.Admin, p => p.RequireRole(RolePermissions.RolesFor(Permission.Administer)));
 
     private static Task Answer(Microsoft.AspNetCore.Authentication.RedirectContext<Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationOptions> context, int status)
     {

@@ -10,7 +10,7 @@ namespace Grace.Web.Identity;
 /// so one database context) per operation. Every change renews the person's security stamp, so
 /// their open sessions end at the next revalidation; no change may leave Grace without an active Admin.
 /// </summary>
-public sealed class UserAdministration(IServiceScopeFactory scopes, AuditLog audit)
+public sealed class UserAdministration(IServiceScopeFactory scopes, Grace.Engine.Audit.AuditTrail audit)
 {
     public sealed record UserRow(string UserName, IReadOnlyList<string> Roles, DateTimeOffset? LockedOutUntil, bool Disabled);
 
@@ -148,7 +148,7 @@ public sealed class UserAdministration(IServiceScopeFactory scopes, AuditLog aud
     /// </summary>
     private static async Task RequireAdminAsync(UserManager<GraceUser> users, Actor actor, string what)
     {
-        var me = actor.Roles.Contains(GraceRoles.Admin) ? await users.FindByNameAsync(actor.Name) : null;
+        var me = actor.Can(Permission.Administer) ? await users.FindByNameAsync(actor.Name) : null;
         if (me is null || IsDisabled(me.LockoutEnd) || !await users.IsInRoleAsync(me, GraceRoles.Admin))
         {
             throw new MissionOperationException($"{actor.Name} may not {what}: it needs the Admin role.", forbidden: true);

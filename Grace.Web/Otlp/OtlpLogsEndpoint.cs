@@ -34,7 +34,8 @@ public static class OtlpLogsEndpoint
             // (a 200 of HTML); this endpoint answers them with its own 415.
             .Produces(StatusCodes.Status200OK, contentType: ProtobufType, additionalContentTypes: [JsonType])
             .DisableAntiforgery()
-            .RequireAuthorization(IngestionExtensions.Policy)
+            // The signal API's scope: an OTLP log record is a signal by another encoding.
+            .RequireIngestScope(ApiKeyScopes.Signals)
             .RequireRateLimiting(IngestionExtensions.RateLimit);
 
         // An SDK given only a base endpoint (OTEL_EXPORTER_OTLP_ENDPOINT) also exports traces and metrics
@@ -99,6 +100,17 @@ public static class OtlpLogsEndpoint
         var batch = OtlpLogMapper.Map(export, options, request.HttpContext.User.Identity?.Name ?? "api", time.GetUtcNow());
         var rejected = (long)batch.Rejected;
         var reasons = batch.RejectedBecause is null ? new List<string>() : [$"{batch.Rejected} records were refused: {batch.RejectedBecause}"];
+
+        // Reserved sources and the key's limits, as for /api/signals; but per record, as OTLP's partial
+        // success allows: one service in a Collector's batch breaking a rule does not cost the others theirs.
+        var guarded = Guard(request.HttpContext, batch.Signals);
+        if (guarded.Refused > 0)
+        {
+            rejected += guarded.Refused;
+            reasons.Add($"{guarded.Refused} records may not be sent with this key: {guarded.Because}");
+            batch = batch with { Signals = guarded.Allowed, Rejected = (int)rejected };
+        }
+
         if (batch.Signals.Count > 0)
         {
             var stored = await IngestionExtensions.StoreAsync(intake, batch.Signals, limits, "log records", cancellationToken);
@@ -126,6 +138,38 @@ public static class OtlpLogsEndpoint
         return encoding == OtlpEncoding.Json
             ? Results.Text(OtlpJson.Format(response), JsonType, statusCode: StatusCodes.Status200OK)
             : Results.Bytes(response.ToByteArray(), ProtobufType);
+    }
+
+    private static (List<Signal> Allowed, int Refused, string? Because) Guard(HttpContext context, List<Signal> signals)
+    {
+        // Signals of one service share source and target, so the verdict is asked once per distinct pair.
+        var verdicts = new Dictionary<(string Source, string? Target, string? Type, string? Template), string?>();
+        var allowed = new List<Signal>(signals.Count);
+        var refused = 0;
+        string? because = null;
+        foreach (var signal in signals)
+        {
+            var key = (signal.Source, signal.Target, signal.ExceptionType, signal.MessageTemplate);
+            if (!verdicts.TryGetValue(key, out var why))
+            {
+                why = IngestionGuard.Check(context, [("", signal)]) is { } problem
+                    ? (problem as Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult)?.ProblemDetails.Detail ?? "refused"
+                    : null;
+                verdicts[key] = why;
+            }
+
+            if (why is null)
+            {
+                allowed.Add(signal);
+            }
+            else
+            {
+                refused++;
+                because ??= why;
+            }
+        }
+
+        return (allowed, refused, because);
     }
 
     /// <summary>

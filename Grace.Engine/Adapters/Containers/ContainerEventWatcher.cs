@@ -151,12 +151,12 @@ public sealed class ContainerEventWatcher(IServiceProvider services, ContainerEn
             }
 
             labels["exit_code"] = code;
-            sink.TryWrite(new Signal($"container:{target}", $"Container {target} ({name}) died with exit code {code}", code == "0" ? Severity.Warning : Severity.Critical, when,
+            sink.TryWrite(new Signal($"{SignalSources.Container}{target}", $"Container {target} ({name}) died with exit code {code}", code == "0" ? Severity.Warning : Severity.Critical, when,
                 MessageTemplate: $"Container {target} died", Target: target, Labels: labels, ReportedBy: "engine"));
         }
         else if (action == "oom")
         {
-            sink.TryWrite(new Signal($"container:{target}", $"Container {target} ({name}) ran out of memory: the kernel killed a process in it", Severity.Critical, when,
+            sink.TryWrite(new Signal($"{SignalSources.Container}{target}", $"Container {target} ({name}) ran out of memory: the kernel killed a process in it", Severity.Critical, when,
                 MessageTemplate: $"Container {target} ran out of memory", Target: target, Labels: labels, ReportedBy: "engine"));
         }
         else if (action.StartsWith("health_status", StringComparison.Ordinal))
@@ -168,12 +168,12 @@ public sealed class ContainerEventWatcher(IServiceProvider services, ContainerEn
             if (status == "unhealthy")
             {
                 state.Unhealthy.Add(target);
-                sink.TryWrite(new Signal($"container:{target}", $"Container {target} ({name}) is unhealthy: its HEALTHCHECK fails", Severity.Error, when,
+                sink.TryWrite(new Signal($"{SignalSources.Container}{target}", $"Container {target} ({name}) is unhealthy: its HEALTHCHECK fails", Severity.Error, when,
                     MessageTemplate: template, Target: target, Labels: labels, ReportedBy: "engine"));
             }
             else if (status == "healthy" && state.Unhealthy.Remove(target))
             {
-                sink.TryWrite(new Signal($"container:{target}", $"Container {target} ({name}) is healthy again", Severity.Information, when,
+                sink.TryWrite(new Signal($"{SignalSources.Container}{target}", $"Container {target} ({name}) is healthy again", Severity.Information, when,
                     MessageTemplate: template, Target: target, Labels: labels, ReportedBy: "engine", Resolved: true));
             }
         }

@@ -246,7 +246,7 @@ public sealed class KubernetesEventWatcher(
         }
 
         var template = $"Kubernetes {kind} in {target.Key}";
-        sink.TryWrite(new Signal($"kubernetes:{target.Key}", $"{template} ({what}, namespace {settings.Namespace}): pod {podName}: {item.Message}",
+        sink.TryWrite(new Signal($"{SignalSources.Kubernetes}{target.Key}", $"{template} ({what}, namespace {settings.Namespace}): pod {podName}: {item.Message}",
             Severity.Error, time.GetUtcNow(), MessageTemplate: template, Target: target.Key, Labels: labels, ReportedBy: "engine"));
     }
 }

@@ -124,7 +124,7 @@ public sealed class ProcessSupervisor(IServiceProvider services, ISignalSink sin
             if (!supervised.Stopping)
             {
                 var code = process.ExitCode;
-                sink.TryWrite(new Signal($"process:{key}", $"Supervised process {key} exited unexpectedly with code {code}", Severity.Critical, time.GetUtcNow(),
+                sink.TryWrite(new Signal($"{SignalSources.Process}{key}", $"Supervised process {key} exited unexpectedly with code {code}", Severity.Critical, time.GetUtcNow(),
                     MessageTemplate: $"Supervised process {key} exited unexpectedly", Target: key, ReportedBy: "engine"));
             }
         };

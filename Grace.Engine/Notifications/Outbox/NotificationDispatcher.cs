@@ -28,6 +28,7 @@ public sealed class NotificationDispatcher(
     AlertmanagerSilencer silencer,
     ResiliencePipelineProvider<string> pipelines,
     IPipelineNotifier notifier,
+    Audit.AuditTrail auditTrail,
     TimeProvider time,
     ILogger<NotificationDispatcher> logger) : BackgroundService
 {
@@ -203,12 +204,8 @@ public sealed class NotificationDispatcher(
                     .SetProperty(n => n.LeaseUntil, (DateTimeOffset?)null), CancellationToken.None);
             if (count == 1 && status == NotificationStatus.Delivered && audit is not null)
             {
-                db.AuditEntries.Add(new AuditEntry
-                {
-                    At = now, Actor = Missions.Actor.EngineName,
-                    Action = row.Kind == NotificationKind.AlertSilence ? "alertmanager.silence" : "alertmanager.expire-silence",
-                    Subject = $"mission/{row.MissionId}", Detail = NotificationOutbox.Shorten(audit, 4096),
-                });
+                auditTrail.Add(db, Missions.Actor.Engine, row.Kind == NotificationKind.AlertSilence ? "alertmanager.silence" : "alertmanager.expire-silence",
+                    $"mission/{row.MissionId}", audit, now);
                 await db.SaveChangesAsync(CancellationToken.None);
             }
 
@@ -244,7 +241,7 @@ public sealed class NotificationDispatcher(
 }
 
 /// <summary>The Admins' view of the outbox: what was delivered, what fails and why, what was given up; and a retry.</summary>
-public sealed class NotificationAdmin(IDbContextFactory<GraceDbContext> dbFactory, IPipelineNotifier notifier, TimeProvider time)
+public sealed class NotificationAdmin(IDbContextFactory<GraceDbContext> dbFactory, IPipelineNotifier notifier, Audit.AuditTrail audit, TimeProvider time)
 {
     public async Task<IReadOnlyList<Notification>> ListAsync(NotificationStatus? status, int take, CancellationToken cancellationToken)
     {
@@ -269,7 +266,7 @@ public sealed class NotificationAdmin(IDbContextFactory<GraceDbContext> dbFactor
     /// <summary>Queues a failing or given-up row again now, with a fresh round of attempts. Admins only; audited.</summary>
     public async Task RetryAsync(Guid id, Missions.Actor actor, CancellationToken cancellationToken)
     {
-        if (!actor.Roles.Contains(Missions.GraceRoles.Admin))
+        if (!actor.Can(Missions.Permission.Administer))
         {
             throw new Missions.MissionOperationException($"{actor.Name} may not retry notifications: it needs the Admin role.", forbidden: true);
         }
@@ -291,12 +288,8 @@ public sealed class NotificationAdmin(IDbContextFactory<GraceDbContext> dbFactor
             throw new Missions.MissionOperationException($"Notification {id} is being delivered right now.");
         }
 
-        db.AuditEntries.Add(new AuditEntry
-        {
-            At = now, Actor = actor.Name, Action = "notification.retry", Subject = $"notification/{id}",
-            Detail = NotificationOutbox.Shorten($"{row.Kind} to {row.Channel} after {row.Attempts} attempt(s); last error: {row.LastError}", 4096),
-            RemoteAddress = actor.RemoteAddress,
-        });
+        audit.Add(db, actor, "notification.retry", $"notification/{id}",
+            $"{row.Kind} to {row.Channel} after {row.Attempts} attempt(s); last error: {row.LastError}", now);
         await db.SaveChangesAsync(cancellationToken);
         notifier.Publish(new NotificationChanged(now, id, row.Kind, row.Channel, NotificationStatus.Pending, 0));
     }

@@ -1,0 +1,226 @@
+using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Net;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Grace.Benchmarks.Harness;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.AspNetCore.SignalR.Protocol;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Grace.Benchmarks;
+
+/// <summary>
+/// Memory per console circuit: a real Grace process (Production, SQLite), one person signed in, and
+/// N circuits opened the way blazor.web.js opens them: the page is prerendered over HTTP, then a
+/// WebSocket to <c>/_blazor</c> starts a circuit and adds the page's root components. Render batches
+/// are acknowledged and JavaScript calls answered, so each circuit stays alive as a browser's would.
+/// The figure is the growth of the process's resident memory divided by N, after a warm-up.
+/// </summary>
+internal sealed partial class CircuitDriver(TextWriter output, int circuits, string page, bool workstationGc)
+{
+    private const string Password = "Benchmark-Password-1";
+    private const int WarmUp = 10;
+
+    public async Task RunAsync()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "grace-bench", $"circuits-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
+        Directory.CreateDirectory(folder);
+        var settings = Path.Combine(folder, "appsettings.json");
+        File.Copy(Path.Combine(RepositoryRoot(), "appsettings.json"), settings);
+        await using var grace = await GraceProcess.StartAsync("circuits", settings, new Dictionary<string, string>
+        {
+            ["Grace:Database:DataDirectory"] = Path.Combine(folder, "data"),
+            ["Grace:Identity:AdminPassword"] = Password,
+            ["Grace:Targets:demo-orders-api:Url"] = $"http://127.0.0.1:{Loopback.FreePort()}/",
+            ["Grace:Http:MaxCircuitsPerUser"] = (circuits + WarmUp + 10).ToString(CultureInfo.InvariantCulture),
+            ["Grace:Http:MaxCircuits"] = (circuits + WarmUp + 10).ToString(CultureInfo.InvariantCulture),
+            ["Serilog:MinimumLevel:Default"] = "Warning",
+            // Server GC (the web SDK's default) keeps more garbage resident; workstation GC shows closer to what circuits hold.
+            ["DOTNET_gcServer"] = workstationGc ? "0" : "1",
+        }, folder);
+        var pid = grace.Pid ?? throw new InvalidOperationException("Grace is not running.");
+        var cookie = await grace.SignInCookieAsync("admin", Password);
+        using var http = new HttpClient(new HttpClientHandler { UseCookies = false, AllowAutoRedirect = false }) { BaseAddress = grace.BaseAddress };
+        http.DefaultRequestHeaders.Add("Cookie", cookie);
+
+        var open = new List<Circuit>();
+        try
+        {
+            for (var i = 0; i < WarmUp; i++)
+            {
+                open.Add(await Circuit.OpenAsync(http, grace.BaseAddress, page, cookie));
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(10));
+            var before = ResidentKilobytes(pid);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            for (var i = 0; i < circuits; i++)
+            {
+                open.Add(await Circuit.OpenAsync(http, grace.BaseAddress, page, cookie));
+            }
+
+            var opening = clock.Elapsed;
+            await Task.Delay(TimeSpan.FromSeconds(15));
+            var after = ResidentKilobytes(pid);
+            var alive = open.Count(c => c.Alive);
+            var rendered = open.Count(c => c.Batches > 0);
+            foreach (var (why, count) in open.Where(c => c.Ended is not null).GroupBy(c => c.Ended!).Select(g => (g.Key, g.Count())).Take(5))
+            {
+                output.WriteLine($"circuits: {count} ended: {why}");
+            }
+
+            var perCircuit = (after - before) / (double)circuits;
+            output.WriteLine($"circuits: {(workstationGc ? "workstation" : "server")} GC");
+            output.WriteLine($"circuits: page {page}, {circuits} circuits after {WarmUp} warm-up ones, opened in {opening.TotalSeconds:F1} s; "
+                + $"{alive} of {open.Count} still connected, {rendered} rendered at least one batch");
+            output.WriteLine($"circuits: resident memory {before / 1024.0:F0} MB -> {after / 1024.0:F0} MB: {perCircuit:F0} KB per circuit (goal: at most 300 KB)");
+            output.WriteLine($"| {page} | {(workstationGc ? "workstation" : "server")} | {circuits} | {before / 1024.0:F0} MB | {after / 1024.0:F0} MB | {perCircuit:F0} KB | {alive}/{open.Count} |");
+        }
+        finally
+        {
+            foreach (var circuit in open)
+            {
+                await circuit.DisposeAsync();
+            }
+        }
+    }
+
+    private static long ResidentKilobytes(int pid)
+    {
+        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+            }
+        }
+
+        throw new InvalidOperationException($"/proc/{pid}/status has no VmRSS.");
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Grace.Console.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new DirectoryNotFoundException("Grace.Console.sln not found above the benchmark's folder.");
+    }
+
+    [GeneratedRegex("<!--Blazor:(\\{.*?\\})-->")]
+    private static partial Regex Marker();
+
+    [GeneratedRegex("<!--Blazor-Server-Component-State:(.*?)-->")]
+    private static partial Regex State();
+
+    /// <summary>One browser tab's circuit, driven as blazor.web.js drives it.</summary>
+    private sealed class Circuit : IAsyncDisposable
+    {
+        private readonly HubConnection _connection;
+        private int _batches;
+
+        private Circuit(HubConnection connection) => _connection = connection;
+
+        public bool Alive => _connection.State == HubConnectionState.Connected;
+
+        public int Batches => Volatile.Read(ref _batches);
+
+        /// <summary>Why the circuit ended, if it did: the server's error or the connection's.</summary>
+        public string? Ended { get; private set; }
+
+        public static async Task<Circuit> OpenAsync(HttpClient http, Uri baseAddress, string page, string cookie)
+        {
+            using var response = await http.GetAsync(page.TrimStart('/'));
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                throw new InvalidOperationException($"{page} answered {(int)response.StatusCode} {response.Headers.Location}");
+            }
+
+            var html = await response.Content.ReadAsStringAsync();
+            var state = State().Match(html).Groups[1].Value;
+            var operations = new JsonArray();
+            var id = 1;
+            foreach (Match match in Marker().Matches(html))
+            {
+                var marker = JsonNode.Parse(match.Groups[1].Value)!.AsObject();
+                if (marker["descriptor"] is null)
+                {
+                    continue;
+                }
+
+                operations.Add(new JsonObject { ["type"] = "add", ["ssrComponentId"] = id++, ["marker"] = marker.DeepClone() });
+            }
+
+            if (operations.Count == 0)
+            {
+                throw new InvalidOperationException($"{page} has no interactive server components to start.");
+            }
+
+            var builder = new HubConnectionBuilder()
+                .WithUrl(new Uri(baseAddress, "_blazor"), Microsoft.AspNetCore.Http.Connections.HttpTransportType.WebSockets, o => o.Headers["Cookie"] = cookie);
+            // The Blazor hub speaks only "blazorpack": MessagePack under another name. The last protocol registered is the one used.
+            builder.Services.AddSingleton<IHubProtocol, BlazorPackProtocol>();
+            var connection = builder.Build();
+            var circuit = new Circuit(connection);
+            connection.On<long, byte[]>("JS.RenderBatch", async (batchId, _) =>
+            {
+                Interlocked.Increment(ref circuit._batches);
+                await connection.SendAsync("OnRenderCompleted", batchId, (string?)null);
+            });
+            connection.On<long, string, string, int, long>("JS.BeginInvokeJS", async (taskId, _, _, _, _) =>
+            {
+                if (taskId != 0)
+                {
+                    // A browser would run the function; a null result is what most of the console's calls return.
+                    await connection.SendAsync("EndInvokeJSFromDotNet", taskId, true, $"[{taskId},true,null]");
+                }
+            });
+            connection.On<string>("JS.Error", error => circuit.Ended ??= $"server: {error}");
+            connection.Closed += error =>
+            {
+                circuit.Ended ??= $"closed: {error?.Message ?? "by the server"}";
+                return Task.CompletedTask;
+            };
+            await connection.StartAsync();
+            var circuitId = await connection.InvokeAsync<string?>("StartCircuit", baseAddress.ToString(), new Uri(baseAddress, page.TrimStart('/')).ToString(), "[]", state);
+            if (string.IsNullOrEmpty(circuitId))
+            {
+                throw new InvalidOperationException("The server refused to start a circuit.");
+            }
+
+            await connection.SendAsync("UpdateRootComponents", new JsonObject { ["batchId"] = 1, ["operations"] = operations }.ToJsonString(), state);
+            return circuit;
+        }
+
+        public async ValueTask DisposeAsync() => await _connection.DisposeAsync();
+    }
+}
+
+/// <summary>Blazor's hub protocol: MessagePack's wire format, named "blazorpack".</summary>
+internal sealed class BlazorPackProtocol : IHubProtocol
+{
+    private readonly MessagePackHubProtocol _inner = new();
+
+    public string Name => "blazorpack";
+
+    public int Version => _inner.Version;
+
+    public TransferFormat TransferFormat => TransferFormat.Binary;
+
+    public bool IsVersionSupported(int version) => _inner.IsVersionSupported(version);
+
+    public bool TryParseMessage(ref ReadOnlySequence<byte> input, IInvocationBinder binder, [NotNullWhen(true)] out HubMessage? message) =>
+        _inner.TryParseMessage(ref input, binder, out message);
+
+    public void WriteMessage(HubMessage message, IBufferWriter<byte> output) => _inner.WriteMessage(message, output);
+
+    public ReadOnlyMemory<byte> GetMessageBytes(HubMessage message) => _inner.GetMessageBytes(message);
+}
