@@ -383,6 +383,41 @@ public sealed class OtlpIngestionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_key_without_signals_write_gets_403_and_a_keys_source_limits_and_reserved_sources_reject_records_as_partial_success()
+    {
+        var keys = _host.Get<ApiKeyService>();
+        var admin = new Actor("admin", [GraceRoles.Admin]);
+        var (_, alertsOnly) = await keys.CreateAsync("alerts-only", new ApiKeyLimits(Grace.Data.Entities.ApiKeyScopes.Alerts, [], [], []), admin, default);
+        using (var client = _host.CreateClient())
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", alertsOnly);
+            using var response = await client.PostAsync("/v1/logs", Protobuf(Request("payments", new LogRecord { SeverityNumber = SeverityNumber.Error, Body = new AnyValue { StringValue = "x" } })));
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+            var status = Status.Parser.ParseFrom(await response.Content.ReadAsByteArrayAsync());
+            Assert.Equal(7, status.Code);
+            Assert.Contains("signals:write", status.Message, StringComparison.Ordinal);
+        }
+
+        var (_, shopOnly) = await keys.CreateAsync("shop-only", new ApiKeyLimits(Grace.Data.Entities.ApiKeyScopes.Signals, ["shop-"], [], []), admin, default);
+        using (var client = _host.CreateClient())
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", shopOnly);
+            var export = Request("shop-cart", new LogRecord { SeverityNumber = SeverityNumber.Error, Body = new AnyValue { StringValue = "cart lost" } });
+            export.ResourceLogs.Add(Request("billing", new LogRecord { SeverityNumber = SeverityNumber.Error, Body = new AnyValue { StringValue = "not mine" } }).ResourceLogs);
+            export.ResourceLogs.Add(Request("process:demo-worker", new LogRecord { SeverityNumber = SeverityNumber.Error, Body = new AnyValue { StringValue = "forged" } }).ResourceLogs);
+            using var response = await client.PostAsync("/v1/logs", Protobuf(export));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var answer = ExportLogsServiceResponse.Parser.ParseFrom(await response.Content.ReadAsByteArrayAsync());
+            Assert.Equal(2, answer.PartialSuccess.RejectedLogRecords);
+            Assert.Contains("may not be sent with this key", answer.PartialSuccess.ErrorMessage, StringComparison.Ordinal);
+        }
+
+        await _host.WaitForIncidentAsync(i => i.Source == "shop-cart");
+        await using var db = _host.CreateDb();
+        Assert.DoesNotContain(await db.Incidents.AsNoTracking().ToListAsync(), i => i.Source is "billing" or "process:demo-worker");
+    }
+
+    [Fact]
     public async Task Traces_and_metrics_get_a_404_status_saying_Grace_takes_logs_only()
     {
         using var client = Client();

@@ -35,7 +35,7 @@ public static class OtlpLogsEndpoint
             .Produces(StatusCodes.Status200OK, contentType: ProtobufType, additionalContentTypes: [JsonType])
             .DisableAntiforgery()
             // The signal API's scope: an OTLP log record is a signal by another encoding.
-            .RequireIngestScope(ApiKeyScopes.Signals)
+            .RequireIngestScope(Grace.Data.Entities.ApiKeyScopes.Signals)
             .RequireRateLimiting(IngestionExtensions.RateLimit);
 
         // An SDK given only a base endpoint (OTEL_EXPORTER_OTLP_ENDPOINT) also exports traces and metrics
