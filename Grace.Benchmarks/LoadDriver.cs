@@ -152,7 +152,7 @@ internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak)
         Content = new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } },
     };
 
-    private static async Task<(double PerSecond, List<double> Milliseconds)> LoadAsync(HttpClient client, int requests, Func<HttpRequestMessage> make)
+    internal static async Task<(double PerSecond, List<double> Milliseconds)> LoadAsync(HttpClient client, int requests, Func<HttpRequestMessage> make)
     {
         var next = -1;
         var failures = 0;

@@ -9,6 +9,7 @@ namespace Grace.Benchmarks;
 /// <list type="bullet">
 /// <item><c>load</c>: <c>--scale 1.0</c>, <c>--soak-minutes 3</c></item>
 /// <item><c>faults</c>: <c>--fault-runs 5</c></item>
+/// <item><c>otlp</c>: <c>--otlp-requests 400</c>, <c>--otlp-batch 500</c> (OTLP/HTTP logs next to the JSON batch endpoint)</item>
 /// <item><c>cluster</c>: <c>--kills 20</c>, <c>--sweep-seconds 5</c>, <c>--slow-action-seconds 5</c>, <c>--latency-seconds 60</c>, <c>--throughput-seconds 30</c>, <c>--playbooks-per-target 4</c></item>
 /// <item><c>chaos</c>: <c>--chaos-rounds 20</c>, <c>--chaos-scenarios all|standalone|cluster</c>, <c>--sweep-seconds 5</c>, <c>--settle-seconds 180</c>, <c>--chaos-tail-seconds 3</c> (the stream after the last kill; with <c>--chaos-rounds 0</c>, a control run without kills)</item>
 /// </list>
@@ -44,6 +45,11 @@ public static class BenchmarkProgram
         if (mode is "faults" or "all")
         {
             await new FaultDriver(Console.Out, (int)Option(args, "--fault-runs", 5)).RunAsync();
+        }
+
+        if (mode is "otlp")
+        {
+            await new OtlpDriver(Console.Out, (int)Option(args, "--otlp-requests", 400), (int)Option(args, "--otlp-batch", 500)).RunAsync();
         }
 
         if (mode is "cluster")

@@ -3,6 +3,7 @@ using Grace.Web.Api;
 using Grace.Web.Components;
 using Grace.Web.Hubs;
 using Grace.Web.Identity;
+using Grace.Web.Otlp;
 using Grace.Web.Security;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
@@ -79,6 +80,7 @@ public static class WebApplicationExtensions
 
         services.AddHostedService<Demo.DemoServiceHost>();
         services.AddGraceIngestion();
+        services.AddGraceOtlp();
         services.AddSignalR();
         services.AddHostedService<PipelineHubForwarder>();
         services.AddProblemDetails();
@@ -99,7 +101,7 @@ public static class WebApplicationExtensions
 
         // People get a page for a missing address; programs (API, hub) keep their status code and problem details.
         app.UseWhen(
-            context => !context.Request.Path.StartsWithSegments("/api") && !context.Request.Path.StartsWithSegments("/hubs"),
+            context => !context.Request.Path.StartsWithSegments("/api") && !context.Request.Path.StartsWithSegments("/hubs") && !context.Request.Path.StartsWithSegments("/v1"),
             branch => branch.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true));
         // A client's mistake is never logged at Error: Grace's own Error log opens incidents.
         app.UseSerilogRequestLogging(o => o.GetLevel = (context, _, exception) =>
@@ -119,6 +121,7 @@ public static class WebApplicationExtensions
         app.MapAccountEndpoints();
         app.MapConsoleEndpoints();
         app.MapSignalEndpoints();
+        app.MapOtlpEndpoints();
         app.MapAlertmanagerEndpoints();
         app.MapWebhookEndpoints();
         app.MapSlackEndpoints();

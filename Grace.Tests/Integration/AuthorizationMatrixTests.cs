@@ -94,6 +94,12 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
         ["POST /api/incidents/{id:guid}/run"] = Need.Operator,
         ["POST /api/signals"] = Need.Signals,
         ["POST /api/alertmanager"] = Need.Signals,
+        ["POST /api/grafana"] = Need.Signals,
+        ["POST /api/webhooks/{name}"] = Need.Signals,
+        // OTLP/HTTP logs; other OTLP signals get a 404 that says Grace takes logs only, whoever asks.
+        ["POST /v1/logs"] = Need.Signals,
+        ["POST /v1/{**signal}"] = Need.Anyone,
+        ["GET /api/otlp/stats"] = Need.SignedIn,
         ["POST /api/slack/interactions"] = Need.OwnCheck,
         ["GET /_blazor/negotiate"] = Need.SignedIn,
         ["GET /hubs/pipeline/negotiate"] = Need.SignedIn,

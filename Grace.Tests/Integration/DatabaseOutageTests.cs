@@ -90,6 +90,14 @@ public sealed class DatabaseOutageTests : IAsyncLifetime
         Assert.NotNull(during.Headers.RetryAfter);
         Assert.True(waited < TimeSpan.FromSeconds(20), $"The API took {waited.TotalSeconds:0.0} s to answer during the outage.");
 
+        // OTLP exporters get the same: 503 with Retry-After (which they retry), the body a google.rpc.Status.
+        using var otlpBody = new StringContent("""{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"severityNumber":17,"body":{"stringValue":"exported while the database is away"}}]}]}]}""",
+            System.Text.Encoding.UTF8, "application/json");
+        using var otlp = await ingest.PostAsync("v1/logs", otlpBody);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, otlp.StatusCode);
+        Assert.NotNull(otlp.Headers.RetryAfter);
+        Assert.Equal(14, System.Text.Json.JsonDocument.Parse(await otlp.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetInt32());
+
         await Task.Delay(TimeSpan.FromSeconds(3));
         _proxy.Restore();
 

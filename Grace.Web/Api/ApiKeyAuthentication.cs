@@ -8,11 +8,11 @@ namespace Grace.Web.Api;
 
 /// <summary>
 /// Authenticates programs by an ingestion key in <c>Authorization: Bearer grace_…</c> or
-/// <c>X-Api-Key</c>. A revoked key authenticates (so the caller learns it is revoked, 403) but
+/// the header <c>Grace:Ingestion:ApiKeyHeader</c> names (<c>X-Api-Key</c> unless configured). A revoked key authenticates (so the caller learns it is revoked, 403) but
 /// never passes the ingestion policy.
 /// </summary>
 public sealed class ApiKeyAuthenticationHandler(
-    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApiKeyService keys)
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApiKeyService keys, IOptionsMonitor<IngestionOptions> ingestion)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -23,7 +23,7 @@ public sealed class ApiKeyAuthenticationHandler(
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         string? presented = null;
-        if (Request.Headers.TryGetValue("X-Api-Key", out var header))
+        if (Request.Headers.TryGetValue(ingestion.CurrentValue.ApiKeyHeader, out var header))
         {
             presented = header.ToString();
         }

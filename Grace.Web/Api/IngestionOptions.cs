@@ -25,4 +25,11 @@ public sealed class IngestionOptions
     /// </summary>
     [Range(0.1, 120, ErrorMessage = "Grace:Ingestion:StoreTimeoutSeconds must be between {1} and {2}.")]
     public double StoreTimeoutSeconds { get; set; } = 5;
+
+    /// <summary>
+    /// The header that carries a key besides <c>Authorization: Bearer</c>. Collectors and agents
+    /// that already send their own header for another backend (Seq's X-Seq-ApiKey, say) can keep it.
+    /// </summary>
+    [RegularExpression("^[A-Za-z0-9-]{1,64}$", ErrorMessage = "Grace:Ingestion:ApiKeyHeader must be a header name of letters, digits and '-' (at most 64), such as X-Api-Key.")]
+    public string ApiKeyHeader { get; set; } = "X-Api-Key";
 }

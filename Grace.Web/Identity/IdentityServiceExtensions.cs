@@ -90,7 +90,8 @@ public static class IdentityServiceExtensions
     private static Task Answer(Microsoft.AspNetCore.Authentication.RedirectContext<Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationOptions> context, int status)
     {
         var path = context.Request.Path;
-        if (path.StartsWithSegments("/api") || path.StartsWithSegments("/hubs"))
+        // /v1 is OTLP (/v1/logs): exporters are programs too.
+        if (path.StartsWithSegments("/api") || path.StartsWithSegments("/hubs") || path.StartsWithSegments("/v1"))
         {
             // Another scheme (the API key's) may already have answered with an explanation.
             if (!context.Response.HasStarted)
