@@ -110,7 +110,7 @@ public sealed class BrokenFramingTests : IAsyncLifetime
 
     private const string ChunkedHead = """
         POST /api/signals HTTP/1.1
-        Host: grace.test
+        Host: localhost
         Authorization: Bearer KEY
         Content-Type: application/json
         Transfer-Encoding: chunked
@@ -160,7 +160,7 @@ public sealed class BrokenFramingTests : IAsyncLifetime
     {
         const string Head = """
             POST /api/signals HTTP/1.1
-            Host: grace.test
+            Host: localhost
             Authorization: Bearer KEY
             Content-Type: application/json
             Content-Length: 400
