@@ -2,6 +2,7 @@ using Grace.Data;
 using Grace.Engine.Adapters.Breakers;
 using Grace.Engine.Adapters.FeatureFlags;
 using Grace.Engine.Adapters.Postgres;
+using Grace.Engine.Adapters.Processes;
 using Grace.Engine.Adapters.Sqlite;
 using Grace.Engine.Execute;
 using Grace.Engine.Targets;
@@ -206,6 +207,52 @@ public sealed class BreakerResetContract : AdapterContractTests
     public override async Task DisposeAsync()
     {
         await _services.DisposeAsync();
+        await base.DisposeAsync();
+    }
+}
+
+/// <summary><c>process.restart</c> on a real child process Grace supervises, killed from outside as a crash would; a restart cannot be undone.</summary>
+public sealed class ProcessRestartContract : AdapterContractTests
+{
+    private TestDatabase _database = null!;
+    private GraceHost _host = null!;
+
+    protected override IRemediationExecutor Action => _host.Get<ExecutorCatalog>().Executor("process.restart");
+    protected override IProbe Probe => _host.Get<ExecutorCatalog>().Probe("process.alive");
+    protected override IReadOnlyDictionary<string, string> Parameters => new Dictionary<string, string> { ["StopTimeoutSeconds"] = "1", ["SettleSeconds"] = "1" };
+
+    public override async Task InitializeAsync()
+    {
+        _database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite, Folder);
+        _host = new GraceHost(TestCatalog.Settings(Folder).Concat(_database.Settings()).Concat(new Dictionary<string, string?>
+        {
+            ["Grace:Targets:worker:Kind"] = "Process",
+            ["Grace:Targets:worker:Command"] = "/bin/sh",
+            ["Grace:Targets:worker:Arguments:0"] = "-c",
+            ["Grace:Targets:worker:Arguments:1"] = "exec sleep 300",
+            // A program that is not there: it cannot be started, by the host or by the action.
+            ["Grace:Targets:gone:Kind"] = "Process",
+            ["Grace:Targets:gone:Command"] = Folder.Combine("no-such-program"),
+        })).Start();
+    }
+
+    protected override async Task<ResolvedTarget> BreakAsync()
+    {
+        // A crash: the worker is killed from outside Grace.
+        var process = _host.Get<ProcessSupervisor>().ProcessOf("worker") ?? throw new InvalidOperationException("The supervised worker did not start.");
+        process.Kill();
+        await process.WaitForExitAsync();
+        return _host.Get<TargetRegistry>().Resolve("worker");
+    }
+
+    protected override ResolvedTarget Unreachable() => _host.Get<TargetRegistry>().Resolve("gone");
+
+    protected override bool Healed(double reading) => reading == 1;
+
+    public override async Task DisposeAsync()
+    {
+        await _host.DisposeAsync();
+        await _database.DisposeAsync();
         await base.DisposeAsync();
     }
 }

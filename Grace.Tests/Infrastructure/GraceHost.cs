@@ -22,6 +22,9 @@ public sealed class GraceHost(IEnumerable<KeyValuePair<string, string?>> setting
         // Outside Development the framework and MudBlazor scripts are only served from the build's static web assets manifest.
         builder.UseStaticWebAssets();
         builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(_settings));
+        // Hundreds of hosts each seed an admin and sign people in: the same hashing code with fewer rounds
+        // keeps the suite within its time budget (a stored hash carries its own round count either way).
+        builder.ConfigureServices(s => s.Configure<Microsoft.AspNetCore.Identity.PasswordHasherOptions>(o => o.IterationCount = 10_000));
         if (services is not null)
         {
             builder.ConfigureTestServices(services);

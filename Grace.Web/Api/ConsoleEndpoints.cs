@@ -111,14 +111,14 @@ public static class ConsoleEndpoints
 
         app.MapGet("/api/capture/stats", async (Grace.Engine.Capture.CaptureMonitor monitor, CancellationToken ct) => Results.Ok(await monitor.ReadAsync(ct)));
 
-        // Approve or reject from a script or a chat tool, with the signed-in person's cookie. Only a role
-        // that may approve gets past the endpoint (a Viewer gets 403 before its body is read); the engine's
+        // Approve or reject from a script or a chat tool, with the signed-in person's cookie. A role that
+        // may not decide gets 403 before its body is read, with the roles that may; the engine's
         // ApprovalService then holds the rest of the rules (never one's own request, two people for tier 3).
         // The body is required JSON: a cross-site HTML form cannot send it, so the cookie alone never decides.
         app.MapPost("/api/missions/{id:guid}/approve", (Guid id, HttpRequest request, ApprovalService approvals, CancellationToken ct) =>
-            DecideAsync(id, ApprovalVerdict.Approve, request, approvals, ct)).RequireAuthorization(GracePolicies.Approve);
+            DecideAsync(id, ApprovalVerdict.Approve, request, approvals, ct));
         app.MapPost("/api/missions/{id:guid}/reject", (Guid id, HttpRequest request, ApprovalService approvals, CancellationToken ct) =>
-            DecideAsync(id, ApprovalVerdict.Reject, request, approvals, ct)).RequireAuthorization(GracePolicies.Approve);
+            DecideAsync(id, ApprovalVerdict.Reject, request, approvals, ct));
         return app;
     }
 
@@ -141,6 +141,13 @@ public static class ConsoleEndpoints
     private static async Task<IResult> DecideAsync(Guid id, ApprovalVerdict verdict, HttpRequest request, ApprovalService approvals, CancellationToken ct)
     {
         var title = verdict == ApprovalVerdict.Approve ? "The mission was not approved." : "The mission was not rejected.";
+        var deciders = Grace.Engine.Missions.RolePermissions.RolesFor(Grace.Engine.Missions.Permission.Approve);
+        if (!deciders.Any(request.HttpContext.User.IsInRole))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: title,
+                detail: $"{request.HttpContext.User.Identity?.Name} may not approve or reject: it needs the {string.Join(", ", deciders)} role.");
+        }
+
         var (body, problem) = await IngestionExtensions.ReadBodyAsync<DecisionRequest>(request, title,
             verdict == ApprovalVerdict.Approve ? """{} or {"reason": "checked the blast radius"}""" : """{"reason": "why not"}""", ct);
         if (problem is not null)
