@@ -227,10 +227,12 @@ public sealed class ContainerTargetTests : SqliteDatabaseTest
     [Fact]
     public async Task A_container_the_kernel_kills_for_memory_becomes_a_signal_and_is_restarted()
     {
-        // Its first start reads 64 MiB into memory under a 16 MiB limit; later starts stay small.
+        // Its first start reads 64 MiB into memory under a 16 MiB limit; later starts stay small. The
+        // allocation waits a moment: an OOM kill in the first milliseconds can come before the engine
+        // watches the container's memory events, and then no "oom" event is ever sent.
         await using var engine = TestEngine.Docker();
         var name = await engine.RunAsync(
-            "if [ ! -f /tmp/started ]; then touch /tmp/started; dd if=/dev/zero of=/dev/null bs=64M count=1; fi; " + TestEngine.Idle,
+            "if [ ! -f /tmp/started ]; then touch /tmp/started; sleep 2; dd if=/dev/zero of=/dev/null bs=64M count=1; fi; " + TestEngine.Idle,
             start: false, memoryBytes: 16 * 1024 * 1024);
         await using var host = Host(engine, name, RestartOnDeath());
         await WaitForWatcherAsync(host);
