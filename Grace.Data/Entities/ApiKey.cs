@@ -6,9 +6,6 @@ namespace Grace.Data.Entities;
 /// </summary>
 public class ApiKey
 {
-    /// <summary>Column limit of <see cref="Name"/>, used by the model and by validation.</summary>
-    public const int MaxNameLength = ColumnLimits.ApiKeyName;
-
     /// <summary>At most this many entries in each of <see cref="AllowedSources"/>, <see cref="AllowedTargets"/>, <see cref="AllowedPatterns"/>.</summary>
     public const int MaxLimitEntries = 32;
 

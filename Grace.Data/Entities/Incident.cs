@@ -3,14 +3,6 @@ namespace Grace.Data.Entities;
 /// <summary>All signals that share one fingerprint. Repeats update the counters, never add rows.</summary>
 public class Incident
 {
-    // The incident columns' limits (sizes in ColumnLimits), by the names the capture's truncation and the API's validation use.
-    public const int MaxSourceLength = ColumnLimits.Source;
-    public const int MaxExceptionTypeLength = ColumnLimits.ExceptionType;
-    public const int MaxTemplateLength = ColumnLimits.Template;
-    public const int MaxSampleMessageLength = ColumnLimits.Text;
-    public const int MaxTargetLength = ColumnLimits.Key;
-    public const int MaxLabelsLength = ColumnLimits.Labels;
-
     public Guid Id { get; set; }
     public required string Fingerprint { get; set; }
     public required string Source { get; set; }

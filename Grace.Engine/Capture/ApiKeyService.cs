@@ -71,7 +71,7 @@ public sealed class ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, A
         RequireAdmin(actor);
         if (string.IsNullOrWhiteSpace(name) || name.Length > ColumnLimits.ApiKeyName)
         {
-            throw new MissionOperationException($"A key needs a name of 1 to {ApiKey.MaxNameLength} characters (what will use it).", field: "name");
+            throw new MissionOperationException($"A key needs a name of 1 to {ColumnLimits.ApiKeyName} characters (what will use it).", field: "name");
         }
 
         var clean = Validate(limits);

@@ -369,17 +369,17 @@ public sealed class TrustBoundaryInputTests : IAsyncLifetime
         await using (var db = _host.CreateDb())
         {
             var incident = db.Model.FindEntityType(typeof(Incident))!;
-            Assert.Equal(Incident.MaxSourceLength, incident.FindProperty(nameof(Incident.Source))!.GetMaxLength());
-            Assert.Equal(Incident.MaxTargetLength, incident.FindProperty(nameof(Incident.Target))!.GetMaxLength());
-            Assert.Equal(Incident.MaxExceptionTypeLength, incident.FindProperty(nameof(Incident.ExceptionType))!.GetMaxLength());
-            Assert.Equal(ApiKey.MaxNameLength, db.Model.FindEntityType(typeof(ApiKey))!.FindProperty(nameof(ApiKey.Name))!.GetMaxLength());
+            Assert.Equal(ColumnLimits.Source, incident.FindProperty(nameof(Incident.Source))!.GetMaxLength());
+            Assert.Equal(ColumnLimits.Key, incident.FindProperty(nameof(Incident.Target))!.GetMaxLength());
+            Assert.Equal(ColumnLimits.ExceptionType, incident.FindProperty(nameof(Incident.ExceptionType))!.GetMaxLength());
+            Assert.Equal(ColumnLimits.ApiKeyName, db.Model.FindEntityType(typeof(ApiKey))!.FindProperty(nameof(ApiKey.Name))!.GetMaxLength());
         }
 
         using var client = Client();
-        Assert.Equal(HttpStatusCode.Accepted, (await client.PostAsync("/api/signals", Json(JsonSerializer.Serialize(new { source = new string('s', Incident.MaxSourceLength), message = "m" })))).StatusCode);
-        AssertNames(await ProblemAsync(await client.PostAsync("/api/signals", Json(JsonSerializer.Serialize(new { source = new string('s', Incident.MaxSourceLength + 1), message = "m" }))), HttpStatusCode.BadRequest), "source");
-        AssertNames(await ProblemAsync(await client.PostAsync("/api/signals", Json(JsonSerializer.Serialize(new { source = "s", message = "m", target = new string('t', Incident.MaxTargetLength + 1) }))), HttpStatusCode.BadRequest), "target");
-        var refused = await Assert.ThrowsAsync<MissionOperationException>(() => _host.Get<ApiKeyService>().CreateAsync(new string('k', ApiKey.MaxNameLength + 1), Admin, default));
+        Assert.Equal(HttpStatusCode.Accepted, (await client.PostAsync("/api/signals", Json(JsonSerializer.Serialize(new { source = new string('s', ColumnLimits.Source), message = "m" })))).StatusCode);
+        AssertNames(await ProblemAsync(await client.PostAsync("/api/signals", Json(JsonSerializer.Serialize(new { source = new string('s', ColumnLimits.Source + 1), message = "m" }))), HttpStatusCode.BadRequest), "source");
+        AssertNames(await ProblemAsync(await client.PostAsync("/api/signals", Json(JsonSerializer.Serialize(new { source = "s", message = "m", target = new string('t', ColumnLimits.Key + 1) }))), HttpStatusCode.BadRequest), "target");
+        var refused = await Assert.ThrowsAsync<MissionOperationException>(() => _host.Get<ApiKeyService>().CreateAsync(new string('k', ColumnLimits.ApiKeyName + 1), Admin, default));
         Assert.Equal("name", refused.Field);
     }
 

@@ -114,7 +114,7 @@ public static class AlertmanagerEndpoints
 
         var labels = Strings(alert, "labels", path, errors);
         var annotations = Strings(alert, "annotations", path, errors) ?? [];
-        if (labels is not null && labels.TryGetValue("grace_target", out var target) && target.Length > Incident.MaxTargetLength)
+        if (labels is not null && labels.TryGetValue("grace_target", out var target) && target.Length > ColumnLimits.Key)
         {
             errors[path + "labels.grace_target"] = ["'grace_target' names a configured target: at most 128 characters."];
         }
@@ -178,7 +178,7 @@ public static class AlertmanagerEndpoints
             }
         }
 
-        return new Signal(source[..Math.Min(source.Length, Incident.MaxSourceLength)], message.Length > 8192 ? message[..8192] : message, severity, startsAt,
+        return new Signal(source[..Math.Min(source.Length, ColumnLimits.Source)], message.Length > 8192 ? message[..8192] : message, severity, startsAt,
             MessageTemplate: $"Alert {alertName} [{fingerprint}]", Target: labels.GetValueOrDefault("grace_target"),
             Labels: allLabels, ReportedBy: reporter, Resolved: status == "resolved");
     }

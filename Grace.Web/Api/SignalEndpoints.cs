@@ -9,7 +9,7 @@ public static class SignalEndpoints
 {
     public const int MaxBatch = 10_000;
     private const int MaxMessage = 8192;
-    private const int MaxShort = Incident.MaxSourceLength;
+    private const int MaxShort = ColumnLimits.Source;
 
     public static IEndpointRouteBuilder MapSignalEndpoints(this IEndpointRouteBuilder app)
     {
@@ -98,7 +98,7 @@ public static class SignalEndpoints
         var message = RequiredString(path, element, "message", MaxMessage, errors);
         var template = OptionalString(path, element, "messageTemplate", MaxMessage, errors);
         var exceptionType = OptionalString(path, element, "exceptionType", MaxShort, errors);
-        var target = OptionalString(path, element, "target", Incident.MaxTargetLength, errors);
+        var target = OptionalString(path, element, "target", ColumnLimits.Key, errors);
         var severity = Severity.Error;
         if (OptionalString(path, element, "severity", 32, errors) is { } s && (!Enum.TryParse(s, ignoreCase: true, out severity) || !Enum.IsDefined(severity) || int.TryParse(s, out _)))
         {

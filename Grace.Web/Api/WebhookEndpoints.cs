@@ -13,7 +13,7 @@ namespace Grace.Web.Api;
 public static class WebhookEndpoints
 {
     private const int MaxMessage = 8192;
-    private const int MaxShort = Incident.MaxSourceLength;
+    private const int MaxShort = ColumnLimits.Source;
     private const int MaxLabelValue = 1024;
 
     public static IEndpointRouteBuilder MapWebhookEndpoints(this IEndpointRouteBuilder app)
@@ -110,9 +110,9 @@ public static class WebhookEndpoints
         }
 
         var target = Read(mapping.Target, item);
-        if (target is { Length: > Incident.MaxTargetLength })
+        if (target is { Length: > ColumnLimits.Key })
         {
-            errors[path + "target"] = [$"The target ({mapping.Target}) must name a configured target: at most {Incident.MaxTargetLength} characters."];
+            errors[path + "target"] = [$"The target ({mapping.Target}) must name a configured target: at most {ColumnLimits.Key} characters."];
         }
 
         var severity = mapping.DefaultSeverity;
