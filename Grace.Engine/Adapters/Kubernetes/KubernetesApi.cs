@@ -228,7 +228,8 @@ public static class PodStates
     public const string CrashLoopBackOff = "CrashLoopBackOff";
     public const string OomKilled = "OOMKilled";
 
-    private static IEnumerable<V1ContainerStatus> Containers(V1Pod pod) =>
+    /// <summary>A pod's init and app containers' statuses, in that order.</summary>
+    public static IEnumerable<V1ContainerStatus> Containers(V1Pod pod) =>
         (pod.Status?.InitContainerStatuses ?? []).Concat(pod.Status?.ContainerStatuses ?? []);
 
     /// <summary>A container of the pod waits in CrashLoopBackOff: it keeps failing and the kubelet backs off restarting it.</summary>

@@ -132,7 +132,7 @@ public sealed class PodRestartsProbe(KubernetesApi api, TimeProvider time) : Kub
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var pod in pods)
         {
-            foreach (var container in (pod.Status?.InitContainerStatuses ?? []).Concat(pod.Status?.ContainerStatuses ?? []))
+            foreach (var container in PodStates.Containers(pod))
             {
                 counts[$"{pod.Metadata.Uid}/{container.Name}"] = container.RestartCount;
             }
@@ -155,7 +155,7 @@ public sealed class PodRestartsProbe(KubernetesApi api, TimeProvider time) : Kub
         foreach (var pod in pods)
         {
             var createdInWindow = pod.Metadata.CreationTimestamp is { } created && created >= since.UtcDateTime;
-            foreach (var container in (pod.Status?.InitContainerStatuses ?? []).Concat(pod.Status?.ContainerStatuses ?? []))
+            foreach (var container in PodStates.Containers(pod))
             {
                 var lastEndedInWindow = container.LastState?.Terminated?.FinishedAt is { } ended && ended >= since.UtcDateTime ? 1 : 0;
                 restarts += createdInWindow ? container.RestartCount
