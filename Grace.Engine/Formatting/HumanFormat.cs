@@ -62,7 +62,7 @@ public static class HumanFormat
 
         if (s < 1)
         {
-            var ms = Math.Round(s * 1000);
+            var ms = Math.Round(s * 1000, MidpointRounding.AwayFromZero);
             if (ms < 1000)
             {
                 return $"{ms.ToString("0", C)} ms";
@@ -71,14 +71,14 @@ public static class HumanFormat
 
         if (s < 10)
         {
-            var tenths = Math.Round(s, 1);
+            var tenths = Math.Round(s, 1, MidpointRounding.AwayFromZero);
             if (tenths < 10)
             {
                 return $"{tenths.ToString("0.#", C)} s";
             }
         }
 
-        var total = (long)Math.Round(s);
+        var total = (long)Math.Round(s, MidpointRounding.AwayFromZero);
         return total switch
         {
             < 60 => $"{total} s",

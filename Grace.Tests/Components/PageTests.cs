@@ -390,7 +390,7 @@ public sealed class PlaybooksPageTests : GraceComponentTest
             var card = cut.Find(".playbook-card[data-playbook=test-checkpoint]");
             Assert.Contains("Tier 0", card.TextContent);
             Assert.Contains("sqlite.wal-checkpoint on test-db", card.TextContent);
-            Assert.Contains("sqlite.wal-bytes ≤ 0 within 15 s", card.TextContent);
+            Assert.Contains("sqlite.wal-bytes is at most 0 B within 15 s", card.TextContent);
             Assert.Contains("never run", card.TextContent);
         });
         Assert.Empty(cut.FindAll(".tier-save"));

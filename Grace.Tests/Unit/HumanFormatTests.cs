@@ -137,8 +137,8 @@ public sealed class HumanFormatTests
     public void A_benchmark_verdict_is_explained_in_words()
     {
         double[] before = [10, 11, 12, 10], after = [10, 12, 11, 10];
-        Assert.Equal("No slowdown detected: 4 samples before and after (median 10.5 ms before, 10.5 ms after)", HumanFormat.BenchmarkVerdict(false, before, after));
-        Assert.Equal("Slower after the action: median 10.5 ms before, 30 ms after (4 samples before, 3 after)", HumanFormat.BenchmarkVerdict(true, before, [30, 31, 29]));
+        Assert.Equal("No slowdown detected: 4 samples before and after (median 11 ms before, 11 ms after)", HumanFormat.BenchmarkVerdict(false, before, after));
+        Assert.Equal("Slower after the action: median 11 ms before, 30 ms after (4 samples before, 3 after)", HumanFormat.BenchmarkVerdict(true, before, [30, 31, 29]));
         Assert.StartsWith("Not enough samples to compare", HumanFormat.BenchmarkVerdict(false, [], []), StringComparison.Ordinal);
     }
 
