@@ -115,7 +115,7 @@ public abstract class GraceComponentTest : BunitContext, IAsyncLifetime
             Contract = new ActionContract
             {
                 Id = Guid.NewGuid(), Probe = "directory.bytes", Target = "test-cache", Comparator = Comparator.LessThanOrEqual, Threshold = 0,
-                DeadlineSeconds = 30, Description = "directory.bytes of test-cache ≤ 0 bytes within 30 s of the action", BaselineValue = 81920,
+                DeadlineSeconds = 30, Description = "directory.bytes of test-cache is at most 0 B within 30 s of the action", BaselineValue = 81920,
             },
         };
         db.Incidents.Add(incident);
