@@ -112,7 +112,7 @@ public sealed class ApprovalsPageTests : GraceComponentTest
             var card = cut.Find(".approval-card");
             Assert.Contains("Tier 3", card.TextContent);
             Assert.Contains("Moves every entry", cut.Find(".approval-impact").TextContent);
-            Assert.Contains("directory.bytes of test-cache ≤ 0", cut.Find(".approval-contract").TextContent);
+            Assert.Equal("directory.bytes of test-cache is at most 0 B within 30 s of the action (now 80 KiB)", cut.Find(".approval-contract").TextContent);
             Assert.Contains("20 entries", card.TextContent);
             Assert.Equal("20 files in 1 folder, 80 KiB", cut.Find(".approval-basis").TextContent);
             Assert.Contains("Never run on this pattern", cut.Find(".approval-history").TextContent);
