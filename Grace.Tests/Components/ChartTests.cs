@@ -64,6 +64,21 @@ public sealed class ChartTests : GraceComponentTest
     }
 
     [Fact]
+    public async Task A_day_a_playbook_did_not_run_is_a_gap_in_its_line_not_a_zero()
+    {
+        await AddOutcomesAsync(
+            ("clear-cache", "cache", true, 5, Now.AddDays(-2)), ("restart", "cache", true, 8, Now.AddDays(-2)),
+            ("clear-cache", "cache", true, 5, Now.AddDays(-1)),
+            ("clear-cache", "cache", true, 5, Now), ("restart", "cache", false, null, Now));
+        var cut = Render<PlaybookTrendChart>();
+        cut.WaitForAssertion(() => Assert.Equal(["clear-cache", "restart", "clear-cache", "restart"], Charts.Legend(cut)));
+        // clear-cache: three points; restart: two, for the missing day adds none (a zero would make it three).
+        var points = Charts.PointsPerLine(cut);
+        Assert.Equal(3, points[0]);
+        Assert.Equal(2, points.Skip(1).Sum());
+    }
+
+    [Fact]
     public void Time_to_recover_with_no_recovery_says_why()
     {
         var cut = Render<RecoveryTimeChart>();
