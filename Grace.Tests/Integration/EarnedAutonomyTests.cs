@@ -256,10 +256,6 @@ public sealed class EarnedAutonomyTests : SqliteDatabaseTest
         Assert.Contains("TrustRevoked", hook.Body);
         Assert.Contains("test-checkpoint", hook.Body);
         Assert.Contains(failed.Id.ToString(), hook.Body);
-
-        // The next mission is planned on the raised tier.
-        var after = await CheckpointAsync();
-        Assert.Equal(1, after.Tier);
     }
 
     private static Dictionary<string, string?> Recorder(RecordingTarget recording) => new()
