@@ -9,6 +9,11 @@ public enum VacuousContractPolicy
     Refuse = 0,
     /// <summary>The mission waits (on a timer, holding no worker) until the contract stops holding, then goes on to the gate; blocked if it still holds at the deadline.</summary>
     Wait = 1,
+    /// <summary>
+    /// The mission acts anyway; the plan still says the contract held, and learning still never counts
+    /// it as a success. For test benches whose witness contract always holds; not for production.
+    /// </summary>
+    Act = 2,
 }
 
 /// <summary>Earned autonomy (<c>Grace:Autonomy</c>): vacuous contracts, tier suggestions from the track record, and their decay.</summary>
@@ -16,8 +21,8 @@ public sealed class AutonomyOptions
 {
     public const string Section = "Grace:Autonomy";
 
-    /// <summary>A contract that already holds at planning: <c>Refuse</c> (default) or <c>Wait</c>.</summary>
-    [EnumDataType(typeof(VacuousContractPolicy), ErrorMessage = "Grace:Autonomy:VacuousContract must be Refuse or Wait.")]
+    /// <summary>A contract that already holds at planning: <c>Refuse</c> (default), <c>Wait</c>, or <c>Act</c> (test benches only).</summary>
+    [EnumDataType(typeof(VacuousContractPolicy), ErrorMessage = "Grace:Autonomy:VacuousContract must be Refuse, Wait or Act.")]
     public VacuousContractPolicy VacuousContract { get; set; } = VacuousContractPolicy.Refuse;
 
     /// <summary>With <c>Wait</c>: how long after planning the contract may keep holding before the mission is blocked.</summary>

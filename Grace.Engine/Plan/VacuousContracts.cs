@@ -28,10 +28,13 @@ public sealed class VacuousContracts(
 
     /// <summary>What the planner writes on the plan when the contract held at planning.</summary>
     public string PlanNote(ActionContract contract, double value) =>
-        FormattableString.Invariant($" The contract already holds ({contract.Probe} = {value:G}) before any action: success would prove nothing, so the mission will not act while it holds ")
-        + (options.CurrentValue.VacuousContract == VacuousContractPolicy.Wait
-            ? FormattableString.Invariant($"(Grace:Autonomy:VacuousContract = Wait: it waits up to {options.CurrentValue.VacuousWaitSeconds} s for the contract to stop holding).")
-            : "(Grace:Autonomy:VacuousContract = Refuse).");
+        FormattableString.Invariant($" The contract already holds ({contract.Probe} = {value:G}) before any action: success would prove nothing ")
+        + options.CurrentValue.VacuousContract switch
+        {
+            VacuousContractPolicy.Wait => FormattableString.Invariant($"(Grace:Autonomy:VacuousContract = Wait: it waits up to {options.CurrentValue.VacuousWaitSeconds} s for the contract to stop holding)."),
+            VacuousContractPolicy.Act => "(Grace:Autonomy:VacuousContract = Act: it acts anyway, and learning will not count it as a success).",
+            _ => "(Grace:Autonomy:VacuousContract = Refuse).",
+        };
 
     /// <summary>
     /// For a planned mission whose contract held at planning: the outcome of this step (blocked, or
@@ -46,6 +49,11 @@ public sealed class VacuousContracts(
         }
 
         var policy = options.CurrentValue;
+        if (policy.VacuousContract == VacuousContractPolicy.Act)
+        {
+            return null; // Said on the plan; learning will not count it.
+        }
+
         var contract = mission.Contract!;
         var entry = journal.Begin(db, mission);
         if (policy.VacuousContract == VacuousContractPolicy.Refuse)

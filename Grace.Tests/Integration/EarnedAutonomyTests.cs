@@ -57,7 +57,7 @@ public sealed class EarnedAutonomyTests : SqliteDatabaseTest
     public async Task A_mission_whose_contract_already_holds_is_refused_before_acting_and_never_learned_as_a_success()
     {
         // No WAL at all: the checkpoint's contract "WAL ≤ 0 bytes" holds before anything runs.
-        await using var host = Host([]);
+        await using var host = Host(new() { ["Grace:Autonomy:VacuousContract"] = "Refuse" });
         await SignalAsync(host, TestCatalog.WalMessage);
         var mission = await FinishedAsync(host, "test-checkpoint", new HashSet<Guid>(), "refused");
 

@@ -138,6 +138,6 @@ public sealed class TrustRuleTests
     {
         var result = new AutonomyOptionsValidator().Validate(null, new AutonomyOptions { VacuousContract = (VacuousContractPolicy)7 });
         Assert.True(result.Failed);
-        Assert.Contains("Grace:Autonomy:VacuousContract must be Refuse or Wait", result.FailureMessage);
+        Assert.Contains("Grace:Autonomy:VacuousContract must be Refuse, Wait or Act", result.FailureMessage);
     }
 }
