@@ -52,7 +52,9 @@ public sealed class LearnStage(
         var (step, lines) = await ladder.OnMissionEndedAsync(db, mission, cancellationToken);
         var entry = journal.Begin(db, mission);
         entry.Record(PipelineStage.Learn, "learned", update is null
-            ? $"Outcome recorded: {mission.State}. Nothing ran, so the playbook's statistics are unchanged."
+            ? mission.ExecutedAt is not null && mission.ContractAtPlan == ContractPrecheck.AlreadyHeld
+                ? $"Outcome recorded: {mission.State}. The contract held before the action, so it proves nothing: the playbook's statistics are unchanged."
+                : $"Outcome recorded: {mission.State}. Nothing ran, so the playbook's statistics are unchanged."
             : $"Outcome recorded: {mission.State}. Playbook '{mission.PlaybookKey}' on pattern '{mission.PatternKey}': {update.Runs} runs, {update.SuccessRate:P0} success, confidence {update.Confidence:P0}.");
         if (revoked is not null)
         {

@@ -280,6 +280,29 @@ public sealed class EarnedAutonomyTests : SqliteDatabaseTest
     };
 
     [Fact]
+    public async Task With_Act_a_vacuous_mission_acts_but_is_never_learned_as_a_success()
+    {
+        await using var recording = await RecordingTarget.StartAsync();
+        var settings = Recorder(recording);
+        settings["Grace:Playbooks:rec-act:Shadow"] = "false";
+        // The witness contract: /ok answers 200 before anything runs (the test catalog sets Act).
+        settings["Grace:Playbooks:rec-act:Contract:Parameters:Path"] = RecordingTarget.PathOf("rec", "ok");
+        await using var host = Host(settings);
+        await SignalAsync(host, "Labels stuck: test recorder needed");
+        var mission = await FinishedAsync(host, "rec-act", new HashSet<Guid>(), "acted");
+
+        Assert.Equal(MissionState.Succeeded, mission.State);
+        Assert.Equal(ContractPrecheck.AlreadyHeld, mission.ContractAtPlan);
+        Assert.NotNull(mission.ExecutedAt);
+        Assert.Equal(mission.Id.ToString(), Assert.Single(recording.Actions).Mission);
+        Assert.Contains("Grace:Autonomy:VacuousContract = Act", mission.Events.Single(e => e.Kind == "planned").Message);
+        await using var db = host.CreateDb();
+        Assert.False((await db.Outcomes.SingleAsync(o => o.MissionId == mission.Id)).Success);
+        Assert.False(await db.PlaybookStatistics.AnyAsync(s => s.PlaybookKey == "rec-act"));
+        Assert.Contains("proves nothing", (await db.MissionEvents.AsNoTracking().SingleAsync(e => e.MissionId == mission.Id && e.Kind == "learned")).Message);
+    }
+
+    [Fact]
     public async Task In_shadow_Grace_gates_and_snapshots_but_does_not_act_and_a_person_running_the_same_playbook_is_an_agreement()
     {
         await using var recording = await RecordingTarget.StartAsync();
