@@ -42,6 +42,8 @@ public static class EngineServiceCollectionExtensions
 
         services.AddOptions<EngineOptions>().BindConfiguration(EngineOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<CatalogOptions>().BindConfiguration(CatalogOptions.Section).ValidateOnStart();
+        services.AddOptions<AutonomyOptions>().BindConfiguration(AutonomyOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AutonomyOptions>, AutonomyOptionsValidator>();
         services.AddOptions<GraceClusterOptions>().BindConfiguration(GraceClusterOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<GraceClusterOptions>, GraceClusterOptionsValidator>();
         services.AddSingleton<GraceInstance>();
@@ -103,6 +105,9 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<Verify.Benchmarks.LatencySampler>();
         services.AddSingleton<Verify.Benchmarks.BenchmarkStage>();
         services.AddSingleton<LearningService>();
+        services.AddSingleton<TrustService>();
+        services.AddSingleton<ShadowMode>();
+        services.AddSingleton<VacuousContracts>();
         services.AddGraceNotifications();
         services.AddSingleton<MissionJournal>();
         services.AddSingleton<MissionQueries>();

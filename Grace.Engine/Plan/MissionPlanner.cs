@@ -32,6 +32,8 @@ public sealed class MissionPlanner(
     MissionJournal journal,
     LearnStage learn,
     Gate.PlaybookTiers tiers,
+    ShadowMode shadow,
+    VacuousContracts vacuous,
     Escalate.IncidentJournal incidentJournal,
     TimeProvider time,
     ILogger<MissionPlanner> logger)
@@ -86,6 +88,8 @@ public sealed class MissionPlanner(
         }
 
         var tier = await tiers.TierOfAsync(db, request.PlaybookKey, cancellationToken);
+        // A person's "run now" acts: they chose to. Shadow is for what Grace would do on its own.
+        var inShadow = request.Origin != MissionOrigin.Person && await shadow.IsShadowAsync(db, request.PlaybookKey, request.PatternKey, cancellationToken);
         var now = time.GetUtcNow();
         var mission = new Mission
         {
@@ -99,6 +103,7 @@ public sealed class MissionPlanner(
             Tier = tier,
             DryRun = playbook.DryRun || request.DryRun,
             Origin = request.Origin,
+            Shadow = inShadow,
             StepCount = playbook.IsRunbook ? steps.Count : 0,
             State = MissionState.Planned,
             Stage = PipelineStage.Plan,
@@ -127,6 +132,8 @@ public sealed class MissionPlanner(
         }
 
         mission.Contract = contract;
+        mission.ContractAtPlan = baseline.Value is null ? ContractPrecheck.Unknown
+            : VacuousContracts.Holds(contract, baseline.Value) ? ContractPrecheck.AlreadyHeld : ContractPrecheck.NotHolding;
         if (playbook.IsRunbook)
         {
             for (var i = 0; i < steps.Count; i++)
@@ -171,8 +178,10 @@ public sealed class MissionPlanner(
             (playbook.IsRunbook
                 ? $"Runbook '{request.PlaybookKey}' of {steps.Count} steps ({string.Join(" → ", mission.Steps.Select(st => $"{st.Index + 1} {st.Name}: {st.Action} on {st.Target}"))}), tier {tier}. Step 1's contract: {contract.Description}."
                 : $"Playbook '{request.PlaybookKey}' ({first.Action} on {targetKey}, tier {tier}). Contract: {contract.Description}.")
-            + (contract.BaselineValue is { } b ? $" Baseline {HumanFormat.Value(b, probe.Unit)}." : " Baseline unavailable."),
-            MissionState.Planned, new { contract.Probe, contract.Comparator, contract.Threshold, contract.DeadlineSeconds, contract.BaselineValue });
+            + (contract.BaselineValue is { } b ? $" Baseline {HumanFormat.Value(b, probe.Unit)}." : " Baseline unavailable.")
+            + (mission.ContractAtPlan == ContractPrecheck.AlreadyHeld ? vacuous.PlanNote(contract, contract.BaselineValue!.Value) : "")
+            + (inShadow ? " Shadow mode: Grace will gate and snapshot as usual, record what it would have done, and not act." : ""),
+            MissionState.Planned, new { contract.Probe, contract.Comparator, contract.Threshold, contract.DeadlineSeconds, contract.BaselineValue, contractAtPlan = mission.ContractAtPlan.ToString(), shadow = inShadow });
         await entry.SaveAsync(cancellationToken);
         incidentJournal.Publish([line]);
         return mission.Id;
