@@ -34,6 +34,13 @@ public class Mission : IVersioned
     public int StepIndex { get; set; }
     /// <summary>For a runbook: how many steps it has; 0 for a playbook of one action.</summary>
     public int StepCount { get; set; }
+    /// <summary>
+    /// When a person took a finished mission in trouble off the Overview ("seen, dealt with"); the
+    /// mission itself is unchanged and stays in the Missions list and its incident's history.
+    /// </summary>
+    public DateTimeOffset? DismissedAt { get; set; }
+    /// <summary>Who dismissed it (see <see cref="DismissedAt"/>).</summary>
+    public string? DismissedBy { get; set; }
 
     public ActionContract? Contract { get; set; }
     public Approval? Approval { get; set; }
