@@ -303,7 +303,7 @@ public sealed class ShellBrowserTests(ShellFixture fixture) : IClassFixture<Shel
     }
 
     private static Task<string> BackgroundAsync(IPage page) =>
-        page.EvaluateAsync<string>("() => getComputedStyle(document.querySelector('.mud-layout') || document.body).backgroundColor");
+        page.EvaluateAsync<string>("() => getComputedStyle(document.body).backgroundColor");
 
     [Fact]
     public async Task An_admin_unlocks_a_locked_out_person()
