@@ -1,6 +1,7 @@
 using Grace.Engine.Adapters.Logging;
 using Grace.Web.Api;
 using Grace.Web.Components;
+using Grace.Web.Formatting;
 using Grace.Web.Hubs;
 using Grace.Web.Identity;
 using Grace.Web.Otlp;
@@ -70,6 +71,7 @@ public static class WebApplicationExtensions
 
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddMudServices();
+        services.AddGraceConsoleFormatting();
         services.AddGraceIdentity();
         services.AddGraceHttp();
         if (builder.Environment.IsDevelopment() && builder.Configuration["Grace:Faults:Enabled"] is null)

@@ -3,6 +3,7 @@ using Grace.Data;
 using Grace.Data.Entities;
 using Grace.Engine.Configuration;
 using Grace.Engine.Execute;
+using Grace.Engine.Formatting;
 using Grace.Engine.Learn;
 using Grace.Engine.Missions;
 using Grace.Engine.Targets;
@@ -115,7 +116,7 @@ public sealed class MissionPlanner(
             Comparator = contractOptions.Comparator,
             Threshold = contractOptions.Threshold,
             DeadlineSeconds = contractOptions.DeadlineSeconds,
-            Description = $"{probe.Key} of {contractTarget} {ContractVerifier.Symbol(contractOptions.Comparator)} {contractOptions.Threshold:G} {probe.Unit} within {contractOptions.DeadlineSeconds} s of the action",
+            Description = HumanFormat.Contract(probe.Key, contractTarget, contractOptions.Comparator, contractOptions.Threshold, probe.Unit, contractOptions.DeadlineSeconds),
         };
 
         var baseline = await probes.ReadAsync(new ProbeCall(probe.Key, contractTarget, new Dictionary<string, string>(contractOptions.Parameters), request.IncidentId), cancellationToken);
@@ -170,7 +171,7 @@ public sealed class MissionPlanner(
             (playbook.IsRunbook
                 ? $"Runbook '{request.PlaybookKey}' of {steps.Count} steps ({string.Join(" → ", mission.Steps.Select(st => $"{st.Index + 1} {st.Name}: {st.Action} on {st.Target}"))}), tier {tier}. Step 1's contract: {contract.Description}."
                 : $"Playbook '{request.PlaybookKey}' ({first.Action} on {targetKey}, tier {tier}). Contract: {contract.Description}.")
-            + (contract.BaselineValue is { } b ? $" Baseline {b:G} {probe.Unit}." : " Baseline unavailable."),
+            + (contract.BaselineValue is { } b ? $" Baseline {HumanFormat.Value(b, probe.Unit)}." : " Baseline unavailable."),
             MissionState.Planned, new { contract.Probe, contract.Comparator, contract.Threshold, contract.DeadlineSeconds, contract.BaselineValue });
         await entry.SaveAsync(cancellationToken);
         incidentJournal.Publish([line]);
