@@ -98,6 +98,7 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<Escalate.IncidentJournal>();
         services.AddSingleton<Escalate.EscalationLadder>();
         services.AddSingleton<Escalate.IncidentService>();
+        services.AddSingleton<MissionDismissals>();
         services.AddSingleton<LearnStage>();
         services.AddSingleton<ApprovalService>();
         services.AddSingleton<SnapshotService>();

@@ -102,9 +102,20 @@ public static class WebApplicationExtensions
         }
 
         // People get a page for a missing address; programs (API, hub) keep their status code and problem details.
-        app.UseWhen(
-            context => !context.Request.Path.StartsWithSegments("/api") && !context.Request.Path.StartsWithSegments("/hubs") && !context.Request.Path.StartsWithSegments("/v1"),
-            branch => branch.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true));
+        // Not inside a UseWhen branch: from a branch the re-executed request is not routed again and the
+        // browser gets an empty 404 (its own error page). Programs are excluded by switching the feature off.
+        app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
+        app.Use((context, next) =>
+        {
+            var path = context.Request.Path;
+            if ((path.StartsWithSegments("/api") || path.StartsWithSegments("/hubs") || path.StartsWithSegments("/v1"))
+                && context.Features.Get<Microsoft.AspNetCore.Diagnostics.IStatusCodePagesFeature>() is { } pages)
+            {
+                pages.Enabled = false;
+            }
+
+            return next(context);
+        });
         // A client's mistake is never logged at Error: Grace's own Error log opens incidents.
         app.UseSerilogRequestLogging(o => o.GetLevel = (context, _, exception) =>
             exception is not null && ClientErrors.Describe(exception, context) is null || context.Response.StatusCode >= 500

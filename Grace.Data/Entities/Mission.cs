@@ -41,6 +41,13 @@ public class Mission : IVersioned
     /// <summary>For a shadow mission: whether people, acting later on the same incident, agreed with it.</summary>
     public ShadowVerdict ShadowVerdict { get; set; }
     public DateTimeOffset? ShadowVerdictAt { get; set; }
+    /// <summary>
+    /// When a person took a finished mission in trouble off the Overview ("seen, dealt with"); the
+    /// mission itself is unchanged and stays in the Missions list and its incident's history.
+    /// </summary>
+    public DateTimeOffset? DismissedAt { get; set; }
+    /// <summary>Who dismissed it (see <see cref="DismissedAt"/>).</summary>
+    public string? DismissedBy { get; set; }
 
     public ActionContract? Contract { get; set; }
     public Approval? Approval { get; set; }

@@ -30,8 +30,8 @@ public sealed class HealthChecker(IOptionsMonitor<CatalogOptions> catalog, Targe
 {
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, HealthCheckStatus> _status = new(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>Failed readings in a row so far.</summary>
-    public sealed record State(int Failures);
+    /// <summary>Failed readings in a row so far; <paramref name="Seen"/> once a reading was taken since this check (re)started.</summary>
+    public sealed record State(int Failures, bool Seen = false);
 
     /// <summary>The last reading of a target's health check taken on this instance; null before its first.</summary>
     public HealthCheckStatus? StatusOf(string target) => _status.GetValueOrDefault(target);
@@ -55,12 +55,14 @@ public sealed class HealthChecker(IOptionsMonitor<CatalogOptions> catalog, Targe
             sink.TryWrite(new Signal($"{SignalSources.Health}{key}", $"{template}: {reading.Observed} (healthy when {TargetHealth.Rule(check, reading.Unit)})",
                 Severity.Error, now, MessageTemplate: template, Target: key, Labels: new Dictionary<string, string> { ["health_check"] = check.Probe }, ReportedBy: "engine"));
         }
-        else if (reading.Healthy && state.Failures >= Math.Max(1, check.FailureThreshold))
+        else if (reading.Healthy && (state.Failures >= Math.Max(1, check.FailureThreshold) || !state.Seen))
         {
+            // The first passing reading after a start says "passing" too: an incident left open when Grace
+            // stopped (its failures counted in memory are gone) is resolved now; with none open, capture ignores it.
             sink.TryWrite(new Signal($"{SignalSources.Health}{key}", $"{template}: passing again", Severity.Information, now, MessageTemplate: template, Target: key, ReportedBy: "engine", Resolved: true));
         }
 
         _status[key] = new HealthCheckStatus(now, reading.Healthy, failures, (_status.GetValueOrDefault(key)?.Checks ?? 0) + 1);
-        return new State(failures);
+        return new State(failures, Seen: true);
     }
 }

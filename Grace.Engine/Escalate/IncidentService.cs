@@ -48,7 +48,7 @@ public sealed class IncidentService(
         var missions = await db.Missions.AsNoTracking()
             .Where(m => m.IncidentId == incidentId || covering.Contains(m.Id))
             .OrderByDescending(m => m.CreatedAt)
-            .Select(m => new MissionSummary(m.Id, m.PlaybookKey, m.PatternKey, m.Target, m.Tier, m.State, m.Stage, m.CreatedAt, m.UpdatedAt, m.StatusReason, m.Incident!.Source))
+            .Select(m => new MissionSummary(m.Id, m.PlaybookKey, m.PatternKey, m.Target, m.Tier, m.State, m.Stage, m.CreatedAt, m.UpdatedAt, m.StatusReason, m.Incident!.Source, m.IncidentId))
             .ToListAsync(cancellationToken);
         var pattern = await PatternOfAsync(incident, cancellationToken);
         var candidates = pattern is not null && catalog.CurrentValue.Patterns.TryGetValue(pattern, out var p) ? p.Playbooks.Where(catalog.CurrentValue.Playbooks.ContainsKey).ToList() : [];

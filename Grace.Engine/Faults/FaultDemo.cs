@@ -43,6 +43,12 @@ public interface IFaultDemo
     /// <summary>Why this target cannot take the fault now (not running, not under a cache root...); null when it can.</summary>
     string? Unavailable(ResolvedTarget target);
 
+    /// <summary>
+    /// For a fault with a size: the size that takes this target past its configured health threshold
+    /// now, so the default demo makes something happen; null when the module cannot tell.
+    /// </summary>
+    int? MegabytesToBreak(ResolvedTarget target) => null;
+
     /// <summary>Breaks the target for real and says what was done; <paramref name="megabytes"/> is checked when the fault has a size.</summary>
     Task<string> InjectAsync(ResolvedTarget target, int megabytes, CancellationToken cancellationToken);
 }

@@ -75,8 +75,24 @@ public sealed class FaultInjector(
         ? $"It lives on instance '{placement.InstanceOf(target.Options)}'; break it from the console of that instance (this is {instance.Name})."
         : null;
 
-    /// <summary>The size a sized fault uses when none is given, in MiB.</summary>
+    /// <summary>The size a sized fault uses when none is given and its module cannot compute one, in MiB.</summary>
     public const int DefaultMegabytes = 8;
+
+    /// <summary>The largest size a sized fault may have, in MiB.</summary>
+    public const int MaxMegabytes = 512;
+
+    /// <summary>
+    /// The size offered (and used when none is given) for a fault on a target: enough to cross the
+    /// target's configured health threshold where the module can compute it, else <see cref="DefaultMegabytes"/>.
+    /// </summary>
+    public int DefaultMegabytesFor(FaultKind kind, string? targetKey)
+    {
+        var demo = DemoOf(kind);
+        var computed = targetKey is not null && targets.TryResolve(targetKey, out var target) && target.Kind == demo.Info.TargetKind
+            ? demo.MegabytesToBreak(target)
+            : null;
+        return Math.Clamp(computed ?? DefaultMegabytes, 1, MaxMegabytes);
+    }
 
     /// <summary>
     /// Injects a fault and returns what was done. A refusal (not an Admin, a target the fault does
@@ -125,10 +141,10 @@ public sealed class FaultInjector(
             throw new MissionOperationException(unavailable);
         }
 
-        var size = megabytes ?? DefaultMegabytes;
-        if (info.HasSize && size is < 1 or > 512)
+        var size = megabytes ?? DefaultMegabytesFor(kind, targetKey);
+        if (info.HasSize && (size < 1 || size > MaxMegabytes))
         {
-            throw new MissionOperationException($"megabytes must be between 1 and 512 for {kind} (it is {size}).");
+            throw new MissionOperationException($"megabytes must be between 1 and {MaxMegabytes} for {kind} (it is {size}).");
         }
 
         if (target.Kind != info.TargetKind)

@@ -3,15 +3,31 @@ using Grace.Data.Entities;
 using Grace.Engine.Configuration;
 using Grace.Engine.Execute;
 using Grace.Engine.Gate;
+using Grace.Engine.Plan;
 using Grace.Engine.Snapshot;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace Grace.Engine.Missions;
 
-/// <summary>What needs a human now and what is moving, for the overview.</summary>
+/// <summary>
+/// What needs a human now and what is moving, for the overview. <paramref name="Trouble"/> and the
+/// counts leave out missions a person dismissed (<paramref name="Dismissed"/> counts those).
+/// </summary>
 public sealed record OverviewFigures(int PendingApprovals, int MissionsInTrouble, int MissionsRunning, int OpenIncidents, bool KillSwitchEngaged,
-    IReadOnlyList<MissionSummary> Trouble, IReadOnlyDictionary<MissionState, int> TroubleByState, IReadOnlyList<Incident> NeedsHuman);
+    IReadOnlyList<TroubleMission> Trouble, IReadOnlyDictionary<MissionState, int> TroubleByState, IReadOnlyList<Incident> NeedsHuman, int Dismissed = 0);
+
+/// <summary>
+/// A mission in trouble on the Overview. <paramref name="SupersededBy"/> is a later mission of the same
+/// playbook on the same target and pattern that succeeded: the trouble is history, not a present danger.
+/// </summary>
+public sealed record TroubleMission(MissionSummary Mission, MissionSummary? SupersededBy);
+
+/// <summary>A search and page of the incidents list; <paramref name="Search"/> looks in the message, source, fingerprint and pattern.</summary>
+public sealed record IncidentQuery(string? Search = null, bool OpenOnly = false, IncidentStatus? Status = null, int Page = 0, int PageSize = 50);
+
+/// <summary>A search and page of the audit log; <paramref name="Search"/> looks in who, what and the subject.</summary>
+public sealed record AuditQuery(string? Search = null, int Page = 0, int PageSize = 50);
 
 /// <summary>
 /// Everything an approver needs to decide, on one card. <paramref name="ApprovedAgainst"/> is the
@@ -25,13 +41,17 @@ public sealed record ApprovalCard(
     IReadOnlyList<string> ApprovedBy, string RequestedBy, DateTimeOffset RequestedAt, DateTimeOffset ExpiresAt,
     int PlaybookRuns, double PlaybookSuccessRate, double PlaybookConfidence, string? ContractUnit = null);
 
-/// <summary>A filter, sort and page of the missions list.</summary>
-public sealed record MissionQuery(MissionState? State = null, string? Search = null, string SortBy = "created", bool Descending = true, int Page = 0, int PageSize = 25);
+/// <summary>A filter, sort and page of the missions list; <paramref name="IncidentId"/> keeps the missions of one incident.</summary>
+public sealed record MissionQuery(MissionState? State = null, string? Search = null, string SortBy = "created", bool Descending = true, int Page = 0, int PageSize = 25,
+    Guid? IncidentId = null);
 
 /// <summary>
 /// Read models for the console: one short-lived, untracked context per query. Writes go through
 /// the engine's services, which enforce the rules.
 /// </summary>
+// Searches lower-case both sides in SQL (lower() and instr/strpos on SQLite and PostgreSQL): the
+// StringComparison overloads the analyzer suggests cannot be translated to SQL.
+#pragma warning disable CA1862
 public sealed class ConsoleQueries(
     IDbContextFactory<GraceDbContext> dbFactory,
     KillSwitch killSwitch,
@@ -50,20 +70,31 @@ public sealed class ConsoleQueries(
         var pending = await db.Missions.CountAsync(m => m.State == MissionState.AwaitingApproval, cancellationToken);
         var running = await db.Missions.CountAsync(m => Running.Contains(m.State), cancellationToken);
         var open = await db.Incidents.CountAsync(i => i.Status != IncidentStatus.Resolved, cancellationToken);
-        var byState = (await db.Missions.AsNoTracking()
-            .Where(m => Trouble.Contains(m.State) && m.UpdatedAt > since)
+        var recent = db.Missions.AsNoTracking().Where(m => Trouble.Contains(m.State) && m.UpdatedAt > since);
+        var dismissed = await recent.CountAsync(m => m.DismissedAt != null, cancellationToken);
+        recent = recent.Where(m => m.DismissedAt == null);
+        var byState = (await recent
             .GroupBy(m => m.State).Select(g => new { g.Key, Count = g.Count() })
             .ToListAsync(cancellationToken)).ToDictionary(g => g.Key, g => g.Count);
-        var trouble = await db.Missions.AsNoTracking()
-            .Where(m => Trouble.Contains(m.State) && m.UpdatedAt > since)
+        var trouble = await recent
             .OrderByDescending(m => m.UpdatedAt).Take(20)
-            .Select(m => new MissionSummary(m.Id, m.PlaybookKey, m.PatternKey, m.Target, m.Tier, m.State, m.Stage, m.CreatedAt, m.UpdatedAt, m.StatusReason, m.Incident!.Source))
+            .Select(m => new MissionSummary(m.Id, m.PlaybookKey, m.PatternKey, m.Target, m.Tier, m.State, m.Stage, m.CreatedAt, m.UpdatedAt, m.StatusReason, m.Incident!.Source, m.IncidentId))
+            .ToListAsync(cancellationToken);
+        var playbooks = trouble.Select(m => m.PlaybookKey).Distinct().ToList();
+        var earliest = trouble.Count == 0 ? since : trouble.Min(m => m.CreatedAt);
+        // The later successes of the same playbooks: a handful of rows, matched to target and pattern here.
+        var successes = await db.Missions.AsNoTracking()
+            .Where(m => m.State == MissionState.Succeeded && playbooks.Contains(m.PlaybookKey) && m.CreatedAt > earliest)
+            .OrderBy(m => m.CreatedAt)
+            .Select(m => new MissionSummary(m.Id, m.PlaybookKey, m.PatternKey, m.Target, m.Tier, m.State, m.Stage, m.CreatedAt, m.UpdatedAt, m.StatusReason, m.Incident!.Source, m.IncidentId))
             .ToListAsync(cancellationToken);
         var needsHuman = await db.Incidents.AsNoTracking()
             .Where(i => i.NeedsHuman && i.Status != IncidentStatus.Resolved)
             .OrderByDescending(i => i.NeedsHumanAt).Take(50)
             .ToListAsync(cancellationToken);
-        return new OverviewFigures(pending, byState.Values.Sum(), running, open, await killSwitch.IsEngagedAsync(cancellationToken), trouble, byState, needsHuman);
+        var rows = trouble.Select(m => new TroubleMission(m, successes.FirstOrDefault(s =>
+            s.PlaybookKey == m.PlaybookKey && s.Target == m.Target && s.PatternKey == m.PatternKey && s.CreatedAt > m.CreatedAt))).ToList();
+        return new OverviewFigures(pending, byState.Values.Sum(), running, open, await killSwitch.IsEngagedAsync(cancellationToken), rows, byState, needsHuman, dismissed);
     }
 
     public async Task<IReadOnlyList<ApprovalCard>> PendingApprovalsAsync(CancellationToken cancellationToken)
@@ -123,6 +154,13 @@ public sealed class ConsoleQueries(
     {
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         var missions = db.Missions.AsNoTracking();
+        if (query.IncidentId is { } incidentId)
+        {
+            // Its own missions and those that covered it, as the incident's page lists them.
+            var covering = db.MissionEvents.Where(e => e.IncidentId == incidentId && e.Kind == MissionPlanner.CoversEvent).Select(e => e.MissionId);
+            missions = missions.Where(m => m.IncidentId == incidentId || covering.Contains(m.Id));
+        }
+
         if (query.State is { } state)
         {
             missions = missions.Where(m => m.State == state);
@@ -130,8 +168,10 @@ public sealed class ConsoleQueries(
 
         if (!string.IsNullOrWhiteSpace(query.Search))
         {
-            var text = query.Search.Trim();
-            missions = missions.Where(m => m.PlaybookKey.Contains(text) || m.Target.Contains(text) || m.PatternKey.Contains(text) || m.Incident!.Source.Contains(text));
+            // Lower-cased on both sides: case-insensitive on SQLite and PostgreSQL alike (LIKE is not, on PostgreSQL).
+            var text = query.Search.Trim().ToLowerInvariant();
+            missions = missions.Where(m => m.PlaybookKey.ToLower().Contains(text) || m.Target.ToLower().Contains(text) || m.PatternKey.ToLower().Contains(text)
+                || m.Incident!.Source.ToLower().Contains(text));
         }
 
         var total = await missions.CountAsync(cancellationToken);
@@ -151,21 +191,35 @@ public sealed class ConsoleQueries(
             _ => missions.OrderByDescending(m => m.CreatedAt),
         };
         var items = await missions.Skip(query.Page * query.PageSize).Take(query.PageSize)
-            .Select(m => new MissionSummary(m.Id, m.PlaybookKey, m.PatternKey, m.Target, m.Tier, m.State, m.Stage, m.CreatedAt, m.UpdatedAt, m.StatusReason, m.Incident!.Source))
+            .Select(m => new MissionSummary(m.Id, m.PlaybookKey, m.PatternKey, m.Target, m.Tier, m.State, m.Stage, m.CreatedAt, m.UpdatedAt, m.StatusReason, m.Incident!.Source, m.IncidentId))
             .ToListAsync(cancellationToken);
         return (items, total);
     }
 
-    public async Task<IReadOnlyList<Incident>> IncidentsAsync(bool openOnly, CancellationToken cancellationToken)
+    public async Task<(IReadOnlyList<Incident> Items, int Total)> IncidentsAsync(IncidentQuery query, CancellationToken cancellationToken)
     {
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         var incidents = db.Incidents.AsNoTracking();
-        if (openOnly)
+        if (query.OpenOnly)
         {
             incidents = incidents.Where(i => i.Status != IncidentStatus.Resolved);
         }
 
-        return await incidents.OrderByDescending(i => i.LastSeenAt).Take(500).ToListAsync(cancellationToken);
+        if (query.Status is { } status)
+        {
+            incidents = incidents.Where(i => i.Status == status);
+        }
+
+        if (!string.IsNullOrWhiteSpace(query.Search))
+        {
+            var text = query.Search.Trim().ToLowerInvariant();
+            incidents = incidents.Where(i => i.SampleMessage.ToLower().Contains(text) || i.Source.ToLower().Contains(text)
+                || i.Fingerprint.ToLower().Contains(text) || (i.PatternKey != null && i.PatternKey.ToLower().Contains(text)));
+        }
+
+        var total = await incidents.CountAsync(cancellationToken);
+        var items = await incidents.OrderByDescending(i => i.LastSeenAt).Skip(query.Page * query.PageSize).Take(query.PageSize).ToListAsync(cancellationToken);
+        return (items, total);
     }
 
     public async Task<IReadOnlyList<PlaybookStatistics>> StatisticsAsync(CancellationToken cancellationToken)
@@ -186,11 +240,19 @@ public sealed class ConsoleQueries(
         return await db.BenchmarkRuns.AsNoTracking().Where(b => b.MissionId == missionId).OrderBy(b => b.At).ToListAsync(cancellationToken);
     }
 
-    public async Task<(IReadOnlyList<AuditEntry> Items, int Total)> AuditAsync(int page, int pageSize, CancellationToken cancellationToken)
+    public async Task<(IReadOnlyList<AuditEntry> Items, int Total)> AuditAsync(AuditQuery query, CancellationToken cancellationToken)
     {
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        var total = await db.AuditEntries.CountAsync(cancellationToken);
-        var items = await db.AuditEntries.AsNoTracking().OrderByDescending(a => a.Id).Skip(page * pageSize).Take(pageSize).ToListAsync(cancellationToken);
+        var entries = db.AuditEntries.AsNoTracking();
+        if (!string.IsNullOrWhiteSpace(query.Search))
+        {
+            var text = query.Search.Trim().ToLowerInvariant();
+            entries = entries.Where(a => a.Actor.ToLower().Contains(text) || a.Action.ToLower().Contains(text) || a.Subject.ToLower().Contains(text));
+        }
+
+        var total = await entries.CountAsync(cancellationToken);
+        var items = await entries.OrderByDescending(a => a.Id).Skip(query.Page * query.PageSize).Take(query.PageSize).ToListAsync(cancellationToken);
         return (items, total);
     }
 }
+#pragma warning restore CA1862

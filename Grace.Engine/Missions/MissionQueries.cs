@@ -6,7 +6,7 @@ namespace Grace.Engine.Missions;
 
 /// <summary>A mission as a list shows it.</summary>
 public sealed record MissionSummary(Guid Id, string PlaybookKey, string PatternKey, string Target, int Tier, MissionState State,
-    PipelineStage Stage, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string? StatusReason, string IncidentSource);
+    PipelineStage Stage, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string? StatusReason, string IncidentSource, Guid IncidentId);
 
 /// <summary>Read-only queries for the console and the API: one short-lived, untracked context each.</summary>
 public sealed class MissionQueries(IDbContextFactory<GraceDbContext> dbFactory)

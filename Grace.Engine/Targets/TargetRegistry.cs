@@ -38,6 +38,12 @@ public sealed class TargetKinds(IEnumerable<ITargetKindAdapter> adapters, IConfi
 
     /// <summary>True when only one machine can act on the target (see <see cref="TargetOptions.Instance"/>).</summary>
     public bool IsHostBound(TargetOptions options) => options.Instance is not null || (TryGet(options.Kind, out var adapter) && adapter.IsHostBound);
+
+    /// <summary>
+    /// Replaces a target's bound settings with what is only known once it runs: Grace's demo service
+    /// configured on port 0 learns its port from the system, and probes, actions and benchmarks then use it.
+    /// </summary>
+    public void UseSettings(string key, TargetSettings settings) => _settings[key] = settings;
 }
 
 /// <summary>
@@ -51,6 +57,9 @@ public sealed class TargetRegistry(IOptionsMonitor<CatalogOptions> catalog, Targ
 
     /// <summary>The kind's settings of a target.</summary>
     public TargetSettings SettingsOf(string key, TargetOptions options) => kinds.SettingsOf(key, options);
+
+    /// <summary>Uses <paramref name="settings"/> for a target from now on (see <see cref="TargetKinds.UseSettings"/>).</summary>
+    public void UseSettings(string key, object settings) => kinds.UseSettings(key, TargetSettings.Of(settings));
 
     public bool TryResolve(string key, out ResolvedTarget target)
     {

@@ -45,7 +45,7 @@ public sealed class LoadingStateTests : GraceComponentTest
     {
         Factory.Hold = new TaskCompletionSource();
         var cut = Render<Incidents>();
-        cut.Find("#incidents-loading");
+        cut.WaitForAssertion(() => cut.Find(".mud-progress-linear"));
         Factory.Hold.SetResult();
         cut.WaitForAssertion(() => cut.Find("#incidents-empty"));
     }

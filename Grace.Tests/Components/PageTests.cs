@@ -404,15 +404,16 @@ public sealed class PlaybooksPageTests : GraceComponentTest
         const string card = ".playbook-card[data-playbook=test-checkpoint]";
         cut.WaitForAssertion(() => Assert.Contains("Tier 0", cut.Find(card).TextContent));
 
-        // Pick tier 2 in the card's select: the save stays off until a reason is given.
-        // Every card of a Lead has a tier select, in the order of the cards.
-        var index = cut.FindAll(".playbook-card").ToList().FindIndex(c => c.GetAttribute("data-playbook") == "test-checkpoint");
-        var select = cut.FindComponents<MudBlazor.MudSelect<int>>()[index];
+        // One form for every playbook (not one per card): the card's button picks the playbook into it.
+        Assert.Single(cut.FindAll("#tier-form"));
+        Assert.Single(cut.FindAll(".tier-select"));
+        cut.Find($"{card} .tier-pick").Click();
+        var select = cut.FindComponents<MudBlazor.MudSelect<int>>().Single();
         await cut.InvokeAsync(() => select.Instance.ValueChanged.InvokeAsync(2));
-        cut.WaitForAssertion(() => Assert.True(cut.Find($"{card} .tier-save").HasAttribute("disabled")));
-        InputOf(cut, $"{card} .tier-reason").Input("checkpoints slowed orders last week");
-        cut.WaitForAssertion(() => Assert.False(cut.Find($"{card} .tier-save").HasAttribute("disabled")));
-        cut.Find($"{card} .tier-save").Click();
+        cut.WaitForAssertion(() => Assert.True(cut.Find(".tier-save").HasAttribute("disabled")));
+        InputOf(cut, ".tier-reason").Input("checkpoints slowed orders last week");
+        cut.WaitForAssertion(() => Assert.False(cut.Find(".tier-save").HasAttribute("disabled")));
+        cut.Find(".tier-save").Click();
 
         cut.WaitForAssertion(() => Assert.Contains("Tier 2", cut.Find(card).TextContent));
         Assert.Equal(2, (await Services.GetRequiredService<PlaybookTiers>().OverridesAsync(default))["test-checkpoint"]);

@@ -9,7 +9,8 @@ namespace Grace.Web.Demo;
 /// Serves the demo "orders" service on the loopback Url of the target named by
 /// <c>Grace:Faults:DemoServiceTarget</c>, on its own Kestrel listener, so Grace's health checks,
 /// benchmarks and <c>http.call</c> actions reach it over real HTTP like any other service:
-/// <c>GET /health</c>, <c>GET /orders</c> and <c>POST /admin/reset-pool</c>. Nothing listens when
+/// <c>GET /health</c>, <c>GET /orders</c> and <c>POST /admin/reset-pool</c>. On port 0 (the shipped
+/// setting) the system picks a free port and the target's Url follows it. Nothing listens when
 /// the catalog has no such target; anything but an http:// loopback Url is refused (the demo never listens outside this machine).
 /// </summary>
 public sealed partial class DemoServiceHost(
@@ -71,6 +72,16 @@ public sealed partial class DemoServiceHost(
         {
             await app.StartAsync(cancellationToken);
             _app = app;
+            if (url.Port == 0)
+            {
+                // Port 0: the system chose a free one (so two Graces on one machine never clash); probes,
+                // actions and benchmarks of the target use the address it really has from now on.
+                var bound = new Uri(app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+                    .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First());
+                url = new UriBuilder(url) { Port = bound.Port }.Uri;
+                targets.UseSettings(key, new Grace.Engine.Adapters.Http.HttpTarget(url));
+            }
+
             state.MarkListening(url);
             LogListening(key, url);
         }

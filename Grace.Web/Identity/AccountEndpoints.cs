@@ -25,7 +25,10 @@ public static class AccountEndpoints
             if (outcome != SignInOutcome.SignedIn)
             {
                 var error = outcome == SignInOutcome.LockedOut ? "locked" : "invalid";
-                return Results.LocalRedirect($"/account/login?error={error}&returnUrl={Uri.EscapeDataString(target)}");
+                // The name comes back into the form, so a mistyped password costs one field, not two.
+                var name = userName.Trim();
+                name = name.Length > Grace.Data.Entities.ColumnLimits.UserName ? "" : name;
+                return Results.LocalRedirect($"/account/login?error={error}&user={Uri.EscapeDataString(name)}&returnUrl={Uri.EscapeDataString(target)}");
             }
 
             return Results.LocalRedirect(target);

@@ -10,7 +10,8 @@ namespace Grace.Web.Identity;
 /// What a person does from the console, on behalf of the signed-in actor. The engine's services
 /// enforce the rules; this only turns their refusals into messages on the page.
 /// </summary>
-public sealed class ConsoleActions(CurrentActor current, ApprovalService approvals, KillSwitch killSwitch, PlaybookTiers tiers, Grace.Engine.Escalate.IncidentService incidents, ISnackbar snackbar)
+public sealed class ConsoleActions(CurrentActor current, ApprovalService approvals, KillSwitch killSwitch, PlaybookTiers tiers, Grace.Engine.Escalate.IncidentService incidents,
+    MissionDismissals dismissals, ISnackbar snackbar)
 {
     public Task<Actor> ActorAsync() => current.GetAsync();
 
@@ -73,6 +74,13 @@ public sealed class ConsoleActions(CurrentActor current, ApprovalService approva
         {
             await incidents.ResolveAsync(incidentId, reason, actor, CancellationToken.None);
             return "Resolved.";
+        });
+
+    public Task<bool> DismissAsync(Guid missionId) =>
+        RunAsync(async actor =>
+        {
+            await dismissals.DismissAsync(missionId, actor, CancellationToken.None);
+            return "Dismissed: it no longer shows on the Overview (the mission and its timeline stay).";
         });
 
     /// <summary>Runs a playbook now; returns the new mission's id, or null when it was refused (the snackbar says why).</summary>

@@ -124,6 +124,31 @@ public sealed class UserAdministration(IServiceScopeFactory scopes, Grace.Engine
         await audit.WriteAsync(actor.Name, disabled ? "user.disable" : "user.enable", $"user/{user.UserName}", null, actor.RemoteAddress);
     }
 
+    /// <summary>
+    /// Lifts the lockout that failed sign-ins put on a person (they keep their password), and clears
+    /// the failure count. A disabled person stays disabled: Enable is a separate, deliberate choice.
+    /// </summary>
+    public async Task UnlockAsync(Actor actor, string userName)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var users = scope.ServiceProvider.GetRequiredService<UserManager<GraceUser>>();
+        await RequireAdminAsync(users, actor, "unlock users");
+        var user = await FindAsync(users, userName);
+        if (IsDisabled(user.LockoutEnd))
+        {
+            throw new MissionOperationException($"{user.UserName} is disabled, not locked out: enable them instead.");
+        }
+
+        if (!await users.IsLockedOutAsync(user))
+        {
+            throw new MissionOperationException($"{user.UserName} is not locked out.");
+        }
+
+        Check(await users.SetLockoutEndDateAsync(user, null));
+        Check(await users.ResetAccessFailedCountAsync(user));
+        await audit.WriteAsync(actor.Name, "user.unlock", $"user/{user.UserName}", null, actor.RemoteAddress);
+    }
+
     /// <summary>Sets a generated password for someone who lost theirs and returns it (shown once). Their open sessions end.</summary>
     public async Task<string> ResetPasswordAsync(Actor actor, string userName)
     {

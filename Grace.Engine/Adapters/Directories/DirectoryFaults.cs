@@ -17,6 +17,24 @@ public sealed class CacheFillFault(CacheRoots cacheRoots, TimeProvider time) : I
             ? null
             : $"'{target.Key}' is not under a cache root; the demo only fills cache folders.";
 
+    /// <summary>
+    /// Past the target's health check on <c>directory.bytes</c> (healthy below a threshold): what the
+    /// folder lacks to reach it, plus one MiB. A fixed default could stay under a larger threshold forever.
+    /// </summary>
+    public int? MegabytesToBreak(ResolvedTarget target)
+    {
+        if (target.Options.HealthCheck is not { Probe: DirectoryBytesProbe.ProbeKey, Comparator: Data.Entities.Comparator.LessThan or Data.Entities.Comparator.LessThanOrEqual } check
+            || target.KindSettings is not DirectoryTarget folder)
+        {
+            return null;
+        }
+
+        const double MiB = 1024 * 1024;
+        var path = Path.GetFullPath(folder.Path);
+        var present = Directory.Exists(path) ? CacheDirectoryExecutor.DirectoryBytes(path) : 0;
+        return (int)Math.Max(1, Math.Floor(Math.Max(0, check.Threshold - present) / MiB) + 1);
+    }
+
     public async Task<string> InjectAsync(ResolvedTarget target, int megabytes, CancellationToken cancellationToken)
     {
         var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target.Settings<DirectoryTarget>().Path));

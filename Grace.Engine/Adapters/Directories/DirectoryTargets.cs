@@ -34,7 +34,10 @@ public sealed class DirectoryKind(PathResolver paths) : TargetKindAdapter<Direct
 /// <summary><c>directory.bytes</c>: total size of the files under a folder, links not followed.</summary>
 public sealed class DirectoryBytesProbe : Probe<NoParameters>
 {
-    public override string Key => "directory.bytes";
+    /// <summary>The probe's key, as configurations name it.</summary>
+    public const string ProbeKey = "directory.bytes";
+
+    public override string Key => ProbeKey;
     public override string Unit => "bytes";
     public override IReadOnlySet<TargetKind> TargetKinds { get; } = KindSets.Of(DirectoryKind.Id);
 
