@@ -209,3 +209,12 @@ public enum ApiKeyScopes
     /// <summary>Every ingestion scope: what keys made before scopes existed keep.</summary>
     Ingest = Signals | Alerts | Webhooks,
 }
+
+/// <summary>Where a suggested pattern stands.</summary>
+public enum SuggestionStatus
+{
+    /// <summary>Shown to Leads on the Suggested patterns page.</summary>
+    Suggested = 0,
+    /// <summary>A Lead said it is not worth a pattern; hidden, and kept hidden when it grows.</summary>
+    Dismissed = 1,
+}
