@@ -31,6 +31,9 @@ public class PatternSuggestion
     /// <summary>True when every incident has that exception type.</summary>
     public bool ExceptionTypeShared { get; set; }
 
+    /// <summary>The lowest severity among the incidents: the exported pattern's <c>MinimumSeverity</c>, so it matches them all.</summary>
+    public Severity MinimumSeverity { get; set; }
+
     public int IncidentCount { get; set; }
 
     public long SignalCount { get; set; }

@@ -1033,6 +1033,9 @@ namespace Grace.Data.Migrations.Postgres
                         .HasMaxLength(8192)
                         .HasColumnType("character varying(8192)");
 
+                    b.Property<int>("MinimumSeverity")
+                        .HasColumnType("integer");
+
                     b.Property<string>("Samples")
                         .IsRequired()
                         .HasMaxLength(8192)

@@ -1033,6 +1033,9 @@ namespace Grace.Data.Migrations.SqlServer
                         .HasMaxLength(8192)
                         .HasColumnType("nvarchar(max)");
 
+                    b.Property<int>("MinimumSeverity")
+                        .HasColumnType("int");
+
                     b.Property<string>("Samples")
                         .IsRequired()
                         .HasMaxLength(8192)

@@ -1021,6 +1021,9 @@ namespace Grace.Data.Migrations.Sqlite
                         .HasMaxLength(8192)
                         .HasColumnType("TEXT");
 
+                    b.Property<int>("MinimumSeverity")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("Samples")
                         .IsRequired()
                         .HasMaxLength(8192)

@@ -22,6 +22,7 @@ namespace Grace.Data.Migrations.SqlServer
                     SourceShared = table.Column<bool>(type: "bit", nullable: false),
                     ExceptionType = table.Column<string>(type: "nvarchar(256)", maxLength: 256, nullable: true),
                     ExceptionTypeShared = table.Column<bool>(type: "bit", nullable: false),
+                    MinimumSeverity = table.Column<int>(type: "int", nullable: false),
                     IncidentCount = table.Column<int>(type: "int", nullable: false),
                     SignalCount = table.Column<long>(type: "bigint", nullable: false),
                     Samples = table.Column<string>(type: "nvarchar(max)", maxLength: 8192, nullable: false),

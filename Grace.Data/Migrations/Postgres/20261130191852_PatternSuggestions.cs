@@ -22,6 +22,7 @@ namespace Grace.Data.Migrations.Postgres
                     SourceShared = table.Column<bool>(type: "boolean", nullable: false),
                     ExceptionType = table.Column<string>(type: "character varying(256)", maxLength: 256, nullable: true),
                     ExceptionTypeShared = table.Column<bool>(type: "boolean", nullable: false),
+                    MinimumSeverity = table.Column<int>(type: "integer", nullable: false),
                     IncidentCount = table.Column<int>(type: "integer", nullable: false),
                     SignalCount = table.Column<long>(type: "bigint", nullable: false),
                     Samples = table.Column<string>(type: "character varying(8192)", maxLength: 8192, nullable: false),

@@ -22,6 +22,7 @@ namespace Grace.Data.Migrations.Sqlite
                     SourceShared = table.Column<bool>(type: "INTEGER", nullable: false),
                     ExceptionType = table.Column<string>(type: "TEXT", maxLength: 256, nullable: true),
                     ExceptionTypeShared = table.Column<bool>(type: "INTEGER", nullable: false),
+                    MinimumSeverity = table.Column<int>(type: "INTEGER", nullable: false),
                     IncidentCount = table.Column<int>(type: "INTEGER", nullable: false),
                     SignalCount = table.Column<long>(type: "INTEGER", nullable: false),
                     Samples = table.Column<string>(type: "TEXT", maxLength: 8192, nullable: false),

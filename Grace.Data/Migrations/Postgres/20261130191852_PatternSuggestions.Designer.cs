@@ -13,7 +13,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Grace.Data.Migrations.Postgres
 {
     [DbContext(typeof(PostgresGraceDbContext))]
-    [Migration("20261130191549_PatternSuggestions")]
+    [Migration("20261130191852_PatternSuggestions")]
     partial class PatternSuggestions
     {
         /// <inheritdoc />
@@ -1035,6 +1035,9 @@ namespace Grace.Data.Migrations.Postgres
                         .IsRequired()
                         .HasMaxLength(8192)
                         .HasColumnType("character varying(8192)");
+
+                    b.Property<int>("MinimumSeverity")
+                        .HasColumnType("integer");
 
                     b.Property<string>("Samples")
                         .IsRequired()
