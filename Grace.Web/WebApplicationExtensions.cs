@@ -126,6 +126,7 @@ public static class WebApplicationExtensions
         app.MapWebhookEndpoints();
         app.MapSlackEndpoints();
         app.MapIncidentEndpoints();
+        app.MapSuggestionEndpoints();
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).AllowAnonymous().WithName("Health");
         // Long polling (one request per message) is not offered, so every open connection is one request the caps count.
         app.MapHub<PipelineHub>("/hubs/pipeline", o => o.Transports = Microsoft.AspNetCore.Http.Connections.HttpTransportType.WebSockets

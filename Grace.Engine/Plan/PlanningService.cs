@@ -28,6 +28,7 @@ public sealed class PlanningService(
     Sentinel sentinel,
     IGrainFactory grains,
     IMissionScheduler scheduler,
+    Learn.Mining.PatternMiningService mining,
     ILogger<PlanningService> logger) : BackgroundService
 {
     private const int Concurrency = 4;
@@ -109,6 +110,12 @@ public sealed class PlanningService(
         if (diagnosis is null || playbookKey is null)
         {
             await ClearAsync(incidentId, cancellationToken); // No pattern: the incident stays open for humans.
+            if (diagnosis is null)
+            {
+                // ...and its message goes to the miner, so a Lead sees what patterns are missing.
+                mining.Enqueue(incidentId);
+            }
+
             return;
         }
 

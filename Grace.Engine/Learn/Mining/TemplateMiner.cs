@@ -10,7 +10,9 @@ namespace Grace.Engine.Learn.Mining;
 /// <param name="Source">The incident's source.</param>
 /// <param name="ExceptionType">The incident's exception type, if any.</param>
 /// <param name="SeenAt">When the incident was first seen.</param>
-public sealed record MinedMessage(Guid IncidentId, string Message, long Signals, string Source, string? ExceptionType, DateTimeOffset SeenAt);
+/// <param name="Severity">The incident's severity.</param>
+public sealed record MinedMessage(Guid IncidentId, string Message, long Signals, string Source, string? ExceptionType, DateTimeOffset SeenAt,
+    Grace.Data.Entities.Severity Severity = Grace.Data.Entities.Severity.Error);
 
 /// <summary>A group of messages that share one template: what a suggested pattern is made from.</summary>
 public sealed class MinedCluster
@@ -46,6 +48,12 @@ public sealed class MinedCluster
 
     /// <summary>The most common exception type among the members that have one, or null.</summary>
     public string? ExceptionType => MostCommon(_members.Values.Where(m => m.ExceptionType is { Length: > 0 }).Select(m => m.ExceptionType!));
+
+    /// <summary>The lowest severity among the members: a pattern made from the cluster must accept every one of them.</summary>
+    public Grace.Data.Entities.Severity MinimumSeverity => _members.Values.Min(m => m.Severity);
+
+    /// <summary>When the earliest member was first seen.</summary>
+    public DateTimeOffset FirstSeenAt => _members.Values.Min(m => m.SeenAt);
 
     /// <summary>True when every member shares <see cref="Source"/>.</summary>
     public bool SourceShared => _members.Values.Select(m => m.Source).Distinct(StringComparer.Ordinal).Count() == 1;
