@@ -111,6 +111,7 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
             e.Property(m => m.RequestedBy).HasMaxLength(ColumnLimits.UserName);
             e.Property(m => m.StatusReason).HasMaxLength(ColumnLimits.ShortText);
             e.Property(m => m.Instance).HasMaxLength(ColumnLimits.InstanceName);
+            e.Property(m => m.TraceParent).HasMaxLength(64);
             e.Property(m => m.Version).IsConcurrencyToken();
             e.HasOne(m => m.Incident).WithMany().HasForeignKey(m => m.IncidentId).OnDelete(DeleteBehavior.Restrict);
             e.HasOne(m => m.Contract).WithOne().HasForeignKey<ActionContract>(c => c.MissionId).OnDelete(DeleteBehavior.Cascade);

@@ -107,6 +107,11 @@ public static class EngineServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<Learn.Mining.PatternMiningService>());
         services.AddSingleton<Learn.Mining.SuggestionService>();
         services.AddGraceNotifications();
+        // Grace's own telemetry: the instruments live here, the exporters in Grace.Web (AddGraceTelemetry)
+        services.AddMetrics();
+        services.AddSingleton<Telemetry.TelemetrySnapshot>();
+        services.AddHostedService(sp => sp.GetRequiredService<Telemetry.TelemetrySnapshot>());
+        services.AddSingleton<Telemetry.GraceMetrics>();
         services.AddSingleton<MissionJournal>();
         services.AddSingleton<MissionQueries>();
         services.AddSingleton<Missions.Steps.PlannedStep>();

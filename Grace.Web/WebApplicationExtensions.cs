@@ -5,6 +5,7 @@ using Grace.Web.Hubs;
 using Grace.Web.Identity;
 using Grace.Web.Otlp;
 using Grace.Web.Security;
+using Grace.Web.Telemetry;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
 using MudBlazor.Services;
@@ -84,6 +85,7 @@ public static class WebApplicationExtensions
         services.AddSignalR();
         services.AddHostedService<PipelineHubForwarder>();
         services.AddProblemDetails();
+        builder.AddGraceTelemetry();
         // Enums travel as names ("CacheFill", "AwaitingApproval"), as people and scripts write them.
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(allowIntegerValues: false)));
         return builder;
@@ -101,7 +103,8 @@ public static class WebApplicationExtensions
 
         // People get a page for a missing address; programs (API, hub) keep their status code and problem details.
         app.UseWhen(
-            context => !context.Request.Path.StartsWithSegments("/api") && !context.Request.Path.StartsWithSegments("/hubs") && !context.Request.Path.StartsWithSegments("/v1"),
+            context => !context.Request.Path.StartsWithSegments("/api") && !context.Request.Path.StartsWithSegments("/hubs") && !context.Request.Path.StartsWithSegments("/v1")
+                && !context.Request.Path.StartsWithSegments(GraceTelemetryExtensions.MetricsPath),
             branch => branch.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true));
         // A client's mistake is never logged at Error: Grace's own Error log opens incidents.
         app.UseSerilogRequestLogging(o => o.GetLevel = (context, _, exception) =>
@@ -127,6 +130,7 @@ public static class WebApplicationExtensions
         app.MapSlackEndpoints();
         app.MapIncidentEndpoints();
         app.MapSuggestionEndpoints();
+        app.MapGraceTelemetry();
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).AllowAnonymous().WithName("Health");
         // Long polling (one request per message) is not offered, so every open connection is one request the caps count.
         app.MapHub<PipelineHub>("/hubs/pipeline", o => o.Transports = Microsoft.AspNetCore.Http.Connections.HttpTransportType.WebSockets

@@ -29,6 +29,7 @@ public sealed class PlanningService(
     IGrainFactory grains,
     IMissionScheduler scheduler,
     Learn.Mining.PatternMiningService mining,
+    TimeProvider time,
     ILogger<PlanningService> logger) : BackgroundService
 {
     private const int Concurrency = 4;
@@ -105,6 +106,7 @@ public sealed class PlanningService(
         }
 
         var signal = SignalOf(incident);
+        var diagnosedFrom = time.GetUtcNow();
         var diagnosis = await sentinel.DiagnoseAsync(signal, cancellationToken);
         var playbookKey = diagnosis?.RankedPlaybooks.FirstOrDefault(k => catalog.CurrentValue.Playbooks.ContainsKey(k));
         if (diagnosis is null || playbookKey is null)
@@ -131,7 +133,7 @@ public sealed class PlanningService(
         var playbook = catalog.CurrentValue.Playbooks[playbookKey];
         var pattern = catalog.CurrentValue.Patterns[diagnosis.PatternKey];
         var target = !string.IsNullOrWhiteSpace(playbook.FirstTarget) ? playbook.FirstTarget : pattern.Target ?? signal.Target ?? "grace";
-        var request = new PlanRequest(incidentId, diagnosis.PatternKey, playbookKey, target, reason, [.. diagnosis.RankedPlaybooks], incident.OpenedBy ?? Actor.EngineName, origin);
+        var request = new PlanRequest(incidentId, diagnosis.PatternKey, playbookKey, target, reason, [.. diagnosis.RankedPlaybooks], incident.OpenedBy ?? Actor.EngineName, origin, DiagnosedFrom: diagnosedFrom);
         if (await grains.GetGrain<ITargetGrain>(target).PlanAsync(request) is { } missionId)
         {
             scheduler.Enqueue(missionId);

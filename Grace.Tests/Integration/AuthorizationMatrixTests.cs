@@ -40,6 +40,9 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
         Operator,
         Lead,
         Admin,
+
+        /// <summary>An API key with the metrics:read scope (none of the matrix's callers).</summary>
+        MetricsKey,
     }
 
     private enum Caller
@@ -80,6 +83,9 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
         ["POST /account/logout"] = Need.Anyone,
         ["POST /account/password"] = Need.SignedIn,
         ["GET /healthz"] = Need.Anyone,
+        // Prometheus' scrape endpoint (Grace:Telemetry:Metrics:Access = ApiKey by default): a key holding metrics:read only;
+        // the matrix's key holds the ingestion scopes, so every caller here is refused.
+        ["GET /metrics"] = Need.MetricsKey,
         ["GET /api/outcomes.csv"] = Need.SignedIn,
         ["GET /api/capture/stats"] = Need.SignedIn,
         ["GET /api/incidents/{id:guid}"] = Need.SignedIn,

@@ -685,6 +685,9 @@ namespace Grace.Data.Migrations.Postgres
                     b.Property<int>("Stage")
                         .HasColumnType("integer");
 
+                    b.Property<DateTimeOffset?>("StageStartedAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<int>("State")
                         .HasColumnType("integer");
 
@@ -705,6 +708,10 @@ namespace Grace.Data.Migrations.Postgres
 
                     b.Property<int>("Tier")
                         .HasColumnType("integer");
+
+                    b.Property<string>("TraceParent")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
 
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone");

@@ -685,6 +685,9 @@ namespace Grace.Data.Migrations.SqlServer
                     b.Property<int>("Stage")
                         .HasColumnType("int");
 
+                    b.Property<DateTimeOffset?>("StageStartedAt")
+                        .HasColumnType("datetimeoffset");
+
                     b.Property<int>("State")
                         .HasColumnType("int");
 
@@ -705,6 +708,10 @@ namespace Grace.Data.Migrations.SqlServer
 
                     b.Property<int>("Tier")
                         .HasColumnType("int");
+
+                    b.Property<string>("TraceParent")
+                        .HasMaxLength(64)
+                        .HasColumnType("nvarchar(64)");
 
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("datetimeoffset");

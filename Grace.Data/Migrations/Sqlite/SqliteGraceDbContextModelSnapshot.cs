@@ -675,6 +675,9 @@ namespace Grace.Data.Migrations.Sqlite
                     b.Property<int>("Stage")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long?>("StageStartedAt")
+                        .HasColumnType("INTEGER");
+
                     b.Property<int>("State")
                         .HasColumnType("INTEGER");
 
@@ -695,6 +698,10 @@ namespace Grace.Data.Migrations.Sqlite
 
                     b.Property<int>("Tier")
                         .HasColumnType("INTEGER");
+
+                    b.Property<string>("TraceParent")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
 
                     b.Property<long>("UpdatedAt")
                         .HasColumnType("INTEGER");
