@@ -78,6 +78,13 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
             output.WriteLine($"circuits: page {page}, {circuits} circuits after {WarmUp} warm-up ones, opened in {opening.TotalSeconds:F1} s; "
                 + $"{alive} of {open.Count} still connected, {rendered} rendered at least one batch");
             output.WriteLine($"circuits: resident memory {before / 1024.0:F0} MB -> {after / 1024.0:F0} MB: {perCircuit:F0} KB per circuit (goal: at most 300 KB)");
+            if (Environment.GetEnvironmentVariable("GRACE_BENCH_HOLD_SECONDS") is { Length: > 0 } hold)
+            {
+                // Time to take a heap dump of the server (dotnet-gcdump collect -p PID) with the circuits open.
+                output.WriteLine($"circuits: holding {hold} s; Grace's pid is {pid}");
+                await Task.Delay(TimeSpan.FromSeconds(double.Parse(hold, CultureInfo.InvariantCulture)));
+            }
+
             output.WriteLine($"| {page} | {(workstationGc ? "workstation" : "server")} | {circuits} | {before / 1024.0:F0} MB | {after / 1024.0:F0} MB | {perCircuit:F0} KB | {alive}/{open.Count} |");
         }
         finally

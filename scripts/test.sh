@@ -38,17 +38,27 @@ fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 PGVER="$(ls /usr/lib/postgresql | sort -V | tail -1)"
 PGBIN="/usr/lib/postgresql/$PGVER/bin"
+# start_cluster DIR PORT: initdb and start a cluster in DIR on loopback PORT.
+start_cluster() {
+  chmod 755 "$1"; $SUDO chown postgres:postgres "$1"
+  as_postgres "$PGBIN/initdb" -D "$1/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --no-sync >"$1/initdb.log" 2>&1 \
+    || { echo "initdb failed:"; cat "$1/initdb.log"; exit 1; }
+  as_postgres "$PGBIN/pg_ctl" -D "$1/data" -l "$1/postgres.log" -w -t 60 \
+    -o "-p $2 -c listen_addresses=127.0.0.1 -k $1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" start >/dev/null \
+    || { echo "PostgreSQL did not start:"; cat "$1/postgres.log"; exit 1; }
+}
 PG_DIR="$(mktemp -d /tmp/grace-postgres.XXXXXX)"
-chmod 755 "$PG_DIR"; $SUDO chown postgres:postgres "$PG_DIR"
 PGPORT="$(free_port)"
-as_postgres "$PGBIN/initdb" -D "$PG_DIR/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --no-sync >"$PG_DIR/initdb.log" 2>&1 \
-  || { echo "initdb failed:"; cat "$PG_DIR/initdb.log"; exit 1; }
-as_postgres "$PGBIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 \
-  -o "-p $PGPORT -c listen_addresses=127.0.0.1 -k $PG_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" start >/dev/null \
-  || { echo "PostgreSQL did not start:"; cat "$PG_DIR/postgres.log"; exit 1; }
+start_cluster "$PG_DIR" "$PGPORT"
 stop_postgres() { as_postgres "$PGBIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$PG_DIR"; }
+# A second, quiet cluster for the one test of a server-wide effect (postgres.checkpoint): on the
+# shared one, any test's DROP DATABASE checkpoints the whole server and would heal it first.
+PGQ_DIR="$(mktemp -d /tmp/grace-postgres-quiet.XXXXXX)"
+PGQ_PORT="$(free_port)"
+start_cluster "$PGQ_DIR" "$PGQ_PORT"
+stop_quiet_postgres() { as_postgres "$PGBIN/pg_ctl" -D "$PGQ_DIR/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$PGQ_DIR"; }
 # Everything this script starts is stopped when it ends, in reverse order.
-STOPS=(stop_postgres)
+STOPS=(stop_postgres stop_quiet_postgres)
 stop_all() { for ((i=${#STOPS[@]}-1; i>=0; i--)); do "${STOPS[$i]}" || true; done; }
 trap stop_all EXIT
 PSQL() { as_postgres psql -h "$PG_DIR" -p "$PGPORT" -U postgres -qAt "$@"; }
@@ -56,6 +66,9 @@ PSQL -c "CREATE ROLE grace_test LOGIN CREATEDB CREATEROLE PASSWORD 'grace_test';
 # What Grace's database role needs to heal PostgreSQL: CHECKPOINT, and ending other roles' sessions.
 PSQL -c "GRANT pg_checkpoint, pg_signal_backend TO grace_test;" >/dev/null
 export GRACE_TEST_POSTGRES="Host=127.0.0.1;Port=${PGPORT};Username=grace_test;Password=grace_test;Database=postgres"
+QUIET_PASSWORD="quiet-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+as_postgres psql -h "$PGQ_DIR" -p "$PGQ_PORT" -U postgres -qAt -c "CREATE ROLE grace_quiet LOGIN PASSWORD '$QUIET_PASSWORD'; GRANT pg_checkpoint TO grace_quiet; GRANT CREATE ON SCHEMA public TO grace_quiet;" >/dev/null
+export GRACE_TEST_POSTGRES_QUIET="Host=127.0.0.1;Port=${PGQ_PORT};Username=grace_quiet;Password=${QUIET_PASSWORD};Database=postgres"
 export GRACE_TEST_CHROMIUM="/usr/bin/chromium"
 
 random_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }

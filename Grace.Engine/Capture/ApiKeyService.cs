@@ -50,8 +50,14 @@ public sealed record ApiKeyLimits(ApiKeyScopes Scopes, IReadOnlyList<string> Sou
 /// the cache. A key's last use is kept in memory and written at most once a minute per key
 /// (<see cref="FlushUsageAsync"/>), never once per request.
 /// </summary>
-public sealed class ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, Audit.AuditTrail audit, TimeProvider time, Microsoft.Extensions.Options.IOptionsMonitor<Configuration.CatalogOptions> catalog)
+public sealed class ApiKeyService
 {
+    private readonly IDbContextFactory<GraceDbContext> _dbFactory;
+    private readonly Audit.AuditTrail _audit;
+    private readonly TimeProvider _time;
+    private readonly Microsoft.Extensions.Options.IOptionsMonitor<Configuration.CatalogOptions> _catalog;
+    private readonly Notifications.IPipelineNotifier _notifier;
+
     private const string Scheme = "grace_";
     private static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan StaleFor = TimeSpan.FromHours(1);
@@ -61,6 +67,26 @@ public sealed class ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, A
 
     /// <summary>How often the last-use times are written (and so how stale the stored one may be).</summary>
     public static readonly TimeSpan UsageFlushInterval = TimeSpan.FromMinutes(1);
+
+    public ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, Audit.AuditTrail audit, TimeProvider time,
+        Microsoft.Extensions.Options.IOptionsMonitor<Configuration.CatalogOptions> catalog, Notifications.IPipelineNotifier notifier)
+    {
+        _dbFactory = dbFactory;
+        _audit = audit;
+        _time = time;
+        _catalog = catalog;
+        _notifier = notifier;
+        // Another instance limited or revoked a key: forget every cached check (this service lives as long as the process).
+        _notifier.Subscribe(e =>
+        {
+            if (e is Notifications.ApiKeysChanged)
+            {
+                _cache.Clear();
+            }
+
+            return Task.CompletedTask;
+        });
+    }
 
     /// <summary>Creates a key with every ingestion scope and no limits, and returns it; it is never shown again. Admins only.</summary>
     public Task<(ApiKey Row, string Key)> CreateAsync(string name, Actor actor, CancellationToken cancellationToken) =>
@@ -79,15 +105,15 @@ public sealed class ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, A
         var prefix = Scheme + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
         var secret = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
         var key = $"{prefix}_{secret}";
-        var now = time.GetUtcNow();
+        var now = _time.GetUtcNow();
         var row = new ApiKey
         {
             Id = Guid.CreateVersion7(now), Name = name.Trim(), Prefix = prefix, Hash = HashOf(key), CreatedBy = actor.Name, CreatedAt = now,
             Scopes = clean.Scopes, AllowedSources = [.. clean.Sources], AllowedTargets = [.. clean.Targets], AllowedPatterns = [.. clean.Patterns],
         };
-        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        await using var db = await _dbFactory.CreateDbContextAsync(cancellationToken);
         db.ApiKeys.Add(row);
-        audit.Add(db, actor, "api-key.create", $"api-key/{prefix}", $"{row.Name}: {Describe(clean)}", now);
+        _audit.Add(db, actor, "api-key.create", $"api-key/{prefix}", $"{row.Name}: {Describe(clean)}", now);
         await db.SaveChangesAsync(cancellationToken);
         return (row, key);
     }
@@ -97,16 +123,23 @@ public sealed class ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, A
     {
         RequireAdmin(actor);
         var clean = Validate(limits);
-        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        await using var db = await _dbFactory.CreateDbContextAsync(cancellationToken);
         var row = await db.ApiKeys.SingleOrDefaultAsync(k => k.Id == id, cancellationToken)
             ?? throw new MissionOperationException($"API key {id} does not exist.", notFound: true);
         row.Scopes = clean.Scopes;
         row.AllowedSources = [.. clean.Sources];
         row.AllowedTargets = [.. clean.Targets];
         row.AllowedPatterns = [.. clean.Patterns];
-        audit.Add(db, actor, "api-key.limit", $"api-key/{row.Prefix}", $"{row.Name}: {Describe(clean)}", time.GetUtcNow());
+        _audit.Add(db, actor, "api-key.limit", $"api-key/{row.Prefix}", $"{row.Name}: {Describe(clean)}", _time.GetUtcNow());
         await db.SaveChangesAsync(cancellationToken);
+        Changed();
+    }
+
+    /// <summary>Clears this instance's check cache, and every other instance's through the cluster relay.</summary>
+    private void Changed()
+    {
         _cache.Clear();
+        _notifier.Publish(new Notifications.ApiKeysChanged(_time.GetUtcNow()));
     }
 
     /// <summary>Scopes and limits in one line, for the audit log and the console.</summary>
@@ -140,7 +173,7 @@ public sealed class ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, A
             throw new MissionOperationException($"A key needs at least one scope of {string.Join(", ", ApiKeyLimits.ScopeNames.Values)}.", field: "scopes");
         }
 
-        var current = catalog.CurrentValue;
+        var current = _catalog.CurrentValue;
         var sources = Clean(limits.Sources, "sources");
         foreach (var source in sources)
         {
@@ -179,7 +212,7 @@ public sealed class ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, A
     public async Task RevokeAsync(Guid id, Actor actor, CancellationToken cancellationToken)
     {
         RequireAdmin(actor);
-        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        await using var db = await _dbFactory.CreateDbContextAsync(cancellationToken);
         var row = await db.ApiKeys.SingleOrDefaultAsync(k => k.Id == id, cancellationToken)
             ?? throw new MissionOperationException($"API key {id} does not exist.", notFound: true);
         if (row.RevokedAt is not null)
@@ -187,17 +220,17 @@ public sealed class ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, A
             return;
         }
 
-        row.RevokedAt = time.GetUtcNow();
+        row.RevokedAt = _time.GetUtcNow();
         row.RevokedBy = actor.Name;
-        audit.Add(db, actor, "api-key.revoke", $"api-key/{row.Prefix}", row.Name, row.RevokedAt);
+        _audit.Add(db, actor, "api-key.revoke", $"api-key/{row.Prefix}", row.Name, row.RevokedAt);
         await db.SaveChangesAsync(cancellationToken);
-        _cache.Clear();
+        Changed();
     }
 
     /// <summary>The keys, newest first, with last-use times not yet written filled in from memory.</summary>
     public async Task<IReadOnlyList<ApiKey>> ListAsync(CancellationToken cancellationToken)
     {
-        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        await using var db = await _dbFactory.CreateDbContextAsync(cancellationToken);
         var rows = await db.ApiKeys.AsNoTracking().OrderByDescending(k => k.CreatedAt).ToListAsync(cancellationToken);
         foreach (var row in rows)
         {
@@ -226,7 +259,7 @@ public sealed class ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, A
 
             try
             {
-                await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+                await using var db = await _dbFactory.CreateDbContextAsync(cancellationToken);
                 written += await db.ApiKeys.Where(k => k.Id == id).ExecuteUpdateAsync(u => u.SetProperty(k => k.LastUsedAt, at), cancellationToken);
             }
             catch
@@ -246,7 +279,7 @@ public sealed class ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, A
         var grant = await LookUpAsync(presented, cancellationToken);
         if (grant.Check == ApiKeyCheck.Valid)
         {
-            _unwrittenUse[grant.Id] = time.GetUtcNow();
+            _unwrittenUse[grant.Id] = _time.GetUtcNow();
         }
 
         return grant;
@@ -254,7 +287,7 @@ public sealed class ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, A
 
     private async Task<ApiKeyGrant> LookUpAsync(string presented, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
+        var now = _time.GetUtcNow();
         var hash = HashOf(presented);
         var known = _cache.TryGetValue(hash, out var cached);
         if (known && cached.Until > now)
@@ -269,7 +302,7 @@ public sealed class ApiKeyService(IDbContextFactory<GraceDbContext> dbFactory, A
             var prefix = $"{parts[0]}_{parts[1]}";
             try
             {
-                await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+                await using var db = await _dbFactory.CreateDbContextAsync(cancellationToken);
                 var row = await db.ApiKeys.AsNoTracking().SingleOrDefaultAsync(k => k.Prefix == prefix, cancellationToken);
                 if (row is not null && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(row.Hash), Encoding.ASCII.GetBytes(hash)))
                 {

@@ -46,3 +46,11 @@ public sealed record StatisticsUpdated(DateTimeOffset At, string PatternKey, str
 /// <summary>A line was added to an incident's own timeline (an escalation rung, a person's action, a mission's end).</summary>
 [GenerateSerializer]
 public sealed record IncidentTimelineUpdated(DateTimeOffset At, Guid IncidentId, IncidentEventKind Kind, string Actor, string Message) : PipelineEvent(At);
+
+/// <summary>
+/// An API key was limited or revoked. Each instance caches key checks briefly; this clears every
+/// instance's cache at once, so a revocation holds cluster-wide within the relay's delay rather than
+/// the cache's 30 s. Not sent to hub clients (it says nothing about the pipeline).
+/// </summary>
+[GenerateSerializer]
+public sealed record ApiKeysChanged(DateTimeOffset At) : PipelineEvent(At);

@@ -53,6 +53,51 @@ public sealed class SqliteVacuumContract : AdapterContractTests
     }
 }
 
+/// <summary>
+/// <c>postgres.checkpoint</c> on a real PostgreSQL server with WAL written since its last checkpoint:
+/// the checkpoint brings what a crash would replay back to almost nothing; it cannot be undone.
+/// It runs on a quiet server of its own (the test command's second cluster): a checkpoint is
+/// server-wide, and on the shared server any other test's DROP DATABASE checkpoints it too.
+/// </summary>
+public sealed class PostgresCheckpointContract : AdapterContractTests
+{
+    private const double Written = 16 * 1024 * 1024;
+    private const double Flushed = 1024 * 1024;
+
+    private static readonly string ConnectionString =
+        Environment.GetEnvironmentVariable("GRACE_TEST_POSTGRES_QUIET") is { Length: > 0 } cs
+            ? new NpgsqlConnectionStringBuilder(cs) { Pooling = false }.ConnectionString
+            : throw new InvalidOperationException("GRACE_TEST_POSTGRES_QUIET is not set: run the tests through scripts/test.sh, which starts the quiet PostgreSQL cluster this test needs.");
+
+    protected override IRemediationExecutor Action { get; } = new PostgresCheckpointExecutor();
+    protected override IProbe Probe { get; } = new PostgresWalSinceCheckpointProbe();
+    protected override string Secret => new NpgsqlConnectionStringBuilder(ConnectionString).Password!;
+
+    protected override async Task<ResolvedTarget> BreakAsync()
+    {
+        // A temporary table writes no WAL, so the rows go into a real one. Each round writes a few
+        // MiB until enough WAL waits for a checkpoint (a timed checkpoint meanwhile means one more round).
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync();
+        var target = TestTargets.Postgres("orders-db", ConnectionString);
+        var table = $"wal_{Guid.NewGuid():N}";
+        await new NpgsqlCommand($"CREATE TABLE {table}(id int, payload text)", connection).ExecuteNonQueryAsync();
+        for (var round = 0; round < 20 && await Probe.ReadAsync(new ProbeRequest(target, ProbeParameters, null), default) < Written; round++)
+        {
+            await new NpgsqlCommand($"INSERT INTO {table} SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g", connection).ExecuteNonQueryAsync();
+        }
+
+        await new NpgsqlCommand($"DROP TABLE {table}", connection).ExecuteNonQueryAsync();
+        return target;
+    }
+
+    protected override ResolvedTarget Unreachable() =>
+        TestTargets.Postgres("orders-db", new NpgsqlConnectionStringBuilder(ConnectionString) { Port = TestCatalog.FreeLoopbackPort(), Timeout = 2 }.ConnectionString);
+
+    // The checkpoint record itself and the server's own bookkeeping are a few hundred bytes.
+    protected override bool Healed(double reading) => reading < Flushed;
+}
+
 /// <summary><c>postgres.end-blockers</c> on real PostgreSQL sessions: an idle transaction holding an exclusive lock, and a query waiting on it.</summary>
 public sealed class PostgresEndBlockersContract : AdapterContractTests
 {

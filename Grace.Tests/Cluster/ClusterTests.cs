@@ -188,6 +188,52 @@ public sealed class ClusterTests(ClusterFixture cluster) : IClassFixture<Cluster
     }
 
     [Fact]
+    public async Task A_key_revoked_through_one_instance_is_refused_by_the_others_long_before_their_cache_expires()
+    {
+        var admin = cluster.Admins[0];
+        var created = await admin.PostAsJsonAsync("api/keys", new { name = "cl-revoked" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var body = await created.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+        var (id, key) = (body.GetProperty("id").GetGuid(), body.GetProperty("key").GetString()!);
+        var others = cluster.Instances.Skip(1).Select(instance =>
+        {
+            var client = new HttpClient { BaseAddress = instance.BaseAddress };
+            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+            return client;
+        }).ToList();
+        try
+        {
+            foreach (var other in others)
+            {
+                // Accepted, and so cached for 30 s on that instance.
+                Assert.Equal(HttpStatusCode.Accepted, (await other.PostAsJsonAsync("api/signals", new { source = "cl-key", message = "before" })).StatusCode);
+            }
+
+            Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"api/keys/{id}")).StatusCode);
+            // The relay batches events as they come: well under a second on loopback. Ten seconds is
+            // far below the 30 s the caches would otherwise hold the key, so this fails without the relay.
+            foreach (var other in others)
+            {
+                var refused = false;
+                for (var i = 0; i < 50 && !refused; i++)
+                {
+                    refused = (await other.PostAsJsonAsync("api/signals", new { source = "cl-key", message = "after" })).StatusCode == HttpStatusCode.Forbidden;
+                    if (!refused)
+                    {
+                        await Task.Delay(200);
+                    }
+                }
+
+                Assert.True(refused, $"{other.BaseAddress} still accepted the revoked key after 10 s.");
+            }
+        }
+        finally
+        {
+            others.ForEach(o => o.Dispose());
+        }
+    }
+
+    [Fact]
     public async Task A_sign_in_on_one_instance_is_accepted_by_the_others()
     {
         // The keys that protect cookies live in the shared database: behind a load balancer any instance may answer.

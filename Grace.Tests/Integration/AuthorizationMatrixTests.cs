@@ -92,6 +92,7 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
         ["GET /api/faults"] = Need.Admin,
         ["POST /api/faults"] = Need.Admin,
         ["POST /api/keys"] = Need.Admin,
+        ["DELETE /api/keys/{id:guid}"] = Need.Admin,
         ["POST /api/missions/{id:guid}/approve"] = Need.Operator,
         ["POST /api/missions/{id:guid}/reject"] = Need.Operator,
         ["POST /api/incidents/{id:guid}/acknowledge"] = Need.Operator,

@@ -73,6 +73,42 @@ public sealed class IngestionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_key_revoked_on_another_instance_is_refused_here_as_soon_as_its_change_arrives()
+    {
+        var keys = _host.Get<ApiKeyService>();
+        var (row, key) = await keys.CreateAsync("orders-api", Admin, default);
+        using var client = ClientWithKey(key);
+        Assert.Equal(HttpStatusCode.Accepted, (await client.PostAsJsonAsync("/api/signals", OneSignal)).StatusCode); // Now cached here.
+
+        // Another instance revokes it: the row changes in the shared database, not in this instance's cache.
+        await using (var db = _host.CreateDb())
+        {
+            var stored = await db.ApiKeys.SingleAsync(k => k.Id == row.Id);
+            stored.RevokedAt = DateTimeOffset.UtcNow;
+            await db.SaveChangesAsync();
+        }
+
+        Assert.Equal(HttpStatusCode.Accepted, (await client.PostAsJsonAsync("/api/signals", OneSignal)).StatusCode); // The cache still says yes...
+        // ...until that instance's change arrives through the cluster relay, as InstanceGrain delivers it.
+        _host.Get<Grace.Engine.Notifications.IPipelineNotifier>().Deliver(new Grace.Engine.Notifications.ApiKeysChanged(DateTimeOffset.UtcNow));
+        Assert.Equal(HttpStatusCode.Forbidden, (await client.PostAsJsonAsync("/api/signals", OneSignal)).StatusCode);
+    }
+
+    [Fact]
+    public async Task An_admin_revokes_a_key_over_the_api_and_an_unknown_id_is_404()
+    {
+        var (row, key) = await _host.Get<ApiKeyService>().CreateAsync("terminal-revoke", Admin, default);
+        using var admin = _host.ClientWithCookie(await _host.SignInAsync("admin", TestCatalog.AdminPassword));
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/api/keys/{row.Id}")).StatusCode);
+        using var client = ClientWithKey(key);
+        Assert.Equal(HttpStatusCode.Forbidden, (await client.PostAsJsonAsync("/api/signals", OneSignal)).StatusCode);
+
+        var unknown = await admin.DeleteAsync($"/api/keys/{Guid.NewGuid()}");
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Contains("does not exist", await unknown.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task The_x_api_key_header_carries_a_key_as_well_as_a_bearer_token()
     {
         var keys = _host.Get<ApiKeyService>();

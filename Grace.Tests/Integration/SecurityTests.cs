@@ -56,6 +56,30 @@ public sealed class SecurityTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_person_at_the_circuit_cap_gets_a_page_saying_why_instead_of_a_console_that_cannot_connect()
+    {
+        using var client = _host.ClientWithCookie(await _host.SignInAsync("admin", TestCatalog.AdminPassword));
+        var limiter = _host.Get<Grace.Web.Security.ConnectionLimiter>();
+        var cap = _host.Get<Microsoft.Extensions.Options.IOptionsMonitor<Grace.Web.Security.GraceHttpOptions>>().CurrentValue.MaxCircuitsPerUser;
+        // The admin's other tabs, as the circuit middleware counts them.
+        var tabs = Enumerable.Range(0, cap).Select(i => limiter.TryAcquire(Grace.Web.Security.ConnectionKind.Circuit, "admin", out _)).ToList();
+        Assert.All(tabs, Assert.NotNull);
+
+        var refused = await client.GetAsync("/approvals?state=waiting");
+        var page = await refused.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Contains("Too many console windows", page);
+        Assert.Contains("Grace:Http:MaxCircuitsPerUser", page);
+        Assert.Contains("href=\"/approvals?state=waiting\"", page);
+        Assert.DoesNotMatch("<script src=\"[^\"]*blazor\\.web", page); // No circuit is tried, so no reconnect screen.
+
+        tabs.ForEach(t => t!.Dispose());
+        var served = await client.GetAsync("/approvals");
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        Assert.Matches("<script src=\"[^\"]*blazor\\.web", await served.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task The_first_admin_signs_in_with_the_configured_password_and_a_wrong_one_is_refused_and_audited()
     {
         var cookie = await _host.SignInAsync("admin", TestCatalog.AdminPassword);

@@ -36,6 +36,28 @@ public sealed class CaptureSinkTests
     }
 
     [Fact]
+    public void Orleans_failing_to_address_a_message_to_an_instance_that_died_is_no_incident_but_its_other_errors_are()
+    {
+        var intake = new SignalIntake(Options.Create(new EngineOptions { CaptureBufferCapacity = 100 }));
+        using var logger = new LoggerConfiguration().MinimumLevel.Verbose().WriteTo.Sink(new GraceSerilogSink(intake, TimeProvider.System)).CreateLogger();
+        var messaging = logger.ForContext(Serilog.Core.Constants.SourceContextPropertyName, "Orleans.Messaging");
+        var planner = logger.ForContext(Serilog.Core.Constants.SourceContextPropertyName, "Grace.Engine.Plan.Planner");
+
+        // The two lines a survivor logged after each kill in the chaos runs: the dead instance's grain
+        // cannot be placed anywhere else, and its connection fails before it is declared dead.
+        messaging.Error(new Grace.Engine.Cluster.InstanceUnavailableException("Instance 'grace-3' is not in the cluster now"), "Failed to address message {Message}", "OneWay IInstanceGrain.DeliverAsync");
+        messaging.Error(new InvalidOperationException("Unable to connect to S127.0.0.1:33715"), "Failed to address message {Message}", "OneWay IInstanceGrain.DeliverAsync");
+        // A caller that gets the placement failure and logs it at Error is a duplicate too.
+        planner.Error(new InvalidOperationException("wrapped", new Grace.Engine.Cluster.InstanceUnavailableException("gone")), "Planning failed");
+        // Other Orleans errors still count.
+        messaging.Error(new TimeoutException("placement timed out"), "Message {Message} could not be delivered", "Request");
+
+        Assert.Equal(1, intake.Accepted);
+        Assert.True(intake.TryTake(out var signal));
+        Assert.Equal("System.TimeoutException", signal.ExceptionType);
+    }
+
+    [Fact]
     public void The_signal_rate_counts_only_the_window_asked_for()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);

@@ -109,6 +109,22 @@ public static class ConsoleEndpoints
             }
         }).RequireAuthorization(GracePolicies.Admin);
 
+        // Revocation from a terminal (an incident response does not wait for a browser). It holds on
+        // every instance at once: each instance's check cache is cleared through the cluster relay.
+        app.MapDelete("/api/keys/{id:guid}", async (Guid id, HttpContext context, Grace.Engine.Capture.ApiKeyService keys, CancellationToken ct) =>
+        {
+            try
+            {
+                await keys.RevokeAsync(id, CurrentActor.FromPrincipal(context.User, context.Connection.RemoteIpAddress?.ToString()), ct);
+                return Results.NoContent();
+            }
+            catch (MissionOperationException ex)
+            {
+                return Results.Problem(statusCode: ex.NotFound ? StatusCodes.Status404NotFound : ex.Forbidden ? StatusCodes.Status403Forbidden : StatusCodes.Status400BadRequest,
+                    title: "The API key was not revoked.", detail: ex.Message);
+            }
+        }).RequireAuthorization(GracePolicies.Admin);
+
         app.MapGet("/api/capture/stats", async (Grace.Engine.Capture.CaptureMonitor monitor, CancellationToken ct) => Results.Ok(await monitor.ReadAsync(ct)));
 
         // Approve or reject from a script or a chat tool, with the signed-in person's cookie. A role that

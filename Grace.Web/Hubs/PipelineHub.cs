@@ -23,6 +23,11 @@ public sealed class PipelineHubForwarder(IPipelineNotifier notifier, IHubContext
     {
         using var subscription = notifier.Subscribe(e =>
         {
+            if (e is ApiKeysChanged)
+            {
+                return Task.CompletedTask; // Between instances only: it says nothing about the pipeline.
+            }
+
             _buffer.Writer.TryWrite(e);
             return Task.CompletedTask;
         });

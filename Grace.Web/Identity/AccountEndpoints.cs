@@ -29,7 +29,7 @@ public static class AccountEndpoints
             }
 
             return Results.LocalRedirect(target);
-        }).AllowAnonymous().RequireRateLimiting(SignInRateLimit.Name);
+        }).AllowAnonymous().AddEndpointFilter<SignInRateLimit>();
 
         // Changing one's own password asks for the current one; the renewed stamp ends the person's other sessions.
         account.MapPost("/password", async ([FromForm] string? currentPassword, [FromForm] string? newPassword, [FromForm] string? confirmPassword,

@@ -49,7 +49,6 @@ public static class IdentityServiceExtensions
         services.AddMemoryCache();
         services.AddSingleton<SessionStamps>();
         services.AddScoped<PasswordSignIn>();
-        services.AddRateLimiter(limiter => limiter.AddPolicy<string, SignInRateLimit>(SignInRateLimit.Name));
         services.AddIdentityCore<GraceUser>(o =>
             {
                 o.Password.RequiredLength = 12;

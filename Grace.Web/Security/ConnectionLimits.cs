@@ -131,10 +131,7 @@ public static class ConnectionLimitMiddleware
         }
 
         var limiter = context.RequestServices.GetRequiredService<ConnectionLimiter>();
-        // A person by name, an API key by its id; the anonymous are refused by authorization anyway.
-        var user = context.User.Identity?.IsAuthenticated == true
-            ? context.User.FindFirst(Api.ApiKeyAuthenticationHandler.KeyIdClaim)?.Value is { } keyId ? $"key:{keyId}" : context.User.Identity.Name ?? "?"
-            : $"anonymous:{context.Connection.RemoteIpAddress}";
+        var user = Holder(context);
         var isNegotiate = context.Request.Path.Value!.EndsWith("/negotiate", StringComparison.Ordinal);
         // The upgrade header, not only the WebSockets feature: this runs before the hub endpoint sets that feature up.
         var isStream = context.WebSockets.IsWebSocketRequest
@@ -176,6 +173,12 @@ public static class ConnectionLimitMiddleware
 
         await next(context);
     });
+
+    /// <summary>Whose connections a request counts against: a person by name, an API key by its id; the anonymous are refused by authorization anyway.</summary>
+    public static string Holder(HttpContext context) =>
+        context.User.Identity?.IsAuthenticated == true
+            ? context.User.FindFirst(Api.ApiKeyAuthenticationHandler.KeyIdClaim)?.Value is { } keyId ? $"key:{keyId}" : context.User.Identity.Name ?? "?"
+            : $"anonymous:{context.Connection.RemoteIpAddress}";
 
     private static async Task RefuseAsync(HttpContext context, string why)
     {

@@ -21,11 +21,17 @@ public abstract class PostgresMaintenanceExecutor : RemediationAction<TableParam
     /// <summary>The statement the action runs.</summary>
     protected abstract string Statement(TableParameters parameters);
 
+    /// <summary>
+    /// What the action is about to change, read before it runs (the snapshot's state and summary):
+    /// dead tuples for a vacuum, WAL since the last checkpoint for a checkpoint.
+    /// </summary>
+    protected abstract Task<(object State, string Summary)> ReadBeforeAsync(string connectionString, TableParameters parameters, CancellationToken cancellationToken);
+
     protected override async Task<SnapshotState> SnapshotAsync(ActionRequest request, TableParameters p, CancellationToken cancellationToken)
     {
         var table = p.Table;
         var connectionString = request.Target.Settings<PostgresTarget>().ConnectionString;
-        var dead = await PostgresDeadTuplesProbe.ReadDeadTuplesAsync(connectionString, table, cancellationToken);
+        var (state, summary) = await ReadBeforeAsync(connectionString, p, cancellationToken);
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(cancellationToken);
         await using var command = new NpgsqlCommand("SELECT pg_postmaster_start_time(), to_regclass(@table)::oid::bigint", connection);
@@ -33,8 +39,10 @@ public abstract class PostgresMaintenanceExecutor : RemediationAction<TableParam
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         var server = new PostgresServer(reader.GetFieldValue<DateTimeOffset>(0), reader.IsDBNull(1) ? null : reader.GetInt64(1));
-        return Consent.Snapshot(JsonSerializer.Serialize(new { deadTuples = dead }), $"{dead:N0} dead tuples.", server,
-            $"the server of '{request.Target.Key}' up since {server.StartedAt.UtcDateTime:u}" + (table is null ? "" : $", table {table}") + $" ({dead:N0} dead tuples)");
+        // The approval holds for the server and table, not for the reading: dead tuples and WAL grow
+        // by the second, and a growing backlog is no reason to ask again.
+        return Consent.Snapshot(JsonSerializer.Serialize(state), summary, server,
+            $"the server of '{request.Target.Key}' up since {server.StartedAt.UtcDateTime:u}" + (table is null ? "" : $", table {table}") + $" ({summary.TrimEnd('.')})");
     }
 
     protected override async Task<ActionResult> ExecuteAsync(ActionRequest request, TableParameters p, SnapshotState snapshot, CancellationToken cancellationToken)
@@ -51,10 +59,20 @@ public abstract class PostgresMaintenanceExecutor : RemediationAction<TableParam
     internal sealed record PostgresServer(DateTimeOffset StartedAt, long? TableOid);
 }
 
-/// <summary><c>postgres.checkpoint</c>: flushes dirty pages now.</summary>
+/// <summary>
+/// <c>postgres.checkpoint</c>: flushes dirty pages now, so the WAL a crash would replay shrinks to
+/// almost nothing (<c>postgres.wal-since-checkpoint</c> proves it). The role needs <c>pg_checkpoint</c>
+/// (PostgreSQL 15+) or superuser.
+/// </summary>
 public sealed class PostgresCheckpointExecutor : PostgresMaintenanceExecutor
 {
     public override string Action => "postgres.checkpoint";
+
+    protected override async Task<(object State, string Summary)> ReadBeforeAsync(string connectionString, TableParameters parameters, CancellationToken cancellationToken)
+    {
+        var bytes = await PostgresWalSinceCheckpointProbe.ReadWalSinceCheckpointAsync(connectionString, cancellationToken);
+        return (new { walBytesSinceCheckpoint = bytes }, $"{bytes / (1024 * 1024):N1} MiB of WAL since the last checkpoint.");
+    }
 
     protected override string Describe(ActionRequest request, TableParameters p) => $"Runs CHECKPOINT on '{request.Target.Key}': dirty pages are flushed now.";
 
@@ -65,6 +83,12 @@ public sealed class PostgresCheckpointExecutor : PostgresMaintenanceExecutor
 public sealed class PostgresVacuumAnalyzeExecutor : PostgresMaintenanceExecutor
 {
     public override string Action => "postgres.vacuum-analyze";
+
+    protected override async Task<(object State, string Summary)> ReadBeforeAsync(string connectionString, TableParameters parameters, CancellationToken cancellationToken)
+    {
+        var dead = await PostgresDeadTuplesProbe.ReadDeadTuplesAsync(connectionString, parameters.Table, cancellationToken);
+        return (new { deadTuples = dead }, $"{dead:N0} dead tuples.");
+    }
 
     protected override string Describe(ActionRequest request, TableParameters p) =>
         $"Runs VACUUM (ANALYZE) on {p.Table ?? "every table"} of '{request.Target.Key}': dead rows are reclaimed and statistics refreshed.";
@@ -103,6 +127,30 @@ public sealed class PostgresDeadTuplesProbe : Probe<TableParameters>
             command.Parameters.AddWithValue("table", table);
         }
 
+        return Convert.ToDouble(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+    }
+}
+
+/// <summary>
+/// <c>postgres.wal-since-checkpoint</c>: bytes of WAL written since the redo point of the last
+/// checkpoint, which is what crash recovery would replay. A checkpoint brings it back to almost
+/// nothing; it is the same for every database of the server.
+/// </summary>
+public sealed class PostgresWalSinceCheckpointProbe : Probe<NoParameters>
+{
+    public override string Key => "postgres.wal-since-checkpoint";
+    public override string Unit => "bytes";
+    public override IReadOnlySet<TargetKind> TargetKinds { get; } = KindSets.Of(PostgresKind.Id);
+
+    protected override Task<double> ReadAsync(ProbeRequest request, NoParameters p, CancellationToken cancellationToken) =>
+        ReadWalSinceCheckpointAsync(request.Target.Settings<PostgresTarget>().ConnectionString, cancellationToken);
+
+    internal static async Task<double> ReadWalSinceCheckpointAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        // pg_current_wal_lsn fails on a standby (it writes no WAL of its own), which is the right answer there.
+        await using var command = new NpgsqlCommand("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), redo_lsn) FROM pg_control_checkpoint()", connection);
         return Convert.ToDouble(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
     }
 }

@@ -61,6 +61,7 @@ public static class PostgresTargetsExtensions
         services.AddSingleton<IRemediationExecutor, PostgresVacuumAnalyzeExecutor>();
         services.AddSingleton<IProbe, PostgresBlockedSessionsProbe>();
         services.AddSingleton<IProbe, PostgresDeadTuplesProbe>();
+        services.AddSingleton<IProbe, PostgresWalSinceCheckpointProbe>();
         services.AddSingleton<IBenchmarkSampler, PostgresBenchmark>();
         services.AddSingleton<Faults.IFaultDemo, LockHoldFault>();
         return services;
