@@ -201,9 +201,13 @@ public sealed class OwnTelemetryTests : IAsyncLifetime
         await using (var open = NewHost(("Grace:Telemetry:Metrics:Access", "Anonymous")).Start())
         {
             using var client = open.CreateClient();
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz")).StatusCode);
             var response = await client.GetAsync("/metrics");
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            Assert.Contains("grace_signals_dropped", await response.Content.ReadAsStringAsync());
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.Contains("grace_signals_dropped", text);
+            // ASP.NET Core's own request metrics come along.
+            Assert.Contains("http_server_request_duration_seconds", text);
         }
 
         await using var off = NewHost(("Grace:Telemetry:Metrics:Access", "Disabled")).Start();
