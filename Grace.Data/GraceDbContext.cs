@@ -33,6 +33,7 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
     public DbSet<IncidentEvent> IncidentEvents => Set<IncidentEvent>();
     public DbSet<MissionStep> MissionSteps => Set<MissionStep>();
     public DbSet<PatternSuggestion> PatternSuggestions => Set<PatternSuggestion>();
+    public DbSet<TierSuggestion> TierSuggestions => Set<TierSuggestion>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {
@@ -103,6 +104,8 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
             e.HasIndex(m => new { m.PlaybookKey, m.Target, m.ExecutedAt });
             e.HasIndex(m => m.IncidentId);
             e.HasIndex(m => m.CreatedAt);
+            // The sweep's query: shadow recordings still waiting for people's verdict.
+            e.HasIndex(m => m.ShadowVerdict);
             e.Property(m => m.PatternKey).HasMaxLength(ColumnLimits.Key);
             e.Property(m => m.PlaybookKey).HasMaxLength(ColumnLimits.Key);
             e.Property(m => m.Action).HasMaxLength(ColumnLimits.Key);
@@ -246,6 +249,15 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
             e.HasKey(v => v.ClusterId);
             e.Property(v => v.ClusterId).HasMaxLength(ColumnLimits.ClusterId);
             e.Property(v => v.Etag).HasMaxLength(64).IsConcurrencyToken();
+        });
+
+        builder.Entity<TierSuggestion>(e =>
+        {
+            e.HasIndex(t => new { t.PlaybookKey, t.Status });
+            e.Property(t => t.PlaybookKey).HasMaxLength(ColumnLimits.Key);
+            e.Property(t => t.DecidedBy).HasMaxLength(ColumnLimits.UserName);
+            e.Property(t => t.Reason).HasMaxLength(ColumnLimits.ShortText);
+            e.Property(t => t.Version).IsConcurrencyToken();
         });
 
         builder.Entity<EngineSetting>(e =>

@@ -42,6 +42,8 @@ public static class EngineServiceCollectionExtensions
 
         services.AddOptions<EngineOptions>().BindConfiguration(EngineOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<CatalogOptions>().BindConfiguration(CatalogOptions.Section).ValidateOnStart();
+        services.AddOptions<AutonomyOptions>().BindConfiguration(AutonomyOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AutonomyOptions>, AutonomyOptionsValidator>();
         services.AddOptions<GraceClusterOptions>().BindConfiguration(GraceClusterOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<GraceClusterOptions>, GraceClusterOptionsValidator>();
         services.AddSingleton<GraceInstance>();
@@ -106,6 +108,9 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<Learn.Mining.PatternMiningService>();
         services.AddHostedService(sp => sp.GetRequiredService<Learn.Mining.PatternMiningService>());
         services.AddSingleton<Learn.Mining.SuggestionService>();
+        services.AddSingleton<TrustService>();
+        services.AddSingleton<ShadowMode>();
+        services.AddSingleton<VacuousContracts>();
         services.AddGraceNotifications();
         // Grace's own telemetry: the instruments live here, the exporters in Grace.Web (AddGraceTelemetry)
         services.AddMetrics();

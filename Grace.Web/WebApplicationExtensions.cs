@@ -1,6 +1,7 @@
 using Grace.Engine.Adapters.Logging;
 using Grace.Web.Api;
 using Grace.Web.Components;
+using Grace.Web.Formatting;
 using Grace.Web.Hubs;
 using Grace.Web.Identity;
 using Grace.Web.Otlp;
@@ -71,6 +72,7 @@ public static class WebApplicationExtensions
 
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddMudServices();
+        services.AddGraceConsoleFormatting();
         services.AddGraceIdentity();
         services.AddGraceHttp();
         if (builder.Environment.IsDevelopment() && builder.Configuration["Grace:Faults:Enabled"] is null)
@@ -131,6 +133,7 @@ public static class WebApplicationExtensions
         app.MapIncidentEndpoints();
         app.MapSuggestionEndpoints();
         app.MapGraceTelemetry();
+        app.MapTrustEndpoints();
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).AllowAnonymous().WithName("Health");
         // Long polling (one request per message) is not offered, so every open connection is one request the caps count.
         app.MapHub<PipelineHub>("/hubs/pipeline", o => o.Transports = Microsoft.AspNetCore.Http.Connections.HttpTransportType.WebSockets

@@ -114,6 +114,8 @@ public enum MissionState
     DryRunCompleted = 11,
     /// <summary>A runbook step failed and was rolled back; the steps done before it are being undone, last first.</summary>
     Compensating = 12,
+    /// <summary>Shadow mode: planned, gated and snapshotted as usual; the action did not run, and what it would have done is recorded.</summary>
+    ShadowRecorded = 13,
 }
 
 /// <summary>The pipeline stage a mission event belongs to.</summary>
@@ -170,7 +172,7 @@ public static class MissionStates
     public static readonly MissionState[] Terminal =
     [
         MissionState.Succeeded, MissionState.RolledBack, MissionState.Failed, MissionState.Rejected,
-        MissionState.Expired, MissionState.Blocked, MissionState.DryRunCompleted,
+        MissionState.Expired, MissionState.Blocked, MissionState.DryRunCompleted, MissionState.ShadowRecorded,
     ];
 
     /// <summary>Cleared to act, acting, or verifying: it holds its target.</summary>

@@ -34,6 +34,13 @@ public class Mission : IVersioned
     public int StepIndex { get; set; }
     /// <summary>For a runbook: how many steps it has; 0 for a playbook of one action.</summary>
     public int StepCount { get; set; }
+    /// <summary>What the contract's probe said when the mission was planned: a contract that already held makes success prove nothing.</summary>
+    public ContractPrecheck ContractAtPlan { get; set; }
+    /// <summary>Shadow mode: the mission plans, gates and snapshots, and records what it would have done instead of acting.</summary>
+    public bool Shadow { get; set; }
+    /// <summary>For a shadow mission: whether people, acting later on the same incident, agreed with it.</summary>
+    public ShadowVerdict ShadowVerdict { get; set; }
+    public DateTimeOffset? ShadowVerdictAt { get; set; }
 
     /// <summary>
     /// The W3C trace context (<c>traceparent</c>) of the mission's trace: its stages run in different

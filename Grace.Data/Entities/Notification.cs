@@ -20,6 +20,8 @@ public enum NotificationKind
     AlertSilence = 8,
     /// <summary>Expire the silence created for a mission, once it has ended.</summary>
     AlertSilenceExpire = 9,
+    /// <summary>A playbook whose tier was lowered on its record failed or rolled back: its tier went back up at once.</summary>
+    TrustRevoked = 10,
 }
 
 /// <summary>Where an outbox row is in its delivery.</summary>

@@ -52,7 +52,7 @@ public sealed class HealthChecker(IOptionsMonitor<CatalogOptions> catalog, Targe
         var template = $"Health check {check.Probe} of {key} failed";
         if (failures >= Math.Max(1, check.FailureThreshold))
         {
-            sink.TryWrite(new Signal($"{SignalSources.Health}{key}", $"{template}: {reading.Observed} (healthy when {TargetHealth.Rule(check)})",
+            sink.TryWrite(new Signal($"{SignalSources.Health}{key}", $"{template}: {reading.Observed} (healthy when {TargetHealth.Rule(check, reading.Unit)})",
                 Severity.Error, now, MessageTemplate: template, Target: key, Labels: new Dictionary<string, string> { ["health_check"] = check.Probe }, ReportedBy: "engine"));
         }
         else if (reading.Healthy && state.Failures >= Math.Max(1, check.FailureThreshold))

@@ -14,7 +14,8 @@ namespace Grace.Engine.Cluster;
 /// The cluster's one sweeper. Every few seconds it wakes what nothing else would: missions the
 /// engine moves next (after a restart or a failover their grains are gone), approvals whose window
 /// closed, finished missions not learned yet, incidents stored but not planned, incidents left
-/// mitigating by a mission that ended, and each target's health check. Every instance keeps it
+/// mitigating by a mission that ended, shadow recordings waiting for their verdict, and each
+/// target's health check. Every instance keeps it
 /// alive, so it moves to a survivor within one keep-alive of its instance's death.
 /// </summary>
 public interface ISweeperGrain : IGrainWithStringKey
@@ -35,6 +36,7 @@ public sealed class SweeperGrain(
     Learn.LearnStage learn,
     Escalate.EscalationLadder ladder,
     Escalate.IncidentJournal incidentJournal,
+    Learn.ShadowMode shadow,
     TimeProvider time,
     ILogger<SweeperGrain> logger) : Grain, ISweeperGrain
 {
@@ -141,6 +143,9 @@ public sealed class SweeperGrain(
             await learn.SettleCoveredAsync(db, mission, CancellationToken.None);
             await db.SaveChangesAsync();
         }
+
+        // Shadow recordings whose incident people have since acted on (or that healed alone) get their verdict.
+        await shadow.JudgeAsync(CancellationToken.None);
 
         foreach (var (key, target) in catalog.CurrentValue.Targets)
         {

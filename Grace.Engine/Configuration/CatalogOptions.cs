@@ -76,6 +76,8 @@ public sealed class PatternOptions
     public bool SilenceAlertmanager { get; set; }
     /// <summary>What happens when a mission for this pattern does not heal it; <c>Grace:Engine:Escalation</c> when absent.</summary>
     public EscalationOptions? Escalation { get; set; }
+    /// <summary>Shadow mode for every mission of this pattern: Grace records what it would have done and does not act.</summary>
+    public bool Shadow { get; set; }
 }
 
 /// <summary>
@@ -110,6 +112,11 @@ public sealed class PlaybookOptions
     /// <summary>Overrides <c>Grace:Engine:DefaultCooldownSeconds</c>.</summary>
     public int? CooldownSeconds { get; set; }
     public bool DryRun { get; set; }
+    /// <summary>
+    /// Shadow mode: Grace plans, gates and snapshots as usual, does not act, and records what it would
+    /// have done; people's later acts on the incident are compared with it. A Lead may toggle it at runtime.
+    /// </summary>
+    public bool Shadow { get; set; }
     /// <summary>
     /// A runbook: ordered steps, each an action on a target with its own contract. A failed step is
     /// rolled back, then the steps done before it are undone in reverse order. When set, the

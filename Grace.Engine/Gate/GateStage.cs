@@ -21,6 +21,7 @@ public sealed class GateStage(
     IOptionsMonitor<CatalogOptions> catalog,
     PolicyGate gate,
     SnapshotService snapshots,
+    ExecutorCatalog executors,
     MissionJournal journal,
     TimeProvider time)
 {
@@ -83,6 +84,24 @@ public sealed class GateStage(
         mission.StatusReason = null;
         mission.DryRun = decision.DryRun;
         var now = time.GetUtcNow();
+        if (mission.Shadow)
+        {
+            // Shadow: policy and the snapshot as for real, then what would have run is recorded and nothing runs.
+            // No approval is asked for: people are not asked to approve what will not happen.
+            var (row, shadowState) = await snapshots.TakeAsync(db, mission, SnapshotService.ForShadow, cancellationToken);
+            var would = executors.Executor(mission.Action).Describe(snapshots.RequestFor(mission));
+            var approvers = mission.Tier switch { 0 => "would run without approval", 1 => "would run and notify operators", 2 => "would wait for 1 approver", _ => "would wait for 2 distinct approvers" };
+            mission.ShadowVerdict = ShadowVerdict.Pending;
+            entry.Record(PipelineStage.Snapshot, "snapshot", $"Safe-hold snapshot (shadow): {shadowState.Summary}", data: new { snapshotId = row.Id });
+            entry.Record(PipelineStage.Execute, "shadow",
+                $"{decision.Reason} Tier {mission.Tier}: {approvers}. Shadow mode: would run {would}"
+                + (mission.StepCount > 0 ? $" (step 1 of a {mission.StepCount}-step runbook)" : "")
+                + ". Nothing ran. When people act on the incident, Grace records whether they agreed.",
+                MissionState.ShadowRecorded, new { wouldRun = would, mission.Tier });
+            await entry.SaveAsync(cancellationToken);
+            return StepOutcome.Moved;
+        }
+
         switch (mission.Tier)
         {
             case 0:

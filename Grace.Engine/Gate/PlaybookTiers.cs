@@ -28,6 +28,27 @@ public sealed class PlaybookTiers(IDbContextFactory<GraceDbContext> dbFactory, I
         return setting is not null ? int.Parse(setting.Value, System.Globalization.CultureInfo.InvariantCulture) : catalog.CurrentValue.Playbooks[playbookKey].Tier;
     }
 
+    /// <summary>
+    /// Writes a playbook's tier in the caller's unit of work (the caller checked who may, and audits
+    /// it with its own evidence). Returns the tier that was in force before.
+    /// </summary>
+    public async Task<int> ApplyAsync(GraceDbContext db, string playbookKey, int tier, string by, CancellationToken cancellationToken)
+    {
+        var key = Prefix + playbookKey;
+        var setting = await db.EngineSettings.SingleOrDefaultAsync(s => s.Key == key, cancellationToken);
+        var before = setting is not null ? int.Parse(setting.Value, System.Globalization.CultureInfo.InvariantCulture) : catalog.CurrentValue.Playbooks[playbookKey].Tier;
+        if (setting is null)
+        {
+            setting = new EngineSetting { Key = key, Value = "", UpdatedBy = by };
+            db.EngineSettings.Add(setting);
+        }
+
+        setting.Value = tier.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        setting.UpdatedAt = time.GetUtcNow();
+        setting.UpdatedBy = by;
+        return before;
+    }
+
     /// <summary>Changes a playbook's tier. Leads and Admins only; the reason is required and audited.</summary>
     public async Task SetAsync(string playbookKey, int tier, Actor actor, string? reason, CancellationToken cancellationToken)
     {

@@ -14,6 +14,7 @@ namespace Grace.Engine.Learn;
 public sealed class LearnStage(
     IDbContextFactory<GraceDbContext> dbFactory,
     LearningService learning,
+    TrustService trust,
     MissionJournal journal,
     Escalate.EscalationLadder ladder,
     Escalate.IncidentJournal incidentJournal,
@@ -45,13 +46,22 @@ public sealed class LearnStage(
             incident.Status = IncidentStatus.Open;
         }
 
+        // Trust decay is decided with the outcome, in the same transaction: a lowered tier goes back up at once.
+        var revoked = update is null ? null : await trust.DecayAsync(db, mission, cancellationToken);
         await SettleCoveredAsync(db, mission, cancellationToken);
         // The escalation decision is made where the mission ends, in the same transaction as its outcome: climbed once.
         var (step, lines) = await ladder.OnMissionEndedAsync(db, mission, cancellationToken);
         var entry = journal.Begin(db, mission);
         entry.Record(PipelineStage.Learn, "learned", update is null
-            ? $"Outcome recorded: {mission.State}. Nothing ran, so the playbook's statistics are unchanged."
+            ? mission.ExecutedAt is not null && mission.ContractAtPlan == ContractPrecheck.AlreadyHeld
+                ? $"Outcome recorded: {mission.State}. The contract held before the action, so it proves nothing: the playbook's statistics are unchanged."
+                : $"Outcome recorded: {mission.State}. Nothing ran, so the playbook's statistics are unchanged."
             : $"Outcome recorded: {mission.State}. Playbook '{mission.PlaybookKey}' on pattern '{mission.PatternKey}': {update.Runs} runs, {update.SuccessRate:P0} success, confidence {update.Confidence:P0}.");
+        if (revoked is not null)
+        {
+            entry.Record(PipelineStage.Learn, "trust-revoked", revoked, data: new { playbook = mission.PlaybookKey });
+        }
+
         if (step != Escalate.EscalationStep.None)
         {
             // The rung on the mission's timeline too, linking it to what comes next for its incident.
@@ -72,6 +82,11 @@ public sealed class LearnStage(
         {
             metrics?.Recovered(recovered, mission.PlaybookKey, mission.PatternKey);
         }
+        if (update is not null)
+        {
+            await RefreshSuggestionAsync(mission.PlaybookKey, cancellationToken);
+        }
+
         if (step == Escalate.EscalationStep.NextPlaybook)
         {
             // Resolved lazily: the planning service reaches the target grains, which reach this stage.
@@ -79,6 +94,24 @@ public sealed class LearnStage(
         }
 
         return StepOutcome.Finished;
+    }
+
+    /// <summary>
+    /// The playbook's tier suggestion, from its record including the outcome just committed. Its own
+    /// unit of work: a failure here loses nothing (the next outcome or shadow verdict refreshes it).
+    /// </summary>
+    private async Task RefreshSuggestionAsync(string playbookKey, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+            await trust.RefreshAsync(db, playbookKey, cancellationToken);
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException ex)
+        {
+            logger.LogWarning(ex, "The tier suggestion of playbook {Playbook} could not be refreshed; the next outcome will", playbookKey);
+        }
     }
 
     /// <summary>

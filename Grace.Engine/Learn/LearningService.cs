@@ -42,7 +42,9 @@ public sealed class LearningService(IPipelineNotifier notifier, TimeProvider tim
         }
 
         var now = time.GetUtcNow();
-        var success = mission.State == MissionState.Succeeded;
+        // A contract that held before the action proves nothing: never a success of the playbook.
+        var vacuous = mission.ContractAtPlan == ContractPrecheck.AlreadyHeld;
+        var success = mission.State == MissionState.Succeeded && !vacuous;
         var rolledBack = mission.State == MissionState.RolledBack;
         var parts = success && mission.Contract?.VerifiedAt is { } verified
             ? RecoveryParts.Of(mission, mission.Incident ?? await db.Incidents.AsNoTracking().SingleAsync(i => i.Id == mission.IncidentId, cancellationToken),
@@ -70,8 +72,9 @@ public sealed class LearningService(IPipelineNotifier notifier, TimeProvider tim
             At = now,
         });
 
-        // Only actions that ran teach anything about the playbook; a rejection or a cooldown does not.
-        if (mission.ExecutedAt is null || mission.DryRun)
+        // Only actions that ran teach anything about the playbook; a rejection, a cooldown, a shadow
+        // recording or a contract that already held does not.
+        if (mission.ExecutedAt is null || mission.DryRun || mission.Shadow || vacuous)
         {
             return (true, null);
         }

@@ -23,13 +23,10 @@ public sealed record ApprovalCard(
     string Impact, string PatternKey, string IncidentSource, string IncidentSample, long IncidentCount,
     string ContractDescription, double? Baseline, string? SnapshotSummary, string? ApprovedAgainst, int Approvals, int RequiredCount,
     IReadOnlyList<string> ApprovedBy, string RequestedBy, DateTimeOffset RequestedAt, DateTimeOffset ExpiresAt,
-    int PlaybookRuns, double PlaybookSuccessRate, double PlaybookConfidence);
+    int PlaybookRuns, double PlaybookSuccessRate, double PlaybookConfidence, string? ContractUnit = null);
 
 /// <summary>A filter, sort and page of the missions list.</summary>
 public sealed record MissionQuery(MissionState? State = null, string? Search = null, string SortBy = "created", bool Descending = true, int Page = 0, int PageSize = 25);
-
-/// <summary>Contracts met and failed on one day.</summary>
-public sealed record VerificationDay(DateOnly Day, int Met, int Failed);
 
 /// <summary>
 /// Read models for the console: one short-lived, untracked context per query. Writes go through
@@ -93,7 +90,8 @@ public sealed class ConsoleQueries(
                 m.Approval!.Decisions.Count(d => d.Verdict == ApprovalVerdict.Approve), m.Approval.RequiredCount,
                 m.Approval.Decisions.Where(d => d.Verdict == ApprovalVerdict.Approve).Select(d => d.UserName).ToList(),
                 m.RequestedBy, m.Approval.RequestedAt, m.Approval.ExpiresAt,
-                s?.Runs ?? 0, s?.SuccessRate ?? 0, s?.Confidence ?? 0);
+                s?.Runs ?? 0, s?.SuccessRate ?? 0, s?.Confidence ?? 0,
+                m.Contract is { } c && executors.Probes.TryGetValue(c.Probe, out var probe) ? probe.Unit : null);
         }).ToList();
     }
 
@@ -180,19 +178,6 @@ public sealed class ConsoleQueries(
     {
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         return await db.Outcomes.AsNoTracking().Where(o => o.At >= since).OrderBy(o => o.At).ToListAsync(cancellationToken);
-    }
-
-    public async Task<IReadOnlyList<VerificationDay>> VerificationByDayAsync(DateTimeOffset since, CancellationToken cancellationToken)
-    {
-        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        var verdicts = await db.Contracts.AsNoTracking()
-            .Where(c => c.VerifiedAt != null && c.VerifiedAt >= since && c.Verdict != ContractVerdict.Pending)
-            .Select(c => new { c.VerifiedAt, c.Verdict })
-            .ToListAsync(cancellationToken);
-        return verdicts.GroupBy(v => DateOnly.FromDateTime(v.VerifiedAt!.Value.UtcDateTime))
-            .OrderBy(g => g.Key)
-            .Select(g => new VerificationDay(g.Key, g.Count(v => v.Verdict == ContractVerdict.Met), g.Count(v => v.Verdict == ContractVerdict.Failed)))
-            .ToList();
     }
 
     public async Task<IReadOnlyList<BenchmarkRun>> BenchmarksAsync(Guid missionId, CancellationToken cancellationToken)

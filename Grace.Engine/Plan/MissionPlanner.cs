@@ -3,6 +3,7 @@ using Grace.Data;
 using Grace.Data.Entities;
 using Grace.Engine.Configuration;
 using Grace.Engine.Execute;
+using Grace.Engine.Formatting;
 using Grace.Engine.Learn;
 using Grace.Engine.Missions;
 using Grace.Engine.Targets;
@@ -31,6 +32,8 @@ public sealed class MissionPlanner(
     MissionJournal journal,
     LearnStage learn,
     Gate.PlaybookTiers tiers,
+    ShadowMode shadow,
+    VacuousContracts vacuous,
     Escalate.IncidentJournal incidentJournal,
     TimeProvider time,
     ILogger<MissionPlanner> logger)
@@ -85,6 +88,8 @@ public sealed class MissionPlanner(
         }
 
         var tier = await tiers.TierOfAsync(db, request.PlaybookKey, cancellationToken);
+        // A person's "run now" acts: they chose to. Shadow is for what Grace would do on its own.
+        var inShadow = request.Origin != MissionOrigin.Person && await shadow.IsShadowAsync(db, request.PlaybookKey, request.PatternKey, cancellationToken);
         var now = time.GetUtcNow();
         var mission = new Mission
         {
@@ -98,6 +103,7 @@ public sealed class MissionPlanner(
             Tier = tier,
             DryRun = playbook.DryRun || request.DryRun,
             Origin = request.Origin,
+            Shadow = inShadow,
             StepCount = playbook.IsRunbook ? steps.Count : 0,
             State = MissionState.Planned,
             Stage = PipelineStage.Plan,
@@ -115,7 +121,7 @@ public sealed class MissionPlanner(
             Comparator = contractOptions.Comparator,
             Threshold = contractOptions.Threshold,
             DeadlineSeconds = contractOptions.DeadlineSeconds,
-            Description = $"{probe.Key} of {contractTarget} {ContractVerifier.Symbol(contractOptions.Comparator)} {contractOptions.Threshold:G} {probe.Unit} within {contractOptions.DeadlineSeconds} s of the action",
+            Description = HumanFormat.Contract(probe.Key, contractTarget, contractOptions.Comparator, contractOptions.Threshold, probe.Unit, contractOptions.DeadlineSeconds),
         };
 
         var baseline = await probes.ReadAsync(new ProbeCall(probe.Key, contractTarget, new Dictionary<string, string>(contractOptions.Parameters), request.IncidentId), cancellationToken);
@@ -128,6 +134,8 @@ public sealed class MissionPlanner(
         mission.Contract = contract;
         // The mission's trace begins here (capture and diagnosis are known by now); its context is stored with the mission.
         Telemetry.MissionTracing.Begin(mission, incident, request.DiagnosedFrom, now);
+        mission.ContractAtPlan = baseline.Value is null ? ContractPrecheck.Unknown
+            : VacuousContracts.Holds(contract, baseline.Value) ? ContractPrecheck.AlreadyHeld : ContractPrecheck.NotHolding;
         if (playbook.IsRunbook)
         {
             for (var i = 0; i < steps.Count; i++)
@@ -172,8 +180,10 @@ public sealed class MissionPlanner(
             (playbook.IsRunbook
                 ? $"Runbook '{request.PlaybookKey}' of {steps.Count} steps ({string.Join(" → ", mission.Steps.Select(st => $"{st.Index + 1} {st.Name}: {st.Action} on {st.Target}"))}), tier {tier}. Step 1's contract: {contract.Description}."
                 : $"Playbook '{request.PlaybookKey}' ({first.Action} on {targetKey}, tier {tier}). Contract: {contract.Description}.")
-            + (contract.BaselineValue is { } b ? $" Baseline {b:G} {probe.Unit}." : " Baseline unavailable."),
-            MissionState.Planned, new { contract.Probe, contract.Comparator, contract.Threshold, contract.DeadlineSeconds, contract.BaselineValue });
+            + (contract.BaselineValue is { } b ? $" Baseline {HumanFormat.Value(b, probe.Unit)}." : " Baseline unavailable.")
+            + (mission.ContractAtPlan == ContractPrecheck.AlreadyHeld ? vacuous.PlanNote(contract, contract.BaselineValue!.Value) : "")
+            + (inShadow ? " Shadow mode: Grace will gate and snapshot as usual, record what it would have done, and not act." : ""),
+            MissionState.Planned, new { contract.Probe, contract.Comparator, contract.Threshold, contract.DeadlineSeconds, contract.BaselineValue, contractAtPlan = mission.ContractAtPlan.ToString(), shadow = inShadow });
         await entry.SaveAsync(cancellationToken);
         incidentJournal.Publish([line]);
         return mission.Id;

@@ -14,6 +14,8 @@ public sealed class SnapshotService(ExecutorCatalog executors, TargetRegistry ta
 {
     public const string ForApproval = "approval";
     public const string PreExecution = "pre-execution";
+    /// <summary>Taken for a shadow mission: what the action would have started from.</summary>
+    public const string ForShadow = "shadow";
 
     public ActionRequest RequestFor(Mission mission) => new(mission.Id, targets.Resolve(mission.Target),
         JsonSerializer.Deserialize<Dictionary<string, string>>(mission.Parameters) is { } p

@@ -1,6 +1,7 @@
 using Grace.Data;
 using Grace.Data.Entities;
 using Grace.Engine.Execute;
+using Grace.Engine.Formatting;
 using Grace.Engine.Missions;
 using Microsoft.EntityFrameworkCore;
 
@@ -69,10 +70,10 @@ public sealed class ConclusionStage(
             {
                 // A runbook step held: the next step's action runs next, on its own target's grain; snapshots are kept until the last step holds.
                 entry.Record(PipelineStage.Verify, "step-met",
-                    $"{label}Contract met: {contract.Probe} = {reading.Observed:G} {unit} (expected {ContractVerifier.Symbol(contract.Comparator)} {contract.Threshold:G}).",
+                    $"{label}Contract met: {contract.Probe} read {Read(reading.Observed, unit)} (expected {HumanFormat.Rule(contract.Comparator, contract.Threshold, unit)}).",
                     data: new { step = step!.Index + 1, observed = reading.Observed, contract.Threshold });
                 var next = Runbooks.Advance(mission, "");
-                contract.Description = $"{next.Probe} of {next.ProbeTarget} {ContractVerifier.Symbol(next.Comparator)} {next.Threshold:G} {verifier.UnitOf(contract)} within {next.DeadlineSeconds} s of the action";
+                contract.Description = HumanFormat.Contract(next.Probe, next.ProbeTarget, next.Comparator, next.Threshold, verifier.UnitOf(contract), next.DeadlineSeconds);
                 entry.Record(PipelineStage.Execute, "next-step",
                     $"{Runbooks.Label(mission)}next: {next.Action} on {next.Target}. Contract: {contract.Description}.", MissionState.Approved);
                 await entry.SaveAsync(cancellationToken);
@@ -81,7 +82,7 @@ public sealed class ConclusionStage(
             }
 
             entry.Record(PipelineStage.Verify, "contract-met",
-                $"{label}Contract met: {contract.Probe} = {reading.Observed:G} {unit} (expected {ContractVerifier.Symbol(contract.Comparator)} {contract.Threshold:G}; baseline {contract.BaselineValue?.ToString("G") ?? "n/a"}).",
+                $"{label}Contract met: {contract.Probe} read {Read(reading.Observed, unit)} (expected {HumanFormat.Rule(contract.Comparator, contract.Threshold, unit)}; baseline {Read(contract.BaselineValue, unit)}).",
                 MissionState.Succeeded, new { observed = reading.Observed, contract.Threshold, contract.BaselineValue });
             if (mission.Incident is { } incident)
             {
@@ -98,7 +99,7 @@ public sealed class ConclusionStage(
 
         contract.Verdict = ContractVerdict.Failed;
         var reason = reading.Observed is { } v
-            ? $"Contract failed: {contract.Probe} = {v:G} {unit} at the deadline, expected {ContractVerifier.Symbol(contract.Comparator)} {contract.Threshold:G}."
+            ? $"Contract failed: {contract.Probe} read {HumanFormat.Value(v, unit)} at the deadline, expected {HumanFormat.Rule(contract.Comparator, contract.Threshold, unit)}."
             : $"Contract failed: the probe could not be read before the deadline ({reading.Error}).";
         mission.StatusReason = reason;
         entry.Record(PipelineStage.Verify, "contract-failed", label + reason, data: new { observed = reading.Observed, contract.Threshold });
@@ -108,6 +109,8 @@ public sealed class ConclusionStage(
         metrics?.Verdict(ContractVerdict.Failed, mission.PlaybookKey);
         return StepOutcome.Moved;
     }
+
+    private static string Read(double? value, string unit) => value is { } v ? HumanFormat.Value(v, unit) : "n/a";
 
     private static void ReopenIncident(Mission mission)
     {

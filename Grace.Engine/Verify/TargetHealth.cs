@@ -1,15 +1,16 @@
 using Grace.Engine.Capture;
 using Grace.Engine.Execute;
+using Grace.Engine.Formatting;
 using Grace.Engine.Targets;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Grace.Engine.Verify;
 
 /// <summary>One reading of a target's health check.</summary>
-public sealed record HealthReading(bool Healthy, double? Value, string? Error)
+public sealed record HealthReading(bool Healthy, double? Value, string? Error, string Unit = "")
 {
-    /// <summary>"read 503" or the error that stopped the probe.</summary>
-    public string Observed => Value is { } v ? $"read {v:G}" : Error ?? "no reading";
+    /// <summary>"read 503", "read 68 MiB", or the error that stopped the probe.</summary>
+    public string Observed => Value is { } v ? $"read {HumanFormat.Value(v, Unit)}" : Error ?? "no reading";
 }
 
 /// <summary>
@@ -29,7 +30,7 @@ public sealed class TargetHealth(IServiceProvider services, TargetRegistry targe
         {
             var value = await resilience.ForProbe(targetKey).ExecuteAsync(
                 ct => new ValueTask<double>(probe.ReadAsync(new ProbeRequest(targets.Resolve(targetKey), check.Parameters, null), ct)), cancellationToken);
-            return new HealthReading(ContractVerifier.Holds(check.Comparator, value, check.Threshold), value, null);
+            return new HealthReading(ContractVerifier.Holds(check.Comparator, value, check.Threshold), value, null, probe.Unit);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -37,6 +38,6 @@ public sealed class TargetHealth(IServiceProvider services, TargetRegistry targe
         }
     }
 
-    /// <summary>"healthy when &lt; 400", for messages.</summary>
-    public static string Rule(HealthCheckOptions check) => $"{check.Probe} {ContractVerifier.Symbol(check.Comparator)} {check.Threshold:G}";
+    /// <summary>"http.status is less than 400", "directory.bytes is less than 50 MiB", for messages.</summary>
+    public static string Rule(HealthCheckOptions check, string? unit = null) => $"{check.Probe} is {HumanFormat.Rule(check.Comparator, check.Threshold, unit)}";
 }

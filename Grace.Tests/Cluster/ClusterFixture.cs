@@ -113,6 +113,8 @@ public sealed class ClusterFixture : IAsyncLifetime
                     ApprovalTimeoutMinutes = 30,
                     QuarantineDirectory = _folder.Combine("quarantine"),
                 },
+                // The recording service's witness contract holds before the action: these tests are about exclusion and recovery.
+                ["Autonomy"] = new { VacuousContract = "Act" },
                 ["Targets"] = targets,
                 ["Patterns"] = patterns,
                 ["Playbooks"] = playbooks,

@@ -130,6 +130,8 @@ public sealed class CrashTests : IAsyncLifetime
                 MaxMissionStartsPerMinute = 100_000,
                 QuarantineDirectory = _folder.Combine("quarantine"),
             },
+            // The recording service's witness contract holds before the action: these tests are about exclusion and recovery.
+            ["Autonomy"] = new { VacuousContract = "Act" },
             ["Targets"] = new Dictionary<string, object> { ["crash"] = new { Kind = "Http", Url = _recorder.Url } },
             ["Patterns"] = new Dictionary<string, object> { ["crash"] = new { Source = "crash-", Playbooks = new[] { "act-crash" } } },
             ["Playbooks"] = new Dictionary<string, object>

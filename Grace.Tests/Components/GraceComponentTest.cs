@@ -5,6 +5,7 @@ using Grace.Data.Entities;
 using Grace.Engine;
 using Grace.Engine.Missions;
 using Grace.Tests.Infrastructure;
+using Grace.Web.Formatting;
 using Grace.Web.Identity;
 using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.EntityFrameworkCore;
@@ -48,6 +49,7 @@ public abstract class GraceComponentTest : BunitContext, IAsyncLifetime
         Services.AddSingleton<Grace.Engine.Gate.IMissionScheduler>(Scheduled);
         Services.AddScoped<CurrentActor>();
         Services.AddScoped<ConsoleActions>();
+        Services.AddGraceConsoleFormatting();
         // The product's own policies decide what a role sees, not a map copied here (bUnit's placeholders go first).
         Services.RemoveAll<Microsoft.AspNetCore.Authorization.IAuthorizationService>();
         Services.RemoveAll<Microsoft.AspNetCore.Authorization.IAuthorizationPolicyProvider>();
@@ -113,7 +115,7 @@ public abstract class GraceComponentTest : BunitContext, IAsyncLifetime
             Contract = new ActionContract
             {
                 Id = Guid.NewGuid(), Probe = "directory.bytes", Target = "test-cache", Comparator = Comparator.LessThanOrEqual, Threshold = 0,
-                DeadlineSeconds = 30, Description = "directory.bytes of test-cache ≤ 0 bytes within 30 s of the action", BaselineValue = 81920,
+                DeadlineSeconds = 30, Description = "directory.bytes of test-cache is at most 0 B within 30 s of the action", BaselineValue = 81920,
             },
         };
         db.Incidents.Add(incident);

@@ -44,7 +44,7 @@ public sealed class MissionListTests : GraceComponentTest
         {
             var row = cut.Find("tr.mission-row");
             Assert.Contains("clear-cache", row.TextContent);
-            Assert.Contains("AwaitingApproval", row.TextContent);
+            Assert.Contains("Awaiting approval", row.TextContent);
             Assert.Contains("orders-api", row.TextContent);
         });
     }

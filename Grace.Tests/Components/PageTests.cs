@@ -112,7 +112,7 @@ public sealed class ApprovalsPageTests : GraceComponentTest
             var card = cut.Find(".approval-card");
             Assert.Contains("Tier 3", card.TextContent);
             Assert.Contains("Moves every entry", cut.Find(".approval-impact").TextContent);
-            Assert.Contains("directory.bytes of test-cache ≤ 0", cut.Find(".approval-contract").TextContent);
+            Assert.Equal("directory.bytes of test-cache is at most 0 B within 30 s of the action (now 80 KiB)", cut.Find(".approval-contract").TextContent);
             Assert.Contains("20 entries", card.TextContent);
             Assert.Equal("20 files in 1 folder, 80 KiB", cut.Find(".approval-basis").TextContent);
             Assert.Contains("Never run on this pattern", cut.Find(".approval-history").TextContent);
@@ -205,8 +205,8 @@ public sealed class MissionDetailTests : GraceComponentTest
             Assert.Equal(4, items.Count);
             Assert.Contains("by olivia", items[1].TextContent);
             Assert.Contains("150 ms", items[2].TextContent);
-            Assert.Contains("{\"moved\":4}", cut.Find(".timeline-evidence").TextContent);
-            Assert.Equal("0", cut.Find("#contract-observed").TextContent);
+            Assert.Contains("\"moved\": 4", cut.Find(".timeline-evidence").TextContent);
+            Assert.Equal("0 B", cut.Find("#contract-observed").TextContent);
             Assert.Equal("Met", cut.Find("#contract-verdict").TextContent);
             Assert.Contains("recovered in 1.5 s", cut.Find("#mission-outcome").TextContent);
         });
@@ -257,9 +257,10 @@ public sealed class LearningPageTests : GraceComponentTest
             Assert.Equal("1", cut.Find(".stat-period-runs").TextContent);
             Assert.Contains("75", cut.Find(".stat-success").TextContent);
             Assert.Contains("use test-clear-cache", cut.Find(".recommendation").TextContent);
-            // The trend plots today's one run: a success rate of 100 and one run, one point each.
-            Assert.Equal(["Success %", "Runs"], Charts.Legend(cut));
-            Assert.Equal([1, 1], Charts.PointsPerLine(cut));
+            // The trend plots today's one run: the playbook's success rate (one point) and its runs (one bar), and says a trend needs two days.
+            Assert.Equal(["test-clear-cache", "test-clear-cache"], Charts.Legend(cut));
+            Assert.Equal([1], Charts.PointsPerLine(cut));
+            Assert.Contains("One day of data so far: the trend needs two", cut.Find("#playbook-trend .chart-why").TextContent);
         }, TimeSpan.FromSeconds(5));
     }
 
@@ -303,7 +304,7 @@ public sealed class VerificationPageTests : GraceComponentTest
     public void With_nothing_verified_it_says_so()
     {
         var cut = Render<Verification>();
-        cut.WaitForAssertion(() => Assert.Contains("0 met, 0 failed", cut.Find("#verification-totals").TextContent));
+        cut.WaitForAssertion(() => Assert.Contains("0 missions met their contract, 0 failed", cut.Find("#verification-totals").TextContent));
     }
 
     [Fact]
@@ -333,7 +334,7 @@ public sealed class VerificationPageTests : GraceComponentTest
         var cut = Render<Verification>();
         cut.WaitForAssertion(() =>
         {
-            Assert.Contains("0 met, 1 failed", cut.Find("#verification-totals").TextContent);
+            Assert.Contains("0 missions met their contract, 1 failed", cut.Find("#verification-totals").TextContent);
             Assert.Equal("Regression", cut.Find(".benchmark-verdict").TextContent);
             // The day chart's series, then the benchmark's ten samples before and after, one line each.
             Assert.Equal(["Met", "Failed", "Before (ms)", "After (ms)"], Charts.Legend(cut));
@@ -389,7 +390,7 @@ public sealed class PlaybooksPageTests : GraceComponentTest
             var card = cut.Find(".playbook-card[data-playbook=test-checkpoint]");
             Assert.Contains("Tier 0", card.TextContent);
             Assert.Contains("sqlite.wal-checkpoint on test-db", card.TextContent);
-            Assert.Contains("sqlite.wal-bytes ≤ 0 within 15 s", card.TextContent);
+            Assert.Contains("sqlite.wal-bytes is at most 0 B within 15 s", card.TextContent);
             Assert.Contains("never run", card.TextContent);
         });
         Assert.Empty(cut.FindAll(".tier-save"));
@@ -481,19 +482,8 @@ public sealed class SharedComponentTests : GraceComponentTest
     public void The_state_chip_shows_the_state()
     {
         var cut = Render<MissionStateChip>(p => p.Add(c => c.State, MissionState.RolledBack));
-        Assert.Contains("RolledBack", cut.Markup);
+        Assert.Contains("Rolled back", cut.Markup);
         Assert.Contains("mud-chip-color-error", cut.Markup);
-    }
-
-    [Fact]
-    public void The_trend_chart_says_when_there_is_nothing_to_plot_and_plots_otherwise()
-    {
-        var empty = Render<TrendChart>(p => p.Add(c => c.EmptyText, "Nothing here."));
-        Assert.Contains("Nothing here.", empty.Find(".chart-empty").TextContent);
-        var chart = Render<TrendChart>(p => p.Add(c => c.Labels, ["a", "b", "c"]).Add(c => c.Series, new Dictionary<string, double[]> { ["x"] = [1, 2, 3], ["y"] = [3, 2, 1] }));
-        Assert.Equal(["x", "y"], Charts.Legend(chart));
-        Assert.Equal([3, 3], Charts.PointsPerLine(chart));
-        Assert.Equal(["a", "b", "c"], chart.FindAll(".mud-charts-xaxis text").Select(t => t.TextContent).ToList());
     }
 
     [Fact]

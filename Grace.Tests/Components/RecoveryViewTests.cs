@@ -26,11 +26,11 @@ public sealed class RecoveryViewTests : GraceComponentTest
 
         var cut = Render<MissionDetail>(p => p.Add(x => x.Id, mission.Id));
         cut.WaitForAssertion(() => Assert.Contains("recovered in 3 min 14 s from the incident's first signal", cut.Find("#mission-outcome").TextContent));
-        Assert.Equal("4.0 s", cut.Find(".ttr-detect").TextContent);
+        Assert.Equal("4 s", cut.Find(".ttr-detect").TextContent);
         Assert.Equal("50 ms", cut.Find(".ttr-decide").TextContent);
-        Assert.Equal("3 min 00 s", cut.Find(".ttr-approve").TextContent);
+        Assert.Equal("3 min", cut.Find(".ttr-approve").TextContent);
         Assert.Equal("200 ms", cut.Find(".ttr-act").TextContent);
-        Assert.Equal("10.0 s", cut.Find(".ttr-verify").TextContent);
+        Assert.Equal("10 s", cut.Find(".ttr-verify").TextContent);
         Assert.Equal(2, cut.FindAll(".runbook-step").Count);
         Assert.Equal($"/incidents/{mission.IncidentId}", cut.Find("#mission-incident-link").GetAttribute("href"));
     }
@@ -54,7 +54,7 @@ public sealed class RecoveryViewTests : GraceComponentTest
 
         var cut = Render<Learning>();
         cut.WaitForAssertion(() => Assert.Equal("step 3 switch-b (2×)", cut.Find(".stat-failing-step").TextContent));
-        Assert.Equal("12.0 s", cut.Find(".stat-ttr").TextContent);
-        Assert.Equal("detect 2.0 s · decide 0 ms · approve 0 ms · act 4.0 s · verify 6.0 s", cut.Find(".stat-ttr-parts").TextContent);
+        Assert.Equal("12 s", cut.Find(".stat-ttr").TextContent);
+        Assert.Equal("detect 2 s · decide 0 ms · approve 0 ms · act 4 s · verify 6 s", cut.Find(".stat-ttr-parts").TextContent);
     }
 }

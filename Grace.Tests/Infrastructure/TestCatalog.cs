@@ -25,6 +25,10 @@ public static class TestCatalog
             ["Grace:Engine:VerifyPollIntervalMilliseconds"] = "100",
             ["Grace:Engine:LeaseSeconds"] = "10",
             ["Grace:Engine:QuarantineDirectory"] = folder.Combine("quarantine"),
+            // Many tests act on a recording service whose witness contract ("/ok answers < 400") holds
+            // before the action: they test exclusion and recovery, not the contract. The vacuous-contract
+            // tests (EarnedAutonomyTests) set Refuse and Wait themselves.
+            ["Grace:Autonomy:VacuousContract"] = "Act",
             ["Grace:Engine:CacheRoots:1"] = folder.Combine("cache-root"),
             // The shipped demo service gets a port of its own, so no test meets a Grace already running on 5133.
             ["Grace:Targets:demo-orders-api:Url"] = $"http://127.0.0.1:{FreeLoopbackPort()}/",

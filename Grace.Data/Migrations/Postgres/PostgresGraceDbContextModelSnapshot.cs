@@ -643,6 +643,9 @@ namespace Grace.Data.Migrations.Postgres
                     b.Property<DateTimeOffset?>("CompletedAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<int>("ContractAtPlan")
+                        .HasColumnType("integer");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
 
@@ -681,6 +684,15 @@ namespace Grace.Data.Migrations.Postgres
                         .IsRequired()
                         .HasMaxLength(256)
                         .HasColumnType("character varying(256)");
+
+                    b.Property<bool>("Shadow")
+                        .HasColumnType("boolean");
+
+                    b.Property<int>("ShadowVerdict")
+                        .HasColumnType("integer");
+
+                    b.Property<DateTimeOffset?>("ShadowVerdictAt")
+                        .HasColumnType("timestamp with time zone");
 
                     b.Property<int>("Stage")
                         .HasColumnType("integer");
@@ -725,6 +737,8 @@ namespace Grace.Data.Migrations.Postgres
                     b.HasIndex("CreatedAt");
 
                     b.HasIndex("IncidentId");
+
+                    b.HasIndex("ShadowVerdict");
 
                     b.HasIndex("State", "UpdatedAt");
 
@@ -1188,6 +1202,75 @@ namespace Grace.Data.Migrations.Postgres
                     b.HasKey("Target");
 
                     b.ToTable("TargetFences");
+                });
+
+            modelBuilder.Entity("Grace.Data.Entities.TierSuggestion", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset?>("DecidedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("DecidedBy")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)");
+
+                    b.Property<int>("FromTier")
+                        .HasColumnType("integer");
+
+                    b.Property<DateTimeOffset?>("LastRollbackAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<double>("LowerBound")
+                        .HasColumnType("double precision");
+
+                    b.Property<string>("PlaybookKey")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<string>("Reason")
+                        .HasMaxLength(2048)
+                        .HasColumnType("character varying(2048)");
+
+                    b.Property<DateTimeOffset?>("RevokedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid?>("RevokedByMissionId")
+                        .HasColumnType("uuid");
+
+                    b.Property<int>("Runs")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("RunsSinceRollback")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("ShadowAgreements")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("Status")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("Successes")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("ToTier")
+                        .HasColumnType("integer");
+
+                    b.Property<Guid>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("uuid");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("PlaybookKey", "Status");
+
+                    b.ToTable("TierSuggestions");
                 });
 
             modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>

@@ -643,6 +643,9 @@ namespace Grace.Data.Migrations.SqlServer
                     b.Property<DateTimeOffset?>("CompletedAt")
                         .HasColumnType("datetimeoffset");
 
+                    b.Property<int>("ContractAtPlan")
+                        .HasColumnType("int");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("datetimeoffset");
 
@@ -681,6 +684,15 @@ namespace Grace.Data.Migrations.SqlServer
                         .IsRequired()
                         .HasMaxLength(256)
                         .HasColumnType("nvarchar(256)");
+
+                    b.Property<bool>("Shadow")
+                        .HasColumnType("bit");
+
+                    b.Property<int>("ShadowVerdict")
+                        .HasColumnType("int");
+
+                    b.Property<DateTimeOffset?>("ShadowVerdictAt")
+                        .HasColumnType("datetimeoffset");
 
                     b.Property<int>("Stage")
                         .HasColumnType("int");
@@ -725,6 +737,8 @@ namespace Grace.Data.Migrations.SqlServer
                     b.HasIndex("CreatedAt");
 
                     b.HasIndex("IncidentId");
+
+                    b.HasIndex("ShadowVerdict");
 
                     b.HasIndex("State", "UpdatedAt");
 
@@ -1188,6 +1202,75 @@ namespace Grace.Data.Migrations.SqlServer
                     b.HasKey("Target");
 
                     b.ToTable("TargetFences");
+                });
+
+            modelBuilder.Entity("Grace.Data.Entities.TierSuggestion", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uniqueidentifier");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("datetimeoffset");
+
+                    b.Property<DateTimeOffset?>("DecidedAt")
+                        .HasColumnType("datetimeoffset");
+
+                    b.Property<string>("DecidedBy")
+                        .HasMaxLength(256)
+                        .HasColumnType("nvarchar(256)");
+
+                    b.Property<int>("FromTier")
+                        .HasColumnType("int");
+
+                    b.Property<DateTimeOffset?>("LastRollbackAt")
+                        .HasColumnType("datetimeoffset");
+
+                    b.Property<double>("LowerBound")
+                        .HasColumnType("float");
+
+                    b.Property<string>("PlaybookKey")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("nvarchar(128)");
+
+                    b.Property<string>("Reason")
+                        .HasMaxLength(2048)
+                        .HasColumnType("nvarchar(2048)");
+
+                    b.Property<DateTimeOffset?>("RevokedAt")
+                        .HasColumnType("datetimeoffset");
+
+                    b.Property<Guid?>("RevokedByMissionId")
+                        .HasColumnType("uniqueidentifier");
+
+                    b.Property<int>("Runs")
+                        .HasColumnType("int");
+
+                    b.Property<int>("RunsSinceRollback")
+                        .HasColumnType("int");
+
+                    b.Property<int>("ShadowAgreements")
+                        .HasColumnType("int");
+
+                    b.Property<int>("Status")
+                        .HasColumnType("int");
+
+                    b.Property<int>("Successes")
+                        .HasColumnType("int");
+
+                    b.Property<int>("ToTier")
+                        .HasColumnType("int");
+
+                    b.Property<Guid>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("uniqueidentifier");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("PlaybookKey", "Status");
+
+                    b.ToTable("TierSuggestions");
                 });
 
             modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>

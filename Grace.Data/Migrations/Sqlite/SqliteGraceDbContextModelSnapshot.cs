@@ -633,6 +633,9 @@ namespace Grace.Data.Migrations.Sqlite
                     b.Property<long?>("CompletedAt")
                         .HasColumnType("INTEGER");
 
+                    b.Property<int>("ContractAtPlan")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER");
 
@@ -671,6 +674,15 @@ namespace Grace.Data.Migrations.Sqlite
                         .IsRequired()
                         .HasMaxLength(256)
                         .HasColumnType("TEXT");
+
+                    b.Property<bool>("Shadow")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("ShadowVerdict")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("ShadowVerdictAt")
+                        .HasColumnType("INTEGER");
 
                     b.Property<int>("Stage")
                         .HasColumnType("INTEGER");
@@ -715,6 +727,8 @@ namespace Grace.Data.Migrations.Sqlite
                     b.HasIndex("CreatedAt");
 
                     b.HasIndex("IncidentId");
+
+                    b.HasIndex("ShadowVerdict");
 
                     b.HasIndex("State", "UpdatedAt");
 
@@ -1176,6 +1190,75 @@ namespace Grace.Data.Migrations.Sqlite
                     b.HasKey("Target");
 
                     b.ToTable("TargetFences");
+                });
+
+            modelBuilder.Entity("Grace.Data.Entities.TierSuggestion", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("DecidedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("DecidedBy")
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("FromTier")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("LastRollbackAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double>("LowerBound")
+                        .HasColumnType("REAL");
+
+                    b.Property<string>("PlaybookKey")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Reason")
+                        .HasMaxLength(2048)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("RevokedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid?>("RevokedByMissionId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Runs")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("RunsSinceRollback")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("ShadowAgreements")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Status")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Successes")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("ToTier")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("PlaybookKey", "Status");
+
+                    b.ToTable("TierSuggestions");
                 });
 
             modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>

@@ -133,14 +133,14 @@ public sealed class ProcessRestartExecutor(ProcessSupervisor supervisor, IServic
                 var reading = await health.CheckAsync(key, check, cancellationToken);
                 if (reading.Healthy)
                 {
-                    waited = $"healthy after {time.GetElapsedTime(started).TotalSeconds:0.#} s ({TargetHealth.Rule(check)}, {reading.Observed})";
+                    waited = $"healthy after {time.GetElapsedTime(started).TotalSeconds:0.#} s ({TargetHealth.Rule(check, reading.Unit)}, {reading.Observed})";
                     break;
                 }
 
                 if (time.GetElapsedTime(started) >= timeout)
                 {
                     throw new ActionRefusedException(
-                        $"'{key}' was restarted (pid {process.Id}) but its health check ({TargetHealth.Rule(check)}) did not pass within {timeout.TotalSeconds:0.#} s: {reading.Observed}.");
+                        $"'{key}' was restarted (pid {process.Id}) but its health check ({TargetHealth.Rule(check, reading.Unit)}) did not pass within {timeout.TotalSeconds:0.#} s: {reading.Observed}.");
                 }
 
                 await Task.Delay(TimeSpan.FromMilliseconds(250), time, cancellationToken);

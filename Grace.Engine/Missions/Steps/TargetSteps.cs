@@ -1,9 +1,13 @@
 namespace Grace.Engine.Missions.Steps;
 
-/// <summary>Planned: the gate runs on the target's grain (policy, tier, the approvers' snapshot).</summary>
-public sealed class PlannedStep : IMissionStep
+/// <summary>
+/// Planned: a contract that already held at planning is dealt with first (refused, or waited on with
+/// a timer); then the gate runs on the target's grain (policy, tier, the approvers' snapshot).
+/// </summary>
+public sealed class PlannedStep(Plan.VacuousContracts vacuous) : IMissionStep
 {
-    public Task<StepOutcome> RunAsync(MissionStepContext context, CancellationToken cancellationToken) => context.Target.GateAsync(context.MissionId);
+    public async Task<StepOutcome> RunAsync(MissionStepContext context, CancellationToken cancellationToken) =>
+        await vacuous.CheckAsync(context.MissionId, cancellationToken) ?? await context.Target.GateAsync(context.MissionId);
 }
 
 /// <summary>Approved: the action runs on the target's grain, one at a time per target in the cluster.</summary>

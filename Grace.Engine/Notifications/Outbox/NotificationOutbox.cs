@@ -100,6 +100,37 @@ public sealed class NotificationOutbox(
         }
     }
 
+    /// <summary>
+    /// Adds the routed notifications of trust decay to <paramref name="db"/>: a playbook whose tier was
+    /// lowered on its record failed or rolled back (<paramref name="mission"/>), and its tier went back up.
+    /// </summary>
+    public async Task AddTrustRevokedAsync(GraceDbContext db, Mission mission, int fromTier, int toTier, string reason, CancellationToken cancellationToken)
+    {
+        const NotificationKind kind = NotificationKind.TrustRevoked;
+        var missionLink = Url($"/missions/{mission.Id}");
+        var content = new NotificationContent
+        {
+            Kind = kind,
+            Title = $"Tier raised back to {toTier}: '{mission.PlaybookKey}' lost the trust it had earned",
+            Text = reason,
+            Link = missionLink,
+            MissionLink = missionLink,
+            At = time.GetUtcNow(),
+            MissionId = mission.Id,
+            IncidentId = mission.IncidentId,
+            PatternKey = mission.PatternKey,
+            PlaybookKey = mission.PlaybookKey,
+            Target = mission.Target,
+            Tier = toTier,
+            State = mission.State,
+            Reason = reason,
+        };
+        foreach (var channel in router.ChannelsFor(kind, mission.PatternKey, toTier))
+        {
+            await AddAsync(db, kind, channel, $"{kind}:{mission.Id}:{channel}", mission.Id, mission.IncidentId, content, cancellationToken);
+        }
+    }
+
     private static NotificationKind? KindOf(Mission mission, MissionState state) => state switch
     {
         MissionState.AwaitingApproval => NotificationKind.ApprovalRequested,
