@@ -32,6 +32,7 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
     public DbSet<Notification> Notifications => Set<Notification>();
     public DbSet<IncidentEvent> IncidentEvents => Set<IncidentEvent>();
     public DbSet<MissionStep> MissionSteps => Set<MissionStep>();
+    public DbSet<PatternSuggestion> PatternSuggestions => Set<PatternSuggestion>();
     public DbSet<TierSuggestion> TierSuggestions => Set<TierSuggestion>();
 
     protected override void OnModelCreating(ModelBuilder builder)
@@ -58,6 +59,21 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
             e.Property(i => i.AssignedTo).HasMaxLength(ColumnLimits.UserName);
             // The sweep's query: rungs due.
             e.HasIndex(i => i.RetryAt);
+        });
+
+        builder.Entity<PatternSuggestion>(e =>
+        {
+            // Not a foreign key: the seed incident may be deleted by retention, the suggestion stays.
+            e.Property(p => p.Id).ValueGeneratedNever();
+            e.HasIndex(p => new { p.Status, p.SignalCount });
+            e.Property(p => p.Template).HasMaxLength(ColumnLimits.Template);
+            e.Property(p => p.MessageRegex).HasMaxLength(PatternSuggestion.RegexMaxLength);
+            e.Property(p => p.Source).HasMaxLength(ColumnLimits.Source);
+            e.Property(p => p.ExceptionType).HasMaxLength(ColumnLimits.ExceptionType);
+            e.Property(p => p.Samples).HasMaxLength(ColumnLimits.Parameters);
+            e.Property(p => p.CandidatePlaybooks).HasMaxLength(ColumnLimits.Text);
+            e.Property(p => p.DismissedBy).HasMaxLength(ColumnLimits.UserName);
+            e.Property(p => p.DismissReason).HasMaxLength(ColumnLimits.ShortText);
         });
 
         builder.Entity<IncidentEvent>(e =>
@@ -99,6 +115,7 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
             e.Property(m => m.StatusReason).HasMaxLength(ColumnLimits.ShortText);
             e.Property(m => m.Instance).HasMaxLength(ColumnLimits.InstanceName);
             e.Property(m => m.DismissedBy).HasMaxLength(ColumnLimits.UserName);
+            e.Property(m => m.TraceParent).HasMaxLength(64);
             e.Property(m => m.Version).IsConcurrencyToken();
             e.HasOne(m => m.Incident).WithMany().HasForeignKey(m => m.IncidentId).OnDelete(DeleteBehavior.Restrict);
             e.HasOne(m => m.Contract).WithOne().HasForeignKey<ActionContract>(c => c.MissionId).OnDelete(DeleteBehavior.Cascade);

@@ -106,10 +106,18 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<Verify.Benchmarks.LatencySampler>();
         services.AddSingleton<Verify.Benchmarks.BenchmarkStage>();
         services.AddSingleton<LearningService>();
+        services.AddSingleton<Learn.Mining.PatternMiningService>();
+        services.AddHostedService(sp => sp.GetRequiredService<Learn.Mining.PatternMiningService>());
+        services.AddSingleton<Learn.Mining.SuggestionService>();
         services.AddSingleton<TrustService>();
         services.AddSingleton<ShadowMode>();
         services.AddSingleton<VacuousContracts>();
         services.AddGraceNotifications();
+        // Grace's own telemetry: the instruments live here, the exporters in Grace.Web (AddGraceTelemetry)
+        services.AddMetrics();
+        services.AddSingleton<Telemetry.TelemetrySnapshot>();
+        services.AddHostedService(sp => sp.GetRequiredService<Telemetry.TelemetrySnapshot>());
+        services.AddSingleton<Telemetry.GraceMetrics>();
         services.AddSingleton<MissionJournal>();
         services.AddSingleton<MissionQueries>();
         services.AddSingleton<Missions.Steps.PlannedStep>();

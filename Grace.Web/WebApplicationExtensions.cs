@@ -6,6 +6,7 @@ using Grace.Web.Hubs;
 using Grace.Web.Identity;
 using Grace.Web.Otlp;
 using Grace.Web.Security;
+using Grace.Web.Telemetry;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
 using MudBlazor.Services;
@@ -86,6 +87,7 @@ public static class WebApplicationExtensions
         services.AddSignalR();
         services.AddHostedService<PipelineHubForwarder>();
         services.AddProblemDetails();
+        builder.AddGraceTelemetry();
         // Enums travel as names ("CacheFill", "AwaitingApproval"), as people and scripts write them.
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(allowIntegerValues: false)));
         return builder;
@@ -108,7 +110,7 @@ public static class WebApplicationExtensions
         app.Use((context, next) =>
         {
             var path = context.Request.Path;
-            if ((path.StartsWithSegments("/api") || path.StartsWithSegments("/hubs") || path.StartsWithSegments("/v1"))
+            if ((path.StartsWithSegments("/api") || path.StartsWithSegments("/hubs") || path.StartsWithSegments("/v1") || path.StartsWithSegments(GraceTelemetryExtensions.MetricsPath))
                 && context.Features.Get<Microsoft.AspNetCore.Diagnostics.IStatusCodePagesFeature>() is { } pages)
             {
                 pages.Enabled = false;
@@ -139,6 +141,8 @@ public static class WebApplicationExtensions
         app.MapWebhookEndpoints();
         app.MapSlackEndpoints();
         app.MapIncidentEndpoints();
+        app.MapSuggestionEndpoints();
+        app.MapGraceTelemetry();
         app.MapTrustEndpoints();
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).AllowAnonymous().WithName("Health");
         // Long polling (one request per message) is not offered, so every open connection is one request the caps count.

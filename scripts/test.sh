@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every Grace test on a fresh Debian machine with only the .NET SDK:
-# installs and starts what the tests need (PostgreSQL, Chromium, Alertmanager, the moto AWS server, an
+# installs and starts what the tests need (PostgreSQL, Chromium, Alertmanager, Prometheus, the moto AWS server, an
 # Unleash server), restores, builds, tests,
 # and ends with one line of totals taken from the test results: "N passed, N failed, N skipped".
 set -euo pipefail
@@ -15,6 +15,7 @@ need_apt=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/prometheus-alertmanager ] || need_apt+=(prometheus-alertmanager)
+[ -x /usr/bin/prometheus ] || need_apt+=(prometheus)
 [ -x /usr/sbin/dockerd ] || need_apt+=(docker.io)
 [ -x /usr/bin/podman ] || need_apt+=(podman)
 [ -x /usr/bin/tini ] || need_apt+=(tini)
@@ -165,6 +166,42 @@ for _ in $(seq 1 30); do
 done
 curl -fs "http://127.0.0.1:${AM_PORT}/-/ready" >/dev/null || { echo "Alertmanager did not start:"; cat "$AM_DIR/alertmanager.log"; exit 1; }
 export GRACE_TEST_ALERTMANAGER="http://127.0.0.1:${AM_PORT}"
+
+# Prometheus: one per run, on a loopback port, in its own folder, scraping every second. It scrapes
+# the Grace a test serves on a port of the test's choosing: the test writes that target into the
+# file GRACE_TEST_PROMETHEUS_SD_FILE (file-based discovery, re-read every second), and Grace gets
+# the API key GRACE_TEST_PROMETHEUS_KEY (metrics:read) by storing its hash. The test then asks the
+# HTTP API at GRACE_TEST_PROMETHEUS_URL. Stopped when this script ends.
+PROM_DIR="$(mktemp -d /tmp/grace-prometheus.XXXXXX)"
+PROM_PORT="$(free_port)"
+export GRACE_TEST_PROMETHEUS_KEY="grace_9e7c0000_$(random_hex 24)"
+export GRACE_TEST_PROMETHEUS_SD_FILE="$PROM_DIR/targets.json"
+echo '[]' > "$GRACE_TEST_PROMETHEUS_SD_FILE"
+cat > "$PROM_DIR/prometheus.yml" <<YAML
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: grace
+    metrics_path: /metrics
+    authorization:
+      credentials: ${GRACE_TEST_PROMETHEUS_KEY}
+    file_sd_configs:
+      - files: ['${GRACE_TEST_PROMETHEUS_SD_FILE}']
+        refresh_interval: 1s
+YAML
+/usr/bin/prometheus --config.file="$PROM_DIR/prometheus.yml" --storage.tsdb.path="$PROM_DIR/data" \
+  --web.listen-address="127.0.0.1:${PROM_PORT}" --storage.tsdb.retention.time=1h >"$PROM_DIR/prometheus.log" 2>&1 &
+PROM_PID=$!
+stop_prometheus() { kill "$PROM_PID" 2>/dev/null || true; wait "$PROM_PID" 2>/dev/null || true; rm -rf "$PROM_DIR"; }
+STOPS+=(stop_prometheus)
+for _ in $(seq 1 40); do
+  if curl -fs "http://127.0.0.1:${PROM_PORT}/-/ready" >/dev/null 2>&1; then break; fi
+  sleep 0.5
+done
+curl -fs "http://127.0.0.1:${PROM_PORT}/-/ready" >/dev/null || { echo "Prometheus did not start:"; cat "$PROM_DIR/prometheus.log"; exit 1; }
+export GRACE_TEST_PROMETHEUS_URL="http://127.0.0.1:${PROM_PORT}"
 
 # Container engines: one dockerd and one Podman API service, each on its own unix socket in a
 # temporary folder with its own storage (nothing listens on TCP; no bridge, no iptables), and a small

@@ -210,4 +210,15 @@ public enum ApiKeyScopes
     Webhooks = 4,
     /// <summary>Every ingestion scope: what keys made before scopes existed keep.</summary>
     Ingest = Signals | Alerts | Webhooks,
+    /// <summary><c>metrics:read</c>: <c>GET /metrics</c> when <c>Grace:Telemetry:Metrics:Access</c> is <c>ApiKey</c> (a Prometheus scraping Grace). Never given by default.</summary>
+    Metrics = 8,
+}
+
+/// <summary>Where a suggested pattern stands.</summary>
+public enum SuggestionStatus
+{
+    /// <summary>Shown to Leads on the Suggested patterns page.</summary>
+    Suggested = 0,
+    /// <summary>A Lead said it is not worth a pattern; hidden, and kept hidden when it grows.</summary>
+    Dismissed = 1,
 }

@@ -49,6 +49,13 @@ public class Mission : IVersioned
     /// <summary>Who dismissed it (see <see cref="DismissedAt"/>).</summary>
     public string? DismissedBy { get; set; }
 
+    /// <summary>
+    /// The W3C trace context (<c>traceparent</c>) of the mission's trace: its stages run in different
+    /// grain calls, on any instance, after restarts; each stage's span is a child of this context.
+    /// </summary>
+    public string? TraceParent { get; set; }
+    /// <summary>When the mission entered its current <see cref="Stage"/>: the start of that stage's span.</summary>
+    public DateTimeOffset? StageStartedAt { get; set; }
     public ActionContract? Contract { get; set; }
     public Approval? Approval { get; set; }
     public List<MissionEvent> Events { get; set; } = [];

@@ -34,6 +34,7 @@ public sealed record ApiKeyLimits(ApiKeyScopes Scopes, IReadOnlyList<string> Sou
         [ApiKeyScopes.Signals] = "signals:write",
         [ApiKeyScopes.Alerts] = "alerts:write",
         [ApiKeyScopes.Webhooks] = "webhooks:write",
+        [ApiKeyScopes.Metrics] = "metrics:read",
     };
 
     /// <summary>The names of the scopes held, in a fixed order.</summary>
@@ -166,7 +167,8 @@ public sealed class ApiKeyService
     /// <summary>Checks scopes and limits against the catalog; returns them trimmed and without duplicates.</summary>
     private ApiKeyLimits Validate(ApiKeyLimits limits)
     {
-        if ((limits.Scopes & ApiKeyScopes.Ingest) == ApiKeyScopes.None || (limits.Scopes & ~ApiKeyScopes.Ingest) != ApiKeyScopes.None)
+        const ApiKeyScopes known = ApiKeyScopes.Ingest | ApiKeyScopes.Metrics;
+        if (limits.Scopes == ApiKeyScopes.None || (limits.Scopes & ~known) != ApiKeyScopes.None)
         {
             throw new MissionOperationException($"A key needs at least one scope of {string.Join(", ", ApiKeyLimits.ScopeNames.Values)}.", field: "scopes");
         }

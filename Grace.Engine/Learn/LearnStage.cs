@@ -20,7 +20,8 @@ public sealed class LearnStage(
     Escalate.IncidentJournal incidentJournal,
     IServiceProvider services,
     TimeProvider time,
-    ILogger<LearnStage> logger)
+    ILogger<LearnStage> logger,
+    Telemetry.GraceMetrics? metrics = null)
 {
     public async Task<StepOutcome> LearnAsync(Guid missionId, CancellationToken cancellationToken)
     {
@@ -77,6 +78,10 @@ public sealed class LearnStage(
 
         learning.Publish(update);
         incidentJournal.Publish(lines);
+        if (db.Outcomes.Local.FirstOrDefault(o => o.MissionId == mission.Id) is { TimeToRecoverSeconds: { } recovered })
+        {
+            metrics?.Recovered(recovered, mission.PlaybookKey, mission.PatternKey);
+        }
         if (update is not null)
         {
             await RefreshSuggestionAsync(mission.PlaybookKey, cancellationToken);

@@ -10,8 +10,9 @@ namespace Grace.Engine.Missions;
 /// Writes the timeline: every transition appends a <see cref="MissionEvent"/> to the same unit of
 /// work as the state change, and the typed event is published only after the commit.
 /// </summary>
-public sealed class MissionJournal(TimeProvider time, IPipelineNotifier notifier, Outbox.NotificationOutbox? outbox = null)
+public sealed class MissionJournal(TimeProvider time, IPipelineNotifier notifier, Outbox.NotificationOutbox? outbox = null, Telemetry.GraceMetrics? metrics = null)
 {
+    private Telemetry.GraceMetrics? Metrics => metrics;
     private TimeProvider Time => time;
     private IPipelineNotifier Notifier => notifier;
     private Outbox.NotificationOutbox? Outbox => outbox;
@@ -23,6 +24,9 @@ public sealed class MissionJournal(TimeProvider time, IPipelineNotifier notifier
         private readonly List<MissionEvent> _events = [];
         private readonly List<PipelineEvent> _extra = [];
         private readonly List<(MissionState State, string Message)> _transitions = [];
+        // Stages that ended in this unit of work: their spans and durations are written after the commit.
+        private readonly List<(PipelineStage Stage, DateTimeOffset Start, DateTimeOffset End)> _endedStages = [];
+        private readonly List<MissionState> _entered = [];
 
         public Mission Mission => mission;
 
@@ -30,9 +34,21 @@ public sealed class MissionJournal(TimeProvider time, IPipelineNotifier notifier
         public MissionEvent Record(PipelineStage stage, string kind, string message, MissionState? state = null, object? data = null, string actor = Actor.EngineName)
         {
             var now = journal.Time.GetUtcNow();
+            if (stage != mission.Stage)
+            {
+                // The stage the mission was in ends here; its span starts where the stage did.
+                _endedStages.Add((mission.Stage, mission.StageStartedAt ?? mission.CreatedAt, now));
+                mission.StageStartedAt = now;
+            }
+            else
+            {
+                mission.StageStartedAt ??= now;
+            }
+
             if (state is { } s)
             {
                 _transitions.Add((s, message));
+                _entered.Add(s);
                 mission.State = s;
                 if (s.IsTerminal())
                 {
@@ -57,6 +73,31 @@ public sealed class MissionJournal(TimeProvider time, IPipelineNotifier notifier
             return ev;
         }
 
+        /// <summary>After the commit: the ended stages' spans and durations, and the states entered.</summary>
+        private void WriteTelemetry()
+        {
+            var now = journal.Time.GetUtcNow();
+            foreach (var (stage, start, end) in _endedStages)
+            {
+                Telemetry.MissionTracing.Write(mission, stage, start, end, mission.State.ToString());
+                journal.Metrics?.StageEnded(stage, mission, (end - start).TotalSeconds);
+            }
+
+            if (mission.Stage == PipelineStage.Learn && mission.State.IsTerminal() && mission.StageStartedAt is { } learnStart)
+            {
+                // Learning is the last stage: nothing ends it later, so its span closes with its commit.
+                Telemetry.MissionTracing.Write(mission, PipelineStage.Learn, learnStart, now, mission.State.ToString());
+            }
+
+            foreach (var state in _entered)
+            {
+                journal.Metrics?.MissionEntered(state, mission.PlaybookKey);
+            }
+
+            _endedStages.Clear();
+            _entered.Clear();
+        }
+
         /// <summary>Publishes an extra event (an approval request) after the commit.</summary>
         public void Also(PipelineEvent pipelineEvent) => _extra.Add(pipelineEvent);
 
@@ -73,6 +114,7 @@ public sealed class MissionJournal(TimeProvider time, IPipelineNotifier notifier
 
             _transitions.Clear();
             await db.SaveChangesAsync(cancellationToken);
+            WriteTelemetry();
             foreach (var ev in _events)
             {
                 journal.Notifier.Publish(new MissionUpdated(ev.At, mission.Id, mission.IncidentId, mission.PlaybookKey, mission.Target, mission.Tier,

@@ -17,7 +17,7 @@ namespace Grace.Engine.Plan;
 /// <summary>What the planning service asks a target's grain to plan: a diagnosed incident and the playbook chosen for it.</summary>
 [GenerateSerializer, Immutable]
 public sealed record PlanRequest(Guid IncidentId, string PatternKey, string PlaybookKey, string Target, string DiagnosisReason, List<string> RankedPlaybooks, string RequestedBy,
-    MissionOrigin Origin = MissionOrigin.Signal, bool DryRun = false);
+    MissionOrigin Origin = MissionOrigin.Signal, bool DryRun = false, DateTimeOffset? DiagnosedFrom = null);
 
 /// <summary>
 /// Writes a mission and its action contract (probe, comparator, threshold, deadline) before
@@ -132,6 +132,8 @@ public sealed class MissionPlanner(
         }
 
         mission.Contract = contract;
+        // The mission's trace begins here (capture and diagnosis are known by now); its context is stored with the mission.
+        Telemetry.MissionTracing.Begin(mission, incident, request.DiagnosedFrom, now);
         mission.ContractAtPlan = baseline.Value is null ? ContractPrecheck.Unknown
             : VacuousContracts.Holds(contract, baseline.Value) ? ContractPrecheck.AlreadyHeld : ContractPrecheck.NotHolding;
         if (playbook.IsRunbook)

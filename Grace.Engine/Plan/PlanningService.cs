@@ -28,6 +28,8 @@ public sealed class PlanningService(
     Sentinel sentinel,
     IGrainFactory grains,
     IMissionScheduler scheduler,
+    Learn.Mining.PatternMiningService mining,
+    TimeProvider time,
     ILogger<PlanningService> logger) : BackgroundService
 {
     private const int Concurrency = 4;
@@ -104,11 +106,18 @@ public sealed class PlanningService(
         }
 
         var signal = SignalOf(incident);
+        var diagnosedFrom = time.GetUtcNow();
         var diagnosis = await sentinel.DiagnoseAsync(signal, cancellationToken);
         var playbookKey = diagnosis?.RankedPlaybooks.FirstOrDefault(k => catalog.CurrentValue.Playbooks.ContainsKey(k));
         if (diagnosis is null || playbookKey is null)
         {
             await ClearAsync(incidentId, cancellationToken); // No pattern: the incident stays open for humans.
+            if (diagnosis is null)
+            {
+                // ...and its message goes to the miner, so a Lead sees what patterns are missing.
+                mining.Enqueue(incidentId);
+            }
+
             return;
         }
 
@@ -124,7 +133,7 @@ public sealed class PlanningService(
         var playbook = catalog.CurrentValue.Playbooks[playbookKey];
         var pattern = catalog.CurrentValue.Patterns[diagnosis.PatternKey];
         var target = !string.IsNullOrWhiteSpace(playbook.FirstTarget) ? playbook.FirstTarget : pattern.Target ?? signal.Target ?? "grace";
-        var request = new PlanRequest(incidentId, diagnosis.PatternKey, playbookKey, target, reason, [.. diagnosis.RankedPlaybooks], incident.OpenedBy ?? Actor.EngineName, origin);
+        var request = new PlanRequest(incidentId, diagnosis.PatternKey, playbookKey, target, reason, [.. diagnosis.RankedPlaybooks], incident.OpenedBy ?? Actor.EngineName, origin, DiagnosedFrom: diagnosedFrom);
         if (await grains.GetGrain<ITargetGrain>(target).PlanAsync(request) is { } missionId)
         {
             scheduler.Enqueue(missionId);

@@ -22,7 +22,8 @@ public sealed class ConclusionStage(
     Benchmarks.BenchmarkStage benchmarks,
     Rollbacks rollbacks,
     MissionJournal journal,
-    TimeProvider time)
+    TimeProvider time,
+    Telemetry.GraceMetrics? metrics = null)
 {
     public async Task<StepOutcome> ConcludeAsync(Guid missionId, ContractReading reading, CancellationToken cancellationToken)
     {
@@ -55,6 +56,7 @@ public sealed class ConclusionStage(
                 await rollbacks.RollbackFromSnapshotAsync(db, entry, "a benchmark regression", now, cancellationToken);
                 ReopenIncident(mission);
                 await entry.SaveAsync(cancellationToken);
+                metrics?.Verdict(ContractVerdict.Met, mission.PlaybookKey);
                 return StepOutcome.Moved;
             }
 
@@ -75,6 +77,7 @@ public sealed class ConclusionStage(
                 entry.Record(PipelineStage.Execute, "next-step",
                     $"{Runbooks.Label(mission)}next: {next.Action} on {next.Target}. Contract: {contract.Description}.", MissionState.Approved);
                 await entry.SaveAsync(cancellationToken);
+                metrics?.Verdict(ContractVerdict.Met, mission.PlaybookKey);
                 return StepOutcome.Moved;
             }
 
@@ -89,6 +92,7 @@ public sealed class ConclusionStage(
 
             // Success is committed first: the quarantine is released only once nothing can roll back any more.
             await entry.SaveAsync(cancellationToken);
+            metrics?.Verdict(ContractVerdict.Met, mission.PlaybookKey);
             await rollbacks.CommitAsync(db, mission, cancellationToken);
             return StepOutcome.Moved;
         }
@@ -102,6 +106,7 @@ public sealed class ConclusionStage(
         await rollbacks.RollbackFromSnapshotAsync(db, entry, "the contract failed", now, cancellationToken);
         ReopenIncident(mission);
         await entry.SaveAsync(cancellationToken);
+        metrics?.Verdict(ContractVerdict.Failed, mission.PlaybookKey);
         return StepOutcome.Moved;
     }
 

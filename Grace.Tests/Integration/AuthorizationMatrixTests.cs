@@ -40,6 +40,9 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
         Operator,
         Lead,
         Admin,
+
+        /// <summary>An API key with the metrics:read scope (none of the matrix's callers).</summary>
+        MetricsKey,
     }
 
     private enum Caller
@@ -66,6 +69,7 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
         ["PAGE /learning"] = Need.SignedIn,
         ["PAGE /account/password"] = Need.SignedIn,
         ["PAGE /audit"] = Need.Lead,
+        ["PAGE /suggestions"] = Need.Lead,
         ["PAGE /notifications"] = Need.Admin,
         ["PAGE /api-keys"] = Need.Admin,
         ["PAGE /faults"] = Need.Admin,
@@ -79,6 +83,9 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
         ["POST /account/logout"] = Need.Anyone,
         ["POST /account/password"] = Need.SignedIn,
         ["GET /healthz"] = Need.Anyone,
+        // Prometheus' scrape endpoint (Grace:Telemetry:Metrics:Access = ApiKey by default): a key holding metrics:read only;
+        // the matrix's key holds the ingestion scopes, so every caller here is refused.
+        ["GET /metrics"] = Need.MetricsKey,
         ["GET /api/outcomes.csv"] = Need.SignedIn,
         ["GET /api/capture/stats"] = Need.SignedIn,
         ["GET /api/incidents/{id:guid}"] = Need.SignedIn,
@@ -93,6 +100,10 @@ public sealed class AuthorizationMatrixTests : IAsyncLifetime
         ["POST /api/incidents/{id:guid}/comment"] = Need.Operator,
         ["POST /api/incidents/{id:guid}/resolve"] = Need.Operator,
         ["POST /api/incidents/{id:guid}/run"] = Need.Operator,
+        ["GET /api/suggestions"] = Need.Lead,
+        ["GET /api/suggestions/{id:guid}"] = Need.Lead,
+        ["POST /api/suggestions/{id:guid}/export"] = Need.Lead,
+        ["POST /api/suggestions/{id:guid}/dismiss"] = Need.Lead,
         ["GET /api/trust"] = Need.SignedIn,
         ["POST /api/trust/suggestions/{id:guid}/accept"] = Need.Lead,
         ["POST /api/trust/suggestions/{id:guid}/decline"] = Need.Lead,

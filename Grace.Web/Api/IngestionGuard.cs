@@ -25,7 +25,7 @@ public static class IngestionGuard
     /// <summary>One policy per scope: a valid key holding it, or a person who may send signals.</summary>
     public static AuthorizationBuilder AddIngestionPolicies(this AuthorizationBuilder builder)
     {
-        foreach (var (scope, name) in ApiKeyLimits.ScopeNames)
+        foreach (var (scope, name) in ApiKeyLimits.ScopeNames.Where(s => (ApiKeyScopes.Ingest & s.Key) == s.Key))
         {
             builder.AddPolicy(PolicyFor(scope), p => p
                 .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName, IdentityConstants.ApplicationScheme)

@@ -704,6 +704,9 @@ namespace Grace.Data.Migrations.SqlServer
                     b.Property<int>("Stage")
                         .HasColumnType("int");
 
+                    b.Property<DateTimeOffset?>("StageStartedAt")
+                        .HasColumnType("datetimeoffset");
+
                     b.Property<int>("State")
                         .HasColumnType("int");
 
@@ -724,6 +727,10 @@ namespace Grace.Data.Migrations.SqlServer
 
                     b.Property<int>("Tier")
                         .HasColumnType("int");
+
+                    b.Property<string>("TraceParent")
+                        .HasMaxLength(64)
+                        .HasColumnType("nvarchar(64)");
 
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("datetimeoffset");
@@ -1013,6 +1020,82 @@ namespace Grace.Data.Migrations.SqlServer
                         .IsUnique();
 
                     b.ToTable("Outcomes");
+                });
+
+            modelBuilder.Entity("Grace.Data.Entities.PatternSuggestion", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .HasColumnType("uniqueidentifier");
+
+                    b.Property<string>("CandidatePlaybooks")
+                        .IsRequired()
+                        .HasMaxLength(4096)
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<string>("DismissReason")
+                        .HasMaxLength(2048)
+                        .HasColumnType("nvarchar(2048)");
+
+                    b.Property<DateTimeOffset?>("DismissedAt")
+                        .HasColumnType("datetimeoffset");
+
+                    b.Property<string>("DismissedBy")
+                        .HasMaxLength(256)
+                        .HasColumnType("nvarchar(256)");
+
+                    b.Property<string>("ExceptionType")
+                        .HasMaxLength(256)
+                        .HasColumnType("nvarchar(256)");
+
+                    b.Property<bool>("ExceptionTypeShared")
+                        .HasColumnType("bit");
+
+                    b.Property<DateTimeOffset>("FirstSeenAt")
+                        .HasColumnType("datetimeoffset");
+
+                    b.Property<int>("IncidentCount")
+                        .HasColumnType("int");
+
+                    b.Property<string>("MessageRegex")
+                        .IsRequired()
+                        .HasMaxLength(8192)
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<int>("MinimumSeverity")
+                        .HasColumnType("int");
+
+                    b.Property<string>("Samples")
+                        .IsRequired()
+                        .HasMaxLength(8192)
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<long>("SignalCount")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Source")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("nvarchar(256)");
+
+                    b.Property<bool>("SourceShared")
+                        .HasColumnType("bit");
+
+                    b.Property<int>("Status")
+                        .HasColumnType("int");
+
+                    b.Property<string>("Template")
+                        .IsRequired()
+                        .HasMaxLength(2048)
+                        .HasColumnType("nvarchar(2048)");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("datetimeoffset");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Status", "SignalCount");
+
+                    b.ToTable("PatternSuggestions");
                 });
 
             modelBuilder.Entity("Grace.Data.Entities.PlaybookStatistics", b =>
