@@ -110,7 +110,10 @@ public static class WebApplicationExtensions
         app.Use((context, next) =>
         {
             var path = context.Request.Path;
-            if ((path.StartsWithSegments("/api") || path.StartsWithSegments("/hubs") || path.StartsWithSegments("/v1") || path.StartsWithSegments(GraceTelemetryExtensions.MetricsPath))
+            // Only a page someone navigates to gets the not-found page: a form post refused with 400
+            // (a missing form token) must keep its answer, not be re-run as a page that reads its form.
+            var navigation = HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method);
+            if ((!navigation || path.StartsWithSegments("/api") || path.StartsWithSegments("/hubs") || path.StartsWithSegments("/v1") || path.StartsWithSegments(GraceTelemetryExtensions.MetricsPath))
                 && context.Features.Get<Microsoft.AspNetCore.Diagnostics.IStatusCodePagesFeature>() is { } pages)
             {
                 pages.Enabled = false;

@@ -136,7 +136,7 @@ public sealed class NotificationBrowserTests : IAsyncLifetime
         await Expect(olivia).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/account/denied"));
         var admin = await SignInAsync("admin", TestCatalog.AdminPassword);
         await GoAsync(admin, "/notifications");
-        var row = admin.Locator(".notification-row").Filter(new LocatorFilterOptions { HasText = "ApprovalRequested" });
+        var row = admin.Locator(".notification-row").Filter(new LocatorFilterOptions { HasText = "Approval requested" });
         await Expect(row).ToContainTextAsync("502", new LocatorAssertionsToContainTextOptions { Timeout = 20_000 });
         await Expect(row.Locator(".notification-status")).ToHaveTextAsync("Failing");
         await ShotAsync(admin, "notifications");

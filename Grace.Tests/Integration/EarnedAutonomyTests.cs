@@ -346,6 +346,58 @@ public sealed class EarnedAutonomyTests : SqliteDatabaseTest
         }
     }
 
+    [Theory]
+    [InlineData("rec-act", ApprovalStatus.Approved, ShadowVerdict.Agreed, "lena approved the same playbook")]
+    [InlineData("other-playbook", ApprovalStatus.Approved, ShadowVerdict.Disagreed, "lena approved 'other-playbook' instead")]
+    [InlineData("rec-act", ApprovalStatus.Rejected, ShadowVerdict.Disagreed, "lena rejected the same playbook on the incident")]
+    public async Task People_approving_or_rejecting_a_later_mission_on_the_incident_judge_the_shadow_recording(
+        string laterPlaybook, ApprovalStatus decided, ShadowVerdict expected, string why)
+    {
+        await using var host = Host(new());
+        var now = DateTimeOffset.UtcNow;
+        var incident = new Incident
+        {
+            Id = Guid.NewGuid(), Fingerprint = Guid.NewGuid().ToString("N"), Source = "orders-api", Template = "t", SampleMessage = "Shipping labels stuck",
+            Severity = Severity.Error, FirstSeenAt = now, LastSeenAt = now, Count = 3, Status = IncidentStatus.Open, PatternKey = "rec-pattern",
+        };
+        Mission MissionOf(string playbook, MissionState state, DateTimeOffset at, bool shadow) => new()
+        {
+            Id = Guid.NewGuid(), IncidentId = incident.Id, PatternKey = "rec-pattern", PlaybookKey = playbook, Action = "http.call", Target = "recorder",
+            Parameters = "{}", Tier = 2, State = state, RequestedBy = "engine", CreatedAt = at, UpdatedAt = at, CompletedAt = at,
+            Shadow = shadow, ShadowVerdict = shadow ? ShadowVerdict.Pending : ShadowVerdict.None,
+        };
+        var shadowMission = MissionOf("rec-act", MissionState.ShadowRecorded, now, shadow: true);
+        var later = MissionOf(laterPlaybook, decided == ApprovalStatus.Approved ? MissionState.Succeeded : MissionState.Rejected, now.AddMinutes(1), shadow: false);
+        var approval = new Approval
+        {
+            Id = Guid.NewGuid(), MissionId = later.Id, RequiredCount = 1, RequestedBy = "engine", RequestedAt = later.CreatedAt,
+            ExpiresAt = later.CreatedAt.AddMinutes(30), Status = decided,
+        };
+        await using (var db = host.CreateDb())
+        {
+            db.Incidents.Add(incident);
+            db.Missions.AddRange(shadowMission, later);
+            db.Approvals.Add(approval);
+            db.ApprovalDecisions.Add(new ApprovalDecision
+            {
+                Id = Guid.NewGuid(), ApprovalId = approval.Id, UserName = "lena", At = later.CreatedAt, Via = DecisionVia.Console,
+                Verdict = decided == ApprovalStatus.Approved ? ApprovalVerdict.Approve : ApprovalVerdict.Reject,
+                Reason = decided == ApprovalStatus.Rejected ? "the queue drains by itself" : null,
+            });
+            await db.SaveChangesAsync();
+        }
+
+        // The sweep judges too; either way the verdict is read from what people did.
+        await host.Get<ShadowMode>().JudgeAsync(default);
+        await host.WaitUntilAsync(async db => await db.Missions.AnyAsync(m => m.Id == shadowMission.Id && m.ShadowVerdict != ShadowVerdict.Pending), 20);
+        await using (var db = host.CreateDb())
+        {
+            Assert.Equal(expected, (await db.Missions.AsNoTracking().SingleAsync(m => m.Id == shadowMission.Id)).ShadowVerdict);
+            var line = await db.MissionEvents.AsNoTracking().SingleAsync(e => e.MissionId == shadowMission.Id && e.Kind == "shadow-verdict");
+            Assert.Contains(why, line.Message);
+        }
+    }
+
     [Fact]
     public async Task A_shadow_recording_whose_incident_heals_alone_is_marked_healed_without_action_and_a_Lead_toggles_shadow_with_an_audit()
     {

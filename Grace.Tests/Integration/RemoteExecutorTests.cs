@@ -108,6 +108,34 @@ public sealed class RemoteExecutorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_health_incident_left_open_at_shutdown_is_resolved_by_the_first_passing_check_after_a_restart()
+    {
+        using var folder = new TempFolder();
+        await using var database = await TestDatabase.CreateAsync(Grace.Data.DatabaseProvider.Sqlite, folder);
+        var settings = TestCatalog.Settings(folder).Concat(database.Settings()).Concat(new Dictionary<string, string?>
+        {
+            ["Grace:Targets:stock-api:Kind"] = "Http",
+            ["Grace:Targets:stock-api:Url"] = _url,
+            ["Grace:Targets:stock-api:HealthCheck:Probe"] = "http.status",
+            ["Grace:Targets:stock-api:HealthCheck:Parameters:Path"] = "/health",
+            ["Grace:Targets:stock-api:HealthCheck:Comparator"] = "LessThan",
+            ["Grace:Targets:stock-api:HealthCheck:Threshold"] = "400",
+            ["Grace:Targets:stock-api:HealthCheck:IntervalSeconds"] = "1",
+        }).ToList();
+        Grace.Data.Entities.Incident incident;
+        await using (var host = new GraceHost(settings).Start())
+        {
+            _healthy = false;
+            incident = await host.WaitForIncidentAsync(i => i.Source == "health:stock-api" && i.Status == Grace.Data.Entities.IncidentStatus.Open);
+        }
+
+        // The service recovers while Grace is down: the failures it counted in memory are gone with it.
+        _healthy = true;
+        await using var restarted = new GraceHost(settings).Start();
+        await restarted.WaitForIncidentAsync(i => i.Id == incident.Id && i.Status == Grace.Data.Entities.IncidentStatus.Resolved);
+    }
+
+    [Fact]
     public async Task A_health_check_counts_only_after_its_failure_threshold_of_failed_readings_in_a_row()
     {
         using var folder = new TempFolder();

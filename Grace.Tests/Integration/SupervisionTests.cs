@@ -128,7 +128,7 @@ public sealed class SupervisionTests : SqliteDatabaseTest
         var request = RestartRequest(host, "1.5");
         var refused = await Assert.ThrowsAsync<ActionRefusedException>(async () => await executor.ExecuteAsync(request, await executor.SnapshotAsync(request, default), default));
         Assert.Contains("did not pass within 1.5 s", refused.Message);
-        Assert.Contains("process.responsive = 1", refused.Message);
+        Assert.Contains("process.responsive is equal to 1", refused.Message);
         Assert.Contains("read 0", refused.Message);
     }
 
