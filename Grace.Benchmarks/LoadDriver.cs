@@ -309,6 +309,10 @@ internal sealed class BenchmarkHost : WebApplicationFactory<Program>
             ["Grace:Engine:MaxRunsPerHour"] = "10000",
             ["Grace:Engine:MaxMissionStartsPerMinute"] = "10000",
             ["Grace:Engine:VerifyPollIntervalMilliseconds"] = "50",
+            // The probe playbook sets a level its next probe finds already set: its witness contract
+            // holds at planning, which Grace otherwise refuses to act on (issue 15). The benchmark
+            // times the path to the action, so it acts anyway.
+            ["Grace:Autonomy:VacuousContract"] = "Act",
             ["Serilog:MinimumLevel:Default"] = "Warning",
             ["Serilog:MinimumLevel:Override:Microsoft.AspNetCore"] = "Error",
             // A tier-0 playbook for the latency probes: a real, cheap action whose contract holds at once.
