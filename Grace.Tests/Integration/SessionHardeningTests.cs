@@ -278,7 +278,7 @@ public sealed partial class SessionHardeningTests : IAsyncLifetime
         // The import map is the one inline script, allowed by this response's nonce; a nonce is never reused.
         var nonce = ScriptNonce().Match(csp).Groups[1].Value;
         var html = await page.Content.ReadAsStringAsync();
-        var importMap = Regex.Match(html, "<script[^>]*importmap[^>]*>").Value;
+        var importMap = System.Net.WebUtility.HtmlDecode(Regex.Match(html, "<script[^>]*importmap[^>]*>").Value);
         Assert.True(importMap.Contains($"nonce=\"{nonce}\"", StringComparison.Ordinal), $"the import map tag {importMap} carries the nonce {nonce}");
         var again = (await client.GetAsync("/account/login")).Headers.GetValues("Content-Security-Policy").Single();
         Assert.NotEqual(nonce, ScriptNonce().Match(again).Groups[1].Value);

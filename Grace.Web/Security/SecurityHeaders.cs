@@ -18,7 +18,8 @@ public static class SecurityHeaders
 
     public static IApplicationBuilder UseGraceSecurityHeaders(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
-        var nonce = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
+        // Base64url: no '+' or '/', so the nonce reads the same in the header and in the HTML attribute (never entity-encoded).
+        var nonce = System.Buffers.Text.Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(16));
         context.Items[NonceKey] = nonce;
         context.Response.OnStarting(() =>
         {
