@@ -116,7 +116,6 @@ public static class EngineServiceCollectionExtensions
         // Grace's own telemetry: the instruments live here, the exporters in Grace.Web (AddGraceTelemetry)
         services.AddMetrics();
         services.AddSingleton<Telemetry.TelemetrySnapshot>();
-        services.AddHostedService(sp => sp.GetRequiredService<Telemetry.TelemetrySnapshot>());
         services.AddSingleton<Telemetry.GraceMetrics>();
         services.AddSingleton<MissionJournal>();
         services.AddSingleton<MissionQueries>();
