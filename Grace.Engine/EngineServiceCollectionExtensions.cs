@@ -106,6 +106,7 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<Verify.Benchmarks.LatencySampler>();
         services.AddSingleton<Verify.Benchmarks.BenchmarkStage>();
         services.AddSingleton<LearningService>();
+        services.AddSingleton<Learn.Mining.PatternMiner>();
         services.AddSingleton<Learn.Mining.PatternMiningService>();
         services.AddHostedService(sp => sp.GetRequiredService<Learn.Mining.PatternMiningService>());
         services.AddSingleton<Learn.Mining.SuggestionService>();

@@ -15,6 +15,20 @@ namespace Grace.Tests.Cluster;
 /// </summary>
 public sealed partial class ClusterConsistencyTests(ClusterFixture cluster) : IClassFixture<ClusterFixture>
 {
+    private static readonly string[] Checkpoints =
+    [
+        "Orders writes are slow: checkpoint of /data/orders.db stalled after 1200 ms",
+        "Orders writes are slow: checkpoint of /srv/cart/cart.db stalled after 80 ms",
+        "Orders writes are slow: checkpoint of /var/lib/stock.db stalled after 15000 ms",
+    ];
+
+    private static readonly string[] Quotas =
+    [
+        "Disk quota exceeded for uid 1001 on /home/alice",
+        "Disk quota exceeded for uid 0 on /srv/backup",
+        "Disk quota exceeded for uid 4242 on /home/bob",
+    ];
+
     private async Task SignalAsync(int instance, string source, string message)
     {
         var response = await cluster.Ingest[instance].PostAsJsonAsync("api/signals", new { source, message, severity = "Error" });
@@ -70,5 +84,40 @@ public sealed partial class ClusterConsistencyTests(ClusterFixture cluster) : IC
         // One instance reports the gauge; the others export no point for it (not a zero).
         Assert.Single(scrapes, s => s.Count > 0);
         Assert.All(scrapes, s => Assert.True(s.Count <= 1));
+    }
+
+    [Fact]
+    public async Task One_family_mined_on_three_instances_is_one_suggestion_not_one_per_instance()
+    {
+        // Each family's members reach different instances, so each instance plans (and hands over for mining) a share.
+        for (var i = 0; i < 3; i++)
+        {
+            await SignalAsync(i, "cl-mined-orders", Checkpoints[i]);
+            await SignalAsync((i + 1) % 3, "cl-mined-backup", Quotas[i]);
+        }
+
+        List<PatternSuggestion> rows = [];
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            await using (var db = cluster.Db())
+            {
+                rows = await db.PatternSuggestions.AsNoTracking().Where(p => p.Source.StartsWith("cl-mined-")).ToListAsync();
+            }
+
+            if (rows.Sum(r => r.IncidentCount) >= 6 && rows.All(r => r.IncidentCount == 3))
+            {
+                break;
+            }
+
+            await Task.Delay(500);
+        }
+
+        Assert.Equal(2, rows.Count);
+        var orders = Assert.Single(rows, r => r.Source == "cl-mined-orders");
+        var backup = Assert.Single(rows, r => r.Source == "cl-mined-backup");
+        Assert.Equal(3, orders.IncidentCount);
+        Assert.Equal(3, backup.IncidentCount);
+        Assert.Equal("Orders writes are slow: checkpoint of <*> stalled after <*> ms", orders.Template);
     }
 }
