@@ -34,7 +34,7 @@ public sealed class GraceMetrics : IDisposable
         _meter.CreateObservableCounter("grace.signals.dropped", () => intake.Dropped, "{signal}", "Signals this instance refused because its intake was full.");
         _meter.CreateObservableCounter("grace.signals.lost", () => capture.Failed, "{signal}", "Accepted signals lost because Grace stopped before storing them.");
         // Database-wide figures: only the instance holding the cluster's reader reports a point (the others
-        // report none), so sum() over instances is the database's figure (ADR draft-cluster-gauges).
+        // report none), so sum() over instances is the database's figure (ADR 0024-cluster-gauges).
         _meter.CreateObservableGauge("grace.incidents.open", () => Point(snapshot.Current?.OpenIncidents), "{incident}",
             "Incidents not resolved (open or being mitigated), in the whole database. Reported by one instance of a cluster at a time: sum() or max() over instances.");
         _meter.CreateObservableGauge("grace.approvals.pending", () => Point(snapshot.Current?.PendingApprovals), "{approval}",

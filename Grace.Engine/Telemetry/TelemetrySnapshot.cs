@@ -14,7 +14,7 @@ public sealed record TelemetryFigures(long OpenIncidents, long PendingApprovals,
 /// instance reads and exports them: the one holding the cluster's <see cref="Cluster.ClusterFiguresGrain"/>,
 /// which calls <see cref="RefreshAsync"/> every <see cref="Interval"/>. Every other instance has no
 /// figures (<see cref="Current"/> is null) and exports no point for these gauges, so a dashboard's
-/// <c>sum()</c> over instances is the database's figure (ADR draft-cluster-gauges).
+/// <c>sum()</c> over instances is the database's figure (ADR 0024-cluster-gauges).
 /// </summary>
 public sealed class TelemetrySnapshot(IDbContextFactory<GraceDbContext> dbFactory, TimeProvider time)
 {

@@ -9,9 +9,9 @@ namespace Grace.Tests.Cluster;
 
 /// <summary>
 /// What a cluster must not count or write once per instance: the database-wide gauges (one instance
-/// reports them, so a dashboard's sum() is the database's figure; ADR draft-cluster-gauges) and the
+/// reports them, so a dashboard's sum() is the database's figure; ADR 0024-cluster-gauges) and the
 /// suggested patterns (one miner for the cluster, so a family mined on three instances is one
-/// suggestion; ADR draft-cluster-mining). Three real processes on a real PostgreSQL.
+/// suggestion; ADR 0025-cluster-mining). Three real processes on a real PostgreSQL.
 /// </summary>
 public sealed partial class ClusterConsistencyTests(ClusterFixture cluster) : IClassFixture<ClusterFixture>
 {

@@ -9,7 +9,7 @@ namespace Grace.Tests.Integration;
 
 /// <summary>
 /// The figures behind the database-wide gauges: read with aggregates, and held (exported) only by
-/// the instance whose cluster reader read them lately (ADR draft-cluster-gauges). The cluster-wide
+/// the instance whose cluster reader read them lately (ADR 0024-cluster-gauges). The cluster-wide
 /// sum is checked on three real instances in <c>ClusterConsistencyTests</c>.
 /// </summary>
 public sealed class ClusterGaugeFiguresTests : IAsyncLifetime

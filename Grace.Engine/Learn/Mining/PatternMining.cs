@@ -22,7 +22,7 @@ public sealed record CandidatePlaybook(string Playbook, string Pattern, double S
 /// every cluster starts from the same incident as before: the suggestions survive restarts and
 /// failovers, and a dismissal stays with its row), mines one more incident into a miner, and keeps
 /// one <see cref="PatternSuggestion"/> row per cluster. It holds no miner itself: the grain does,
-/// so a cluster has one miner, not one per instance (ADR draft-cluster-mining).
+/// so a cluster has one miner, not one per instance (ADR 0025-cluster-mining).
 /// </summary>
 public sealed class PatternMiner(
     IDbContextFactory<GraceDbContext> dbFactory,
