@@ -12,14 +12,17 @@ public abstract class ShellIsland : ComponentBase, IDisposable
 
     protected ShellFigures Figures { get; private set; } = new(false, 0);
 
-    protected override async Task OnInitializedAsync()
+    protected override async Task OnInitializedAsync() => Figures = await Status.CurrentAsync();
+
+    // OnAfterRender runs only in the circuit, not while prerendering: only a live island listens. A change
+    // between the first read and the subscription is caught by reading once more (shared, usually cached).
+    protected override void OnAfterRender(bool firstRender)
     {
-        if (RendererInfo.IsInteractive)
+        if (firstRender)
         {
             Status.Changed += OnChanged;
+            OnChanged();
         }
-
-        Figures = await Status.CurrentAsync();
     }
 
     private void OnChanged() => _ = InvokeAsync(async () =>
