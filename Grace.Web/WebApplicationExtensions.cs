@@ -72,6 +72,7 @@ public static class WebApplicationExtensions
 
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddMudServices();
+        services.AddScoped<Components.Shell.ShellStatus>();
         services.AddGraceConsoleFormatting();
         services.AddGraceIdentity();
         services.AddGraceHttp();

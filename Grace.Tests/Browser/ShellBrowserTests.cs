@@ -290,8 +290,12 @@ public sealed class ShellBrowserTests(ShellFixture fixture) : IClassFixture<Shel
     {
         var page = await SignInAsync("olivia");
         var light = await BackgroundAsync(page);
+        await page.EvaluateAsync("() => { window.graceSameDocument = true; }");
         await page.Locator("#dark-mode").ClickAsync();
         await Expect(page.Locator("#dark-mode")).ToHaveAttributeAsync("aria-label", "Use the light theme");
+        // The toggle is a few lines of grace.js on the static shell: the theme comes back from the server in place.
+        Assert.True(await page.EvaluateAsync<bool>("() => window.graceSameDocument === true"), "the toggle reloaded the whole document");
+        await WaitInteractiveAsync(page);
         var dark = await BackgroundAsync(page);
         Assert.NotEqual(light, dark);
 
@@ -300,6 +304,119 @@ public sealed class ShellBrowserTests(ShellFixture fixture) : IClassFixture<Shel
         Assert.Equal(dark, await BackgroundAsync(page));
         await WaitInteractiveAsync(page);
         Assert.Equal(dark, await BackgroundAsync(page));
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task The_shell_is_server_rendered_and_only_the_page_and_two_islands_are_interactive()
+    {
+        var page = await SignInAsync("olivia");
+
+        // The HTML as the server sends it: the drawer and app bar are plain markup, and the interactive roots
+        // (Blazor's "type":"server" markers) are the page and the two islands, not the layout (the 300 KB goal).
+        var html = await (await page.Context.APIRequest.GetAsync("/missions")).TextAsync();
+        var roots = System.Text.RegularExpressions.Regex.Count(html, "<!--Blazor:\\{[^>]*?\"type\":\"server\"");
+        Assert.Equal(3, roots);
+        var drawer = html.IndexOf("id=\"grace-drawer\"", StringComparison.Ordinal);
+        Assert.True(drawer > 0, "the drawer is not in the server's HTML");
+        Assert.Matches("<a[^>]*href=\"/missions\"[^>]*class=\"[^\"]*active|<a[^>]*class=\"[^\"]*active[^\"]*\"[^>]*href=\"/missions\"", html);
+
+        // A nav link navigates in place (enhanced navigation: the document is not reloaded), the new page goes
+        // live in the same tab, and the active link follows, computed by the server for the new address.
+        await page.EvaluateAsync("() => { window.graceSameDocument = true; }");
+        await page.Locator("#grace-drawer a[href='/incidents']").ClickAsync();
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/incidents$"));
+        await Expect(page.Locator("tr.incident-row").First).ToBeVisibleAsync();
+        await WaitInteractiveAsync(page);
+        Assert.True(await page.EvaluateAsync<bool>("() => window.graceSameDocument === true"), "the nav link reloaded the whole document");
+        await Expect(page.Locator("#grace-drawer a.active")).ToHaveAttributeAsync("href", "/incidents");
+        await Expect(page).ToHaveTitleAsync("Incidents · Grace");
+
+        // The new page is interactive: its filter still changes the address in place.
+        await page.FillAsync("#incident-search", "thumbnail");
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("q=thumbnail"));
+        await Expect(page.Locator("tr.incident-row")).ToHaveCountAsync(1);
+        Assert.True(await page.EvaluateAsync<bool>("() => window.graceSameDocument === true"));
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task The_pending_badge_and_the_kill_switch_banner_follow_other_tabs_live()
+    {
+        var page = await SignInAsync("olivia");
+        await GoAsync(page, "/missions");
+        await Expect(page.Locator("#nav-pending")).ToHaveCountAsync(0);
+        await Expect(page.Locator("#kill-switch-banner")).ToHaveCountAsync(0);
+
+        // Someone else's action (here straight through the engine's services) reaches this open page.
+        var notifier = fixture.Host.Services.GetRequiredService<Grace.Engine.Notifications.IPipelineNotifier>();
+        var killSwitch = fixture.Host.Services.GetRequiredService<Grace.Engine.Gate.KillSwitch>();
+        Guid waiting;
+        await using (var db = fixture.Host.CreateDb())
+        {
+            var incident = db.Incidents.First();
+            var now = DateTimeOffset.UtcNow;
+            var mission = new Mission
+            {
+                Id = Guid.NewGuid(), IncidentId = incident.Id, PatternKey = "test-cache", PlaybookKey = "test-clear-cache", Action = "cache.clear", Target = "test-cache",
+                Parameters = "{}", Tier = 3, State = MissionState.AwaitingApproval, Stage = PipelineStage.Gate, RequestedBy = "engine", CreatedAt = now, UpdatedAt = now,
+            };
+            db.Missions.Add(mission);
+            await db.SaveChangesAsync();
+            waiting = mission.Id;
+        }
+
+        try
+        {
+            notifier.Publish(new Grace.Engine.Notifications.ApprovalRequested(DateTimeOffset.UtcNow, waiting, "test-clear-cache", "test-cache", 3, 1, DateTimeOffset.UtcNow.AddMinutes(30)));
+            await Expect(page.Locator("#nav-pending")).ToHaveTextAsync("1", new LocatorAssertionsToHaveTextOptions { Timeout = 15_000 });
+
+            await killSwitch.SetAsync(true, new Actor("ada", [GraceRoles.Admin]), "shell test", CancellationToken.None);
+            await Expect(page.Locator("#kill-switch-banner")).ToBeVisibleAsync(new LocatorAssertionsToBeVisibleOptions { Timeout = 15_000 });
+
+            // Both islands survive an in-place navigation: still there, still live.
+            await page.Locator("#grace-drawer a[href='/incidents']").ClickAsync();
+            await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/incidents$"));
+            await Expect(page.Locator("#kill-switch-banner")).ToBeVisibleAsync();
+            await killSwitch.SetAsync(false, new Actor("ada", [GraceRoles.Admin]), null, CancellationToken.None);
+            await Expect(page.Locator("#kill-switch-banner")).ToHaveCountAsync(0, new LocatorAssertionsToHaveCountOptions { Timeout = 15_000 });
+        }
+        finally
+        {
+            await killSwitch.SetAsync(false, new Actor("ada", [GraceRoles.Admin]), null, CancellationToken.None);
+            await using var db = fixture.Host.CreateDb();
+            // Gone again, not merely decided: the other tests count this incident's missions.
+            db.Missions.Remove(db.Missions.Single(m => m.Id == waiting));
+            await db.SaveChangesAsync();
+            notifier.Publish(new Grace.Engine.Notifications.ApprovalDecided(DateTimeOffset.UtcNow, waiting, "ada", ApprovalVerdict.Reject, ApprovalStatus.Rejected, 0, 1));
+        }
+
+        await Expect(page.Locator("#nav-pending")).ToHaveCountAsync(0, new LocatorAssertionsToHaveCountOptions { Timeout = 15_000 });
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task On_a_phone_the_menu_opens_over_the_page_and_closes_on_a_tap_outside()
+    {
+        var page = await SignInAsync("olivia", 390, 844);
+        var drawer = page.Locator("#grace-drawer");
+        await Expect(drawer).Not.ToBeInViewportAsync();
+        await Expect(page.Locator("#grace-menu")).ToHaveAttributeAsync("aria-expanded", "false");
+
+        await page.ClickAsync("#grace-menu");
+        await Expect(drawer).ToBeInViewportAsync();
+        await Expect(page.Locator("#grace-menu")).ToHaveAttributeAsync("aria-expanded", "true");
+        // Over the page, not beside it: the page keeps its full width.
+        Assert.Equal(0, await page.EvaluateAsync<int>("() => Math.round(document.querySelector('.grace-main').getBoundingClientRect().left)"));
+
+        await page.Mouse.ClickAsync(370, 400);
+        await Expect(drawer).Not.ToBeInViewportAsync();
+
+        // A link in the open menu navigates and closes it.
+        await page.ClickAsync("#grace-menu");
+        await page.Locator("#grace-drawer a[href='/missions']").ClickAsync();
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/missions$"));
+        await Expect(drawer).Not.ToBeInViewportAsync();
         await page.Context.CloseAsync();
     }
 

@@ -49,6 +49,7 @@ public abstract class GraceComponentTest : BunitContext, IAsyncLifetime
         Services.AddSingleton<Grace.Engine.Gate.IMissionScheduler>(Scheduled);
         Services.AddScoped<CurrentActor>();
         Services.AddScoped<ConsoleActions>();
+        Services.AddScoped<Grace.Web.Components.Shell.ShellStatus>();
         Services.AddGraceConsoleFormatting();
         // The product's own policies decide what a role sees, not a map copied here (bUnit's placeholders go first).
         Services.RemoveAll<Microsoft.AspNetCore.Authorization.IAuthorizationService>();

@@ -155,6 +155,8 @@ public sealed class ApprovalsPageTests : GraceComponentTest
         cut.WaitForAssertion(() => Assert.Contains("You requested this mission", cut.Find(".no-approve-reason").TextContent));
         Assert.Empty(cut.FindAll(".approve-button"));
 
+        // One page per circuit, as in the console (each page carries MudBlazor's providers): the first one goes.
+        await DisposeComponentsAsync();
         SignIn("victor", GraceRoles.Viewer);
         var viewer = Render<Approvals>();
         viewer.WaitForAssertion(() => Assert.Contains("Viewers cannot approve", viewer.Find(".no-approve-reason").TextContent));
@@ -447,6 +449,7 @@ public sealed class AuditPageTests : GraceComponentTest
             await db.SaveChangesAsync();
         }
 
+        await DisposeComponentsAsync();
         var again = Render<AuditLogPage>();
         again.WaitForAssertion(() =>
         {

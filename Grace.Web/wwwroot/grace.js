@@ -1,10 +1,115 @@
 // Grace's own few lines of script, served from 'self' as the Content-Security-Policy asks.
+// The navigation shell renders statically (docs/decisions/draft-static-shell.md): its menu button and
+// dark-mode toggle live here, as document-level listeners that survive Blazor's enhanced navigation.
 window.grace = {
     // Dark mode lives in a cookie so the server renders the right theme on the next load (no flash).
     setDarkMode: function (dark) {
         document.cookie = "grace-theme=" + (dark ? "dark" : "light") + "; path=/; max-age=31536000; SameSite=Lax";
     }
 };
+
+(function () {
+    // Below MudBlazor's md breakpoint the drawer opens over the page; above it, beside the page.
+    var phone = window.matchMedia("(max-width: 959.98px)");
+    // What the person chose on this tab: null until they press the menu button.
+    var wideClosed = false;
+    var phoneOpen = false;
+
+    function apply() {
+        var shell = document.getElementById("grace-shell");
+        var button = document.getElementById("grace-menu");
+        if (!shell || !button) {
+            return;
+        }
+
+        shell.classList.toggle("grace-menu-closed", !phone.matches && wideClosed);
+        shell.classList.toggle("grace-menu-open", phone.matches && phoneOpen);
+        button.setAttribute("aria-expanded", (phone.matches ? phoneOpen : !wideClosed) ? "true" : "false");
+    }
+
+    document.addEventListener("click", function (event) {
+        var target = event.target instanceof Element ? event.target : null;
+        if (!target) {
+            return;
+        }
+
+        if (target.closest("#grace-menu")) {
+            if (phone.matches) {
+                phoneOpen = !phoneOpen;
+            } else {
+                wideClosed = !wideClosed;
+            }
+
+            apply();
+        } else if (target.closest("#grace-drawer-overlay") || (phone.matches && phoneOpen && target.closest("#grace-drawer a"))) {
+            // A tap beside the open menu, or on one of its links, closes it on a phone.
+            phoneOpen = false;
+            apply();
+        } else if (target.closest("#dark-mode")) {
+            var dark = target.closest("#dark-mode").getAttribute("data-dark") !== "true";
+            window.grace.setDarkMode(dark);
+            // The server renders the theme from the cookie: fetch this page again and patch it in (enhanced
+            // navigation). The page's circuit and what was typed in it stay; only the static parts change.
+            if (window.Blazor && typeof window.Blazor.navigateTo === "function") {
+                window.Blazor.navigateTo(location.href, { replaceHistoryEntry: true });
+            } else {
+                location.reload();
+            }
+        }
+    });
+
+    document.addEventListener("keydown", function (event) {
+        if (event.key === "Escape" && phone.matches && phoneOpen) {
+            phoneOpen = false;
+            apply();
+        }
+    });
+
+    phone.addEventListener("change", apply);
+    document.addEventListener("DOMContentLoaded", apply);
+    apply();
+
+    // After an enhanced navigation the shell is the server's copy again: re-apply this tab's menu state, and
+    // move focus to the new page's heading as FocusOnNavigate did when the router ran in the circuit.
+    var lastPath = location.pathname;
+    function afterEnhancedLoad() {
+        apply();
+        if (location.pathname !== lastPath) {
+            lastPath = location.pathname;
+            var heading = document.querySelector("main h1");
+            if (heading) {
+                if (!heading.hasAttribute("tabindex")) {
+                    heading.setAttribute("tabindex", "-1");
+                }
+
+                heading.focus({ preventScroll: true });
+            }
+        }
+    }
+
+    function hook() {
+        if (window.Blazor && typeof window.Blazor.addEventListener === "function") {
+            window.Blazor.addEventListener("enhancedload", afterEnhancedLoad);
+            return true;
+        }
+
+        return false;
+    }
+
+    // blazor.web.js is loaded before this file, but Blazor is defined once it has started.
+    if (!hook()) {
+        document.addEventListener("DOMContentLoaded", function () {
+            if (!hook()) {
+                var tries = 0;
+                var timer = setInterval(function () {
+                    if (hook() || ++tries > 50) {
+                        clearInterval(timer);
+                    }
+                }, 100);
+            }
+        });
+    }
+})();
 
 // "/" focuses the page's search box (marked data-grace-search), unless someone is typing already.
 document.addEventListener("keydown", function (event) {

@@ -9,6 +9,12 @@ namespace Grace.Web.Components.Layout;
 /// </summary>
 public static class GraceTheme
 {
+    /// <summary>
+    /// The one theme every page renders with. The shell renders it statically per request, so no circuit
+    /// holds a copy (it was one MudTheme, both palettes, per circuit: about 13 KB). Not changed after start.
+    /// </summary>
+    public static MudTheme Shared { get; } = Create();
+
     public static MudTheme Create() => new()
     {
         PaletteLight = new PaletteLight
