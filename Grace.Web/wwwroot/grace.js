@@ -1,5 +1,5 @@
 // Grace's own few lines of script, served from 'self' as the Content-Security-Policy asks.
-// The navigation shell renders statically (docs/decisions/draft-static-shell.md): its menu button and
+// The navigation shell renders statically (docs/decisions/0026-static-shell.md): its menu button and
 // dark-mode toggle live here, as document-level listeners that survive Blazor's enhanced navigation.
 window.grace = {
     // Dark mode lives in a cookie so the server renders the right theme on the next load (no flash).
