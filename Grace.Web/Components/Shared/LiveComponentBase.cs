@@ -76,10 +76,16 @@ public abstract class LiveComponentBase : ComponentBase, IDisposable
         }
     }
 
+    /// <summary>Releases what a page holds beyond the live subscription (other services' events).</summary>
+    protected virtual void OnDisposing()
+    {
+    }
+
     public void Dispose()
     {
         _subscription?.Dispose();
         _timer?.Dispose();
+        OnDisposing();
         GC.SuppressFinalize(this);
     }
 }
