@@ -85,12 +85,12 @@ public sealed class MissionListTests : GraceComponentTest
             Assert.Contains("1-25 of 30", cut.Find(".mud-table-pagination").TextContent);
         });
 
-        var state = cut.FindComponent<MudBlazor.MudSelect<MissionState?>>();
+        var state = cut.FindComponent<Grace.Web.Components.Shared.EnumSelect<MissionState>>();
         await cut.InvokeAsync(() => state.Instance.ValueChanged.InvokeAsync(MissionState.AwaitingApproval));
         cut.WaitForAssertion(() => Assert.Equal(["clear-cache"], Playbooks(cut)));
         await cut.InvokeAsync(() => state.Instance.ValueChanged.InvokeAsync(null));
 
-        var search = cut.FindComponent<MudBlazor.MudTextField<string>>();
+        var search = cut.FindComponent<Grace.Web.Components.Shared.SearchBox>();
         await cut.InvokeAsync(() => search.Instance.ValueChanged.InvokeAsync("checkpoint"));
         cut.WaitForAssertion(() => Assert.Equal(["checkpoint"], Playbooks(cut)));
         await cut.InvokeAsync(() => search.Instance.ValueChanged.InvokeAsync(""));
