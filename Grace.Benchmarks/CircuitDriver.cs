@@ -20,7 +20,7 @@ namespace Grace.Benchmarks;
 /// are acknowledged and JavaScript calls answered, so each circuit stays alive as a browser's would.
 /// The figure is the growth of the process's resident memory divided by N, after a warm-up.
 /// </summary>
-internal sealed partial class CircuitDriver(TextWriter output, int circuits, string page, bool workstationGc)
+internal sealed partial class CircuitDriver(TextWriter output, int circuits, string page, bool workstationGc, bool deflate = false)
 {
     private const string Password = "Benchmark-Password-1";
     private const int WarmUp = 10;
@@ -52,7 +52,7 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
         {
             for (var i = 0; i < WarmUp; i++)
             {
-                open.Add(await Circuit.OpenAsync(http, grace.BaseAddress, page, cookie));
+                open.Add(await Circuit.OpenAsync(http, grace.BaseAddress, page, cookie, deflate));
             }
 
             await Task.Delay(TimeSpan.FromSeconds(10));
@@ -60,7 +60,7 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
             var clock = System.Diagnostics.Stopwatch.StartNew();
             for (var i = 0; i < circuits; i++)
             {
-                open.Add(await Circuit.OpenAsync(http, grace.BaseAddress, page, cookie));
+                open.Add(await Circuit.OpenAsync(http, grace.BaseAddress, page, cookie, deflate));
             }
 
             var opening = clock.Elapsed;
@@ -74,7 +74,7 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
             }
 
             var perCircuit = (after - before) / (double)circuits;
-            output.WriteLine($"circuits: {(workstationGc ? "workstation" : "server")} GC");
+            output.WriteLine($"circuits: {(workstationGc ? "workstation" : "server")} GC, WebSocket compression {(deflate ? "offered (as browsers do)" : "not offered")}");
             output.WriteLine($"circuits: page {page}, {circuits} circuits after {WarmUp} warm-up ones, opened in {opening.TotalSeconds:F1} s; "
                 + $"{alive} of {open.Count} still connected, {rendered} rendered at least one batch");
             output.WriteLine($"circuits: resident memory {before / 1024.0:F0} MB -> {after / 1024.0:F0} MB: {perCircuit:F0} KB per circuit (goal: at most 300 KB)");
@@ -85,7 +85,7 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
                 await Task.Delay(TimeSpan.FromSeconds(double.Parse(hold, CultureInfo.InvariantCulture)));
             }
 
-            output.WriteLine($"| {page} | {(workstationGc ? "workstation" : "server")} | {circuits} | {before / 1024.0:F0} MB | {after / 1024.0:F0} MB | {perCircuit:F0} KB | {alive}/{open.Count} |");
+            output.WriteLine($"| {page} | {(workstationGc ? "workstation" : "server")}{(deflate ? ", deflate" : "")} | {circuits} | {before / 1024.0:F0} MB | {after / 1024.0:F0} MB | {perCircuit:F0} KB | {alive}/{open.Count} |");
         }
         finally
         {
@@ -143,7 +143,7 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
         /// <summary>Why the circuit ended, if it did: the server's error or the connection's.</summary>
         public string? Ended { get; private set; }
 
-        public static async Task<Circuit> OpenAsync(HttpClient http, Uri baseAddress, string page, string cookie)
+        public static async Task<Circuit> OpenAsync(HttpClient http, Uri baseAddress, string page, string cookie, bool deflate)
         {
             using var response = await http.GetAsync(page.TrimStart('/'));
             if (response.StatusCode != HttpStatusCode.OK)
@@ -172,7 +172,15 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
             }
 
             var builder = new HubConnectionBuilder()
-                .WithUrl(new Uri(baseAddress, "_blazor"), Microsoft.AspNetCore.Http.Connections.HttpTransportType.WebSockets, o => o.Headers["Cookie"] = cookie);
+                .WithUrl(new Uri(baseAddress, "_blazor"), Microsoft.AspNetCore.Http.Connections.HttpTransportType.WebSockets, o =>
+                {
+                    o.Headers["Cookie"] = cookie;
+                    if (deflate)
+                    {
+                        // What browsers do: offer permessage-deflate on every WebSocket (Blazor's hub accepts it by default).
+                        o.WebSocketConfiguration = ws => ws.DangerousDeflateOptions = new System.Net.WebSockets.WebSocketDeflateOptions();
+                    }
+                });
             // The Blazor hub speaks only "blazorpack": MessagePack under another name. The last protocol registered is the one used.
             builder.Services.AddSingleton<IHubProtocol, BlazorPackProtocol>();
             var connection = builder.Build();

@@ -39,7 +39,7 @@ public static class BenchmarkProgram
 
         if (mode is "circuits")
         {
-            await new CircuitDriver(Console.Out, (int)Option(args, "--circuits", 200), args.SkipWhile(a => a != "--page").Skip(1).FirstOrDefault() ?? "/", args.Contains("--workstation-gc")).RunAsync();
+            await new CircuitDriver(Console.Out, (int)Option(args, "--circuits", 200), args.SkipWhile(a => a != "--page").Skip(1).FirstOrDefault() ?? "/", args.Contains("--workstation-gc"), args.Contains("--deflate")).RunAsync();
         }
 
         if (mode is "faults" or "all")

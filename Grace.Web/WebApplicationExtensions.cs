@@ -136,7 +136,20 @@ public static class WebApplicationExtensions
         app.UseAntiforgery();
         app.MapStaticAssets().AllowAnonymous();
         // The Content-Security-Policy (SecurityHeaders) already refuses every frame; Blazor's own header would be a second one.
-        app.MapRazorComponents<App>().AddInteractiveServerRenderMode(o => o.ContentSecurityFrameAncestorsPolicy = null);
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode(o =>
+        {
+            o.ContentSecurityFrameAncestorsPolicy = null;
+            // Browsers offer permessage-deflate on every WebSocket and Blazor accepts it. With server context takeover
+            // (the default) each circuit's socket keeps a zlib compressor with a 32 KB window for as long as the tab
+            // is open, native memory on top of the circuit's own (docs/benchmarks.md, issue 13). Render batches are
+            // still compressed, each on its own: the compressor lives for one message.
+            o.ConfigureWebSocketAcceptContext = (_, accept) =>
+            {
+                accept.DangerousEnableCompression = true;
+                accept.DisableServerContextTakeover = true;
+                return Task.CompletedTask;
+            };
+        });
         app.MapAccountEndpoints();
         app.MapConsoleEndpoints();
         app.MapSignalEndpoints();
