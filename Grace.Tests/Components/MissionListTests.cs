@@ -102,6 +102,29 @@ public sealed class MissionListTests : GraceComponentTest
     }
 
     [Fact]
+    public async Task The_pager_reads_the_next_page_in_sql_and_disables_what_leads_nowhere()
+    {
+        var start = DateTimeOffset.UtcNow.AddHours(-1);
+        for (var i = 0; i < 30; i++)
+        {
+            await AddMissionAsync($"restart-{i:00}", MissionState.Failed, start.AddMinutes(i));
+        }
+
+        var cut = Render<MissionList>();
+        cut.WaitForAssertion(() => Assert.Equal(25, Playbooks(cut).Count));
+        Assert.True(cut.Find("button[aria-label='Previous page']").HasAttribute("disabled"));
+        cut.Find("button[aria-label='Next page']").Click();
+        cut.WaitForAssertion(() =>
+        {
+            Assert.Equal(["restart-04", "restart-03", "restart-02", "restart-01", "restart-00"], Playbooks(cut));
+            Assert.Contains("26-30 of 30", cut.Find(".mud-table-pagination").TextContent);
+        });
+        Assert.True(cut.Find("button[aria-label='Last page']").HasAttribute("disabled"));
+        cut.Find("button[aria-label='First page']").Click();
+        cut.WaitForAssertion(() => Assert.Equal("restart-29", Playbooks(cut)[0]));
+    }
+
+    [Fact]
     public void A_database_failure_shows_an_error_instead_of_crashing()
     {
         Factory.Broken = true;
