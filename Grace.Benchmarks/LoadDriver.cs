@@ -24,7 +24,7 @@ namespace Grace.Benchmarks;
 /// Throughput, latency and memory with a fixed amount of work, each figure next to a baseline
 /// measured in the same run on the same machine. Load stays on loopback.
 /// </summary>
-internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak, bool latencyOnly = false)
+internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak, bool latencyOnly = false, string? captureFlush = null)
 {
     private readonly List<(string Figure, string Grace, string Baseline, string Goal)> _rows = [];
 
@@ -35,7 +35,8 @@ internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak,
             InProcess();
         }
 
-        await using var host = new BenchmarkHost();
+        await using var host = new BenchmarkHost(captureFlush is null ? null : new() { ["Grace:Engine:CaptureFlush"] = captureFlush });
+        output.WriteLine($"Grace:Engine:CaptureFlush = {captureFlush ?? "(default)"}");
         if (!latencyOnly)
         {
             await StorageAsync(host);

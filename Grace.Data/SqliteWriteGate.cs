@@ -57,9 +57,10 @@ internal sealed class SqliteWriteGate
 /// Takes a turn at <see cref="SqliteWriteGate"/> for every transaction EF Core begins on SQLite
 /// (SaveChanges' own and explicit ones; Microsoft.Data.Sqlite begins them IMMEDIATE, so the
 /// transaction holds the writer from its first statement) and gives it back when the transaction
-/// commits, rolls back, or its connection closes (a transaction disposed without either).
+/// commits, rolls back, or its connection closes (a transaction disposed without either). A write
+/// statement outside a transaction (ExecuteUpdate, ExecuteDelete) takes a turn for itself.
 /// </summary>
-internal sealed class SqliteWriteGateInterceptor(SqliteWriteGate gate, TimeSpan timeout) : DbTransactionInterceptor, IDbConnectionInterceptor
+internal sealed class SqliteWriteGateInterceptor(SqliteWriteGate gate, TimeSpan timeout) : DbTransactionInterceptor, IDbConnectionInterceptor, IDbCommandInterceptor
 {
     // The connections whose transaction holds the turn; a turn is given back exactly once. A finished
     // SqliteTransaction forgets its connection, so each transaction's connection is noted when it starts.
@@ -170,6 +171,67 @@ internal sealed class SqliteWriteGateInterceptor(SqliteWriteGate gate, TimeSpan 
         Forget(connection);
         Release(connection);
         return ValueTask.FromResult(result);
+    }
+
+    // A statement executed as a non-query outside a transaction is a write (EF reads through a reader).
+    private readonly ConcurrentDictionary<DbCommand, byte> _bare = new();
+
+    public async ValueTask<InterceptionResult<int>> NonQueryExecutingAsync(DbCommand command, CommandEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
+    {
+        if (command.Transaction is null && command.Connection is { } connection && !_holding.ContainsKey(connection))
+        {
+            await gate.EnterAsync(timeout, cancellationToken);
+            _bare[command] = 0;
+        }
+
+        return result;
+    }
+
+    public InterceptionResult<int> NonQueryExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<int> result)
+    {
+        if (command.Transaction is null && command.Connection is { } connection && !_holding.ContainsKey(connection))
+        {
+            gate.Enter(timeout);
+            _bare[command] = 0;
+        }
+
+        return result;
+    }
+
+    public ValueTask<int> NonQueryExecutedAsync(DbCommand command, CommandExecutedEventData eventData, int result, CancellationToken cancellationToken = default)
+    {
+        Done(command);
+        return ValueTask.FromResult(result);
+    }
+
+    public int NonQueryExecuted(DbCommand command, CommandExecutedEventData eventData, int result)
+    {
+        Done(command);
+        return result;
+    }
+
+    public void CommandFailed(DbCommand command, CommandErrorEventData eventData) => Done(command);
+
+    public Task CommandFailedAsync(DbCommand command, CommandErrorEventData eventData, CancellationToken cancellationToken = default)
+    {
+        Done(command);
+        return Task.CompletedTask;
+    }
+
+    public void CommandCanceled(DbCommand command, CommandEndEventData eventData) => Done(command);
+
+    public Task CommandCanceledAsync(DbCommand command, CommandEndEventData eventData, CancellationToken cancellationToken = default)
+    {
+        Done(command);
+        return Task.CompletedTask;
+    }
+
+    private void Done(DbCommand command)
+    {
+        if (_bare.TryRemove(command, out _))
+        {
+            gate.Exit();
+        }
     }
 
     private void Forget(DbConnection connection)
