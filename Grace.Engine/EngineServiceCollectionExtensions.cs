@@ -106,6 +106,7 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<Verify.Benchmarks.LatencySampler>();
         services.AddSingleton<Verify.Benchmarks.BenchmarkStage>();
         services.AddSingleton<LearningService>();
+        services.AddSingleton<Learn.Mining.PatternMiner>();
         services.AddSingleton<Learn.Mining.PatternMiningService>();
         services.AddHostedService(sp => sp.GetRequiredService<Learn.Mining.PatternMiningService>());
         services.AddSingleton<Learn.Mining.SuggestionService>();
@@ -116,7 +117,6 @@ public static class EngineServiceCollectionExtensions
         // Grace's own telemetry: the instruments live here, the exporters in Grace.Web (AddGraceTelemetry)
         services.AddMetrics();
         services.AddSingleton<Telemetry.TelemetrySnapshot>();
-        services.AddHostedService(sp => sp.GetRequiredService<Telemetry.TelemetrySnapshot>());
         services.AddSingleton<Telemetry.GraceMetrics>();
         services.AddSingleton<MissionJournal>();
         services.AddSingleton<MissionQueries>();

@@ -8,7 +8,8 @@ namespace Grace.Engine.Cluster;
 
 /// <summary>
 /// On every instance, once Grace has fully started (its supervised processes and demo service
-/// too): keeps the cluster's sweeper alive, so it runs somewhere as long as any instance does.
+/// too): keeps the cluster's singletons alive (the sweeper, the reader of the gauge figures, the pattern miner), so
+/// they run somewhere as long as any instance does.
 /// </summary>
 public sealed class InstanceKeeper(
     IGrainFactory grains,
@@ -51,6 +52,8 @@ public sealed class InstanceKeeper(
             try
             {
                 await grains.GetGrain<ISweeperGrain>(SweeperGrain.Key).KeepSweepingAsync();
+                await grains.GetGrain<IClusterFiguresGrain>(ClusterFiguresGrain.Key).KeepReadingAsync();
+                await grains.GetGrain<Learn.Mining.IPatternMinerGrain>(Learn.Mining.PatternMinerGrain.Key).KeepMiningAsync();
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

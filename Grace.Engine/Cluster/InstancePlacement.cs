@@ -33,6 +33,8 @@ public static class GraceGrainTypes
     public const string Mission = "grace-mission";
     public const string Sweeper = "grace-sweeper";
     public const string Storm = "grace-storm";
+    public const string Figures = "grace-figures";
+    public const string Miner = "grace-miner";
 }
 
 internal sealed class InstancePlacementDirector(IClusterMembershipService membership, TargetPlacement placement, IOptionsMonitor<CatalogOptions> catalog) : IPlacementDirector

@@ -1,7 +1,8 @@
-using Grace.Data;
 using Grace.Data.Entities;
+using Grace.Data;
 using Grace.Engine.Configuration;
 using Grace.Engine.Diagnose;
+using Grace.Engine.Formatting;
 using Grace.Engine.Gate;
 using Grace.Engine.Missions;
 using Grace.Engine.Notifications.Outbox;
@@ -154,7 +155,7 @@ public sealed class EscalationLadder(
         }
 
         return await HandToPeopleAsync(db, incident, mission,
-            $"Grace tried {tried.Count} playbook(s) and {retriesUsed} retr{(retriesUsed == 1 ? "y" : "ies")} for pattern '{mission.PatternKey}', and none healed it; the last: {ended}.",
+            $"Grace tried {HumanFormat.Count(tried.Count, "playbook")} and {HumanFormat.Count(retriesUsed, "retry", "retries")} for pattern '{mission.PatternKey}', and none healed it; the last: {ended}.",
             lines, cancellationToken);
     }
 

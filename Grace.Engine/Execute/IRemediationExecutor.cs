@@ -101,15 +101,6 @@ public static class Consent
     /// <summary>A few names, then how many more: the timeline is evidence, not a listing.</summary>
     public static string Names(IReadOnlyCollection<string> names, int shown = 5) =>
         string.Join(", ", names.Take(shown)) + (names.Count > shown ? $" and {names.Count - shown} more" : "");
-
-    /// <summary>A size as people read it: bytes, KiB, MiB or GiB.</summary>
-    public static string Size(long bytes) => bytes switch
-    {
-        < 1024 => $"{bytes.ToString("N0", CultureInfo.InvariantCulture)} bytes",
-        < 1024 * 1024 => $"{(bytes / 1024.0).ToString("0.#", CultureInfo.InvariantCulture)} KiB",
-        < 1024L * 1024 * 1024 => $"{(bytes / 1048576.0).ToString("0.#", CultureInfo.InvariantCulture)} MiB",
-        _ => $"{(bytes / 1073741824.0).ToString("0.##", CultureInfo.InvariantCulture)} GiB",
-    };
 }
 
 /// <summary>A refusal by policy inside an executor (a path outside the allowed roots). Never retried.</summary>

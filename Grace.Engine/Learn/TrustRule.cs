@@ -1,5 +1,6 @@
 using System.Globalization;
 using Grace.Engine.Configuration;
+using Grace.Engine.Formatting;
 
 namespace Grace.Engine.Learn;
 
@@ -101,12 +102,12 @@ public static class TrustRule
 
         if (lastRollback >= 0 && sinceRollback < rule.RollbackFreeRuns)
         {
-            parts.Add(string.Create(CultureInfo.InvariantCulture, $"a rollback {sinceRollback} run(s) ago, needs {rule.RollbackFreeRuns} runs without one"));
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"a rollback {HumanFormat.Count(sinceRollback, "run")} ago, needs {HumanFormat.Count(rule.RollbackFreeRuns, "run")} without one"));
         }
 
         var words = more < 0
             ? $"Out of reach for tier {tier - 1} at this success rate ({string.Join("; ", parts)})."
-            : string.Create(CultureInfo.InvariantCulture, $"Needs {more} more successful run{(more == 1 ? "" : "s")} in a row for tier {tier - 1} ({string.Join("; ", parts)}).");
+            : string.Create(CultureInfo.InvariantCulture, $"Needs {more} more successful {HumanFormat.Noun(more, "run")} in a row for tier {tier - 1} ({string.Join("; ", parts)}).");
         return new TrustAssessment(tier, runs, successes, agreements, bound, sinceRollback, lastRollbackAt, null, more, words);
     }
 

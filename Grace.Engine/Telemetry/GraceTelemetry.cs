@@ -33,9 +33,14 @@ public sealed class GraceMetrics : IDisposable
         _meter.CreateObservableCounter("grace.signals.accepted", () => intake.Accepted, "{signal}", "Signals this instance accepted into its intake.");
         _meter.CreateObservableCounter("grace.signals.dropped", () => intake.Dropped, "{signal}", "Signals this instance refused because its intake was full.");
         _meter.CreateObservableCounter("grace.signals.lost", () => capture.Failed, "{signal}", "Accepted signals lost because Grace stopped before storing them.");
-        _meter.CreateObservableGauge("grace.incidents.open", () => snapshot.Current.OpenIncidents, "{incident}", "Incidents not resolved (open or being mitigated), in the whole database.");
-        _meter.CreateObservableGauge("grace.approvals.pending", () => snapshot.Current.PendingApprovals, "{approval}", "Missions waiting for approvers.");
-        _meter.CreateObservableGauge("grace.approvals.oldest_age", () => snapshot.Current.OldestPendingSeconds, "s", "Age of the oldest pending approval (0 when none).");
+        // Database-wide figures: only the instance holding the cluster's reader reports a point (the others
+        // report none), so sum() over instances is the database's figure (ADR draft-cluster-gauges).
+        _meter.CreateObservableGauge("grace.incidents.open", () => Point(snapshot.Current?.OpenIncidents), "{incident}",
+            "Incidents not resolved (open or being mitigated), in the whole database. Reported by one instance of a cluster at a time: sum() or max() over instances.");
+        _meter.CreateObservableGauge("grace.approvals.pending", () => Point(snapshot.Current?.PendingApprovals), "{approval}",
+            "Missions waiting for approvers, in the whole database. Reported by one instance of a cluster at a time: sum() or max() over instances.");
+        _meter.CreateObservableGauge("grace.approvals.oldest_age", () => Point(snapshot.Current?.OldestPendingSeconds), "s",
+            "Age of the oldest pending approval (0 when none). Reported by one instance of a cluster at a time: max() over instances.");
         _missions = _meter.CreateCounter<long>("grace.missions", "{mission}", "Missions that entered a state, by state and playbook.");
         _actionDuration = _meter.CreateHistogram<double>("grace.action.duration", "s", "Time a mission spent acting (the action, or a runbook step's).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300] });
@@ -45,6 +50,9 @@ public sealed class GraceMetrics : IDisposable
         _timeToRecover = _meter.CreateHistogram<double>("grace.time_to_recover", "s", "From an incident's first signal to the verified contract of the mission that healed it.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200] });
     }
+
+    // No point at all (not a zero) on an instance that does not hold the figures.
+    private static IEnumerable<Measurement<T>> Point<T>(T? value) where T : struct => value is { } v ? [new Measurement<T>(v)] : [];
 
     internal void MissionEntered(MissionState state, string playbook) =>
         _missions.Add(1, new KeyValuePair<string, object?>("state", state.ToString()), new KeyValuePair<string, object?>("playbook", playbook));

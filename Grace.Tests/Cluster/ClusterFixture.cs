@@ -115,6 +115,8 @@ public sealed class ClusterFixture : IAsyncLifetime
                 },
                 // The recording service's witness contract holds before the action: these tests are about exclusion and recovery.
                 ["Autonomy"] = new { VacuousContract = "Act" },
+                // Each instance's /metrics is read as a Prometheus on the private network would.
+                ["Telemetry"] = new { Metrics = new { Access = "Anonymous" } },
                 ["Targets"] = targets,
                 ["Patterns"] = patterns,
                 ["Playbooks"] = playbooks,

@@ -131,8 +131,8 @@ public abstract class GraceComponentTest : BunitContext, IAsyncLifetime
             db.Snapshots.Add(new Snapshot
             {
                 Id = Guid.NewGuid(), MissionId = mission.Id, Executor = "cache.clear", Target = "test-cache", Purpose = "approval",
-                State = System.Text.Json.JsonSerializer.Serialize(new Grace.Engine.Execute.SnapshotState("{}", "thumbnails: 20 entries, 81,920 bytes.", "{}") { ApprovedAgainst = "20 files in 1 folder, 80 KiB" }),
-                Summary = "thumbnails: 20 entries, 81,920 bytes.", TakenAt = now,
+                State = System.Text.Json.JsonSerializer.Serialize(new Grace.Engine.Execute.SnapshotState("{}", "thumbnails: 20 entries, 80 KiB.", "{}") { ApprovedAgainst = "20 files in 1 folder, 80 KiB" }),
+                Summary = "thumbnails: 20 entries, 80 KiB.", TakenAt = now,
             });
         }
 

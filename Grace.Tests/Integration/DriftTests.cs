@@ -183,6 +183,6 @@ public sealed class DriftTests : IDisposable
 
         var now = await executor.SnapshotAsync(request, default);
         Assert.NotEqual(approved.DriftKey, now.DriftKey);
-        Assert.Equal("the cache's entries changed (1,001 files, 1,001 bytes → 1,001 files, 1,001 bytes)", executor.DescribeDrift(approved, now));
+        Assert.Equal("the cache's entries changed (1,001 files, 1001 B → 1,001 files, 1001 B)", executor.DescribeDrift(approved, now));
     }
 }

@@ -115,7 +115,7 @@ public sealed class ExecutorTests : IDisposable
         var snapshot = await executor.SnapshotAsync(request, default);
         Assert.Contains("in journal mode wal", snapshot.ApprovedAgainst, StringComparison.Ordinal);
         var result = await executor.ExecuteAsync(request, snapshot, default);
-        Assert.Contains("→ 0 bytes", result.Message);
+        Assert.Contains("→ 0 B.", result.Message);
         Assert.Equal(0, await probe.ReadAsync(probeRequest, default));
 
         var missing = request with { Target = TestTargets.Sqlite("db", _folder.Combine("nope.db")) };

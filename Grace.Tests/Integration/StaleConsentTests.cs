@@ -102,7 +102,7 @@ public abstract class StaleConsentTests(DatabaseProvider provider) : DatabaseTes
 
         var message = AssertVoided(done);
         Assert.Contains("1 added (late.bin)", message, StringComparison.Ordinal);
-        Assert.Contains("20 files in 1 folder, 80 KiB → 21 files in 1 folder, 80.1 KiB", message, StringComparison.Ordinal);
+        Assert.Contains("20 files in 1 folder, 80 KiB → 21 files in 1 folder, 80 KiB", message, StringComparison.Ordinal);
         Assert.Equal(21, Directory.EnumerateFiles(Cache, "*", SearchOption.AllDirectories).Count());
         Assert.False(Directory.Exists(Folder.Combine("quarantine", waiting.Id.ToString("N"))), "nothing was quarantined");
     }

@@ -65,7 +65,11 @@ public sealed class TrustRuleTests
         Assert.Equal(9, blocked.RunsSinceRollback);
         Assert.Equal(Start.AddMinutes(30), blocked.LastRollbackAt);
         Assert.Equal(1, blocked.MoreSuccessesNeeded);
-        Assert.Contains("a rollback 9 run(s) ago, needs 10 runs without one", blocked.Distance);
+        Assert.Contains("a rollback 9 runs ago, needs 10 runs without one", blocked.Distance);
+
+        // One run since: a count worded by HumanFormat, not "1 run(s)".
+        var justNow = TrustRule.Assess(Record([.. Enumerable.Repeat(EvidenceKind.Success, 38), EvidenceKind.RolledBack, EvidenceKind.Success]), 2, Rule);
+        Assert.Contains("a rollback 1 run ago, needs 10 runs without one", justNow.Distance);
 
         var outside = Record([.. Enumerable.Repeat(EvidenceKind.Success, 29), EvidenceKind.RolledBack, .. Enumerable.Repeat(EvidenceKind.Success, 10)]);
         Assert.True(TrustRule.Assess(outside, 2, Rule).Eligible);

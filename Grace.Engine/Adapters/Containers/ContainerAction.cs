@@ -4,6 +4,7 @@ using System.Text.Json;
 using Docker.DotNet.Models;
 using Grace.Engine.Configuration;
 using Grace.Engine.Execute;
+using Grace.Engine.Formatting;
 using Grace.Engine.Targets;
 
 namespace Grace.Engine.Adapters.Containers;
@@ -117,8 +118,8 @@ public abstract class ContainerAction<TParameters>(ContainerEngines engines, Tim
 
     /// <summary>"running since …" or "exited (code 1) 2 s after the start".</summary>
     protected static string StateAfter(ContainerView after, double settleSeconds) => after.Running
-        ? $"running{(after.StartedAt is { } at ? $" since {at.ToString("HH:mm:ss", CultureInfo.InvariantCulture)}" : "")}{(settleSeconds > 0 ? $" after {settleSeconds:0.#} s" : "")}" + (after.Health is { } h ? $" ({h})" : "")
-        : $"{after.Status} (exit code {after.ExitCode}) {settleSeconds:0.#} s after the start";
+        ? $"running{(after.StartedAt is { } at ? $" since {at.ToString("HH:mm:ss", CultureInfo.InvariantCulture)}" : "")}{(settleSeconds > 0 ? $" after {HumanFormat.Duration(settleSeconds)}" : "")}" + (after.Health is { } h ? $" ({h})" : "")
+        : $"{after.Status} (exit code {after.ExitCode}) {HumanFormat.Duration(settleSeconds)} after the start";
 
     protected static string Json(object value) => JsonSerializer.Serialize(value);
 }

@@ -1,8 +1,9 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using Docker.DotNet;
 using Docker.DotNet.Models;
+using Docker.DotNet;
 using Grace.Engine.Execute;
+using Grace.Engine.Formatting;
 using Grace.Engine.Targets;
 
 namespace Grace.Engine.Adapters.Containers;
@@ -17,7 +18,7 @@ public sealed record ContainerView(
     public string Summary =>
         $"{Name} ({ShortId}): {Status}"
         + (Running && StartedAt is { } at ? $" since {at.ToString("u", CultureInfo.InvariantCulture)}" : Running ? "" : $", exit code {ExitCode}" + (OomKilled ? " (out of memory)" : ""))
-        + $", image {ShortImage}, {RestartCount} restart{(RestartCount == 1 ? "" : "s")}"
+        + $", image {ShortImage}, {HumanFormat.Count(RestartCount, "restart")}"
         + (Health is { Length: > 0 } h ? $", {h}" : "") + ".";
 
     private string ShortImage => Abbreviate(ImageId);

@@ -1,7 +1,8 @@
 using Grace.Engine.Configuration;
+using Grace.Engine.Execute;
+using Grace.Engine.Formatting;
 using Grace.Engine.Targets;
 using Microsoft.Extensions.Options;
-using Grace.Engine.Execute;
 
 namespace Grace.Engine.Adapters.Containers;
 
@@ -43,7 +44,7 @@ public sealed class ContainerRestartAction(ContainerEngines engines, IOptionsMon
 
         var after = await StartAsync(request, before, p.SettleSeconds, cancellationToken);
         return new ActionResult(
-            $"Restarted container {after.Name} ({after.ShortId}): {stopped}, started; {StateAfter(after, p.SettleSeconds)}, {after.RestartCount} restart{(after.RestartCount == 1 ? "" : "s")} counted by the engine.",
+            $"Restarted container {after.Name} ({after.ShortId}): {stopped}, started; {StateAfter(after, p.SettleSeconds)}, {HumanFormat.Count(after.RestartCount, "restart")} counted by the engine.",
             Json(new { container = after.Id, graceful, wasRunning = before.Running, running = after.Running, exitCode = after.ExitCode, restartCount = after.RestartCount }));
     }
 }

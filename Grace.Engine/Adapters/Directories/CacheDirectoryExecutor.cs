@@ -1,9 +1,10 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
+using System.Text;
 using Grace.Engine.Configuration;
 using Grace.Engine.Execute;
+using Grace.Engine.Formatting;
 using Grace.Engine.Targets;
 using Microsoft.Extensions.Options;
 
@@ -35,7 +36,7 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
         var listing = Listing(path);
         var contents = CacheContents.Of(listing);
         var state = JsonSerializer.Serialize(new CacheState(path, QuarantineFor(request.MissionId), entries, contents.Bytes, listing.Count <= MaxListed ? listing : null));
-        return Task.FromResult(Consent.Snapshot(state, $"{path}: {entries.Count} entries, {contents.Bytes:N0} bytes.", contents, contents.Describe()));
+        return Task.FromResult(Consent.Snapshot(state, $"{path}: {HumanFormat.Count(entries.Count, "entry", "entries")}, {HumanFormat.Bytes(contents.Bytes)}.", contents, contents.Describe()));
     }
 
     protected override Task<ActionResult> ExecuteAsync(ActionRequest request, NoParameters p, SnapshotState snapshot, CancellationToken cancellationToken)
@@ -60,8 +61,8 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
             moved++;
         }
 
-        return Task.FromResult(new ActionResult($"Moved {moved} entries ({state.Bytes:N0} bytes) from {path} to quarantine."
-                + (left > 0 ? $" Left {left} entries written after the snapshot." : ""),
+        return Task.FromResult(new ActionResult($"Moved {HumanFormat.Count(moved, "entry", "entries")} ({HumanFormat.Bytes(state.Bytes)}) from {path} to quarantine."
+                + (left > 0 ? $" Left {HumanFormat.Count(left, "entry", "entries")} written after the snapshot." : ""),
             JsonSerializer.Serialize(new { moved, left, quarantine = state.Quarantine })));
     }
 
@@ -285,7 +286,7 @@ public sealed class CacheDirectoryExecutor(IOptionsMonitor<EngineOptions> option
                 Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString()))));
         }
 
-        public string Describe() => string.Create(CultureInfo.InvariantCulture,
-            $"{Files:N0} files{Folders switch { 0 => "", 1 => " in 1 folder", _ => string.Create(CultureInfo.InvariantCulture, $" in {Folders:N0} folders") }}, {Consent.Size(Bytes)}");
+        public string Describe() =>
+            $"{HumanFormat.Count(Files, "file")}{(Folders == 0 ? "" : " in " + HumanFormat.Count(Folders, "folder"))}, {HumanFormat.Bytes(Bytes)}";
     }
 }

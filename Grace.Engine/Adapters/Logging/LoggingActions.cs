@@ -3,6 +3,7 @@ using System.Text.Json;
 using Grace.Engine.Adapters.Grace;
 using Grace.Engine.Configuration;
 using Grace.Engine.Execute;
+using Grace.Engine.Formatting;
 using Grace.Engine.Verify;
 using Microsoft.Extensions.DependencyInjection;
 using Serilog.Events;
@@ -44,7 +45,7 @@ public sealed class SetLevelAction(LogLevelController levels) : RemediationActio
     }
 
     protected override string Describe(ActionRequest request, SetLevelParameters p) =>
-        $"Sets log source '{p.Source}' to {p.Level} for {p.TtlMinutes:0.#} min, then restores it.";
+        $"Sets log source '{p.Source}' to {p.Level} for {HumanFormat.Duration(p.TtlMinutes * 60)}, then restores it.";
 
     protected override Task<SnapshotState> SnapshotAsync(ActionRequest request, SetLevelParameters p, CancellationToken cancellationToken)
     {
@@ -69,7 +70,7 @@ public sealed class SetLevelAction(LogLevelController levels) : RemediationActio
         var previous = Enum.Parse<LogEventLevel>(JsonSerializer.Deserialize<LevelState>(snapshot.State)!.Level);
         var ttl = TimeSpan.FromMinutes(p.TtlMinutes);
         levels.SetLevel(p.Source, p.Level!.Value, ttl, previous);
-        return Task.FromResult(new ActionResult($"Log source '{p.Source}' set from {previous} to {p.Level} until {ttl.TotalMinutes:0.#} min from now."));
+        return Task.FromResult(new ActionResult($"Log source '{p.Source}' set from {previous} to {p.Level} for {HumanFormat.Duration(ttl)} from now."));
     }
 
     protected override Task<string> RollbackAsync(ActionRequest request, SetLevelParameters p, SnapshotState snapshot, CancellationToken cancellationToken)

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Grace.Engine.Configuration;
 using Grace.Engine.Execute;
+using Grace.Engine.Formatting;
 using Grace.Engine.Verify;
 using Npgsql;
 
@@ -71,7 +72,7 @@ public sealed class PostgresCheckpointExecutor : PostgresMaintenanceExecutor
     protected override async Task<(object State, string Summary)> ReadBeforeAsync(string connectionString, TableParameters parameters, CancellationToken cancellationToken)
     {
         var bytes = await PostgresWalSinceCheckpointProbe.ReadWalSinceCheckpointAsync(connectionString, cancellationToken);
-        return (new { walBytesSinceCheckpoint = bytes }, $"{bytes / (1024 * 1024):N1} MiB of WAL since the last checkpoint.");
+        return (new { walBytesSinceCheckpoint = bytes }, $"{HumanFormat.Bytes(bytes)} of WAL since the last checkpoint.");
     }
 
     protected override string Describe(ActionRequest request, TableParameters p) => $"Runs CHECKPOINT on '{request.Target.Key}': dirty pages are flushed now.";

@@ -6,6 +6,7 @@ using Grace.Engine.Adapters.Grace;
 using Grace.Engine.Adapters.Http;
 using Grace.Engine.Configuration;
 using Grace.Engine.Execute;
+using Grace.Engine.Formatting;
 using Grace.Engine.Targets;
 using Grace.Engine.Verify;
 using Microsoft.Extensions.DependencyInjection;
@@ -133,14 +134,14 @@ public sealed class ProcessRestartExecutor(ProcessSupervisor supervisor, IServic
                 var reading = await health.CheckAsync(key, check, cancellationToken);
                 if (reading.Healthy)
                 {
-                    waited = $"healthy after {time.GetElapsedTime(started).TotalSeconds:0.#} s ({TargetHealth.Rule(check, reading.Unit)}, {reading.Observed})";
+                    waited = $"healthy after {HumanFormat.Duration(time.GetElapsedTime(started))} ({TargetHealth.Rule(check, reading.Unit)}, {reading.Observed})";
                     break;
                 }
 
                 if (time.GetElapsedTime(started) >= timeout)
                 {
                     throw new ActionRefusedException(
-                        $"'{key}' was restarted (pid {process.Id}) but its health check ({TargetHealth.Rule(check, reading.Unit)}) did not pass within {timeout.TotalSeconds:0.#} s: {reading.Observed}.");
+                        $"'{key}' was restarted (pid {process.Id}) but its health check ({TargetHealth.Rule(check, reading.Unit)}) did not pass within {HumanFormat.Duration(timeout)}: {reading.Observed}.");
                 }
 
                 await Task.Delay(TimeSpan.FromMilliseconds(250), time, cancellationToken);
@@ -150,7 +151,7 @@ public sealed class ProcessRestartExecutor(ProcessSupervisor supervisor, IServic
         {
             await Task.Delay(TimeSpan.FromSeconds(p.SettleSeconds), time, cancellationToken);
             ThrowIfExited(key, process);
-            waited = $"up for {time.GetElapsedTime(started).TotalSeconds:0.#} s (no health check)";
+            waited = $"up for {HumanFormat.Duration(time.GetElapsedTime(started))} (no health check)";
         }
 
         var stopped = old is null ? $"Started '{key}' (it was not running) as pid {process.Id}"

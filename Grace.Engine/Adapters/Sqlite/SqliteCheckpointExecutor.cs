@@ -1,7 +1,8 @@
-using System.Text.Json;
 using System.ComponentModel.DataAnnotations;
+using System.Text.Json;
 using Grace.Engine.Configuration;
 using Grace.Engine.Execute;
+using Grace.Engine.Formatting;
 using Microsoft.Data.Sqlite;
 
 namespace Grace.Engine.Adapters.Sqlite;
@@ -34,8 +35,8 @@ public sealed class SqliteCheckpointExecutor : RemediationAction<CheckpointParam
         var size = new FileInfo(path).Length;
         var state = JsonSerializer.Serialize(new { path, journalMode, walBytes = wal, fileBytes = size });
         var mode = new JournalMode(Path.GetFullPath(path), journalMode);
-        return Consent.Snapshot(state, $"{Path.GetFileName(path)}: journal {journalMode}, WAL {wal:N0} bytes, file {size:N0} bytes.", mode,
-            $"{Path.GetFileName(path)} in journal mode {journalMode} (WAL {Consent.Size(wal)})");
+        return Consent.Snapshot(state, $"{Path.GetFileName(path)}: journal {journalMode}, WAL {HumanFormat.Bytes(wal)}, file {HumanFormat.Bytes(size)}.", mode,
+            $"{Path.GetFileName(path)} in journal mode {journalMode} (WAL {HumanFormat.Bytes(wal)})");
     }
 
     /// <summary>What a checkpoint depends on: the database file and its journal mode.</summary>
@@ -63,7 +64,7 @@ public sealed class SqliteCheckpointExecutor : RemediationAction<CheckpointParam
         var after = WalBytes(path);
         // A TRUNCATE checkpoint resets the log before it answers, so its frame counts read 0: the sizes tell what moved.
         var frames = logFrames == 0 && before > 0 && p.Mode == CheckpointMode.Truncate ? "Checkpointed the whole WAL into the database and truncated it" : $"Checkpointed {checkpointed} of {logFrames} WAL frames";
-        return new ActionResult($"{frames}; WAL {before:N0} → {after:N0} bytes.",
+        return new ActionResult($"{frames}; WAL {HumanFormat.Bytes(before)} → {HumanFormat.Bytes(after)}.",
             JsonSerializer.Serialize(new { logFrames, checkpointed, walBytesBefore = before, walBytesAfter = after }));
     }
 

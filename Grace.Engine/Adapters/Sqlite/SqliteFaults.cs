@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Grace.Engine.Faults;
+using Grace.Engine.Formatting;
 using Grace.Engine.Targets;
 using Microsoft.Data.Sqlite;
 
@@ -48,7 +49,7 @@ public sealed class WalGrowthFault : IFaultDemo, IAsyncDisposable
         }
 
         _held.Add(connection);
-        return $"WAL of {Path.GetFileName(path)} grown to {SqliteCheckpointExecutor.WalBytes(path):N0} bytes.";
+        return $"WAL of {Path.GetFileName(path)} grown to {HumanFormat.Bytes(SqliteCheckpointExecutor.WalBytes(path))}.";
     }
 
     /// <summary>Closes the connections the fault keeps open.</summary>

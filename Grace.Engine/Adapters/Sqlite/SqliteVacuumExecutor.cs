@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Grace.Engine.Configuration;
 using Grace.Engine.Execute;
+using Grace.Engine.Formatting;
 using Microsoft.Data.Sqlite;
 
 namespace Grace.Engine.Adapters.Sqlite;
@@ -24,8 +25,8 @@ public sealed class SqliteVacuumExecutor : RemediationAction<NoParameters>
         var path = SqliteCheckpointExecutor.RequireFile(request);
         var bytes = new FileInfo(path).Length;
         var file = new FileSizeClass(Path.GetFullPath(path), bytes <= 1 ? 0 : 64 - long.LeadingZeroCount(bytes - 1));
-        return Task.FromResult(Consent.Snapshot(JsonSerializer.Serialize(new { bytes }), $"{Path.GetFileName(path)}: {bytes:N0} bytes.", file,
-            $"{Path.GetFileName(path)}, {Consent.Size(bytes)} (a rebuild of at most {Consent.Size(1L << (int)file.SizeClass)})"));
+        return Task.FromResult(Consent.Snapshot(JsonSerializer.Serialize(new { bytes }), $"{Path.GetFileName(path)}: {HumanFormat.Bytes(bytes)}.", file,
+            $"{Path.GetFileName(path)}, {HumanFormat.Bytes(bytes)} (a rebuild of at most {HumanFormat.Bytes(1L << (int)file.SizeClass)})"));
     }
 
     protected override async Task<ActionResult> ExecuteAsync(ActionRequest request, NoParameters p, SnapshotState snapshot, CancellationToken cancellationToken)
@@ -38,7 +39,7 @@ public sealed class SqliteVacuumExecutor : RemediationAction<NoParameters>
         command.CommandText = "VACUUM;";
         await command.ExecuteNonQueryAsync(cancellationToken);
         var after = new FileInfo(path).Length;
-        return new ActionResult($"VACUUM: {before:N0} → {after:N0} bytes.", JsonSerializer.Serialize(new { before, after }));
+        return new ActionResult($"VACUUM: {HumanFormat.Bytes(before)} → {HumanFormat.Bytes(after)}.", JsonSerializer.Serialize(new { before, after }));
     }
 
     /// <summary>The file and its size class: the smallest power of two (in bytes) at least its size.</summary>

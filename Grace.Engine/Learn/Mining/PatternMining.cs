@@ -1,11 +1,9 @@
 using System.Text.Json;
-using System.Threading.Channels;
 using Grace.Data;
 using Grace.Data.Entities;
 using Grace.Engine.Configuration;
 using Grace.Engine.Diagnose;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -19,19 +17,20 @@ namespace Grace.Engine.Learn.Mining;
 public sealed record CandidatePlaybook(string Playbook, string Pattern, double Similarity, int Successes);
 
 /// <summary>
-/// Feeds incidents that matched no pattern to the <see cref="TemplateMiner"/> and keeps one
-/// <see cref="PatternSuggestion"/> row per cluster. On start it rebuilds the miner from the stored
-/// unmatched incidents (first seen first, so every cluster starts from the same incident as
-/// before): the suggestions survive restarts, and a dismissal stays with its row. Work arrives on
-/// a channel, so planning never waits on mining.
+/// What mining does with the database, for the cluster's one <see cref="PatternMinerGrain"/>: it
+/// rebuilds a <see cref="TemplateMiner"/> from the stored unmatched incidents (first seen first, so
+/// every cluster starts from the same incident as before: the suggestions survive restarts and
+/// failovers, and a dismissal stays with its row), mines one more incident into a miner, and keeps
+/// one <see cref="PatternSuggestion"/> row per cluster. It holds no miner itself: the grain does,
+/// so a cluster has one miner, not one per instance (ADR draft-cluster-mining).
 /// </summary>
-public sealed class PatternMiningService(
+public sealed class PatternMiner(
     IDbContextFactory<GraceDbContext> dbFactory,
     IOptionsMonitor<CatalogOptions> catalog,
     TimeProvider time,
-    ILogger<PatternMiningService> logger) : BackgroundService
+    ILogger<PatternMiner> logger)
 {
-    /// <summary>Unmatched incidents read at start, newest first (older ones fall out of the rebuild).</summary>
+    /// <summary>Unmatched incidents read by a rebuild, newest first (older ones fall out of the rebuild).</summary>
     public const int RebuildLimit = 20_000;
 
     /// <summary>Succeeded missions looked at for candidate playbooks, newest first.</summary>
@@ -40,156 +39,79 @@ public sealed class PatternMiningService(
     /// <summary>Below this word overlap a healed incident is not "similar".</summary>
     public const double MinimumSimilarity = 0.25;
 
+    /// <summary>How often the cluster's miner is rebuilt from the database.</summary>
+    public static readonly TimeSpan RefreshInterval = TimeSpan.FromMinutes(15);
+
     private const int SampleCount = 5;
-    private readonly Channel<Guid> _queue = Channel.CreateBounded<Guid>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropWrite });
-    private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly TaskCompletionSource _rebuilt = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private TemplateMiner _miner = new();
-    private long _skipped;
 
-    /// <summary>Completes once the start-up rebuild is done (tests wait on it).</summary>
-    public Task Rebuilt => _rebuilt.Task;
-
-    /// <summary>Incidents not mined because the queue was full (the next rebuild picks them up).</summary>
-    public long Skipped => Interlocked.Read(ref _skipped);
-
-    /// <summary>An incident the sentinel found no pattern for: mined soon, off the caller's path.</summary>
-    public void Enqueue(Guid incidentId)
+    /// <summary>
+    /// A new miner from every stored incident that no pattern matches and no mission worked on; every
+    /// cluster is stored, and suggestions no cluster starts from any more are removed (dismissed ones
+    /// stay: they carry the Lead's "stop suggesting this").
+    /// </summary>
+    public async Task<TemplateMiner> RebuildAsync(CancellationToken cancellationToken)
     {
-        if (!_queue.Writer.TryWrite(incidentId))
+        List<Incident> incidents;
+        await using (var db = await dbFactory.CreateDbContextAsync(cancellationToken))
         {
-            Interlocked.Increment(ref _skipped);
+            incidents = await db.Incidents.AsNoTracking()
+                .Where(i => i.PatternKey == null && !db.Missions.Any(m => m.IncidentId == i.Id))
+                .OrderByDescending(i => i.FirstSeenAt).ThenByDescending(i => i.Id)
+                .Take(RebuildLimit)
+                .ToListAsync(cancellationToken);
         }
+
+        var miner = new TemplateMiner();
+        foreach (var incident in incidents.OrderBy(i => i.FirstSeenAt).ThenBy(i => i.Id))
+        {
+            if (!MatchesConfiguredPattern(incident))
+            {
+                miner.Add(MessageOf(incident));
+            }
+        }
+
+        await StoreAsync(miner.Clusters, cancellationToken);
+        var removed = await PruneAsync(miner.Clusters, cancellationToken);
+        logger.LogInformation("Suggested patterns rebuilt: {Clusters} clusters from {Incidents} unmatched incidents ({Removed} stale suggestions removed)",
+            miner.Clusters.Count, incidents.Count, removed);
+        return miner;
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>Mines one incident into <paramref name="miner"/> and stores its cluster.</summary>
+    public async Task MineAsync(TemplateMiner miner, Guid incidentId, CancellationToken cancellationToken)
     {
-        try
+        Incident? incident;
+        await using (var db = await dbFactory.CreateDbContextAsync(cancellationToken))
         {
-            await RebuildAsync(stoppingToken);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
-        {
-            // Mining is advice: Grace heals without it. The next start tries again.
-            logger.LogWarning(ex, "Rebuilding the suggested patterns from stored unmatched incidents failed");
-        }
-        finally
-        {
-            _rebuilt.TrySetResult();
+            incident = await db.Incidents.AsNoTracking().SingleOrDefaultAsync(i => i.Id == incidentId && i.PatternKey == null, cancellationToken);
         }
 
-        await Task.WhenAll(ConsumeAsync(stoppingToken), RefreshAsync(stoppingToken));
+        if (incident is null || MatchesConfiguredPattern(incident))
+        {
+            return;
+        }
+
+        var cluster = miner.Add(MessageOf(incident));
+        await StoreAsync([cluster], cancellationToken);
     }
 
     /// <summary>
-    /// Rebuilds now and then: incidents counted more signals since they were mined, others were
-    /// matched by a pattern added since, and in a cluster other instances mined what they planned.
+    /// Removes suggestions that no cluster of a full rebuild starts from: a cluster whose first
+    /// incident was matched or deleted since starts again from another one (a new row), and without
+    /// this its old row would stay, counting incidents twice.
     /// </summary>
-    private async Task RefreshAsync(CancellationToken stoppingToken)
+    private async Task<int> PruneAsync(IReadOnlyList<MinedCluster> clusters, CancellationToken cancellationToken)
     {
-        try
+        var seeds = clusters.Select(c => c.Seed).ToHashSet();
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        var stale = await db.PatternSuggestions.Where(p => p.Status == SuggestionStatus.Suggested).Select(p => p.Id).ToListAsync(cancellationToken);
+        stale.RemoveAll(seeds.Contains);
+        if (stale.Count == 0)
         {
-            while (!stoppingToken.IsCancellationRequested)
-            {
-                await Task.Delay(RefreshInterval, time, stoppingToken);
-                try
-                {
-                    await RebuildAsync(stoppingToken);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
-                {
-                    logger.LogWarning(ex, "Refreshing the suggested patterns failed; trying again in {Minutes} min", RefreshInterval.TotalMinutes);
-                }
-            }
+            return 0;
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
 
-    /// <summary>How often the suggestions are rebuilt from the database.</summary>
-    public static readonly TimeSpan RefreshInterval = TimeSpan.FromMinutes(15);
-
-    private async Task ConsumeAsync(CancellationToken stoppingToken)
-    {
-        try
-        {
-            await foreach (var id in _queue.Reader.ReadAllAsync(stoppingToken))
-            {
-                try
-                {
-                    await MineAsync(id, stoppingToken);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
-                {
-                    logger.LogWarning(ex, "Mining incident {IncidentId} for a suggested pattern failed", id);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
-
-    /// <summary>Starts the miner over from every stored incident that no pattern matches and no mission worked on, then stores every cluster.</summary>
-    public async Task RebuildAsync(CancellationToken cancellationToken)
-    {
-        await _gate.WaitAsync(cancellationToken);
-        try
-        {
-            List<Incident> incidents;
-            await using (var db = await dbFactory.CreateDbContextAsync(cancellationToken))
-            {
-                incidents = await db.Incidents.AsNoTracking()
-                    .Where(i => i.PatternKey == null && !db.Missions.Any(m => m.IncidentId == i.Id))
-                    .OrderByDescending(i => i.FirstSeenAt).ThenByDescending(i => i.Id)
-                    .Take(RebuildLimit)
-                    .ToListAsync(cancellationToken);
-            }
-
-            var miner = new TemplateMiner();
-            foreach (var incident in incidents.OrderBy(i => i.FirstSeenAt).ThenBy(i => i.Id))
-            {
-                if (!MatchesConfiguredPattern(incident))
-                {
-                    miner.Add(MessageOf(incident));
-                }
-            }
-
-            _miner = miner;
-            await StoreAsync(miner.Clusters, cancellationToken);
-            logger.LogInformation("Suggested patterns rebuilt: {Clusters} clusters from {Incidents} unmatched incidents", miner.Clusters.Count, incidents.Count);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
-    /// <summary>Mines one incident now (the queue's worker, and tests).</summary>
-    public async Task MineAsync(Guid incidentId, CancellationToken cancellationToken)
-    {
-        await _gate.WaitAsync(cancellationToken);
-        try
-        {
-            Incident? incident;
-            await using (var db = await dbFactory.CreateDbContextAsync(cancellationToken))
-            {
-                incident = await db.Incidents.AsNoTracking().SingleOrDefaultAsync(i => i.Id == incidentId && i.PatternKey == null, cancellationToken);
-            }
-
-            if (incident is null || MatchesConfiguredPattern(incident))
-            {
-                return;
-            }
-
-            var cluster = _miner.Add(MessageOf(incident));
-            await StoreAsync([cluster], cancellationToken);
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        return await db.PatternSuggestions.Where(p => p.Status == SuggestionStatus.Suggested && stale.Contains(p.Id)).ExecuteDeleteAsync(cancellationToken);
     }
 
     private bool MatchesConfiguredPattern(Incident incident)
