@@ -24,16 +24,25 @@ namespace Grace.Benchmarks;
 /// Throughput, latency and memory with a fixed amount of work, each figure next to a baseline
 /// measured in the same run on the same machine. Load stays on loopback.
 /// </summary>
-internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak)
+internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak, bool latencyOnly = false, string? captureFlush = null)
 {
     private readonly List<(string Figure, string Grace, string Baseline, string Goal)> _rows = [];
 
     public async Task RunAsync()
     {
-        InProcess();
-        await using var host = new BenchmarkHost();
-        await StorageAsync(host);
-        await HttpAsync(host);
+        if (!latencyOnly)
+        {
+            InProcess();
+        }
+
+        await using var host = new BenchmarkHost(captureFlush is null ? null : new() { ["Grace:Engine:CaptureFlush"] = captureFlush });
+        output.WriteLine($"Grace:Engine:CaptureFlush = {captureFlush ?? "(default)"}");
+        if (!latencyOnly)
+        {
+            await StorageAsync(host);
+            await HttpAsync(host);
+        }
+
         await LatencyAndMemoryAsync(host);
         output.WriteLine();
         output.WriteLine("| Figure | Grace | Baseline | Goal |");
@@ -206,9 +215,11 @@ internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak)
             }
         });
 
+        output.WriteLine($"latency phase starts; load average {Machine.Load()}");
         var samples = new List<double>();
         var toPlanned = new List<double>();
         var plannedToAction = new List<double>();
+        List<double> toCleared = [], toSnapshot = [], toIntent = [], toDone = [], untilDone = [];
         var memory = new List<(TimeSpan At, long WorkingSet, long Managed)>();
         var clock = Stopwatch.StartNew();
         var probes = 0;
@@ -225,6 +236,14 @@ internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak)
                 samples.Add((at.Executed - sent).TotalMilliseconds);
                 toPlanned.Add((at.Planned - sent).TotalMilliseconds);
                 plannedToAction.Add((at.Executed - at.Planned).TotalMilliseconds);
+                if (at is { Cleared: { } cleared, Snapshot: { } snapshot, Done: { } done })
+                {
+                    toCleared.Add((cleared - at.Planned).TotalMilliseconds);
+                    toSnapshot.Add((snapshot - cleared).TotalMilliseconds);
+                    toIntent.Add((at.Executed - snapshot).TotalMilliseconds);
+                    toDone.Add((done - at.Executed).TotalMilliseconds);
+                    untilDone.Add((done - sent).TotalMilliseconds);
+                }
             }
 
             if (memory.Count == 0 || clock.Elapsed - memory[^1].At >= TimeSpan.FromSeconds(10))
@@ -250,23 +269,42 @@ internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak)
             $"{first.WorkingSet / 1048576} → {last.WorkingSet / 1048576} MiB / {first.Managed / 1048576} → {last.Managed / 1048576} MiB", "n/a", "steady, not growing"));
         output.WriteLine($"latency: p50 {P(0.5):0.0} ms p99 {P(0.99):0.0} ms over {samples.Count} probes at {rate:N0}/s; dropped {stats.Dropped:N0}; "
             + $"to planned {Stats.Summary(toPlanned)}; planned to intent {Stats.Summary(plannedToAction)}; load average {Machine.Load()}");
+        output.WriteLine($"planned to intent, in parts: planned → gate cleared (plan commit, vacuous check, policy) {Stats.Summary(toCleared)}; "
+            + $"cleared → snapshot (gate commit, next step, policy again, snapshot) {Stats.Summary(toSnapshot)}; snapshot → intent {Stats.Summary(toIntent)}; "
+            + $"intent → action done (intent commit, action) {Stats.Summary(toDone)}; capture → action done {Stats.Summary(untilDone)}");
+        _rows.Add(("… and capture → action done (intent committed and the action ran)", $"p50 {Stats.Percentile(untilDone, 0.5):0.0} ms, p99 {Stats.Percentile(untilDone, 0.99):0.0} ms", "n/a", ""));
         foreach (var m in memory)
         {
             output.WriteLine($"memory at {m.At.TotalSeconds:0}s: working set {m.WorkingSet / 1048576} MiB, managed {m.Managed / 1048576} MiB");
         }
     }
 
-    private static async Task<(DateTimeOffset Planned, DateTimeOffset Executed)?> WaitExecutedAsync(BenchmarkHost host, string template)
+    /// <summary>When a probe's mission passed each point: planned (before the plan's commit), gate cleared (before its commit), snapshot taken, intent (before its commit), action done (after the intent's commit and the action).</summary>
+    private sealed record Timeline(DateTimeOffset Planned, DateTimeOffset? Cleared, DateTimeOffset? Snapshot, DateTimeOffset Executed, DateTimeOffset? Done);
+
+    private static async Task<Timeline?> WaitExecutedAsync(BenchmarkHost host, string template)
     {
         var factory = host.Services.GetRequiredService<IDbContextFactory<GraceDbContext>>();
         for (var i = 0; i < 500; i++)
         {
             await using var db = await factory.CreateDbContextAsync();
             var executed = await db.Missions.AsNoTracking()
-                .Where(m => m.Incident!.Template == template && m.ExecutedAt != null).Select(m => new { m.CreatedAt, m.ExecutedAt }).FirstOrDefaultAsync();
+                .Where(m => m.Incident!.Template == template && m.ExecutedAt != null).Select(m => new { m.Id, m.CreatedAt, m.ExecutedAt }).FirstOrDefaultAsync();
             if (executed is not null)
             {
-                return (executed.CreatedAt, executed.ExecutedAt!.Value);
+                // The action's own line is written after it ran; wait a moment for it.
+                List<MissionEvent> events = [];
+                for (var j = 0; j < 100 && !events.Any(e => e.Kind == "executed"); j++)
+                {
+                    events = await db.MissionEvents.AsNoTracking().Where(e => e.MissionId == executed.Id).ToListAsync();
+                    if (!events.Any(e => e.Kind == "executed"))
+                    {
+                        await Task.Delay(5);
+                    }
+                }
+
+                DateTimeOffset? At(string kind) => events.Where(e => e.Kind == kind).Select(e => (DateTimeOffset?)e.At).FirstOrDefault();
+                return new Timeline(executed.CreatedAt, At("cleared"), At("snapshot"), executed.ExecutedAt!.Value, At("executed"));
             }
 
             await Task.Delay(5);

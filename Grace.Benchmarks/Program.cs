@@ -7,7 +7,7 @@ namespace Grace.Benchmarks;
 /// <summary>
 /// <c>dotnet run -c Release --project Grace.Benchmarks -- [micro|load|faults|cluster|chaos|all] [options]</c>
 /// <list type="bullet">
-/// <item><c>load</c>: <c>--scale 1.0</c>, <c>--soak-minutes 3</c></item>
+/// <item><c>load</c>: <c>--scale 1.0</c>, <c>--soak-minutes 3</c>, <c>--load-phases all|latency</c> (<c>latency</c>: only capture → action and memory, for quick iterations), <c>--capture-flush EveryBatch|WithNextCommit</c> (Grace:Engine:CaptureFlush)</item>
 /// <item><c>faults</c>: <c>--fault-runs 5</c></item>
 /// <item><c>otlp</c>: <c>--otlp-requests 400</c>, <c>--otlp-batch 500</c> (OTLP/HTTP logs next to the JSON batch endpoint)</item>
 /// <item><c>cluster</c>: <c>--kills 20</c>, <c>--sweep-seconds 5</c>, <c>--slow-action-seconds 5</c>, <c>--latency-seconds 60</c>, <c>--throughput-seconds 30</c>, <c>--playbooks-per-target 4</c></item>
@@ -34,7 +34,14 @@ public static class BenchmarkProgram
 
         if (mode is "load" or "all")
         {
-            await new LoadDriver(Console.Out, scale, soak).RunAsync();
+            var phases = args.SkipWhile(a => a != "--load-phases").Skip(1).FirstOrDefault() ?? "all";
+            if (phases is not ("all" or "latency"))
+            {
+                Console.Error.WriteLine("--load-phases is all or latency.");
+                return 2;
+            }
+
+            await new LoadDriver(Console.Out, scale, soak, latencyOnly: phases == "latency", captureFlush: args.SkipWhile(a => a != "--capture-flush").Skip(1).FirstOrDefault()).RunAsync();
         }
 
         if (mode is "circuits")

@@ -47,11 +47,7 @@ public static class DataServiceCollectionExtensions
                     new DbContextOptionsBuilder<PostgresGraceDbContext>().UseLoggerFactory(loggerFactory)
                         .UseNpgsql(options.ConnectionString, npgsql => npgsql.CommandTimeout(options.CommandTimeoutSeconds).EnableRetryOnFailure(RetryCount, RetryDelay, null)).Options,
                     o => new PostgresGraceDbContext(o)),
-                _ => new ProviderContextFactory<SqliteGraceDbContext>(
-                    new DbContextOptionsBuilder<SqliteGraceDbContext>().UseLoggerFactory(loggerFactory)
-                        .UseSqlite(SqliteConnectionString(options, contentRoot), s => s.CommandTimeout(options.CommandTimeoutSeconds))
-                        .AddInterceptors(new SqliteBusyTimeoutInterceptor(options.SqliteBusyTimeoutMilliseconds)).Options,
-                    o => new SqliteGraceDbContext(o)),
+                _ => SqliteFactory(options, contentRoot, loggerFactory),
             };
         });
 
@@ -84,6 +80,19 @@ public static class DataServiceCollectionExtensions
         csb.DefaultTimeout = Math.Max(1, (int)Math.Ceiling(options.SqliteBusyTimeoutMilliseconds / 1000.0));
         csb.Pooling = true;
         return csb.ToString();
+    }
+
+    private static ProviderContextFactory<SqliteGraceDbContext> SqliteFactory(DatabaseOptions options, string contentRoot, Microsoft.Extensions.Logging.ILoggerFactory loggerFactory)
+    {
+        var connectionString = SqliteConnectionString(options, contentRoot);
+        var busyTimeout = TimeSpan.FromMilliseconds(options.SqliteBusyTimeoutMilliseconds);
+        // Writers in this process queue for SQLite's one writer in order, instead of each polling it (see SqliteWriteGate).
+        var gate = SqliteWriteGate.For(new SqliteConnectionStringBuilder(connectionString).DataSource);
+        return new ProviderContextFactory<SqliteGraceDbContext>(
+            new DbContextOptionsBuilder<SqliteGraceDbContext>().UseLoggerFactory(loggerFactory)
+                .UseSqlite(connectionString, s => s.CommandTimeout(options.CommandTimeoutSeconds))
+                .AddInterceptors(new SqliteBusyTimeoutInterceptor(options.SqliteBusyTimeoutMilliseconds), new SqliteWriteGateInterceptor(gate, busyTimeout)).Options,
+            o => new SqliteGraceDbContext(o));
     }
 
     private sealed class ProviderContextFactory<TContext>(DbContextOptions<TContext> options, Func<DbContextOptions<TContext>, TContext> create)

@@ -4,8 +4,16 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace Grace.Data;
 
 /// <summary>The embedded default: one SQLite file.</summary>
-public sealed class SqliteGraceDbContext(DbContextOptions<SqliteGraceDbContext> options) : GraceDbContext(options)
+public sealed class SqliteGraceDbContext : GraceDbContext
 {
+    public SqliteGraceDbContext(DbContextOptions<SqliteGraceDbContext> options)
+        : base(options)
+    {
+        // Every SaveChanges in a transaction, even a one-statement one: a transaction takes its turn at
+        // Grace's write gate, where a bare statement would poll SQLite's busy handler (SqliteWriteGate).
+        Database.AutoTransactionBehavior = AutoTransactionBehavior.Always;
+    }
+
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
         // SQLite cannot order or compare DateTimeOffset stored as text; as binary (UTC ticks + offset) it can.

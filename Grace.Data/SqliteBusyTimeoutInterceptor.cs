@@ -10,19 +10,23 @@ namespace Grace.Data;
 /// </summary>
 internal sealed class SqliteBusyTimeoutInterceptor(int milliseconds) : DbConnectionInterceptor
 {
+    // A pooled connection keeps its pragmas: one that capture relaxed (SqliteDurability) is made
+    // fully durable again for whoever opens it next.
+    private string Pragmas => $"PRAGMA busy_timeout = {milliseconds}; PRAGMA synchronous = FULL;";
+
     public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData) => Apply(connection);
 
     public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
     {
         await using var command = connection.CreateCommand();
-        command.CommandText = $"PRAGMA busy_timeout = {milliseconds};";
+        command.CommandText = Pragmas;
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private void Apply(DbConnection connection)
     {
         using var command = connection.CreateCommand();
-        command.CommandText = $"PRAGMA busy_timeout = {milliseconds};";
+        command.CommandText = Pragmas;
         command.ExecuteNonQuery();
     }
 }

@@ -168,6 +168,11 @@ public sealed class CaptureService(
                 lines.Clear();
                 db.ChangeTracker.Clear();
                 var increments = new Dictionary<Guid, int>();
+                if (options.CurrentValue.CaptureFlush == CaptureFlush.WithNextCommit)
+                {
+                    await SqliteDurability.FlushWithNextCommitAsync(db, ct);
+                }
+
                 await using var transaction = await db.Database.BeginTransactionAsync(ct);
                 var keys = groups.Select(g => g.Fingerprint).ToList();
                 var existing = await db.Incidents.Where(i => keys.Contains(i.Fingerprint)).ToDictionaryAsync(i => i.Fingerprint, ct);
@@ -249,6 +254,12 @@ public sealed class CaptureService(
                     }
 
                     incident.LastSeenAt = now;
+                    if (!isNew)
+                    {
+                        // Last seen moves forward only, whichever instance (and clock) writes last: set with the count below.
+                        db.Entry(incident).Property(i => i.LastSeenAt).IsModified = false;
+                    }
+
                     incident.SampleMessage = Truncate(last.Message, ColumnLimits.Text);
                     if (severity > incident.Severity)
                     {
@@ -271,7 +282,9 @@ public sealed class CaptureService(
                 {
                     var by = sameIncrement.Key;
                     var idList = sameIncrement.ToList();
-                    await db.Incidents.Where(i => idList.Contains(i.Id)).ExecuteUpdateAsync(set => set.SetProperty(i => i.Count, i => i.Count + by), ct);
+                    await db.Incidents.Where(i => idList.Contains(i.Id)).ExecuteUpdateAsync(set => set
+                        .SetProperty(i => i.Count, i => i.Count + by)
+                        .SetProperty(i => i.LastSeenAt, i => i.LastSeenAt > now ? i.LastSeenAt : now), ct);
                 }
 
                 if (increments.Count > 0)

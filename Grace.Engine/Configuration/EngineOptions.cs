@@ -53,6 +53,13 @@ public sealed class EngineOptions
     [Range(1, 100_000, ErrorMessage = "Grace:Engine:CaptureBatchSize must be between {1} and {2}.")]
     public int CaptureBatchSize { get; set; } = 1000;
 
+    /// <summary>
+    /// On SQLite, whether each capture batch waits for its own flush to disk (<c>EveryBatch</c>) or is
+    /// flushed with the next flushed commit or checkpoint (<c>WithNextCommit</c>: survives kill -9 of
+    /// Grace, not a power loss in between; see <see cref="Grace.Data.SqliteDurability"/>). Other providers flush as their server does.
+    /// </summary>
+    public CaptureFlush CaptureFlush { get; set; } = CaptureFlush.EveryBatch;
+
     /// <summary>An open incident silent for longer than this that fires again counts as a recurrence and may start a mission.</summary>
     [Range(1, 7 * 24 * 60, ErrorMessage = "Grace:Engine:DedupWindowMinutes must be between {1} and {2}.")]
     public int DedupWindowMinutes { get; set; } = 60;
@@ -78,4 +85,13 @@ public sealed class EngineOptions
 
     /// <summary>The escalation ladder of patterns that do not set their own (<c>Grace:Patterns:&lt;key&gt;:Escalation</c>).</summary>
     public EscalationOptions Escalation { get; set; } = new();
+}
+
+/// <summary>When a capture batch on SQLite reaches the disk (Grace:Engine:CaptureFlush).</summary>
+public enum CaptureFlush
+{
+    /// <summary>Each batch is flushed before its signals are answered as stored.</summary>
+    EveryBatch,
+    /// <summary>A batch is in the write-ahead log when answered (survives kill -9) and is flushed with the next flushed commit or checkpoint.</summary>
+    WithNextCommit,
 }

@@ -42,16 +42,18 @@ public sealed class VacuousContracts(
     /// </summary>
     public async Task<StepOutcome?> CheckAsync(Guid missionId, CancellationToken cancellationToken)
     {
+        var policy = options.CurrentValue;
+        if (policy.VacuousContract == VacuousContractPolicy.Act)
+        {
+            // Said on the plan; learning will not count it. Nothing to look up: the gate may run
+            // (this is on every tier-0 mission's way to its action).
+            return null;
+        }
+
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         if (await MissionStore.LoadAsync(db, missionId, cancellationToken) is not { State: MissionState.Planned, ContractAtPlan: ContractPrecheck.AlreadyHeld } mission)
         {
             return null;
-        }
-
-        var policy = options.CurrentValue;
-        if (policy.VacuousContract == VacuousContractPolicy.Act)
-        {
-            return null; // Said on the plan; learning will not count it.
         }
 
         var contract = mission.Contract!;

@@ -6,36 +6,79 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Grace.Tests.Integration;
 
-/// <summary>Several instances folding repeats of one fingerprint into one incident at once, on a real PostgreSQL database.</summary>
+/// <summary>
+/// Several writers folding repeats of one fingerprint into one incident at once: two instances on
+/// a real PostgreSQL database, and several capture writers on one SQLite file (one process owns it).
+/// </summary>
 public sealed class CaptureConcurrencyTests
 {
-    [Fact]
-    public async Task Repeats_folded_by_two_instances_at_once_are_all_counted()
+    private const int Writers = 3, Batches = 20, PerBatch = 25;
+
+    private static Signal Repeat(string source, int i) =>
+        new(source, $"Payment gateway timed out after {i} ms", Severity.Error, DateTimeOffset.UtcNow, ExceptionType: "Billing.GatewayTimeoutException");
+
+    private static async Task<(TestDatabase Database, GraceHost First, GraceHost Second)> StartAsync(DatabaseProvider provider, TempFolder folder)
     {
-        using var folder = new TempFolder();
-        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres, folder);
+        var database = await TestDatabase.CreateAsync(provider, folder);
         GraceHost Instance(string name) => new GraceHost(TestCatalog.Settings(folder).Concat(database.Settings(name, targetsOn: "grace-a"))).Start();
-        await using var first = Instance("grace-a");
-        await using var second = Instance("grace-b");
+        var first = Instance("grace-a");
+        // One process owns a SQLite file: its writers are the second "instance" too.
+        var second = provider == DatabaseProvider.Sqlite ? first : Instance("grace-b");
+        return (database, first, second);
+    }
 
-        const int Writers = 3, Batches = 20, PerBatch = 25;
-        static Signal Repeat(int i) => new("billing-api", $"Payment gateway timed out after {i} ms", Severity.Error, DateTimeOffset.UtcNow, ExceptionType: "Billing.GatewayTimeoutException");
-
-        // The first batch creates the incident, so every later one folds into the same row.
-        await first.Get<CaptureService>().ProcessBatchAsync([Repeat(0)], default);
+    private static async Task FoldAsync(GraceHost first, GraceHost second, string source)
+    {
         async Task Fold(GraceHost host)
         {
             var capture = host.Get<CaptureService>();
             for (var b = 0; b < Batches; b++)
             {
-                await capture.ProcessBatchAsync(Enumerable.Range(b * PerBatch, PerBatch).Select(Repeat).ToList(), default);
+                await capture.ProcessBatchAsync(Enumerable.Range(b * PerBatch, PerBatch).Select(i => Repeat(source, i)).ToList(), default);
             }
         }
 
         await Task.WhenAll(Enumerable.Range(0, Writers).SelectMany(_ => new[] { Task.Run(() => Fold(first)), Task.Run(() => Fold(second)) }));
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task Repeats_folded_by_two_instances_at_once_are_all_counted(DatabaseProvider provider)
+    {
+        using var folder = new TempFolder();
+        var (database, first, second) = await StartAsync(provider, folder);
+        await using var _ = database;
+        await using var __ = first;
+        await using var ___ = second == first ? null : second;
+
+        // The first batch creates the incident, so every later one folds into the same row.
+        await first.Get<CaptureService>().ProcessBatchAsync([Repeat("billing-api", 0)], default);
+        var before = DateTimeOffset.UtcNow;
+        await FoldAsync(first, second, "billing-api");
 
         await using var db = first.CreateDb();
         var incident = await db.Incidents.AsNoTracking().SingleAsync(i => i.Source == "billing-api");
         Assert.Equal(1 + (2 * Writers * Batches * PerBatch), incident.Count);
+        Assert.True(incident.LastSeenAt >= before, $"last seen {incident.LastSeenAt:O} is before the last repeats ({before:O})");
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_new_fingerprint_first_seen_by_several_writers_at_once_is_one_incident_with_every_repeat_counted(DatabaseProvider provider)
+    {
+        using var folder = new TempFolder();
+        var (database, first, second) = await StartAsync(provider, folder);
+        await using var _ = database;
+        await using var __ = first;
+        await using var ___ = second == first ? null : second;
+
+        // No incident yet: every writer's first batch tries to create it (the unique fingerprint refuses all but one).
+        await FoldAsync(first, second, "payments-api");
+
+        await using var db = first.CreateDb();
+        var incident = await db.Incidents.AsNoTracking().SingleAsync(i => i.Source == "payments-api");
+        Assert.Equal(2 * Writers * Batches * PerBatch, incident.Count);
     }
 }
