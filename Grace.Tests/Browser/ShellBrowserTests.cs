@@ -453,6 +453,33 @@ public sealed class ShellBrowserTests(ShellFixture fixture) : IClassFixture<Shel
     }
 
     [Fact]
+    public async Task The_console_socket_declines_compression_so_no_circuit_keeps_zlib_state()
+    {
+        // Browsers offer permessage-deflate; Grace declines it, so no circuit keeps a zlib compressor and inflater for
+        // the life of the tab (docs/benchmarks.md, issue 13). Checked on the handshake itself, offered as a browser does.
+        var page = await SignInAsync("olivia");
+        var cookie = string.Join("; ", (await page.Context.CookiesAsync()).Select(c => $"{c.Name}={c.Value}"));
+        await page.Context.CloseAsync();
+        using var http = new HttpClient { BaseAddress = new Uri(fixture.BaseUrl) };
+        using var negotiate = new HttpRequestMessage(HttpMethod.Post, "/_blazor/negotiate?negotiateVersion=1");
+        negotiate.Headers.Add("Cookie", cookie);
+        using var answer = await http.SendAsync(negotiate);
+        answer.EnsureSuccessStatusCode();
+        var token = System.Text.Json.JsonDocument.Parse(await answer.Content.ReadAsStringAsync()).RootElement.GetProperty("connectionToken").GetString();
+
+        using var socket = new System.Net.WebSockets.ClientWebSocket();
+        socket.Options.SetRequestHeader("Cookie", cookie);
+        socket.Options.DangerousDeflateOptions = new System.Net.WebSockets.WebSocketDeflateOptions();
+        socket.Options.CollectHttpResponseDetails = true;
+        var address = new UriBuilder(new Uri(new Uri(fixture.BaseUrl), $"/_blazor?id={Uri.EscapeDataString(token!)}")) { Scheme = "ws" }.Uri;
+        await socket.ConnectAsync(address, CancellationToken.None);
+        Assert.Equal(System.Net.WebSockets.WebSocketState.Open, socket.State);
+        var extensions = string.Join(", ", socket.HttpResponseHeaders!.TryGetValue("Sec-WebSocket-Extensions", out var values) ? values : []);
+        Assert.DoesNotContain("permessage-deflate", extensions, StringComparison.Ordinal);
+        await socket.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+    }
+
+    [Fact]
     public async Task A_failed_mission_is_dismissed_from_the_overview_and_an_old_one_shows_as_superseded()
     {
         var page = await SignInAsync("olivia");
