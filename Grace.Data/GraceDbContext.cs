@@ -104,6 +104,8 @@ public abstract class GraceDbContext(DbContextOptions options) : IdentityDbConte
             e.HasIndex(m => new { m.PlaybookKey, m.Target, m.ExecutedAt });
             e.HasIndex(m => m.IncidentId);
             e.HasIndex(m => m.CreatedAt);
+            // The gate's hourly cap counts every mission executed in the last hour, on each mission's way to its action.
+            e.HasIndex(m => m.ExecutedAt);
             // The sweep's query: shadow recordings still waiting for people's verdict.
             e.HasIndex(m => m.ShadowVerdict);
             e.Property(m => m.PatternKey).HasMaxLength(ColumnLimits.Key);

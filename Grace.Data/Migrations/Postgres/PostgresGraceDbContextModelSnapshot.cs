@@ -743,6 +743,8 @@ namespace Grace.Data.Migrations.Postgres
 
                     b.HasIndex("CreatedAt");
 
+                    b.HasIndex("ExecutedAt");
+
                     b.HasIndex("IncidentId");
 
                     b.HasIndex("ShadowVerdict");

@@ -743,6 +743,8 @@ namespace Grace.Data.Migrations.SqlServer
 
                     b.HasIndex("CreatedAt");
 
+                    b.HasIndex("ExecutedAt");
+
                     b.HasIndex("IncidentId");
 
                     b.HasIndex("ShadowVerdict");

@@ -733,6 +733,8 @@ namespace Grace.Data.Migrations.Sqlite
 
                     b.HasIndex("CreatedAt");
 
+                    b.HasIndex("ExecutedAt");
+
                     b.HasIndex("IncidentId");
 
                     b.HasIndex("ShadowVerdict");
