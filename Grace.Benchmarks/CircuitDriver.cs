@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Grace.Benchmarks.Harness;
@@ -20,7 +21,7 @@ namespace Grace.Benchmarks;
 /// are acknowledged and JavaScript calls answered, so each circuit stays alive as a browser's would.
 /// The figure is the growth of the process's resident memory divided by N, after a warm-up.
 /// </summary>
-internal sealed partial class CircuitDriver(TextWriter output, int circuits, string page, bool workstationGc, bool deflate = false)
+internal sealed partial class CircuitDriver(TextWriter output, int circuits, string page, bool workstationGc, bool deflate = false, int seedIncidents = 0)
 {
     private const string Password = "Benchmark-Password-1";
     private const int WarmUp = 10;
@@ -44,6 +45,11 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
         }, folder);
         var pid = grace.Pid ?? throw new InvalidOperationException("Grace is not running.");
         var cookie = await grace.SignInCookieAsync("admin", Password);
+        if (seedIncidents > 0)
+        {
+            await SeedIncidentsAsync(grace);
+        }
+
         using var http = new HttpClient(new HttpClientHandler { UseCookies = false, AllowAutoRedirect = false }) { BaseAddress = grace.BaseAddress };
         http.DefaultRequestHeaders.Add("Cookie", cookie);
 
@@ -94,6 +100,30 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
                 await circuit.DisposeAsync();
             }
         }
+    }
+
+    // A list page's rows are part of what its circuit holds: without seeding, the lists measured are empty.
+    // Each signal has its own source and template, so each makes its own incident, and no pattern matches
+    // them, so no mission starts. 202 means stored: the rows exist once the answer arrives.
+    private async Task SeedIncidentsAsync(GraceProcess grace)
+    {
+        var key = await grace.CreateApiKeyAsync(Password);
+        using var api = new HttpClient { BaseAddress = grace.BaseAddress };
+        api.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        var signals = Enumerable.Range(0, seedIncidents).Select(i => new
+        {
+            source = $"bench-seed-{i}",
+            message = $"Seeded incident number {i} for the circuit benchmark: the upstream answered slowly",
+            messageTemplate = $"Seeded incident {i}: the upstream answered slowly",
+            severity = "Error",
+        });
+        using var answer = await api.PostAsJsonAsync("api/signals", signals);
+        if (answer.StatusCode != System.Net.HttpStatusCode.Accepted)
+        {
+            throw new InvalidOperationException($"Seeding {seedIncidents} incidents failed: {(int)answer.StatusCode} {await answer.Content.ReadAsStringAsync()}");
+        }
+
+        output.WriteLine($"circuits: seeded {seedIncidents} incidents ({await answer.Content.ReadAsStringAsync()})");
     }
 
     private static long ResidentKilobytes(int pid)
