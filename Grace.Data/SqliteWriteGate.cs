@@ -146,30 +146,25 @@ internal sealed class SqliteWriteGateInterceptor(SqliteWriteGate gate, TimeSpan 
 
     public InterceptionResult ConnectionClosing(DbConnection connection, ConnectionEventData eventData, InterceptionResult result)
     {
-        // A transaction disposed without a commit or rollback (an exception on the way) ends with its connection.
-        Forget(connection);
-        Release(connection);
+        ConnectionEnded(connection);
         return result;
     }
 
     public ValueTask<InterceptionResult> ConnectionClosingAsync(DbConnection connection, ConnectionEventData eventData, InterceptionResult result)
     {
-        Forget(connection);
-        Release(connection);
+        ConnectionEnded(connection);
         return ValueTask.FromResult(result);
     }
 
     public InterceptionResult ConnectionDisposing(DbConnection connection, ConnectionEventData eventData, InterceptionResult result)
     {
-        Forget(connection);
-        Release(connection);
+        ConnectionEnded(connection);
         return result;
     }
 
     public ValueTask<InterceptionResult> ConnectionDisposingAsync(DbConnection connection, ConnectionEventData eventData, InterceptionResult result)
     {
-        Forget(connection);
-        Release(connection);
+        ConnectionEnded(connection);
         return ValueTask.FromResult(result);
     }
 
@@ -232,6 +227,13 @@ internal sealed class SqliteWriteGateInterceptor(SqliteWriteGate gate, TimeSpan 
         {
             gate.Exit();
         }
+    }
+
+    // A transaction disposed without a commit or rollback (an exception on the way) ends with its connection.
+    private void ConnectionEnded(DbConnection connection)
+    {
+        Forget(connection);
+        Release(connection);
     }
 
     private void Forget(DbConnection connection)
