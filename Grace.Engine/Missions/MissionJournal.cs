@@ -33,7 +33,9 @@ public sealed class MissionJournal(TimeProvider time, IPipelineNotifier notifier
         /// <summary>Adds a timeline line and, when given, moves the mission to a new state.</summary>
         public MissionEvent Record(PipelineStage stage, string kind, string message, MissionState? state = null, object? data = null, string actor = Actor.EngineName)
         {
-            var now = journal.Time.GetUtcNow();
+            // Floored to what the database keeps: this stage's start is read back from storage when its
+            // span is written, and must not come back earlier than the previous stage's in-memory start.
+            var now = StoredTime.Floor(journal.Time.GetUtcNow());
             if (stage != mission.Stage)
             {
                 // The stage the mission was in ends here; its span starts where the stage did.
