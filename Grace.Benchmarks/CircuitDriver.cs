@@ -6,6 +6,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Grace.Benchmarks.Harness;
+using Grace.Data.Entities;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
@@ -21,7 +22,7 @@ namespace Grace.Benchmarks;
 /// are acknowledged and JavaScript calls answered, so each circuit stays alive as a browser's would.
 /// The figure is the growth of the process's resident memory divided by N, after a warm-up.
 /// </summary>
-internal sealed partial class CircuitDriver(TextWriter output, int circuits, string page, bool workstationGc, bool deflate = false, int seedIncidents = 0)
+internal sealed partial class CircuitDriver(TextWriter output, int circuits, string page, bool workstationGc, bool deflate = false, int seedIncidents = 0, int seedMissions = 0, int seedAudit = 0)
 {
     private const string Password = "Benchmark-Password-1";
     private const int WarmUp = 10;
@@ -48,6 +49,11 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
         if (seedIncidents > 0)
         {
             await SeedIncidentsAsync(grace);
+        }
+
+        if (seedMissions > 0 || seedAudit > 0)
+        {
+            await SeedRowsAsync(Path.Combine(folder, "data"));
         }
 
         using var http = new HttpClient(new HttpClientHandler { UseCookies = false, AllowAutoRedirect = false }) { BaseAddress = grace.BaseAddress };
@@ -124,6 +130,48 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
         }
 
         output.WriteLine($"circuits: seeded {seedIncidents} incidents ({await answer.Content.ReadAsStringAsync()})");
+    }
+
+    // The Missions and Audit lists need rows too. Real missions need matching signals, a healthy target and time
+    // (and storm control caps how many start), so these rows are written into the database directly: finished
+    // missions (nothing for the engine to resume), each on its own incident, and audit entries. What the lists show
+    // of them is what they show of real ones.
+    private async Task SeedRowsAsync(string dataDirectory)
+    {
+        await using var database = Harness.BenchDatabase.Sqlite(dataDirectory);
+        await using var db = database.Db();
+        var now = DateTimeOffset.UtcNow;
+        MissionState[] finished = [MissionState.Succeeded, MissionState.Failed, MissionState.RolledBack, MissionState.Rejected, MissionState.Expired, MissionState.ShadowRecorded];
+        for (var i = 0; i < seedMissions; i++)
+        {
+            var at = now.AddMinutes(-i);
+            var incident = new Grace.Data.Entities.Incident
+            {
+                Id = Guid.NewGuid(), Fingerprint = $"bench-mission-{i:D4}-{Guid.NewGuid():N}", Source = $"bench-orders-api-{i}",
+                Template = "Seeded: the upstream answered slowly", SampleMessage = $"Seeded incident {i} for a mission: the upstream answered slowly",
+                Severity = Grace.Data.Entities.Severity.Error, Status = Grace.Data.Entities.IncidentStatus.Resolved, PatternKey = "upstream-slow",
+                FirstSeenAt = at, LastSeenAt = at, OpenedAt = at, ResolvedAt = at, Count = 1,
+            };
+            db.Incidents.Add(incident);
+            db.Missions.Add(new Grace.Data.Entities.Mission
+            {
+                Id = Guid.NewGuid(), IncidentId = incident.Id, PatternKey = "upstream-slow", PlaybookKey = $"restart-orders-api-{i % 5}", Action = "process.restart",
+                Target = $"orders-api-{i % 7}", Parameters = "{}", Tier = i % 4, State = finished[i % finished.Length], Stage = Grace.Data.Entities.PipelineStage.Learn,
+                RequestedBy = "bench", CreatedAt = at, UpdatedAt = at, CompletedAt = at, Version = Guid.NewGuid(),
+            });
+        }
+
+        for (var i = 0; i < seedAudit; i++)
+        {
+            db.AuditEntries.Add(new Grace.Data.Entities.AuditEntry
+            {
+                At = now.AddSeconds(-i), Actor = i % 2 == 0 ? "admin" : "operator-on-call", Action = i % 3 == 0 ? "mission.approve" : "incident.assign",
+                Subject = $"mission {Guid.NewGuid()}", Detail = $"Seeded audit entry {i}: approved after checking the orders API's error rate", RemoteAddress = "192.0.2.10",
+            });
+        }
+
+        await db.SaveChangesAsync();
+        output.WriteLine($"circuits: wrote {seedMissions} finished missions (each with its incident) and {seedAudit} audit entries into the database");
     }
 
     private static long ResidentKilobytes(int pid)
