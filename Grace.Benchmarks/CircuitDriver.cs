@@ -59,6 +59,12 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
         using var http = new HttpClient(new HttpClientHandler { UseCookies = false, AllowAutoRedirect = false }) { BaseAddress = grace.BaseAddress };
         http.DefaultRequestHeaders.Add("Cookie", cookie);
 
+        // What the circuits will hold: the list rows the page prerenders (a list's rows are "mud-table-row <list>-row").
+        using (var shown = await http.GetAsync(page.TrimStart('/')))
+        {
+            output.WriteLine($"circuits: {page} prerenders {ListRow().Count(await shown.Content.ReadAsStringAsync())} list rows");
+        }
+
         var open = new List<Circuit>();
         try
         {
@@ -202,6 +208,9 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
 
     [GeneratedRegex("<!--Blazor:(\\{.*?\\})-->")]
     private static partial Regex Marker();
+
+    [GeneratedRegex("<tr[^>]* class=\"mud-table-row [a-z]+-row")]
+    private static partial Regex ListRow();
 
     [GeneratedRegex("<!--Blazor-Server-Component-State:(.*?)-->")]
     private static partial Regex State();
