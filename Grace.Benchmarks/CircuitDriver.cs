@@ -22,7 +22,7 @@ namespace Grace.Benchmarks;
 /// are acknowledged and JavaScript calls answered, so each circuit stays alive as a browser's would.
 /// The figure is the growth of the process's resident memory divided by N, after a warm-up.
 /// </summary>
-internal sealed partial class CircuitDriver(TextWriter output, int circuits, string page, bool workstationGc, bool deflate = false, int seedIncidents = 0, int seedMissions = 0, int seedAudit = 0)
+internal sealed partial class CircuitDriver(TextWriter output, int circuits, string page, bool workstationGc, bool deflate = false, int seedIncidents = 0, int seedMissions = 0, int seedAudit = 0, string? zone = null)
 {
     private const string Password = "Benchmark-Password-1";
     private const int WarmUp = 10;
@@ -70,7 +70,7 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
         {
             for (var i = 0; i < WarmUp; i++)
             {
-                open.Add(await Circuit.OpenAsync(http, grace.BaseAddress, page, cookie, deflate));
+                open.Add(await Circuit.OpenAsync(http, grace.BaseAddress, page, cookie, deflate, zone));
             }
 
             await Task.Delay(TimeSpan.FromSeconds(10));
@@ -78,7 +78,7 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
             var clock = System.Diagnostics.Stopwatch.StartNew();
             for (var i = 0; i < circuits; i++)
             {
-                open.Add(await Circuit.OpenAsync(http, grace.BaseAddress, page, cookie, deflate));
+                open.Add(await Circuit.OpenAsync(http, grace.BaseAddress, page, cookie, deflate, zone));
             }
 
             var opening = clock.Elapsed;
@@ -92,7 +92,8 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
             }
 
             var perCircuit = (after - before) / (double)circuits;
-            output.WriteLine($"circuits: {(workstationGc ? "workstation" : "server")} GC, WebSocket compression {(deflate ? "offered (as browsers do)" : "not offered")}");
+            output.WriteLine($"circuits: {(workstationGc ? "workstation" : "server")} GC, WebSocket compression {(deflate ? "offered (as browsers do)" : "not offered")}, "
+                + (zone is null ? "time zone not named (times stay in UTC)" : $"time zone {zone} named as a browser does"));
             output.WriteLine($"circuits: page {page}, {circuits} circuits after {WarmUp} warm-up ones, opened in {opening.TotalSeconds:F1} s; "
                 + $"{alive} of {open.Count} still connected, {rendered} rendered at least one batch");
             output.WriteLine($"circuits: resident memory {before / 1024.0:F0} MB -> {after / 1024.0:F0} MB: {perCircuit:F0} KB per circuit (goal: at most 300 KB)");
@@ -230,7 +231,7 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
         /// <summary>Why the circuit ended, if it did: the server's error or the connection's.</summary>
         public string? Ended { get; private set; }
 
-        public static async Task<Circuit> OpenAsync(HttpClient http, Uri baseAddress, string page, string cookie, bool deflate)
+        public static async Task<Circuit> OpenAsync(HttpClient http, Uri baseAddress, string page, string cookie, bool deflate, string? zone)
         {
             using var response = await http.GetAsync(page.TrimStart('/'));
             if (response.StatusCode != HttpStatusCode.OK)
@@ -277,12 +278,20 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
                 Interlocked.Increment(ref circuit._batches);
                 await connection.SendAsync("OnRenderCompleted", batchId, (string?)null);
             });
-            connection.On<long, string, string, int, long>("JS.BeginInvokeJS", async (taskId, _, _, _, _) =>
+            connection.On<long, string, string, int, long>("JS.BeginInvokeJS", async (taskId, identifier, _, _, _) =>
             {
                 if (taskId != 0)
                 {
-                    // A browser would run the function; a null result is what most of the console's calls return.
-                    await connection.SendAsync("EndInvokeJSFromDotNet", taskId, true, $"[{taskId},true,null]");
+                    // A browser would run the function; a null result is what most of the console's calls return. With
+                    // --zone the circuit names its time zone as a browser does (ViewerClock asks Intl.DateTimeFormat() for
+                    // its resolvedOptions()), and pages then rewrite the times they show, as they do for people.
+                    var result = (zone, identifier) switch
+                    {
+                        ({ }, "Intl.DateTimeFormat") => "{\"__jsObjectId\":1}",
+                        ({ } name, "resolvedOptions") => System.Text.Json.JsonSerializer.Serialize(new { timeZone = name }),
+                        _ => "null",
+                    };
+                    await connection.SendAsync("EndInvokeJSFromDotNet", taskId, true, $"[{taskId},true,{result}]");
                 }
             });
             connection.On<string>("JS.Error", error => circuit.Ended ??= $"server: {error}");

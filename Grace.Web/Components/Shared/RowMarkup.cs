@@ -138,8 +138,12 @@ public sealed record ListRow(object Key, string RowClass, MarkupString Cells)
     /// The rows just written, with each row that did not change replaced by the one shown before: the page's
     /// previous render tree then shares its strings instead of holding a second copy until the next render.
     /// </summary>
-    public static IReadOnlyList<ListRow> KeepUnchanged(IReadOnlyList<ListRow> shown, List<ListRow> fresh)
+    /// <param name="shown">The rows shown now.</param>
+    /// <param name="fresh">The rows just written; unchanged ones are replaced in place.</param>
+    /// <param name="dropped">Whether some row shown now is not kept (its markup is still in the page's previous render tree).</param>
+    public static IReadOnlyList<ListRow> KeepUnchanged(IReadOnlyList<ListRow> shown, List<ListRow> fresh, out bool dropped)
     {
+        dropped = false;
         if (shown.Count == 0)
         {
             return fresh;
@@ -157,9 +161,11 @@ public sealed record ListRow(object Key, string RowClass, MarkupString Cells)
                 && string.Equals(old.Cells.Value, fresh[i].Cells.Value, StringComparison.Ordinal))
             {
                 fresh[i] = old;
+                before.Remove(old.Key);
             }
         }
 
+        dropped = before.Count > 0;
         return fresh;
     }
 }
