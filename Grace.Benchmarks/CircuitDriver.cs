@@ -23,6 +23,9 @@ namespace Grace.Benchmarks;
 /// </summary>
 internal sealed partial class CircuitDriver(TextWriter output, int circuits, string page, bool workstationGc, bool deflate = false, int seedIncidents = 0)
 {
+    /// <summary>Missions stored before the circuits open (detail, approval and learning pages); see <see cref="CircuitPageSeeds"/>.</summary>
+    public CircuitPageSeeds PageSeeds { get; init; } = CircuitPageSeeds.None;
+
     private const string Password = "Benchmark-Password-1";
     private const int WarmUp = 10;
 
@@ -32,7 +35,7 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
         Directory.CreateDirectory(folder);
         var settings = Path.Combine(folder, "appsettings.json");
         File.Copy(Path.Combine(RepositoryRoot(), "appsettings.json"), settings);
-        await using var grace = await GraceProcess.StartAsync("circuits", settings, new Dictionary<string, string>
+        var environment = new Dictionary<string, string>(PageSeeds.Settings(folder))
         {
             ["Grace:Database:DataDirectory"] = Path.Combine(folder, "data"),
             ["Grace:Identity:AdminPassword"] = Password,
@@ -42,13 +45,18 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
             ["Serilog:MinimumLevel:Default"] = "Warning",
             // Server GC (the web SDK's default) keeps more garbage resident; workstation GC shows closer to what circuits hold.
             ["DOTNET_gcServer"] = workstationGc ? "0" : "1",
-        }, folder);
+        };
+        await using var grace = await GraceProcess.StartAsync("circuits", settings, environment, folder);
         var pid = grace.Pid ?? throw new InvalidOperationException("Grace is not running.");
         var cookie = await grace.SignInCookieAsync("admin", Password);
         if (seedIncidents > 0)
         {
             await SeedIncidentsAsync(grace);
         }
+
+        await using var database = BenchDatabase.Sqlite(Path.Combine(folder, "data"));
+        await PageSeeds.SeedAsync(grace, PageSeeds.Missions + PageSeeds.Approvals > 0 ? await grace.CreateApiKeyAsync(Password) : "", database, output);
+        var url = await CircuitPageSeeds.ResolveAsync(page, database);
 
         using var http = new HttpClient(new HttpClientHandler { UseCookies = false, AllowAutoRedirect = false }) { BaseAddress = grace.BaseAddress };
         http.DefaultRequestHeaders.Add("Cookie", cookie);
@@ -58,7 +66,7 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
         {
             for (var i = 0; i < WarmUp; i++)
             {
-                open.Add(await Circuit.OpenAsync(http, grace.BaseAddress, page, cookie, deflate));
+                open.Add(await Circuit.OpenAsync(http, grace.BaseAddress, url, cookie, deflate));
             }
 
             await Task.Delay(TimeSpan.FromSeconds(10));
@@ -66,7 +74,7 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
             var clock = System.Diagnostics.Stopwatch.StartNew();
             for (var i = 0; i < circuits; i++)
             {
-                open.Add(await Circuit.OpenAsync(http, grace.BaseAddress, page, cookie, deflate));
+                open.Add(await Circuit.OpenAsync(http, grace.BaseAddress, url, cookie, deflate));
             }
 
             var opening = clock.Elapsed;
@@ -81,7 +89,7 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
 
             var perCircuit = (after - before) / (double)circuits;
             output.WriteLine($"circuits: {(workstationGc ? "workstation" : "server")} GC, WebSocket compression {(deflate ? "offered (as browsers do)" : "not offered")}");
-            output.WriteLine($"circuits: page {page}, {circuits} circuits after {WarmUp} warm-up ones, opened in {opening.TotalSeconds:F1} s; "
+            output.WriteLine($"circuits: page {url}, {circuits} circuits after {WarmUp} warm-up ones, opened in {opening.TotalSeconds:F1} s; "
                 + $"{alive} of {open.Count} still connected, {rendered} rendered at least one batch");
             output.WriteLine($"circuits: resident memory {before / 1024.0:F0} MB -> {after / 1024.0:F0} MB: {perCircuit:F0} KB per circuit (goal: at most 300 KB)");
             if (Environment.GetEnvironmentVariable("GRACE_BENCH_HOLD_SECONDS") is { Length: > 0 } hold)
