@@ -282,8 +282,8 @@ public sealed class LearningPageTests : GraceComponentTest
 
         var cut = Render<Learning>();
         cut.WaitForAssertion(() => Assert.Equal("2", cut.Find(".stat-period-runs").TextContent));
-        var period = cut.FindComponent<MudBlazor.MudSelect<int>>();
-        await cut.InvokeAsync(() => period.Instance.ValueChanged.InvokeAsync(7));
+        // The browser's own select (keyboard and screen readers handle it natively).
+        cut.Find("select#period").Change("7");
         cut.WaitForAssertion(() =>
         {
             Assert.Equal("1", cut.Find(".stat-period-runs").TextContent);
@@ -410,8 +410,8 @@ public sealed class PlaybooksPageTests : GraceComponentTest
         Assert.Single(cut.FindAll("#tier-form"));
         Assert.Single(cut.FindAll(".tier-select"));
         cut.Find($"{card} .tier-pick").Click();
-        var select = cut.FindComponents<MudBlazor.MudSelect<int>>().Single();
-        await cut.InvokeAsync(() => select.Instance.ValueChanged.InvokeAsync(2));
+        cut.WaitForAssertion(() => Assert.Equal("test-checkpoint", cut.Find("select#tier-playbook").GetAttribute("value") ?? cut.Find("select#tier-playbook option[selected]").GetAttribute("value")));
+        cut.Find("select#tier-value").Change("2");
         cut.WaitForAssertion(() => Assert.True(cut.Find(".tier-save").HasAttribute("disabled")));
         InputOf(cut, ".tier-reason").Input("checkpoints slowed orders last week");
         cut.WaitForAssertion(() => Assert.False(cut.Find(".tier-save").HasAttribute("disabled")));
