@@ -64,6 +64,18 @@ public sealed class ExecuteStage(
             return StepOutcome.TargetBusy;
         }
 
+        return await ActAsync(db, entry, fence, cancellationToken);
+    }
+
+    /// <summary>
+    /// The action itself, once policy has allowed it in this same turn of the target's grain: the
+    /// safe-hold snapshot, the intent committed behind <paramref name="fence"/> (read before policy
+    /// counted what is in flight), the action and its result. The gate calls this directly for a
+    /// tier 0 or 1 mission, so its clearance and the intent are one commit and policy runs once.
+    /// </summary>
+    public async Task<StepOutcome> ActAsync(GraceDbContext db, MissionJournal.Entry entry, TargetFence? fence, CancellationToken cancellationToken)
+    {
+        var mission = entry.Mission;
         var executor = executors.Executor(mission.Action);
         ActionRequest request;
         SnapshotState state;

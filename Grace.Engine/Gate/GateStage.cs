@@ -13,7 +13,9 @@ namespace Grace.Engine.Gate;
 /// <summary>
 /// The gate for a planned mission, run by its target's grain so that policy is decided once per
 /// target in the whole cluster: blocked, deferred while the target is busy, or cleared by tier
-/// (tier 2+ takes the safe-hold snapshot the approvers will see, and waits for them).
+/// (tier 2+ takes the safe-hold snapshot the approvers will see, and waits for them). A tier 0 or 1
+/// mission waits for nobody, so it goes straight on to its action in the same turn of the grain:
+/// policy is evaluated once and the clearance is committed with the intent (one commit, not two).
 /// </summary>
 public sealed class GateStage(
     IDbContextFactory<GraceDbContext> dbFactory,
@@ -22,6 +24,7 @@ public sealed class GateStage(
     PolicyGate gate,
     SnapshotService snapshots,
     ExecutorCatalog executors,
+    ExecuteStage execute,
     MissionJournal journal,
     TimeProvider time)
 {
@@ -33,12 +36,20 @@ public sealed class GateStage(
             return StepOutcome.Moved; // Someone else moved it; the mission grain looks again.
         }
 
+        // A mission that will act in this turn reads its target's fence before policy counts what is
+        // in flight (as the action's own step does), so its intent commit fails if another
+        // activation committed an intent on the target since.
+        var actsNow = mission.Tier <= 1 && !mission.Shadow;
+        var fence = actsNow ? await db.TargetFences.SingleOrDefaultAsync(f => f.Target == mission.Target, cancellationToken) : null;
         var entry = journal.Begin(db, mission);
         try
         {
-            return await GateAsync(db, entry, cancellationToken);
+            return await GateAsync(db, entry, actsNow, fence, cancellationToken);
         }
-        catch (Exception ex) when (ex is ActionRefusedException or InvalidOperationException)
+        // Only the gate's own snapshot (shadow, approvers) is answered here: once a tier 0 or 1 mission
+        // is cleared its action's step answers for itself, and anything it lets through must reach
+        // the mission grain's retry rather than be recorded as a failure of an action that may have run.
+        catch (Exception ex) when (ex is ActionRefusedException or InvalidOperationException && mission.State == MissionState.Planned)
         {
             mission.StatusReason = ex.Message;
             entry.Record(PipelineStage.Snapshot, "refused", $"No safe-hold snapshot could be taken for the approvers, so nothing will run: {ex.Message}", MissionState.Failed);
@@ -47,7 +58,7 @@ public sealed class GateStage(
         }
     }
 
-    private async Task<StepOutcome> GateAsync(GraceDbContext db, MissionJournal.Entry entry, CancellationToken cancellationToken)
+    private async Task<StepOutcome> GateAsync(GraceDbContext db, MissionJournal.Entry entry, bool actsNow, TargetFence? fence, CancellationToken cancellationToken)
     {
         var mission = entry.Mission;
         if (!catalog.CurrentValue.Playbooks.ContainsKey(mission.PlaybookKey))
@@ -102,38 +113,41 @@ public sealed class GateStage(
             return StepOutcome.Moved;
         }
 
-        switch (mission.Tier)
+        if (actsNow)
         {
-            case 0:
-                entry.Record(PipelineStage.Gate, "cleared", $"{decision.Reason} Tier 0: runs without approval.", MissionState.Approved);
-                break;
-            case 1:
-                entry.Record(PipelineStage.Gate, "cleared", $"{decision.Reason} Tier 1: runs now; operators are notified.", MissionState.Approved);
+            // Policy allowed it a moment ago in this same turn of the target's grain, where nothing
+            // else can act on the target meanwhile: no second evaluation, no commit in between.
+            entry.Record(PipelineStage.Gate, "cleared", mission.Tier == 0
+                ? $"{decision.Reason} Tier 0: runs without approval."
+                : $"{decision.Reason} Tier 1: runs now; operators are notified.", MissionState.Approved);
+            if (mission.Tier == 1)
+            {
                 entry.Also(new OperatorNotification(now, mission.Id, $"Tier 1 action '{mission.PlaybookKey}' on '{mission.Target}' is running."));
-                break;
-            default:
-                var (_, state) = await snapshots.TakeAsync(db, mission, SnapshotService.ForApproval, cancellationToken);
-                var required = mission.Tier >= 3 ? 2 : 1;
-                var expires = now.AddMinutes(options.CurrentValue.ApprovalTimeoutMinutes);
-                mission.Approval = new Approval
-                {
-                    Id = Guid.CreateVersion7(now),
-                    MissionId = mission.Id,
-                    RequiredCount = required,
-                    RequestedBy = mission.RequestedBy,
-                    RequestedAt = now,
-                    ExpiresAt = expires,
-                    Status = ApprovalStatus.Pending,
-                };
-                // Added explicitly: a new row with its key already set would otherwise be taken for an existing one.
-                db.Approvals.Add(mission.Approval);
-                entry.Record(PipelineStage.Snapshot, "snapshot", $"Safe-hold snapshot for the approvers: {state.Summary}");
-                entry.Record(PipelineStage.Gate, "awaiting-approval",
-                    $"{decision.Reason} Tier {mission.Tier}: waits for {required} distinct approver(s) until {expires:u}.", MissionState.AwaitingApproval);
-                entry.Also(new ApprovalRequested(now, mission.Id, mission.PlaybookKey, mission.Target, mission.Tier, required, expires));
-                break;
+            }
+
+            return await execute.ActAsync(db, entry, fence, cancellationToken);
         }
 
+        // Tier 2 and up: the safe-hold snapshot the approvers will see, and the approval they answer.
+        var (_, state) = await snapshots.TakeAsync(db, mission, SnapshotService.ForApproval, cancellationToken);
+        var required = mission.Tier >= 3 ? 2 : 1;
+        var expires = now.AddMinutes(options.CurrentValue.ApprovalTimeoutMinutes);
+        mission.Approval = new Approval
+        {
+            Id = Guid.CreateVersion7(now),
+            MissionId = mission.Id,
+            RequiredCount = required,
+            RequestedBy = mission.RequestedBy,
+            RequestedAt = now,
+            ExpiresAt = expires,
+            Status = ApprovalStatus.Pending,
+        };
+        // Added explicitly: a new row with its key already set would otherwise be taken for an existing one.
+        db.Approvals.Add(mission.Approval);
+        entry.Record(PipelineStage.Snapshot, "snapshot", $"Safe-hold snapshot for the approvers: {state.Summary}");
+        entry.Record(PipelineStage.Gate, "awaiting-approval",
+            $"{decision.Reason} Tier {mission.Tier}: waits for {required} distinct approver(s) until {expires:u}.", MissionState.AwaitingApproval);
+        entry.Also(new ApprovalRequested(now, mission.Id, mission.PlaybookKey, mission.Target, mission.Tier, required, expires));
         await entry.SaveAsync(cancellationToken);
         return StepOutcome.Moved;
     }

@@ -21,9 +21,13 @@ public static class MissionStore
     public static Task<MissionPosition?> PositionAsync(GraceDbContext db, Guid missionId, CancellationToken cancellationToken) =>
         db.Missions.AsNoTracking()
             .Where(m => m.Id == missionId)
-            .Select(m => new MissionPosition(m.State, m.Target, db.Outcomes.Any(o => o.MissionId == m.Id)))
+            .Select(m => new MissionPosition(m.State, m.Target, db.Outcomes.Any(o => o.MissionId == m.Id), m.ContractAtPlan))
             .SingleOrDefaultAsync(cancellationToken);
 }
 
-/// <summary>A mission's state, the target it acts on, and whether its outcome has been learned.</summary>
-public sealed record MissionPosition(MissionState State, string Target, bool Learned);
+/// <summary>
+/// A mission's state, the target it acts on, whether its outcome has been learned, and what its
+/// contract's probe read at planning (so a planned mission whose contract did not already hold goes
+/// to the gate without loading itself first).
+/// </summary>
+public sealed record MissionPosition(MissionState State, string Target, bool Learned, ContractPrecheck ContractAtPlan);

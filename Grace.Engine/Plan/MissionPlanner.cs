@@ -184,6 +184,16 @@ public sealed class MissionPlanner(
             + (mission.ContractAtPlan == ContractPrecheck.AlreadyHeld ? vacuous.PlanNote(contract, contract.BaselineValue!.Value) : "")
             + (inShadow ? " Shadow mode: Grace will gate and snapshot as usual, record what it would have done, and not act." : ""),
             MissionState.Planned, new { contract.Probe, contract.Comparator, contract.Threshold, contract.DeadlineSeconds, contract.BaselineValue, contractAtPlan = mission.ContractAtPlan.ToString(), shadow = inShadow });
+        if (request.Origin != MissionOrigin.Person)
+        {
+            // This commit need not wait for the disk (ADR 0029): until it is there, the incident keeps
+            // its durable mark to be planned, so a power loss that took the plan plans it again; and
+            // nothing acts before the next flushed commit (the gate's or the intent's), which carries
+            // the plan to the disk with it. A person's "run now" was answered with this mission, so it
+            // is flushed as it commits.
+            await SqliteDurability.FlushWithNextCommitAsync(db, cancellationToken);
+        }
+
         await entry.SaveAsync(cancellationToken);
         incidentJournal.Publish([line]);
         return mission.Id;

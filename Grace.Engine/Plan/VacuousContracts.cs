@@ -40,12 +40,13 @@ public sealed class VacuousContracts(
     /// For a planned mission whose contract held at planning: the outcome of this step (blocked, or
     /// wait and look again), or null when the gate may run.
     /// </summary>
-    public async Task<StepOutcome?> CheckAsync(Guid missionId, CancellationToken cancellationToken)
+    public async Task<StepOutcome?> CheckAsync(Guid missionId, ContractPrecheck atPlan, CancellationToken cancellationToken)
     {
         var policy = options.CurrentValue;
-        if (policy.VacuousContract == VacuousContractPolicy.Act)
+        if (policy.VacuousContract == VacuousContractPolicy.Act || atPlan != ContractPrecheck.AlreadyHeld)
         {
-            // Said on the plan; learning will not count it. Nothing to look up: the gate may run
+            // Under Act it is said on the plan and learning will not count it; a contract that did not
+            // hold at planning has nothing to wait for. Either way nothing to look up: the gate may run
             // (this is on every tier-0 mission's way to its action).
             return null;
         }

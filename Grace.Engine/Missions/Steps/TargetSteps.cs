@@ -7,7 +7,7 @@ namespace Grace.Engine.Missions.Steps;
 public sealed class PlannedStep(Plan.VacuousContracts vacuous) : IMissionStep
 {
     public async Task<StepOutcome> RunAsync(MissionStepContext context, CancellationToken cancellationToken) =>
-        await vacuous.CheckAsync(context.MissionId, cancellationToken) ?? await context.Target.GateAsync(context.MissionId);
+        await vacuous.CheckAsync(context.MissionId, context.Position.ContractAtPlan, cancellationToken) ?? await context.Target.GateAsync(context.MissionId);
 }
 
 /// <summary>Approved: the action runs on the target's grain, one at a time per target in the cluster.</summary>
