@@ -22,8 +22,11 @@ namespace Grace.Benchmarks;
 /// are acknowledged and JavaScript calls answered, so each circuit stays alive as a browser's would.
 /// The figure is the growth of the process's resident memory divided by N, after a warm-up.
 /// </summary>
-internal sealed partial class CircuitDriver(TextWriter output, int circuits, string page, bool workstationGc, bool deflate = false, int seedIncidents = 0, int seedMissions = 0, int seedAudit = 0, string? zone = null)
+internal sealed partial class CircuitDriver(TextWriter output, int circuits, string page, bool workstationGc, bool deflate = false, int seedIncidents = 0, int seedAudit = 0, string? zone = null)
 {
+    /// <summary>Missions stored before the circuits open (detail, approval and learning pages); see <see cref="CircuitPageSeeds"/>.</summary>
+    public CircuitPageSeeds PageSeeds { get; init; } = CircuitPageSeeds.None;
+
     private const string Password = "Benchmark-Password-1";
     private const int WarmUp = 10;
 
@@ -33,7 +36,7 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
         Directory.CreateDirectory(folder);
         var settings = Path.Combine(folder, "appsettings.json");
         File.Copy(Path.Combine(RepositoryRoot(), "appsettings.json"), settings);
-        await using var grace = await GraceProcess.StartAsync("circuits", settings, new Dictionary<string, string>
+        var environment = new Dictionary<string, string>(PageSeeds.Settings(folder))
         {
             ["Grace:Database:DataDirectory"] = Path.Combine(folder, "data"),
             ["Grace:Identity:AdminPassword"] = Password,
@@ -43,7 +46,8 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
             ["Serilog:MinimumLevel:Default"] = "Warning",
             // Server GC (the web SDK's default) keeps more garbage resident; workstation GC shows closer to what circuits hold.
             ["DOTNET_gcServer"] = workstationGc ? "0" : "1",
-        }, folder);
+        };
+        await using var grace = await GraceProcess.StartAsync("circuits", settings, environment, folder);
         var pid = grace.Pid ?? throw new InvalidOperationException("Grace is not running.");
         var cookie = await grace.SignInCookieAsync("admin", Password);
         if (seedIncidents > 0)
@@ -51,18 +55,22 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
             await SeedIncidentsAsync(grace);
         }
 
-        if (seedMissions > 0 || seedAudit > 0)
+        if (seedAudit > 0)
         {
-            await SeedRowsAsync(Path.Combine(folder, "data"));
+            await SeedAuditAsync(Path.Combine(folder, "data"));
         }
+
+        await using var database = BenchDatabase.Sqlite(Path.Combine(folder, "data"));
+        await PageSeeds.SeedAsync(grace, PageSeeds.Missions + PageSeeds.Approvals > 0 ? await grace.CreateApiKeyAsync(Password) : "", database, output);
+        var url = await CircuitPageSeeds.ResolveAsync(page, database);
 
         using var http = new HttpClient(new HttpClientHandler { UseCookies = false, AllowAutoRedirect = false }) { BaseAddress = grace.BaseAddress };
         http.DefaultRequestHeaders.Add("Cookie", cookie);
 
         // What the circuits will hold: the list rows the page prerenders (a list's rows are "mud-table-row <list>-row").
-        using (var shown = await http.GetAsync(page.TrimStart('/')))
+        using (var shown = await http.GetAsync(url.TrimStart('/')))
         {
-            output.WriteLine($"circuits: {page} prerenders {ListRow().Count(await shown.Content.ReadAsStringAsync())} list rows");
+            output.WriteLine($"circuits: {url} prerenders {ListRow().Count(await shown.Content.ReadAsStringAsync())} list rows");
         }
 
         var open = new List<Circuit>();
@@ -70,7 +78,7 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
         {
             for (var i = 0; i < WarmUp; i++)
             {
-                open.Add(await Circuit.OpenAsync(http, grace.BaseAddress, page, cookie, deflate, zone));
+                open.Add(await Circuit.OpenAsync(http, grace.BaseAddress, url, cookie, deflate, zone));
             }
 
             await Task.Delay(TimeSpan.FromSeconds(10));
@@ -78,7 +86,7 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
             var clock = System.Diagnostics.Stopwatch.StartNew();
             for (var i = 0; i < circuits; i++)
             {
-                open.Add(await Circuit.OpenAsync(http, grace.BaseAddress, page, cookie, deflate, zone));
+                open.Add(await Circuit.OpenAsync(http, grace.BaseAddress, url, cookie, deflate, zone));
             }
 
             var opening = clock.Elapsed;
@@ -94,7 +102,7 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
             var perCircuit = (after - before) / (double)circuits;
             output.WriteLine($"circuits: {(workstationGc ? "workstation" : "server")} GC, WebSocket compression {(deflate ? "offered (as browsers do)" : "not offered")}, "
                 + (zone is null ? "time zone not named (times stay in UTC)" : $"time zone {zone} named as a browser does"));
-            output.WriteLine($"circuits: page {page}, {circuits} circuits after {WarmUp} warm-up ones, opened in {opening.TotalSeconds:F1} s; "
+            output.WriteLine($"circuits: page {url}, {circuits} circuits after {WarmUp} warm-up ones, opened in {opening.TotalSeconds:F1} s; "
                 + $"{alive} of {open.Count} still connected, {rendered} rendered at least one batch");
             output.WriteLine($"circuits: resident memory {before / 1024.0:F0} MB -> {after / 1024.0:F0} MB: {perCircuit:F0} KB per circuit (goal: at most 300 KB)");
             if (Environment.GetEnvironmentVariable("GRACE_BENCH_HOLD_SECONDS") is { Length: > 0 } hold)
@@ -139,38 +147,16 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
         output.WriteLine($"circuits: seeded {seedIncidents} incidents ({await answer.Content.ReadAsStringAsync()})");
     }
 
-    // The Missions and Audit lists need rows too. Real missions need matching signals, a healthy target and time
-    // (and storm control caps how many start), so these rows are written into the database directly: finished
-    // missions (nothing for the engine to resume), each on its own incident, and audit entries. What the lists show
-    // of them is what they show of real ones.
-    private async Task SeedRowsAsync(string dataDirectory)
+    // The Audit list needs rows too: entries written into the database directly (what people's actions would have
+    // left there). Missions for the Missions list come from --seed-missions (CircuitPageSeeds).
+    private async Task SeedAuditAsync(string dataDirectory)
     {
-        await using var database = Harness.BenchDatabase.Sqlite(dataDirectory);
+        await using var database = BenchDatabase.Sqlite(dataDirectory);
         await using var db = database.Db();
         var now = DateTimeOffset.UtcNow;
-        MissionState[] finished = [MissionState.Succeeded, MissionState.Failed, MissionState.RolledBack, MissionState.Rejected, MissionState.Expired, MissionState.ShadowRecorded];
-        for (var i = 0; i < seedMissions; i++)
-        {
-            var at = now.AddMinutes(-i);
-            var incident = new Grace.Data.Entities.Incident
-            {
-                Id = Guid.NewGuid(), Fingerprint = $"bench-mission-{i:D4}-{Guid.NewGuid():N}", Source = $"bench-orders-api-{i}",
-                Template = "Seeded: the upstream answered slowly", SampleMessage = $"Seeded incident {i} for a mission: the upstream answered slowly",
-                Severity = Grace.Data.Entities.Severity.Error, Status = Grace.Data.Entities.IncidentStatus.Resolved, PatternKey = "upstream-slow",
-                FirstSeenAt = at, LastSeenAt = at, OpenedAt = at, ResolvedAt = at, Count = 1,
-            };
-            db.Incidents.Add(incident);
-            db.Missions.Add(new Grace.Data.Entities.Mission
-            {
-                Id = Guid.NewGuid(), IncidentId = incident.Id, PatternKey = "upstream-slow", PlaybookKey = $"restart-orders-api-{i % 5}", Action = "process.restart",
-                Target = $"orders-api-{i % 7}", Parameters = "{}", Tier = i % 4, State = finished[i % finished.Length], Stage = Grace.Data.Entities.PipelineStage.Learn,
-                RequestedBy = "bench", CreatedAt = at, UpdatedAt = at, CompletedAt = at, Version = Guid.NewGuid(),
-            });
-        }
-
         for (var i = 0; i < seedAudit; i++)
         {
-            db.AuditEntries.Add(new Grace.Data.Entities.AuditEntry
+            db.AuditEntries.Add(new AuditEntry
             {
                 At = now.AddSeconds(-i), Actor = i % 2 == 0 ? "admin" : "operator-on-call", Action = i % 3 == 0 ? "mission.approve" : "incident.assign",
                 Subject = $"mission {Guid.NewGuid()}", Detail = $"Seeded audit entry {i}: approved after checking the orders API's error rate", RemoteAddress = "192.0.2.10",
@@ -178,7 +164,7 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
         }
 
         await db.SaveChangesAsync();
-        output.WriteLine($"circuits: wrote {seedMissions} finished missions (each with its incident) and {seedAudit} audit entries into the database");
+        output.WriteLine($"circuits: wrote {seedAudit} audit entries into the database");
     }
 
     private static long ResidentKilobytes(int pid)

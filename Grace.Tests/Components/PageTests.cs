@@ -14,6 +14,7 @@ using Grace.Web.Components.Pages.Playbooks;
 using Grace.Web.Components.Pages.Verification;
 using Grace.Web.Components.Shared;
 using Microsoft.AspNetCore.Components;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Grace.Tests.Components;
@@ -145,6 +146,31 @@ public sealed class ApprovalsPageTests : GraceComponentTest
         cut.WaitForAssertion(() => cut.Find("#approvals-empty"));
         await using var db = Factory.CreateDbContext();
         Assert.Equal(MissionState.Rejected, db.Missions.Single(m => m.Id == mission.Id).State);
+    }
+
+    [Fact]
+    public async Task The_plain_markup_card_keeps_a_labelled_reason_field_and_rejects_with_the_reason_typed()
+    {
+        // The card is plain markup now (docs/benchmarks.md): its field must still be labelled for screen readers,
+        // its countdown still carries the times the browser ticks from, and the reason typed must reach the decision.
+        var mission = await SeedMissionAsync(state: MissionState.AwaitingApproval, requiredApprovals: 1, expiresIn: TimeSpan.FromMinutes(12));
+        var cut = Render<Approvals>();
+        cut.WaitForAssertion(() => cut.Find(".approval-card"));
+        var input = InputOf(cut, ".reject-reason");
+        var label = cut.Find($"label[for='{input.Id}']");
+        Assert.Equal("Reason to reject (required)", label.TextContent);
+        var time = cut.Find(".approval-time");
+        Assert.True(long.Parse(time.GetAttribute("data-grace-expires")!, System.Globalization.CultureInfo.InvariantCulture) > DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        Assert.Equal("progressbar", time.QuerySelector("[role=progressbar]")!.GetAttribute("role"));
+
+        input.Input("the cache holds today's exports");
+        cut.WaitForAssertion(() => Assert.False(cut.Find(".reject-button").HasAttribute("disabled")));
+        cut.Find(".reject-button").Click();
+        cut.WaitForAssertion(() => cut.Find("#approvals-empty"));
+        await using var db = Factory.CreateDbContext();
+        var decision = db.Approvals.Include(a => a.Decisions).Single(a => a.MissionId == mission.Id).Decisions.Single();
+        Assert.Equal(ApprovalVerdict.Reject, decision.Verdict);
+        Assert.Equal("the cache holds today's exports", decision.Reason);
     }
 
     [Fact]
@@ -282,8 +308,8 @@ public sealed class LearningPageTests : GraceComponentTest
 
         var cut = Render<Learning>();
         cut.WaitForAssertion(() => Assert.Equal("2", cut.Find(".stat-period-runs").TextContent));
-        var period = cut.FindComponent<MudBlazor.MudSelect<int>>();
-        await cut.InvokeAsync(() => period.Instance.ValueChanged.InvokeAsync(7));
+        // The browser's own select (keyboard and screen readers handle it natively).
+        cut.Find("select#period").Change("7");
         cut.WaitForAssertion(() =>
         {
             Assert.Equal("1", cut.Find(".stat-period-runs").TextContent);
@@ -410,8 +436,8 @@ public sealed class PlaybooksPageTests : GraceComponentTest
         Assert.Single(cut.FindAll("#tier-form"));
         Assert.Single(cut.FindAll(".tier-select"));
         cut.Find($"{card} .tier-pick").Click();
-        var select = cut.FindComponents<MudBlazor.MudSelect<int>>().Single();
-        await cut.InvokeAsync(() => select.Instance.ValueChanged.InvokeAsync(2));
+        cut.WaitForAssertion(() => Assert.Equal("test-checkpoint", cut.Find("select#tier-playbook").GetAttribute("value") ?? cut.Find("select#tier-playbook option[selected]").GetAttribute("value")));
+        cut.Find("select#tier-value").Change("2");
         cut.WaitForAssertion(() => Assert.True(cut.Find(".tier-save").HasAttribute("disabled")));
         InputOf(cut, ".tier-reason").Input("checkpoints slowed orders last week");
         cut.WaitForAssertion(() => Assert.False(cut.Find(".tier-save").HasAttribute("disabled")));

@@ -133,3 +133,47 @@ document.addEventListener("keydown", function (event) {
         input.focus();
     }
 });
+
+// Approval countdowns tick here, in the browser, not on the server: a render a second per card cost every
+// circuit on the Approvals page its share of the server's garbage (docs/benchmarks.md). The server renders
+// the same text and bar whenever the page renders; this only moves them between renders. It writes into the
+// nodes Blazor rendered (the text node's value, the bar's transform), never replaces them, so Blazor's next
+// render of the card still finds its own nodes.
+(function () {
+    function pad(n) {
+        return (n < 10 ? "0" : "") + n;
+    }
+
+    function tick() {
+        var now = Date.now();
+        document.querySelectorAll("[data-grace-expires]").forEach(function (box) {
+            var expires = Number(box.getAttribute("data-grace-expires"));
+            var requested = Number(box.getAttribute("data-grace-requested"));
+            var text = box.querySelector(".approval-countdown");
+            var bar = box.querySelector(".mud-progress-linear-bar");
+            var progress = box.querySelector("[role=progressbar]");
+            if (!expires || !text || !text.firstChild || text.firstChild.nodeType !== Node.TEXT_NODE) {
+                return;
+            }
+
+            var left = Math.max(0, Math.floor((expires - now) / 1000));
+            var percent = expires > requested ? Math.min(100, Math.max(0, (expires - now) / (expires - requested) * 100)) : 0;
+            var hours = Math.floor(left / 3600);
+            text.firstChild.nodeValue = left > 0
+                ? "Expires in " + pad(Math.floor(left / 60) % 60) + ":" + pad(left % 60) + (hours >= 1 ? " (+" + hours + " h)" : "")
+                : "Expired";
+            if (bar) {
+                bar.style.transform = "translateX(-" + (100 - percent).toFixed(2) + "%)";
+            }
+
+            if (progress) {
+                progress.setAttribute("aria-valuenow", percent.toFixed(0));
+                var red = left < 300;
+                progress.classList.toggle("mud-progress-linear-color-error", red);
+                progress.classList.toggle("mud-progress-linear-color-warning", !red);
+            }
+        });
+    }
+
+    setInterval(tick, 1000);
+})();
