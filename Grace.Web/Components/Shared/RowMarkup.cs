@@ -11,7 +11,7 @@ namespace Grace.Web.Components.Shared;
 /// One list row's cells written as a single HTML string, every value HTML-encoded here.
 /// </summary>
 /// <remarks>
-/// Why (issue 13, docs/decisions/draft-list-rows.md): a row written in Razor is 50–60 render-tree frames
+/// Why (issue 13, docs/decisions/0031-list-rows-as-markup.md): a row written in Razor is 50–60 render-tree frames
 /// (elements, attributes, text), kept in the page's two render trees and copied into the renderer's batch
 /// buffer, whose arrays keep their size for the life of the circuit: about 3.4 KB per row, 160 KB for a page
 /// of 50 rows, in every open tab. As one markup frame the row costs its HTML once (the same string in both
