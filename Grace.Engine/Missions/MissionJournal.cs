@@ -39,7 +39,7 @@ public sealed class MissionJournal(TimeProvider time, IPipelineNotifier notifier
             if (stage != mission.Stage)
             {
                 // The stage the mission was in ends here; its span starts where the stage did.
-                _endedStages.Add((mission.Stage, mission.StageStartedAt ?? mission.CreatedAt, now));
+                _endedStages.Add((mission.Stage, StoredTime.Floor(mission.StageStartedAt ?? mission.CreatedAt), now));
                 mission.StageStartedAt = now;
             }
             else

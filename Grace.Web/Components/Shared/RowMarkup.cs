@@ -85,7 +85,7 @@ public sealed class RowMarkup
     public RowMarkup Chip(Color color, string text, string extraClass)
     {
         _html.Append("<span");
-        Attribute("class", $"mud-chip mud-chip-filled mud-chip-size-small mud-chip-color-{color.ToString().ToLowerInvariant()} {extraClass}");
+        Attribute("class", ChipClass.Of(color, extraClass));
         _html.Append("><span class=\"mud-chip-content\">");
         Text(text);
         _html.Append("</span></span>");
