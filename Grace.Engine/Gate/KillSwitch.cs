@@ -21,8 +21,11 @@ public sealed class KillSwitch(IDbContextFactory<GraceDbContext> dbFactory, IOpt
     {
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         var setting = await db.EngineSettings.AsNoTracking().SingleOrDefaultAsync(s => s.Key == SettingKey, cancellationToken);
-        return setting is null ? options.Value.KillSwitch : bool.Parse(setting.Value);
+        return Engaged(setting?.Value);
     }
+
+    /// <summary>The switch's state from its stored value (null: never set by a person, so the configuration says).</summary>
+    internal bool Engaged(string? stored) => stored is null ? options.Value.KillSwitch : bool.Parse(stored);
 
     /// <summary>Engages or releases the switch. Leads and Admins only; audited with the reason.</summary>
     public async Task SetAsync(bool engaged, Actor actor, string? reason, CancellationToken cancellationToken)

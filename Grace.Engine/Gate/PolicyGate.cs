@@ -37,7 +37,14 @@ public sealed class PolicyGate(KillSwitch killSwitch, IOptionsMonitor<EngineOpti
     {
         var engine = options.CurrentValue;
         var now = time.GetUtcNow();
-        if (await killSwitch.IsEngagedAsync(cancellationToken))
+        var playbook = catalog.CurrentValue.Playbooks.GetValueOrDefault(mission.PlaybookKey);
+        var cooldown = TimeSpan.FromSeconds(playbook?.CooldownSeconds ?? engine.DefaultCooldownSeconds);
+        // A runbook past its first step was let through already: its cooldown and the hourly cap do not stop it half-way.
+        var laterStep = mission.StepIndex > 0;
+        var figures = await FiguresAsync(db, mission, playbook?.IsRunbook == true, cooldown > TimeSpan.Zero && !laterStep, now - cooldown, now.AddHours(-1),
+            beforeAction ? Acting : InFlight, cancellationToken);
+
+        if (figures.KillSwitchEngaged)
         {
             return new GateDecision(GateVerdict.Block, "The kill switch is engaged: no action runs until a Lead or Admin releases it.");
         }
@@ -47,42 +54,62 @@ public sealed class PolicyGate(KillSwitch killSwitch, IOptionsMonitor<EngineOpti
             return new GateDecision(GateVerdict.Block, unconfigured);
         }
 
-        var playbook = catalog.CurrentValue.Playbooks.GetValueOrDefault(mission.PlaybookKey);
-        var cooldown = TimeSpan.FromSeconds(playbook?.CooldownSeconds ?? engine.DefaultCooldownSeconds);
-        // A runbook past its first step was let through already: its cooldown and the hourly cap do not stop it half-way.
-        var laterStep = mission.StepIndex > 0;
-        // A runbook's cooldown is the playbook's, whichever targets its steps act on.
-        var runbook = playbook?.IsRunbook == true;
-        if (cooldown > TimeSpan.Zero && !laterStep)
+        if (figures.LastRunInCooldown is { } at)
         {
-            var since = now - cooldown;
-            var last = await db.Missions.AsNoTracking()
-                .Where(m => m.Id != mission.Id && m.PlaybookKey == mission.PlaybookKey && (runbook || m.Target == mission.Target) && m.ExecutedAt != null && m.ExecutedAt > since)
-                .OrderByDescending(m => m.ExecutedAt)
-                .Select(m => m.ExecutedAt)
-                .FirstOrDefaultAsync(cancellationToken);
-            if (last is { } at)
-            {
-                return new GateDecision(GateVerdict.Block,
-                    $"Cooldown: playbook '{mission.PlaybookKey}' ran on '{mission.Target}' at {at:u}; the next run is allowed after {at + cooldown:u}.");
-            }
+            return new GateDecision(GateVerdict.Block,
+                $"Cooldown: playbook '{mission.PlaybookKey}' ran on '{mission.Target}' at {at:u}; the next run is allowed after {at + cooldown:u}.");
         }
 
-        var hourAgo = now.AddHours(-1);
-        var runsLastHour = await db.Missions.CountAsync(m => m.ExecutedAt != null && m.ExecutedAt > hourAgo, cancellationToken);
-        if (runsLastHour >= engine.MaxRunsPerHour && !laterStep)
+        if (figures.RunsLastHour >= engine.MaxRunsPerHour && !laterStep)
         {
-            return new GateDecision(GateVerdict.Block, $"Hourly cap: {runsLastHour} actions ran in the last hour (Grace:Engine:MaxRunsPerHour = {engine.MaxRunsPerHour}).");
+            return new GateDecision(GateVerdict.Block, $"Hourly cap: {figures.RunsLastHour} actions ran in the last hour (Grace:Engine:MaxRunsPerHour = {engine.MaxRunsPerHour}).");
         }
 
-        var states = beforeAction ? Acting : InFlight;
-        var inFlight = await db.Missions.CountAsync(m => m.Id != mission.Id && m.Target == mission.Target && states.Contains(m.State), cancellationToken);
-        if (inFlight >= engine.MaxConcurrentMissionsPerTarget)
+        if (figures.InFlight >= engine.MaxConcurrentMissionsPerTarget)
         {
-            return new GateDecision(GateVerdict.Defer, $"Target '{mission.Target}' already has {inFlight} mission(s) in flight; waiting for it to be free.");
+            return new GateDecision(GateVerdict.Defer, $"Target '{mission.Target}' already has {figures.InFlight} mission(s) in flight; waiting for it to be free.");
         }
 
         var dryRun = engine.DryRun || mission.DryRun;
         return new GateDecision(GateVerdict.Proceed, dryRun ? "Policy allows it (dry run: the action will not run)." : "Policy allows it.", dryRun);
+    }
+
+    /// <summary>What policy counts, read in one round trip.</summary>
+    private sealed record PolicyFigures(string? KillSwitch, DateTimeOffset? LastRunInCooldown, int RunsLastHour, int InFlight)
+    {
+        public bool KillSwitchEngaged { get; init; }
+    }
+
+    /// <summary>
+    /// The kill switch's stored value, the last run of this playbook within its cooldown, the runs in
+    /// the last hour and the missions in flight on the target, as scalar subqueries of one statement:
+    /// one round trip on the way to every action instead of four (ADR 0029, "One policy query").
+    /// Each subquery is the one policy made on its own before, with the same conditions. The caller
+    /// reads the target's fence before this, so a concurrent intent still fails its commit.
+    /// </summary>
+    private async Task<PolicyFigures> FiguresAsync(GraceDbContext db, Mission mission, bool runbook, bool checkCooldown, DateTimeOffset since, DateTimeOffset hourAgo,
+        MissionState[] states, CancellationToken cancellationToken)
+    {
+        var id = mission.Id;
+        var playbookKey = mission.PlaybookKey;
+        var target = mission.Target;
+        // The subqueries need one row to hang on: the mission's own (it is stored before any gate). A
+        // mission not stored yet takes any other row; with no mission stored at all, nothing ran and
+        // nothing is in flight.
+        IQueryable<PolicyFigures> Figures(IQueryable<Mission> oneRow) => oneRow.Select(_ => new PolicyFigures(
+            db.EngineSettings.Where(s => s.Key == Gate.KillSwitch.SettingKey).Select(s => s.Value).FirstOrDefault(),
+            db.Missions.Where(m => checkCooldown && m.Id != id && m.PlaybookKey == playbookKey && (runbook || m.Target == target) && m.ExecutedAt != null && m.ExecutedAt > since)
+                .OrderByDescending(m => m.ExecutedAt).Select(m => m.ExecutedAt).FirstOrDefault(),
+            db.Missions.Count(m => m.ExecutedAt != null && m.ExecutedAt > hourAgo),
+            db.Missions.Count(m => m.Id != id && m.Target == target && states.Contains(m.State))));
+
+        var figures = await Figures(db.Missions.Where(m => m.Id == id)).SingleOrDefaultAsync(cancellationToken)
+            ?? await Figures(db.Missions.Take(1)).FirstOrDefaultAsync(cancellationToken);
+        if (figures is null)
+        {
+            return new PolicyFigures(null, null, 0, 0) { KillSwitchEngaged = await killSwitch.IsEngagedAsync(cancellationToken) };
+        }
+
+        return figures with { KillSwitchEngaged = killSwitch.Engaged(figures.KillSwitch) };
     }
 }
