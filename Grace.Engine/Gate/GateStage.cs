@@ -36,6 +36,22 @@ public sealed class GateStage(
             return StepOutcome.Moved; // Someone else moved it; the mission grain looks again.
         }
 
+        return await GateAsync(db, mission, cancellationToken);
+    }
+
+    /// <summary>
+    /// The gate for a planned mission already tracked by <paramref name="db"/> with its contract,
+    /// steps and incident: as the planner left it, on the same target's grain, right after its plan
+    /// (nothing is read back). If anything changed the mission since, its concurrency token fails the
+    /// gate's commit and nothing runs; the mission grain then finds it as it is.
+    /// </summary>
+    public async Task<StepOutcome> GateAsync(GraceDbContext db, Mission mission, CancellationToken cancellationToken)
+    {
+        if (mission.State != MissionState.Planned)
+        {
+            return StepOutcome.Moved;
+        }
+
         // A mission that will act in this turn reads its target's fence before policy counts what is
         // in flight (as the action's own step does), so its intent commit fails if another
         // activation committed an intent on the target since.

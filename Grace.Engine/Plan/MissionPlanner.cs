@@ -44,6 +44,42 @@ public sealed class MissionPlanner(
     /// <summary>Creates the mission for an incident, unless one is already under way (then it covers the incident). Returns the new mission's id.</summary>
     public async Task<Guid?> PlanAsync(PlanRequest request, CancellationToken cancellationToken)
     {
+        await using var planned = await PlanKeepingAsync(request, cancellationToken);
+        return planned?.Mission.Id;
+    }
+
+    /// <summary>
+    /// Plans as <see cref="PlanAsync"/> does, and hands the caller (the target's grain, ADR 0029 "The
+    /// planner hands the gate what it has") the new mission as it was committed, tracked by the
+    /// context that wrote it, with its contract, steps and incident, so the gate need not read it
+    /// back. The caller disposes it. Null when no new mission was made.
+    /// </summary>
+    public async Task<PlannedMission?> PlanKeepingAsync(PlanRequest request, CancellationToken cancellationToken)
+    {
+        var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        try
+        {
+            if (await WriteAsync(db, request, cancellationToken) is not { } mission)
+            {
+                await db.DisposeAsync();
+                return null;
+            }
+
+            // The plan's connection may have been relaxed not to flush its commit (below): it is given
+            // back, and whatever this context writes next opens one that flushes every commit again
+            // (SqliteBusyTimeoutInterceptor sets synchronous = FULL on every open), as the intent must.
+            await db.Database.CloseConnectionAsync();
+            return new PlannedMission(db, mission);
+        }
+        catch
+        {
+            await db.DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task<Mission?> WriteAsync(GraceDbContext db, PlanRequest request, CancellationToken cancellationToken)
+    {
         var playbook = catalog.CurrentValue.Playbooks[request.PlaybookKey];
         var targetKey = request.Target;
         var steps = playbook.EffectiveSteps;
@@ -52,7 +88,6 @@ public sealed class MissionPlanner(
         var contractTarget = contractOptions.Target ?? targetKey;
         var probe = executors.Probe(contractOptions.Probe);
 
-        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         var incident = await db.Incidents.SingleAsync(i => i.Id == request.IncidentId, cancellationToken);
         if (!incident.PlanPending && request.Origin != MissionOrigin.Person)
         {
@@ -196,7 +231,7 @@ public sealed class MissionPlanner(
 
         await entry.SaveAsync(cancellationToken);
         incidentJournal.Publish([line]);
-        return mission.Id;
+        return mission;
     }
 
     /// <summary>
@@ -234,4 +269,18 @@ public sealed class MissionPlanner(
     }
 
     private static string Truncate(string text, int length) => text.Length <= length ? text : text[..length] + "…";
+}
+
+/// <summary>
+/// A mission just planned, tracked by the context that committed it (its contract, runbook steps and
+/// incident with it), handed from the planner to the gate on the same target's grain. Disposing it
+/// disposes the context.
+/// </summary>
+public sealed class PlannedMission(GraceDbContext db, Mission mission) : IAsyncDisposable
+{
+    public GraceDbContext Db => db;
+
+    public Mission Mission => mission;
+
+    public ValueTask DisposeAsync() => db.DisposeAsync();
 }

@@ -27,7 +27,6 @@ public sealed class PlanningService(
     IOptionsMonitor<CatalogOptions> catalog,
     Sentinel sentinel,
     IGrainFactory grains,
-    IMissionScheduler scheduler,
     Learn.Mining.PatternMiningService mining,
     TimeProvider time,
     ILogger<PlanningService> logger) : BackgroundService
@@ -134,10 +133,8 @@ public sealed class PlanningService(
         var pattern = catalog.CurrentValue.Patterns[diagnosis.PatternKey];
         var target = !string.IsNullOrWhiteSpace(playbook.FirstTarget) ? playbook.FirstTarget : pattern.Target ?? signal.Target ?? "grace";
         var request = new PlanRequest(incidentId, diagnosis.PatternKey, playbookKey, target, reason, [.. diagnosis.RankedPlaybooks], incident.OpenedBy ?? Actor.EngineName, origin, DiagnosedFrom: diagnosedFrom);
-        if (await grains.GetGrain<ITargetGrain>(target).PlanAsync(request) is { } missionId)
-        {
-            scheduler.Enqueue(missionId);
-        }
+        // The target's grain starts the new mission on its way (its gate, or its mission grain).
+        await grains.GetGrain<ITargetGrain>(target).PlanAsync(request);
     }
 
     private async Task ClearAsync(Guid incidentId, CancellationToken cancellationToken)
@@ -160,13 +157,8 @@ public sealed class PlanningService(
         var request = new PlanRequest(incident.Id, patternKey, playbookKey, target,
             $"{requestedBy} chose playbook '{playbookKey}' of pattern '{patternKey}' on the incident page" + (dryRun ? " (dry run first)." : "."),
             [.. pattern.Playbooks], requestedBy, MissionOrigin.Person, dryRun);
-        var missionId = await grains.GetGrain<ITargetGrain>(target).PlanAsync(request);
-        if (missionId is { } id)
-        {
-            scheduler.Enqueue(id);
-        }
-
-        return missionId;
+        // The target's grain starts the new mission on its way (its gate, or its mission grain).
+        return await grains.GetGrain<ITargetGrain>(target).PlanAsync(request);
     }
 
     /// <summary>The incident as the signal that opened it, for diagnosis (patterns match source, type, message, template, labels).</summary>

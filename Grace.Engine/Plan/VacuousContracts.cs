@@ -36,6 +36,9 @@ public sealed class VacuousContracts(
             _ => "(Grace:Autonomy:VacuousContract = Refuse).",
         };
 
+    /// <summary>True when a planned mission with this reading at planning may go to the gate with nothing to check first.</summary>
+    public bool MayGate(ContractPrecheck atPlan) => options.CurrentValue.VacuousContract == VacuousContractPolicy.Act || atPlan != ContractPrecheck.AlreadyHeld;
+
     /// <summary>
     /// For a planned mission whose contract held at planning: the outcome of this step (blocked, or
     /// wait and look again), or null when the gate may run.
@@ -43,7 +46,7 @@ public sealed class VacuousContracts(
     public async Task<StepOutcome?> CheckAsync(Guid missionId, ContractPrecheck atPlan, CancellationToken cancellationToken)
     {
         var policy = options.CurrentValue;
-        if (policy.VacuousContract == VacuousContractPolicy.Act || atPlan != ContractPrecheck.AlreadyHeld)
+        if (MayGate(atPlan))
         {
             // Under Act it is said on the plan and learning will not count it; a contract that did not
             // hold at planning has nothing to wait for. Either way nothing to look up: the gate may run

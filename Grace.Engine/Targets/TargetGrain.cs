@@ -19,7 +19,11 @@ namespace Grace.Engine.Targets;
 /// </summary>
 public interface ITargetGrain : IGrainWithStringKey
 {
-    /// <summary>Writes a mission for a diagnosed incident, or joins it to the one already under way. Returns the new mission's id.</summary>
+    /// <summary>
+    /// Writes a mission for a diagnosed incident, or joins it to the one already under way. Returns the
+    /// new mission's id; the new mission is already on its way (its gate is this grain's next turn, or
+    /// its mission grain was woken).
+    /// </summary>
     Task<Guid?> PlanAsync(PlanRequest request);
 
     /// <summary>Policy and tier for a planned mission.</summary>
@@ -59,19 +63,78 @@ public sealed class TargetGrain(
     CompensationStage compensation,
     ProbeReader probes,
     HealthChecker health,
+    VacuousContracts vacuous,
     IOptionsMonitor<CatalogOptions> catalog,
     ILogger<TargetGrain> logger) : Grain, ITargetGrain
 {
     // In the order they were first told to wait: the target goes to the longest-waiting mission.
     private readonly List<Guid> _waiting = [];
+    // Missions planned here whose gate is this grain's next turn, as the planner committed them.
+    private readonly Dictionary<Guid, PlannedMission> _planned = [];
     private IGrainTimer? _healthTimer;
     private HealthChecker.State _health = new(0);
 
     private string Key => this.GetPrimaryKeyString();
 
-    public Task<Guid?> PlanAsync(PlanRequest request) => planner.PlanAsync(request, CancellationToken.None);
+    public async Task<Guid?> PlanAsync(PlanRequest request)
+    {
+        if (await planner.PlanKeepingAsync(request, CancellationToken.None) is not { } planned)
+        {
+            return null;
+        }
 
-    public Task<StepOutcome> GateAsync(Guid missionId) => Remember(missionId, gate.GateAsync(missionId, CancellationToken.None));
+        var missionId = planned.Mission.Id;
+        if (!vacuous.MayGate(planned.Mission.ContractAtPlan))
+        {
+            // Its contract held already: the mission grain deals with that first.
+            await planned.DisposeAsync();
+            WakeMission(missionId);
+            return missionId;
+        }
+
+        // The gate runs in this grain's next turn (a message to itself, behind the calls already
+        // waiting here, so per-target order holds), on the mission as the planner committed it: no
+        // wake of the mission grain, no reading of its position, no hop back here, no reload of the
+        // mission (ADR 0029, "The planner hands the gate what it has"). The planning service is
+        // answered now and does not wait for the action. If this activation is lost before that turn,
+        // the mission is still Planned in the database and the sweep wakes its mission grain.
+        _planned[missionId] = planned;
+        this.AsReference<ITargetGrain>().GateAsync(missionId).Ignore();
+        return missionId;
+    }
+
+    public Task<StepOutcome> GateAsync(Guid missionId) => Remember(missionId, _planned.Remove(missionId, out var planned)
+        ? GatePlannedAsync(planned)
+        : gate.GateAsync(missionId, CancellationToken.None));
+
+    /// <summary>The gate of a mission just planned here, then its mission grain takes it on from wherever the gate left it.</summary>
+    private async Task<StepOutcome> GatePlannedAsync(PlannedMission planned)
+    {
+        try
+        {
+            return await gate.GateAsync(planned.Db, planned.Mission, CancellationToken.None);
+        }
+        finally
+        {
+            await planned.DisposeAsync();
+            WakeMission(planned.Mission.Id);
+        }
+    }
+
+    private void WakeMission(Guid missionId) => GrainFactory.GetGrain<IMissionGrain>(missionId).WakeAsync(WakeReason.Changed).Ignore();
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        // Gates that will not run here: their missions stay Planned, and the mission grains take them.
+        foreach (var planned in _planned.Values)
+        {
+            await planned.DisposeAsync();
+            WakeMission(planned.Mission.Id);
+        }
+
+        _planned.Clear();
+        await base.OnDeactivateAsync(reason, cancellationToken);
+    }
 
     public Task<StepOutcome> ExecuteAsync(Guid missionId) => Remember(missionId, execute.ExecuteAsync(missionId, CancellationToken.None));
 
