@@ -27,6 +27,7 @@ public sealed class PlanningService(
     IOptionsMonitor<CatalogOptions> catalog,
     Sentinel sentinel,
     IGrainFactory grains,
+    IMissionScheduler scheduler,
     Learn.Mining.PatternMiningService mining,
     TimeProvider time,
     ILogger<PlanningService> logger) : BackgroundService
@@ -133,8 +134,10 @@ public sealed class PlanningService(
         var pattern = catalog.CurrentValue.Patterns[diagnosis.PatternKey];
         var target = !string.IsNullOrWhiteSpace(playbook.FirstTarget) ? playbook.FirstTarget : pattern.Target ?? signal.Target ?? "grace";
         var request = new PlanRequest(incidentId, diagnosis.PatternKey, playbookKey, target, reason, [.. diagnosis.RankedPlaybooks], incident.OpenedBy ?? Actor.EngineName, origin, DiagnosedFrom: diagnosedFrom);
-        // The target's grain starts the new mission on its way (its gate, or its mission grain).
-        await grains.GetGrain<ITargetGrain>(target).PlanAsync(request);
+        if (await grains.GetGrain<ITargetGrain>(target).PlanAsync(request) is { } missionId)
+        {
+            scheduler.Enqueue(missionId);
+        }
     }
 
     private async Task ClearAsync(Guid incidentId, CancellationToken cancellationToken)
@@ -157,8 +160,13 @@ public sealed class PlanningService(
         var request = new PlanRequest(incident.Id, patternKey, playbookKey, target,
             $"{requestedBy} chose playbook '{playbookKey}' of pattern '{patternKey}' on the incident page" + (dryRun ? " (dry run first)." : "."),
             [.. pattern.Playbooks], requestedBy, MissionOrigin.Person, dryRun);
-        // The target's grain starts the new mission on its way (its gate, or its mission grain).
-        return await grains.GetGrain<ITargetGrain>(target).PlanAsync(request);
+        var missionId = await grains.GetGrain<ITargetGrain>(target).PlanAsync(request);
+        if (missionId is { } id)
+        {
+            scheduler.Enqueue(id);
+        }
+
+        return missionId;
     }
 
     /// <summary>The incident as the signal that opened it, for diagnosis (patterns match source, type, message, template, labels).</summary>

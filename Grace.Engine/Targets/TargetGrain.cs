@@ -21,8 +21,8 @@ public interface ITargetGrain : IGrainWithStringKey
 {
     /// <summary>
     /// Writes a mission for a diagnosed incident, or joins it to the one already under way. Returns the
-    /// new mission's id; the new mission is already on its way (its gate is this grain's next turn, or
-    /// its mission grain was woken).
+    /// new mission's id (the caller wakes its mission grain); a mission with nothing to check first
+    /// is gated in this grain's next turn.
     /// </summary>
     Task<Guid?> PlanAsync(PlanRequest request);
 
@@ -88,16 +88,16 @@ public sealed class TargetGrain(
         {
             // Its contract held already: the mission grain deals with that first.
             await planned.DisposeAsync();
-            WakeMission(missionId);
             return missionId;
         }
 
-        // The gate runs in this grain's next turn (a message to itself, behind the calls already
-        // waiting here, so per-target order holds), on the mission as the planner committed it: no
-        // wake of the mission grain, no reading of its position, no hop back here, no reload of the
-        // mission (ADR 0029, "The planner hands the gate what it has"). The planning service is
-        // answered now and does not wait for the action. If this activation is lost before that turn,
-        // the mission is still Planned in the database and the sweep wakes its mission grain.
+        // The gate runs in this grain's next turn (a message to itself, sent before the planning service
+        // is answered and wakes the mission grain, so it is ahead of that grain's own call to gate; per-
+        // target order holds), on the mission as the planner committed it: nothing waits for the mission
+        // grain's wake, its position read, its hop here or a reload of the mission (ADR 0029, "The
+        // planner hands the gate what it has"). The planning service does not wait for the action. The
+        // mission grain's own call to gate comes after it and finds the mission moved on. If this
+        // activation is lost before that turn, the mission is still Planned and its mission grain gates it.
         _planned[missionId] = planned;
         this.AsReference<ITargetGrain>().GateAsync(missionId).Ignore();
         return missionId;
@@ -107,29 +107,21 @@ public sealed class TargetGrain(
         ? GatePlannedAsync(planned)
         : gate.GateAsync(missionId, CancellationToken.None));
 
-    /// <summary>The gate of a mission just planned here, then its mission grain takes it on from wherever the gate left it.</summary>
+    /// <summary>The gate of a mission just planned here, on the mission as the planner left it.</summary>
     private async Task<StepOutcome> GatePlannedAsync(PlannedMission planned)
     {
-        try
+        await using (planned)
         {
             return await gate.GateAsync(planned.Db, planned.Mission, CancellationToken.None);
         }
-        finally
-        {
-            await planned.DisposeAsync();
-            WakeMission(planned.Mission.Id);
-        }
     }
-
-    private void WakeMission(Guid missionId) => GrainFactory.GetGrain<IMissionGrain>(missionId).WakeAsync(WakeReason.Changed).Ignore();
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        // Gates that will not run here: their missions stay Planned, and the mission grains take them.
+        // Gates that will not run here: their missions stay Planned, and their mission grains gate them.
         foreach (var planned in _planned.Values)
         {
             await planned.DisposeAsync();
-            WakeMission(planned.Mission.Id);
         }
 
         _planned.Clear();
