@@ -186,7 +186,7 @@ public static class SvgChart
         SvgChartOptions options, double slot, double baseline, Func<double, double> y)
     {
         var barWidth = slot * 0.8 / series.Count;
-        var showValues = options.ShowValues && values.Sum(v => v.Count(x => x is not null)) <= MaxValueTexts;
+        var showValues = options.ShowValues && values.Sum(v => v.Count(x => x is not null and not 0)) <= MaxValueTexts;
         for (var s = 0; s < series.Count; s++)
         {
             html.Append("<g class=\"grace-chart-bars\"");
@@ -194,7 +194,8 @@ public static class SvgChart
             html.Append('>');
             for (var i = 0; i < labels.Count; i++)
             {
-                if (values[s][i] is not { } v)
+                // A zero is no bar (and no text): the figures table still lists it.
+                if (values[s][i] is not { } v || v == 0)
                 {
                     continue;
                 }
