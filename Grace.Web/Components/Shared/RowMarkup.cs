@@ -81,14 +81,29 @@ public sealed class RowMarkup
         return this;
     }
 
-    /// <summary>A small filled chip in MudChip's classes.</summary>
-    public RowMarkup Chip(Color color, string text, string extraClass)
+    /// <summary>A small chip in MudChip's classes (filled unless <paramref name="outlined"/>).</summary>
+    public RowMarkup Chip(Color color, string text, string extraClass, bool outlined = false)
     {
         _html.Append("<span");
-        Attribute("class", ChipClass.Of(color, extraClass));
+        Attribute("class", ChipClass.Of(color, extraClass, outlined: outlined));
         _html.Append("><span class=\"mud-chip-content\">");
         Text(text);
         _html.Append("</span></span>");
+        return this;
+    }
+
+    /// <summary>A <c>&lt;span&gt;</c> of text, encoded, with the given classes (none if null).</summary>
+    public RowMarkup Span(string? cssClass, string? text)
+    {
+        _html.Append("<span");
+        if (cssClass is not null)
+        {
+            Attribute("class", cssClass);
+        }
+
+        _html.Append('>');
+        Text(text);
+        _html.Append("</span>");
         return this;
     }
 
