@@ -109,4 +109,17 @@ public sealed class SvgChartTests : BunitContext
     [InlineData(-3, 9, null, -5, 10, 5)]
     public void The_value_axis_runs_in_round_steps_from_zero(double min, double max, double? suggested, double low, double high, double step) =>
         Assert.Equal((low, high, step), SvgChart.Scale(min, max, suggested));
+
+    [Fact]
+    public void Counts_step_by_whole_numbers_and_one_bar_stays_narrow()
+    {
+        // One run on one day: the axis reads 0 and 1 (not "0, 0, 1, 1, 1" from steps of a quarter), and the bar does not fill the chart.
+        var cut = Show(SvgChart.Render(SvgChartKind.Bars, ["Dec 1"], [new SvgSeries("runs", [1])],
+            new SvgChartOptions { Title = "Runs", WholeNumbers = true, Format = v => $"{v:0}" }));
+        Assert.Equal(["0", "1"], cut.FindAll(".grace-chart-y text").Select(t => t.TextContent));
+        var bar = cut.Find("rect.grace-chart-bar");
+        Assert.True(Number(bar, "width") <= 48, $"width {bar.GetAttribute("width")}");
+        // Centred under its label.
+        Assert.Equal(Number(cut.Find(".grace-chart-x text"), "x"), Number(bar, "x") + Number(bar, "width") / 2, 1.0);
+    }
 }

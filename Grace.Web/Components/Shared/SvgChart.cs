@@ -41,6 +41,9 @@ public sealed record SvgChartOptions
     /// <summary>The value axis reaches at least this far (a rate's 100 %), even when the data stays lower.</summary>
     public double? SuggestedMax { get; init; }
 
+    /// <summary>The values are counts: the axis steps by whole numbers (never 0, 0.25, 0.5 … read as "0, 0, 1").</summary>
+    public bool WholeNumbers { get; init; }
+
     /// <summary>Writes each bar's value above it (only while there are few enough bars to read).</summary>
     public bool ShowValues { get; init; }
 
@@ -83,6 +86,7 @@ public static class SvgChart
     private const double Top = 18;
     private const double Bottom = 28;
     private const int MaxValueTexts = 48;
+    private const double MaxBarWidth = 48;
 
     /// <summary>The CSS colour of a theme colour: its palette variable.</summary>
     public static string CssColor(Color color) => color switch
@@ -113,7 +117,7 @@ public static class SvgChart
             return new MarkupString(html.ToString());
         }
 
-        var (min, max, step) = Scale(present.Min(), present.Max(), options.SuggestedMax);
+        var (min, max, step) = Scale(present.Min(), present.Max(), options.SuggestedMax, options.WholeNumbers);
         double height = Math.Max(options.Height, 80);
         var plotWidth = Width - Left - Right;
         var plotHeight = height - Top - Bottom;
@@ -185,7 +189,9 @@ public static class SvgChart
     private static void Bars(StringBuilder html, IReadOnlyList<string> labels, IReadOnlyList<SvgSeries> series, double?[][] values,
         SvgChartOptions options, double slot, double baseline, Func<double, double> y)
     {
-        var barWidth = slot * 0.8 / series.Count;
+        // At most MaxBarWidth wide, the group centred in its label's slot: one day's bar should not fill the chart.
+        var barWidth = Math.Min(slot * 0.8 / series.Count, MaxBarWidth);
+        var groupOffset = (slot - barWidth * series.Count) / 2;
         var showValues = options.ShowValues && values.Sum(v => v.Count(x => x is not null and not 0)) <= MaxValueTexts;
         for (var s = 0; s < series.Count; s++)
         {
@@ -200,7 +206,7 @@ public static class SvgChart
                     continue;
                 }
 
-                var x = Left + slot * i + slot * 0.1 + barWidth * s;
+                var x = Left + slot * i + groupOffset + barWidth * s;
                 var top = Math.Min(y(v), baseline);
                 html.Append("<rect class=\"grace-chart-bar\" x=\"").Append(N(x)).Append("\" y=\"").Append(N(top)).Append("\" width=\"").Append(N(Math.Max(barWidth - 1, 1)))
                     .Append("\" height=\"").Append(N(Math.Abs(baseline - y(v)))).Append("\"><title>")
@@ -282,7 +288,7 @@ public static class SvgChart
     }
 
     /// <summary>The value axis: from zero (or below, for negative values) to a round top, in four or five round steps.</summary>
-    internal static (double Min, double Max, double Step) Scale(double dataMin, double dataMax, double? suggestedMax)
+    internal static (double Min, double Max, double Step) Scale(double dataMin, double dataMax, double? suggestedMax, bool wholeNumbers = false)
     {
         var low = Math.Min(0, dataMin);
         var high = Math.Max(Math.Max(dataMax, suggestedMax ?? double.MinValue), 0);
@@ -301,6 +307,11 @@ public static class SvgChart
             <= 5 => 5,
             _ => 10,
         } * magnitude;
+        if (wholeNumbers)
+        {
+            step = Math.Max(1, Math.Ceiling(step));
+        }
+
         return (Math.Floor(low / step) * step, Math.Ceiling(high / step) * step, step);
     }
 
