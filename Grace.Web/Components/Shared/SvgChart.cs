@@ -61,7 +61,7 @@ public sealed record SvgChartOptions
 /// A bar or line chart as one SVG markup string, built once per data change, every label and name encoded here.
 /// </summary>
 /// <remarks>
-/// Why not MudChart (issue 13, docs/decisions/draft-svg-charts.md): a MudChart is a tree of components, each
+/// Why not MudChart (issue 13, docs/decisions/0032-svg-charts-and-one-reason-form.md): a MudChart is a tree of components, each
 /// SVG element and attribute a render-tree frame kept twice per circuit; the Learning page's three charts were
 /// most of its 70 components and ≈ 280 KB of frames per circuit. Written as one <see cref="MarkupString"/>, a
 /// chart is one frame whose string both render trees share. Colours are MudBlazor's palette variables
