@@ -274,8 +274,16 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
                 Interlocked.Increment(ref circuit._batches);
                 await connection.SendAsync("OnRenderCompleted", batchId, (string?)null);
             });
-            connection.On<long, string, string, int, long>("JS.BeginInvokeJS", async (taskId, identifier, _, _, _) =>
+            // Six arguments since .NET 10 (the last is the call's kind: a function, a constructor, a property read or
+            // write). A handler of five never matched: SignalR dropped every call, so until 2026-12-01 no JavaScript call
+            // was answered, each stayed pending in its circuit until Blazor's one-minute timeout, and --zone did nothing.
+            connection.On<long, string, string, int, long, int>("JS.BeginInvokeJS", async (taskId, identifier, args, resultType, _, _) =>
             {
+                if (Environment.GetEnvironmentVariable("GRACE_BENCH_DEBUG_JS") is "1")
+                {
+                    Console.WriteLine($"JS call {taskId} {identifier} {args} {resultType}");
+                }
+
                 if (taskId != 0)
                 {
                     // A browser would run the function; a null result is what most of the console's calls return. With
