@@ -24,26 +24,34 @@ namespace Grace.Benchmarks;
 /// Throughput, latency and memory with a fixed amount of work, each figure next to a baseline
 /// measured in the same run on the same machine. Load stays on loopback.
 /// </summary>
-internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak, bool latencyOnly = false, string? captureFlush = null)
+internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak, bool latencyOnly = false, string? captureFlush = null, bool httpOnly = false)
 {
     private readonly List<(string Figure, string Grace, string Baseline, string Goal)> _rows = [];
 
     public async Task RunAsync()
     {
-        if (!latencyOnly)
+        if (!latencyOnly && !httpOnly)
         {
             InProcess();
         }
 
         await using var host = new BenchmarkHost(captureFlush is null ? null : new() { ["Grace:Engine:CaptureFlush"] = captureFlush });
         output.WriteLine($"Grace:Engine:CaptureFlush = {captureFlush ?? "(default)"}");
-        if (!latencyOnly)
+        if (!latencyOnly && !httpOnly)
         {
             await StorageAsync(host);
+        }
+
+        if (!latencyOnly)
+        {
             await HttpAsync(host);
         }
 
-        await LatencyAndMemoryAsync(host);
+        if (!httpOnly)
+        {
+            await LatencyAndMemoryAsync(host);
+        }
+
         output.WriteLine();
         output.WriteLine("| Figure | Grace | Baseline | Goal |");
         output.WriteLine("|---|---|---|---|");

@@ -42,20 +42,21 @@ public sealed class GateStage(
         var actsNow = mission.Tier <= 1 && !mission.Shadow;
         var fence = actsNow ? await db.TargetFences.SingleOrDefaultAsync(f => f.Target == mission.Target, cancellationToken) : null;
         var entry = journal.Begin(db, mission);
-        try
-        {
-            return await GateAsync(db, entry, actsNow, fence, cancellationToken);
-        }
-        // Only the gate's own snapshot (shadow, approvers) is answered here: once a tier 0 or 1 mission
-        // is cleared its action's step answers for itself, and anything it lets through must reach
-        // the mission grain's retry rather than be recorded as a failure of an action that may have run.
-        catch (Exception ex) when (ex is ActionRefusedException or InvalidOperationException && mission.State == MissionState.Planned)
-        {
-            mission.StatusReason = ex.Message;
-            entry.Record(PipelineStage.Snapshot, "refused", $"No safe-hold snapshot could be taken for the approvers, so nothing will run: {ex.Message}", MissionState.Failed);
-            await entry.SaveAsync(cancellationToken);
-            return StepOutcome.Moved;
-        }
+        return await GateAsync(db, entry, actsNow, fence, cancellationToken);
+    }
+
+    /// <summary>
+    /// The gate's own safe-hold snapshot (for the shadow record or for the approvers) could not be
+    /// taken: nothing will run, and the mission says why. Only these snapshots are answered here;
+    /// anything else (policy, a cleared mission's action step) reaches the mission grain's retry
+    /// rather than be recorded as something it is not.
+    /// </summary>
+    private static async Task<StepOutcome> RefusedAsync(MissionJournal.Entry entry, string forWhom, Exception ex, CancellationToken cancellationToken)
+    {
+        entry.Mission.StatusReason = ex.Message;
+        entry.Record(PipelineStage.Snapshot, "refused", $"No safe-hold snapshot could be taken {forWhom}, so nothing will run: {ex.Message}", MissionState.Failed);
+        await entry.SaveAsync(cancellationToken);
+        return StepOutcome.Moved;
     }
 
     private async Task<StepOutcome> GateAsync(GraceDbContext db, MissionJournal.Entry entry, bool actsNow, TargetFence? fence, CancellationToken cancellationToken)
@@ -99,8 +100,19 @@ public sealed class GateStage(
         {
             // Shadow: policy and the snapshot as for real, then what would have run is recorded and nothing runs.
             // No approval is asked for: people are not asked to approve what will not happen.
-            var (row, shadowState) = await snapshots.TakeAsync(db, mission, SnapshotService.ForShadow, cancellationToken);
-            var would = executors.Executor(mission.Action).Describe(snapshots.RequestFor(mission));
+            Data.Entities.Snapshot row;
+            SnapshotState shadowState;
+            string would;
+            try
+            {
+                (row, shadowState) = await snapshots.TakeAsync(db, mission, SnapshotService.ForShadow, cancellationToken);
+                would = executors.Executor(mission.Action).Describe(snapshots.RequestFor(mission));
+            }
+            catch (Exception ex) when (ex is ActionRefusedException or InvalidOperationException)
+            {
+                return await RefusedAsync(entry, "for the shadow record", ex, cancellationToken);
+            }
+
             var approvers = mission.Tier switch { 0 => "would run without approval", 1 => "would run and notify operators", 2 => "would wait for 1 approver", _ => "would wait for 2 distinct approvers" };
             mission.ShadowVerdict = ShadowVerdict.Pending;
             entry.Record(PipelineStage.Snapshot, "snapshot", $"Safe-hold snapshot (shadow): {shadowState.Summary}", data: new { snapshotId = row.Id });
@@ -122,14 +134,23 @@ public sealed class GateStage(
                 : $"{decision.Reason} Tier 1: runs now; operators are notified.", MissionState.Approved);
             if (mission.Tier == 1)
             {
-                entry.Also(new OperatorNotification(now, mission.Id, $"Tier 1 action '{mission.PlaybookKey}' on '{mission.Target}' is running."));
+                entry.AlsoIfItGoesOn(new OperatorNotification(now, mission.Id, $"Tier 1 action '{mission.PlaybookKey}' on '{mission.Target}' is running."));
             }
 
             return await execute.ActAsync(db, entry, fence, cancellationToken);
         }
 
         // Tier 2 and up: the safe-hold snapshot the approvers will see, and the approval they answer.
-        var (_, state) = await snapshots.TakeAsync(db, mission, SnapshotService.ForApproval, cancellationToken);
+        SnapshotState state;
+        try
+        {
+            (_, state) = await snapshots.TakeAsync(db, mission, SnapshotService.ForApproval, cancellationToken);
+        }
+        catch (Exception ex) when (ex is ActionRefusedException or InvalidOperationException)
+        {
+            return await RefusedAsync(entry, "for the approvers", ex, cancellationToken);
+        }
+
         var required = mission.Tier >= 3 ? 2 : 1;
         var expires = now.AddMinutes(options.CurrentValue.ApprovalTimeoutMinutes);
         mission.Approval = new Approval

@@ -23,6 +23,7 @@ public sealed class MissionJournal(TimeProvider time, IPipelineNotifier notifier
     {
         private readonly List<MissionEvent> _events = [];
         private readonly List<PipelineEvent> _extra = [];
+        private readonly List<PipelineEvent> _ifItGoesOn = [];
         private readonly List<(MissionState State, string Message)> _transitions = [];
         // Stages that ended in this unit of work: their spans and durations are written after the commit.
         private readonly List<(PipelineStage Stage, DateTimeOffset Start, DateTimeOffset End)> _endedStages = [];
@@ -103,13 +104,27 @@ public sealed class MissionJournal(TimeProvider time, IPipelineNotifier notifier
         /// <summary>Publishes an extra event (an approval request) after the commit.</summary>
         public void Also(PipelineEvent pipelineEvent) => _extra.Add(pipelineEvent);
 
+        /// <summary>
+        /// Publishes an extra event after the commit unless that commit ends the mission: a tier-1
+        /// "action running" notice is false when the snapshot is refused in the same unit of work.
+        /// </summary>
+        public void AlsoIfItGoesOn(PipelineEvent pipelineEvent) => _ifItGoesOn.Add(pipelineEvent);
+
         public async Task SaveAsync(CancellationToken cancellationToken)
         {
+            // A tier-1 clearance that ends the mission in the same commit (its snapshot refused, a dry
+            // run) ran nothing: "action running" beside the outcome would be false.
+            var endsHere = _transitions.Exists(t => t.State.IsTerminal());
             // What to tell people (and Alertmanager) is committed with the transition that causes it.
             if (journal.Outbox is { } outbox)
             {
                 foreach (var (state, message) in _transitions)
                 {
+                    if (endsHere && state == MissionState.Approved)
+                    {
+                        continue;
+                    }
+
                     await outbox.AddForMissionStateAsync(db, mission, state, message, cancellationToken);
                 }
             }
@@ -128,8 +143,17 @@ public sealed class MissionJournal(TimeProvider time, IPipelineNotifier notifier
                 journal.Notifier.Publish(extra);
             }
 
+            if (!endsHere)
+            {
+                foreach (var extra in _ifItGoesOn)
+                {
+                    journal.Notifier.Publish(extra);
+                }
+            }
+
             _events.Clear();
             _extra.Clear();
+            _ifItGoesOn.Clear();
         }
     }
 }

@@ -93,4 +93,55 @@ public sealed class MissionNotificationTests : SqliteDatabaseTest
         Assert.Equal(["ActionRan", "ApprovalRequested", "IncidentNeedsHuman", "KillSwitchChanged", "MissionBlocked", "MissionExpired", "MissionRolledBack"],
             everything.Select(r => r.Headers[WebhookChannel.EventHeader]).Distinct().Order().ToList());
     }
+    [Fact]
+    public async Task A_tier_1_clearance_that_ends_in_the_same_commit_tells_people_only_the_outcome()
+    {
+        await using var all = await LoopbackReceiver.StartAsync();
+        var settings = TestCatalog.Settings(Folder).Concat(Database.Settings()).Concat(new Dictionary<string, string?>
+        {
+            ["Grace:Notifications:Webhooks:everything:Url"] = all.Url,
+            ["Grace:Notifications:Webhooks:everything:Secret"] = "mission-notification-secret",
+            ["Grace:Notifications:Routes:0:Channels:0"] = "everything",
+        });
+        await using var host = new GraceHost(settings).Start();
+        var journal = host.Get<MissionJournal>();
+
+        // Two tier-1 missions cleared by the gate: one goes on to its action, the other's safe-hold
+        // snapshot is refused in the same unit of work, so nothing of it ran.
+        async Task<Guid> ClearAsync(bool refusedAtSnapshot)
+        {
+            await using var db = host.CreateDb();
+            var now = DateTimeOffset.UtcNow;
+            var incident = new Incident
+            {
+                Id = Guid.NewGuid(), Fingerprint = Guid.NewGuid().ToString("N"), Source = "orders-api", Template = "t", SampleMessage = "m",
+                Status = IncidentStatus.Mitigating, PatternKey = "test-wal", FirstSeenAt = now, LastSeenAt = now, OpenedAt = now, Count = 1,
+            };
+            var mission = new Mission
+            {
+                Id = Guid.NewGuid(), IncidentId = incident.Id, PatternKey = "test-wal", PlaybookKey = "test-checkpoint", Action = "sqlite.wal-checkpoint",
+                Target = "test-db", Parameters = "{}", RequestedBy = Actor.EngineName, Tier = 1, State = MissionState.Planned, Stage = PipelineStage.Gate,
+                CreatedAt = now, UpdatedAt = now, Version = Guid.NewGuid(),
+            };
+            db.Incidents.Add(incident);
+            db.Missions.Add(mission);
+            var entry = journal.Begin(db, mission);
+            entry.Record(PipelineStage.Gate, "cleared", "Tier 1: runs now; operators are told.", MissionState.Approved);
+            if (refusedAtSnapshot)
+            {
+                entry.Record(PipelineStage.Snapshot, "refused", "No safe-hold snapshot could be taken, so nothing ran: the file is gone.", MissionState.Failed);
+            }
+
+            await entry.SaveAsync(default);
+            return mission.Id;
+        }
+
+        var ran = await ClearAsync(refusedAtSnapshot: false);
+        var refused = await ClearAsync(refusedAtSnapshot: true);
+
+        await using var check = host.CreateDb();
+        var rows = await check.Notifications.AsNoTracking().Where(n => n.MissionId == ran || n.MissionId == refused).ToListAsync();
+        Assert.Contains(rows, n => n.MissionId == ran && n.Kind == NotificationKind.ActionRan);
+        Assert.Equal([NotificationKind.MissionFailed], rows.Where(n => n.MissionId == refused).Select(n => n.Kind));
+    }
 }

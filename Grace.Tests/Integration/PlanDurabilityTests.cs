@@ -49,11 +49,45 @@ public sealed class PlanDurabilityTests : IDisposable, IObserver<DiagnosticListe
         Assert.DoesNotContain(("plan", Full), seen);
         Assert.Contains(("intent", Full), seen);
         Assert.DoesNotContain(("intent", Normal), seen);
-        // The connection the plan relaxed goes back to the pool; whoever opens it next gets full durability.
-        await using var db = host.CreateDb();
-        await db.Database.OpenConnectionAsync();
-        Assert.Equal(Full, Synchronous(db.Database.GetDbConnection(), null));
+        // A relaxed connection goes back to the pool; whoever opens that same connection next gets
+        // full durability. The others the pool hands out meanwhile stay open, so it must come to it.
+        IntPtr relaxedHandle;
+        await using (var relaxed = host.CreateDb())
+        {
+            await Grace.Data.SqliteDurability.FlushWithNextCommitAsync(relaxed, default);
+            Assert.Equal(Normal, Synchronous(relaxed.Database.GetDbConnection(), null));
+            relaxedHandle = Handle(relaxed.Database.GetDbConnection());
+        }
+
+        var others = new List<Data.GraceDbContext>();
+        try
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                var db = host.CreateDb();
+                await db.Database.OpenConnectionAsync();
+                if (Handle(db.Database.GetDbConnection()) == relaxedHandle)
+                {
+                    Assert.Equal(Full, Synchronous(db.Database.GetDbConnection(), null));
+                    await db.DisposeAsync();
+                    return;
+                }
+
+                others.Add(db);
+            }
+
+            Assert.Fail("the pool never handed out the relaxed connection again");
+        }
+        finally
+        {
+            foreach (var db in others)
+            {
+                await db.DisposeAsync();
+            }
+        }
     }
+
+    private static IntPtr Handle(DbConnection connection) => ((Microsoft.Data.Sqlite.SqliteConnection)connection).Handle!.DangerousGetHandle();
 
     void IObserver<DiagnosticListener>.OnNext(DiagnosticListener listener)
     {

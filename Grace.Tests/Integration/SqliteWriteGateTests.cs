@@ -34,11 +34,16 @@ public sealed class SqliteWriteGateTests
                 await db.Database.ExecuteSqlRawAsync("INSERT INTO gate_test(who) VALUES ('batch')");
                 await Task.Delay(5);
                 await transaction.CommitAsync();
-                batches++;
+                Interlocked.Increment(ref batches);
             }
         });
 
-        await Task.Delay(100); // The busy writer is under way.
+        // The busy writer is under way: it has committed back to back at least twice.
+        for (var deadline = DateTime.UtcNow.AddSeconds(20); Volatile.Read(ref batches) < 2 && DateTime.UtcNow < deadline; await Task.Delay(1))
+        {
+        }
+
+        var batchesBefore = Volatile.Read(ref batches);
         var waits = new List<double>();
         for (var i = 0; i < 10; i++)
         {
@@ -55,10 +60,13 @@ public sealed class SqliteWriteGateTests
             waits.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
 
+        var batchesDuring = Volatile.Read(ref batches) - batchesBefore;
         await stop.CancelAsync();
         await busyWriter;
 
-        Assert.True(batches > 20, $"the busy writer committed only {batches} transactions");
+        // The writes really had to get their turns from a busy writer: it kept committing meanwhile.
+        Assert.True(batchesBefore >= 2, $"the busy writer never got going ({batchesBefore} transactions)");
+        Assert.True(batchesDuring >= 5, $"the busy writer committed only {batchesDuring} transactions while the 20 writes ran");
         // Each of the ten waits behind at most one or two 5 ms transactions; polling SQLite's busy
         // handler takes seconds per write (or gives up after the busy timeout).
         Assert.True(waits.Sum() < 3000, $"20 writes took {waits.Sum():0} ms in all (each: {string.Join(", ", waits.Select(w => w.ToString("0")))})");
