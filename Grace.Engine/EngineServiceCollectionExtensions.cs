@@ -119,6 +119,7 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<Telemetry.TelemetrySnapshot>();
         services.AddSingleton<Telemetry.GraceMetrics>();
         services.AddSingleton<MissionJournal>();
+        services.AddSingleton<MissionStallNotice>();
         services.AddSingleton<MissionQueries>();
         services.AddSingleton<Missions.Steps.PlannedStep>();
         services.AddSingleton<Missions.Steps.AwaitingApprovalStep>();

@@ -26,6 +26,7 @@ public interface IMissionGrain : IGrainWithGuidKey
 public sealed class MissionGrain(
     IDbContextFactory<GraceDbContext> dbFactory,
     MissionTransitions transitions,
+    MissionStallNotice stallNotice,
     IOptionsMonitor<EngineOptions> options,
     TimeProvider time,
     ILogger<MissionGrain> logger) : Grain, IMissionGrain
@@ -81,6 +82,11 @@ public sealed class MissionGrain(
 
                 var context = new MissionStepContext(this.GetPrimaryKey(), position, GrainFactory, _progress);
                 var outcome = await transitions.StepFor(position.State).RunAsync(context, cancellationToken);
+                if (_failures >= MissionStallNotice.AfterFailures)
+                {
+                    await stallNotice.MovedAgainAsync(this.GetPrimaryKey());
+                }
+
                 _failures = 0;
                 switch (outcome.Next)
                 {
@@ -107,6 +113,12 @@ public sealed class MissionGrain(
             _failures++;
             var delay = TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Min(_failures, 5)) / 2));
             logger.LogWarning(ex, "Mission {MissionId} could not move ({Failures} time(s) in a row); trying again in {Delay} s", this.GetPrimaryKey(), _failures, delay.TotalSeconds);
+            if (_failures == MissionStallNotice.AfterFailures || _failures % 20 == 0)
+            {
+                // A lasting cause must not leave the mission sitting in its state with nothing said.
+                await stallNotice.StalledAsync(this.GetPrimaryKey(), _failures, ex, delay);
+            }
+
             ScheduleIn(delay);
         }
         finally

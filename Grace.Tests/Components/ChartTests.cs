@@ -28,14 +28,14 @@ public sealed class ChartTests : GraceComponentTest
     }
 
     private static List<string> XLabels<T>(IRenderedComponent<T> cut) where T : Microsoft.AspNetCore.Components.IComponent =>
-        cut.FindAll(".mud-charts-xaxis text").Select(t => t.TextContent).ToList();
+        cut.FindAll(".grace-chart-x text").Select(t => t.TextContent).ToList();
 
     [Fact]
     public void The_playbook_trend_with_no_outcomes_says_why()
     {
         var cut = Render<PlaybookTrendChart>(p => p.Add(c => c.Days, 7));
         cut.WaitForAssertion(() => Assert.Contains("No mission finished in the last 7 days", cut.Find(".chart-why").TextContent));
-        Assert.Empty(cut.FindAll(".mud-chart-legend-item"));
+        Assert.Empty(cut.FindAll(".grace-chart-legend-item"));
     }
 
     [Fact]
@@ -163,10 +163,13 @@ public sealed class ChartTests : GraceComponentTest
         cut.WaitForAssertion(() => Assert.Contains("2 missions met their contract, 1 failed", cut.Find("#verification-totals").TextContent));
         Assert.Empty(cut.FindAll(".chart-why"));
         Assert.Equal(3, XLabels(cut).Count(l => l.Length > 0 && char.IsLetter(l[0])));
-        var theme = new MudBlazor.MudTheme().PaletteLight;
-        var markup = cut.Markup.ToUpperInvariant();
-        Assert.Contains(theme.Success.ToString(MudBlazor.Utilities.MudColorOutputFormats.Hex).ToUpperInvariant(), markup);
-        Assert.Contains(theme.Error.ToString(MudBlazor.Utilities.MudColorOutputFormats.Hex).ToUpperInvariant(), markup);
+        // Met bars in the theme's success green, failed ones in its error red (the palette's variables, so the dark theme applies too).
+        var bars = cut.FindAll(".chart-verification g.grace-chart-bars");
+        Assert.Equal(2, bars.Count);
+        Assert.Contains("var(--mud-palette-success)", bars[0].GetAttribute("style"));
+        Assert.Equal(2, bars[0].QuerySelectorAll("rect").Length);
+        Assert.Contains("var(--mud-palette-error)", bars[1].GetAttribute("style"));
+        Assert.Single(bars[1].QuerySelectorAll("rect"));
     }
 
     private async Task<Guid> BenchmarkAsync(double[] before, double[] after, bool regression)

@@ -547,12 +547,12 @@ public sealed class SharedComponentTests : GraceComponentTest
     }
 }
 
-/// <summary>What a MudBlazor chart plots: its legend, and the points of each line.</summary>
+/// <summary>What a chart (SvgChart's markup) plots: its legend, and the points of each line.</summary>
 internal static class Charts
 {
     public static List<string> Legend<T>(IRenderedComponent<T> cut) where T : IComponent =>
-        cut.FindAll(".mud-chart-legend-item").Select(e => e.TextContent.Trim()).ToList();
+        cut.FindAll(".grace-chart-legend-item").Select(e => e.TextContent.Trim()).ToList();
 
     public static List<int> PointsPerLine<T>(IRenderedComponent<T> cut) where T : IComponent =>
-        cut.FindAll("path.mud-chart-line").Select(p => p.GetAttribute("d")!.Split(' ').Count(t => t is "M" or "L")).ToList();
+        cut.FindAll("path.grace-chart-line").Select(p => p.GetAttribute("d")!.Split(' ').Count(t => t is "M" or "L")).ToList();
 }

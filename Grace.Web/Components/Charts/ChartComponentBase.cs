@@ -2,8 +2,6 @@ using Grace.Web.Components.Shared;
 using Grace.Web.Formatting;
 using Microsoft.AspNetCore.Components;
 using Microsoft.JSInterop;
-using MudBlazor;
-using MudBlazor.Utilities;
 
 namespace Grace.Web.Components.Charts;
 
@@ -13,20 +11,6 @@ namespace Grace.Web.Components.Charts;
 /// </summary>
 public abstract class ChartComponentBase : LiveComponentBase, IDisposable
 {
-    private static readonly MudTheme Theme = new();
-
-    /// <summary>The theme's success green, so "met" looks like every other success in the console.</summary>
-    protected static string SuccessColor { get; } = Theme.PaletteLight.Success.ToString(MudColorOutputFormats.Hex);
-
-    /// <summary>The theme's error red.</summary>
-    protected static string ErrorColor { get; } = Theme.PaletteLight.Error.ToString(MudColorOutputFormats.Hex);
-
-    /// <summary>The theme's primary colour.</summary>
-    protected static string PrimaryColor { get; } = Theme.PaletteLight.Primary.ToString(MudColorOutputFormats.Hex);
-
-    /// <summary>The theme's warning colour.</summary>
-    protected static string WarningColor { get; } = Theme.PaletteLight.Warning.ToString(MudColorOutputFormats.Hex);
-
     [Inject] protected ViewerClock Clock { get; set; } = default!;
     [Inject] protected ChartQueries Charts { get; set; } = default!;
     [Inject] private IJSRuntime JS { get; set; } = default!;

@@ -81,14 +81,62 @@ public sealed class RowMarkup
         return this;
     }
 
-    /// <summary>A small filled chip in MudChip's classes.</summary>
-    public RowMarkup Chip(Color color, string text, string extraClass)
+    /// <summary>A small chip in MudChip's classes (filled unless <paramref name="outlined"/>).</summary>
+    public RowMarkup Chip(Color color, string text, string extraClass, bool outlined = false)
     {
         _html.Append("<span");
-        Attribute("class", ChipClass.Of(color, extraClass));
+        Attribute("class", ChipClass.Of(color, extraClass, outlined: outlined));
         _html.Append("><span class=\"mud-chip-content\">");
         Text(text);
         _html.Append("</span></span>");
+        return this;
+    }
+
+    /// <summary>Opens an element named by the code (never by data) with the given classes and inline style; close it with <see cref="Close"/>.</summary>
+    public RowMarkup Open(string tag, string? cssClass = null, string? style = null, string? role = null)
+    {
+        _html.Append('<').Append(tag);
+        if (cssClass is not null)
+        {
+            Attribute("class", cssClass);
+        }
+
+        if (style is not null)
+        {
+            Attribute("style", style);
+        }
+
+        if (role is not null)
+        {
+            Attribute("role", role);
+        }
+
+        _html.Append('>');
+        return this;
+    }
+
+    /// <summary>Closes the element <see cref="Open"/> opened.</summary>
+    public RowMarkup Close(string tag)
+    {
+        _html.Append("</").Append(tag).Append('>');
+        return this;
+    }
+
+    /// <summary>An element of text (<c>&lt;b&gt;</c>, <c>&lt;h6&gt;</c>, …), encoded.</summary>
+    public RowMarkup Element(string tag, string? cssClass, string? text, string? style = null) => Open(tag, cssClass, style).Text(text).Close(tag);
+
+    /// <summary>A <c>&lt;span&gt;</c> of text, encoded, with the given classes (none if null).</summary>
+    public RowMarkup Span(string? cssClass, string? text)
+    {
+        _html.Append("<span");
+        if (cssClass is not null)
+        {
+            Attribute("class", cssClass);
+        }
+
+        _html.Append('>');
+        Text(text);
+        _html.Append("</span>");
         return this;
     }
 
