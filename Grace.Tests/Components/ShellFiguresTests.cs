@@ -8,7 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Grace.Tests.Components;
 
 /// <summary>
-/// The shell's live figures without interactive roots (docs/decisions/draft-shell-figures-without-islands.md): the
+/// The shell's live figures without interactive roots (docs/decisions/0033-shell-figures-without-islands.md): the
 /// banner and the count render statically in their slots, and the page's PageChrome writes changes into them.
 /// </summary>
 public sealed class ShellFiguresTests : GraceComponentTest

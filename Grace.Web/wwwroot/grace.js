@@ -8,7 +8,7 @@ window.grace = {
     },
 
     // The static shell's live figures, called by the page's PageChrome when they change (the shell has no
-    // interactive roots of its own: docs/decisions/draft-shell-figures-without-islands.md). Writes the same chips
+    // interactive roots of its own: docs/decisions/0033-shell-figures-without-islands.md). Writes the same chips
     // the server renders (KillSwitchBanner.razor, PendingBadge.razor) into their slots, with the slots' classes.
     // The next enhanced navigation replaces the whole shell with the server's rendering, so nothing here lasts.
     shell: function (killSwitchEngaged, pendingApprovals) {

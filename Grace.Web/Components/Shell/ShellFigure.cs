@@ -7,7 +7,7 @@ namespace Grace.Web.Components.Shell;
 /// with the shell on every request from <see cref="ShellStatus"/>. It is not an interactive root: each would cost
 /// every circuit a root component of its own. <see cref="PageChrome"/>, which every page's circuit already holds,
 /// keeps the figures live by calling <c>grace.shell</c> (wwwroot/grace.js), which rewrites the contents of the
-/// figure's slot element with the same markup (docs/decisions/draft-shell-figures-without-islands.md).
+/// figure's slot element with the same markup (docs/decisions/0033-shell-figures-without-islands.md).
 /// </summary>
 public abstract class ShellFigure : ComponentBase
 {
