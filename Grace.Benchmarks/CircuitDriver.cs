@@ -22,7 +22,7 @@ namespace Grace.Benchmarks;
 /// are acknowledged and JavaScript calls answered, so each circuit stays alive as a browser's would.
 /// The figure is the growth of the process's resident memory divided by N, after a warm-up.
 /// </summary>
-internal sealed partial class CircuitDriver(TextWriter output, int circuits, string page, bool workstationGc, bool deflate = false, int seedIncidents = 0, int seedAudit = 0, string? zone = null)
+internal sealed partial class CircuitDriver(TextWriter output, int circuits, string page, bool workstationGc, bool deflate = false, int seedIncidents = 0, int seedAudit = 0, string? zone = null, bool negotiatePerCircuit = false)
 {
     /// <summary>Missions stored before the circuits open (detail, approval and learning pages); see <see cref="CircuitPageSeeds"/>.</summary>
     public CircuitPageSeeds PageSeeds { get; init; } = CircuitPageSeeds.None;
@@ -78,7 +78,7 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
         {
             for (var i = 0; i < WarmUp; i++)
             {
-                open.Add(await Circuit.OpenAsync(http, grace.BaseAddress, url, cookie, deflate, zone));
+                open.Add(await Circuit.OpenAsync(http, grace.BaseAddress, url, cookie, deflate, zone, negotiatePerCircuit));
             }
 
             await Task.Delay(TimeSpan.FromSeconds(10));
@@ -86,7 +86,7 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
             var clock = System.Diagnostics.Stopwatch.StartNew();
             for (var i = 0; i < circuits; i++)
             {
-                open.Add(await Circuit.OpenAsync(http, grace.BaseAddress, url, cookie, deflate, zone));
+                open.Add(await Circuit.OpenAsync(http, grace.BaseAddress, url, cookie, deflate, zone, negotiatePerCircuit));
             }
 
             var opening = clock.Elapsed;
@@ -101,6 +101,7 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
 
             var perCircuit = (after - before) / (double)circuits;
             output.WriteLine($"circuits: {(workstationGc ? "workstation" : "server")} GC, WebSocket compression {(deflate ? "offered (as browsers do)" : "not offered")}, "
+                + (negotiatePerCircuit ? "one negotiation connection per circuit (left idle), " : "negotiation over a shared pool of connections, ")
                 + (zone is null ? "time zone not named (times stay in UTC)" : $"time zone {zone} named as a browser does"));
             output.WriteLine($"circuits: page {url}, {circuits} circuits after {WarmUp} warm-up ones, opened in {opening.TotalSeconds:F1} s; "
                 + $"{alive} of {open.Count} still connected, {rendered} rendered at least one batch");
@@ -217,7 +218,7 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
         /// <summary>Why the circuit ended, if it did: the server's error or the connection's.</summary>
         public string? Ended { get; private set; }
 
-        public static async Task<Circuit> OpenAsync(HttpClient http, Uri baseAddress, string page, string cookie, bool deflate, string? zone)
+        public static async Task<Circuit> OpenAsync(HttpClient http, Uri baseAddress, string page, string cookie, bool deflate, string? zone, bool negotiatePerCircuit)
         {
             using var response = await http.GetAsync(page.TrimStart('/'));
             if (response.StatusCode != HttpStatusCode.OK)
@@ -249,6 +250,15 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
                 .WithUrl(new Uri(baseAddress, "_blazor"), Microsoft.AspNetCore.Http.Connections.HttpTransportType.WebSockets, o =>
                 {
                     o.Headers["Cookie"] = cookie;
+                    if (!negotiatePerCircuit)
+                    {
+                        // A browser negotiates over its pooled connections (six per host, shared by every tab). The
+                        // SignalR client's own HttpClient would leave one idle keep-alive connection per circuit on the
+                        // server (Kestrel's connection, its pipes and the request's headers, cookie included), which a
+                        // browser's tab does not cost. --negotiate-per-circuit keeps the old behaviour.
+                        o.HttpMessageHandlerFactory = _ => new SharedNegotiation();
+                    }
+
                     if (deflate)
                     {
                         // What browsers do: offer permessage-deflate on every WebSocket (Blazor's hub accepts it by default).
@@ -264,8 +274,16 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
                 Interlocked.Increment(ref circuit._batches);
                 await connection.SendAsync("OnRenderCompleted", batchId, (string?)null);
             });
-            connection.On<long, string, string, int, long>("JS.BeginInvokeJS", async (taskId, identifier, _, _, _) =>
+            // Six arguments since .NET 10 (the last is the call's kind: a function, a constructor, a property read or
+            // write). A handler of five never matched: SignalR dropped every call, so until 2026-12-01 no JavaScript call
+            // was answered, each stayed pending in its circuit until Blazor's one-minute timeout, and --zone did nothing.
+            connection.On<long, string, string, int, long, int>("JS.BeginInvokeJS", async (taskId, identifier, args, resultType, _, _) =>
             {
+                if (Environment.GetEnvironmentVariable("GRACE_BENCH_DEBUG_JS") is "1")
+                {
+                    Console.WriteLine($"JS call {taskId} {identifier} {args} {resultType}");
+                }
+
                 if (taskId != 0)
                 {
                     // A browser would run the function; a null result is what most of the console's calls return. With
@@ -298,6 +316,15 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
         }
 
         public async ValueTask DisposeAsync() => await _connection.DisposeAsync();
+    }
+
+    /// <summary>The negotiation requests of every circuit over one pool of connections, as a browser's tabs share theirs.</summary>
+    private sealed class SharedNegotiation : HttpMessageHandler
+    {
+        private static readonly HttpMessageInvoker Pool = new(new SocketsHttpHandler { UseCookies = false, MaxConnectionsPerServer = 6 }, disposeHandler: false);
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            Pool.SendAsync(request, cancellationToken);
     }
 }
 

@@ -9,7 +9,7 @@ namespace Grace.Benchmarks;
 /// <list type="bullet">
 /// <item><c>load</c>: <c>--scale 1.0</c>, <c>--soak-minutes 3</c>, <c>--load-phases all|latency|http</c> (<c>latency</c>: only capture → action and memory; <c>http</c>: only the HTTP figures; for quick iterations), <c>--capture-flush EveryBatch|WithNextCommit</c> (Grace:Engine:CaptureFlush)</item>
 /// <item><c>faults</c>: <c>--fault-runs 5</c></item>
-/// <item><c>circuits</c>: <c>--circuits 200</c>, <c>--page /</c>, <c>--workstation-gc</c>, <c>--deflate</c> (offer WebSocket compression as browsers do), <c>--seed-incidents 0</c> (incidents stored before the circuits open, so list pages have rows), <c>--seed-missions 0</c> (finished tier-0 missions), <c>--seed-approvals 0</c> (tier-2 missions waiting for approval); <c>--page /missions/{first}</c> or <c>/incidents/{first}</c> opens the first seeded mission or its incident, <c>--seed-audit 0</c> (audit entries written into the database for the Audit list), <c>--zone Europe/Berlin</c> (the circuits name a time zone as browsers do)</item>
+/// <item><c>circuits</c>: <c>--circuits 200</c>, <c>--page /</c>, <c>--workstation-gc</c>, <c>--deflate</c> (offer WebSocket compression as browsers do), <c>--seed-incidents 0</c> (incidents stored before the circuits open, so list pages have rows), <c>--seed-missions 0</c> (finished tier-0 missions), <c>--seed-approvals 0</c> (tier-2 missions waiting for approval); <c>--page /missions/{first}</c> or <c>/incidents/{first}</c> opens the first seeded mission or its incident, <c>--seed-audit 0</c> (audit entries written into the database for the Audit list), <c>--zone Europe/Berlin</c> (the circuits name a time zone as browsers do), <c>--negotiate-per-circuit</c> (each circuit negotiates over a connection of its own and leaves it idle, as the harness did before 2026-12-01's shell change; a browser's tabs share a pool)</item>
 /// <item><c>otlp</c>: <c>--otlp-requests 400</c>, <c>--otlp-batch 500</c> (OTLP/HTTP logs next to the JSON batch endpoint)</item>
 /// <item><c>cluster</c>: <c>--kills 20</c>, <c>--sweep-seconds 5</c>, <c>--slow-action-seconds 5</c>, <c>--latency-seconds 60</c>, <c>--throughput-seconds 30</c>, <c>--playbooks-per-target 4</c></item>
 /// <item><c>chaos</c>: <c>--chaos-rounds 20</c>, <c>--chaos-scenarios all|standalone|cluster</c>, <c>--sweep-seconds 5</c>, <c>--settle-seconds 180</c>, <c>--chaos-tail-seconds 3</c> (the stream after the last kill; with <c>--chaos-rounds 0</c>, a control run without kills)</item>
@@ -47,7 +47,7 @@ public static class BenchmarkProgram
 
         if (mode is "circuits")
         {
-            await new CircuitDriver(Console.Out, (int)Option(args, "--circuits", 200), args.SkipWhile(a => a != "--page").Skip(1).FirstOrDefault() ?? "/", args.Contains("--workstation-gc"), args.Contains("--deflate"), (int)Option(args, "--seed-incidents", 0), (int)Option(args, "--seed-audit", 0), args.SkipWhile(a => a != "--zone").Skip(1).FirstOrDefault())
+            await new CircuitDriver(Console.Out, (int)Option(args, "--circuits", 200), args.SkipWhile(a => a != "--page").Skip(1).FirstOrDefault() ?? "/", args.Contains("--workstation-gc"), args.Contains("--deflate"), (int)Option(args, "--seed-incidents", 0), (int)Option(args, "--seed-audit", 0), args.SkipWhile(a => a != "--zone").Skip(1).FirstOrDefault(), args.Contains("--negotiate-per-circuit"))
             {
                 PageSeeds = new CircuitPageSeeds((int)Option(args, "--seed-missions", 0), (int)Option(args, "--seed-approvals", 0)),
             }.RunAsync();

@@ -69,6 +69,7 @@ public static class WebApplicationExtensions
             logger.ReadFrom.Configuration(builder.Configuration).ReadFrom.Services(sp).Enrich.FromLogContext();
             sp.GetRequiredService<LogLevelController>().Apply(logger);
         });
+        Telemetry.CachingLoggerFactory.CacheLoggers(services);
 
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddMudServices();

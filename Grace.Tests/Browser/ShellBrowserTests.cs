@@ -308,15 +308,15 @@ public sealed class ShellBrowserTests(ShellFixture fixture) : IClassFixture<Shel
     }
 
     [Fact]
-    public async Task The_shell_is_server_rendered_and_only_the_page_and_two_islands_are_interactive()
+    public async Task The_shell_is_server_rendered_and_only_the_page_is_interactive()
     {
         var page = await SignInAsync("olivia");
 
-        // The HTML as the server sends it: the drawer and app bar are plain markup, and the interactive roots
-        // (Blazor's "type":"server" markers) are the page and the two islands, not the layout (the 300 KB goal).
+        // The HTML as the server sends it: the drawer and app bar are plain markup, and the only interactive root
+        // (Blazor's "type":"server" marker) is the page: not the layout, not the shell's live figures (the 300 KB goal).
         var html = await (await page.Context.APIRequest.GetAsync("/missions")).TextAsync();
         var roots = System.Text.RegularExpressions.Regex.Count(html, "<!--Blazor:\\{[^>]*?\"type\":\"server\"");
-        Assert.Equal(3, roots);
+        Assert.Equal(1, roots);
         var drawer = html.IndexOf("id=\"grace-drawer\"", StringComparison.Ordinal);
         Assert.True(drawer > 0, "the drawer is not in the server's HTML");
         Assert.Matches("<a[^>]*href=\"/missions\"[^>]*class=\"[^\"]*active|<a[^>]*class=\"[^\"]*active[^\"]*\"[^>]*href=\"/missions\"", html);
@@ -374,7 +374,7 @@ public sealed class ShellBrowserTests(ShellFixture fixture) : IClassFixture<Shel
             await killSwitch.SetAsync(true, new Actor("ada", [GraceRoles.Admin]), "shell test", CancellationToken.None);
             await Expect(page.Locator("#kill-switch-banner")).ToBeVisibleAsync(new LocatorAssertionsToBeVisibleOptions { Timeout = 15_000 });
 
-            // Both islands survive an in-place navigation: still there, still live.
+            // Both figures survive an in-place navigation (the server renders them with the new page) and stay live.
             await page.Locator("#grace-drawer a[href='/incidents']").ClickAsync();
             await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/incidents$"));
             await Expect(page.Locator("#kill-switch-banner")).ToBeVisibleAsync();

@@ -5,6 +5,47 @@ window.grace = {
     // Dark mode lives in a cookie so the server renders the right theme on the next load (no flash).
     setDarkMode: function (dark) {
         document.cookie = "grace-theme=" + (dark ? "dark" : "light") + "; path=/; max-age=31536000; SameSite=Lax";
+    },
+
+    // The static shell's live figures, called by the page's PageChrome when they change (the shell has no
+    // interactive roots of its own: docs/decisions/0033-shell-figures-without-islands.md). Writes the same chips
+    // the server renders (KillSwitchBanner.razor, PendingBadge.razor) into their slots, with the slots' classes.
+    // The next enhanced navigation replaces the whole shell with the server's rendering, so nothing here lasts.
+    shell: function (killSwitchEngaged, pendingApprovals) {
+        function chip(slotId, id, text, role) {
+            var slot = document.getElementById(slotId);
+            var shown = document.getElementById(id);
+            if (!slot) {
+                return;
+            }
+
+            if (text === null) {
+                if (shown) {
+                    shown.remove();
+                }
+
+                return;
+            }
+
+            if (!shown) {
+                shown = document.createElement("span");
+                shown.id = id;
+                shown.className = slot.getAttribute("data-chip") || "";
+                if (role) {
+                    shown.setAttribute("role", role);
+                }
+
+                var content = document.createElement("span");
+                content.className = "mud-chip-content";
+                shown.appendChild(content);
+                slot.appendChild(shown);
+            }
+
+            shown.firstChild.textContent = text;
+        }
+
+        chip("grace-kill-switch", "kill-switch-banner", killSwitchEngaged ? "Kill switch engaged" : null, "status");
+        chip("grace-pending", "nav-pending", pendingApprovals > 0 ? String(pendingApprovals) : null, null);
     }
 };
 

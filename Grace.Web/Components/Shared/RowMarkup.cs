@@ -160,8 +160,11 @@ public sealed class RowMarkup
         return this;
     }
 
-    /// <summary>The cells written so far, as markup for one <c>&lt;tr&gt;</c>.</summary>
-    public MarkupString Build() => new(_html.ToString());
+    /// <summary>
+    /// The cells written so far, as markup for one <c>&lt;tr&gt;</c>: the copy other circuits already show when they
+    /// wrote the same row (<see cref="SharedText"/>), so a row costs its text once, not once per open tab.
+    /// </summary>
+    public MarkupString Build() => new(SharedText.Share(_html.ToString()));
 
     private const string LinkClass = "mud-typography mud-link mud-primary-text mud-link-underline-hover mud-typography-body1";
 
