@@ -44,7 +44,7 @@ public sealed class PolicyGate(KillSwitch killSwitch, IOptionsMonitor<EngineOpti
         var figures = await FiguresAsync(db, mission, playbook?.IsRunbook == true, cooldown > TimeSpan.Zero && !laterStep, now - cooldown, now.AddHours(-1),
             beforeAction ? Acting : InFlight, cancellationToken);
 
-        if (figures.KillSwitchEngaged)
+        if (killSwitch.Engaged(figures.KillSwitch))
         {
             return new GateDecision(GateVerdict.Block, "The kill switch is engaged: no action runs until a Lead or Admin releases it.");
         }
@@ -74,11 +74,8 @@ public sealed class PolicyGate(KillSwitch killSwitch, IOptionsMonitor<EngineOpti
         return new GateDecision(GateVerdict.Proceed, dryRun ? "Policy allows it (dry run: the action will not run)." : "Policy allows it.", dryRun);
     }
 
-    /// <summary>What policy counts, read in one round trip.</summary>
-    private sealed record PolicyFigures(string? KillSwitch, DateTimeOffset? LastRunInCooldown, int RunsLastHour, int InFlight)
-    {
-        public bool KillSwitchEngaged { get; init; }
-    }
+    /// <summary>What policy counts, read in one round trip (the kill switch as stored: null when never set).</summary>
+    private sealed record PolicyFigures(string? KillSwitch, DateTimeOffset? LastRunInCooldown, int RunsLastHour, int InFlight);
 
     /// <summary>
     /// The kill switch's stored value, the last run of this playbook within its cooldown, the runs in
@@ -87,7 +84,7 @@ public sealed class PolicyGate(KillSwitch killSwitch, IOptionsMonitor<EngineOpti
     /// Each subquery is the one policy made on its own before, with the same conditions. The caller
     /// reads the target's fence before this, so a concurrent intent still fails its commit.
     /// </summary>
-    private async Task<PolicyFigures> FiguresAsync(GraceDbContext db, Mission mission, bool runbook, bool checkCooldown, DateTimeOffset since, DateTimeOffset hourAgo,
+    private static async Task<PolicyFigures> FiguresAsync(GraceDbContext db, Mission mission, bool runbook, bool checkCooldown, DateTimeOffset since, DateTimeOffset hourAgo,
         MissionState[] states, CancellationToken cancellationToken)
     {
         var id = mission.Id;
@@ -103,13 +100,8 @@ public sealed class PolicyGate(KillSwitch killSwitch, IOptionsMonitor<EngineOpti
             db.Missions.Count(m => m.ExecutedAt != null && m.ExecutedAt > hourAgo),
             db.Missions.Count(m => m.Id != id && m.Target == target && states.Contains(m.State))));
 
-        var figures = await Figures(db.Missions.Where(m => m.Id == id)).SingleOrDefaultAsync(cancellationToken)
-            ?? await Figures(db.Missions.Take(1)).FirstOrDefaultAsync(cancellationToken);
-        if (figures is null)
-        {
-            return new PolicyFigures(null, null, 0, 0) { KillSwitchEngaged = await killSwitch.IsEngagedAsync(cancellationToken) };
-        }
-
-        return figures with { KillSwitchEngaged = killSwitch.Engaged(figures.KillSwitch) };
+        return await Figures(db.Missions.Where(m => m.Id == id)).SingleOrDefaultAsync(cancellationToken)
+            ?? await Figures(db.Missions.Take(1)).FirstOrDefaultAsync(cancellationToken)
+            ?? new PolicyFigures(await db.EngineSettings.Where(s => s.Key == Gate.KillSwitch.SettingKey).Select(s => s.Value).FirstOrDefaultAsync(cancellationToken), null, 0, 0);
     }
 }

@@ -126,19 +126,7 @@ public sealed class RowMarkup
     public RowMarkup Element(string tag, string? cssClass, string? text, string? style = null) => Open(tag, cssClass, style).Text(text).Close(tag);
 
     /// <summary>A <c>&lt;span&gt;</c> of text, encoded, with the given classes (none if null).</summary>
-    public RowMarkup Span(string? cssClass, string? text)
-    {
-        _html.Append("<span");
-        if (cssClass is not null)
-        {
-            Attribute("class", cssClass);
-        }
-
-        _html.Append('>');
-        Text(text);
-        _html.Append("</span>");
-        return this;
-    }
+    public RowMarkup Span(string? cssClass, string? text) => Element("span", cssClass, text);
 
     /// <summary>An instant in the viewer's zone with the UTC time as its tooltip: <see cref="When"/>'s markup.</summary>
     public RowMarkup When(ViewerClock clock, DateTimeOffset? at, WhenStyle format = WhenStyle.Compact, string empty = "–")
