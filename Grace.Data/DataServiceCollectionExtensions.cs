@@ -54,7 +54,6 @@ public static class DataServiceCollectionExtensions
         // Identity's stores want a scoped context; it comes from the same factory.
         services.AddScoped<GraceDbContext>(sp => sp.GetRequiredService<IDbContextFactory<GraceDbContext>>().CreateDbContext());
         services.AddHostedService<DatabaseMigrator>();
-        services.AddHostedService<SqliteCheckpointer>();
         return builder;
     }
 
@@ -86,7 +85,6 @@ public static class DataServiceCollectionExtensions
     private static ProviderContextFactory<SqliteGraceDbContext> SqliteFactory(DatabaseOptions options, string contentRoot, Microsoft.Extensions.Logging.ILoggerFactory loggerFactory)
     {
         var connectionString = SqliteConnectionString(options, contentRoot);
-        RaiseThreadPoolFloor();
         var busyTimeout = TimeSpan.FromMilliseconds(options.SqliteBusyTimeoutMilliseconds);
         // Writers in this process queue for SQLite's one writer in order, instead of each polling it (see SqliteWriteGate).
         var gate = SqliteWriteGate.For(new SqliteConnectionStringBuilder(connectionString).DataSource);
@@ -95,27 +93,6 @@ public static class DataServiceCollectionExtensions
                 .UseSqlite(connectionString, s => s.CommandTimeout(options.CommandTimeoutSeconds))
                 .AddInterceptors(new SqliteBusyTimeoutInterceptor(options.SqliteBusyTimeoutMilliseconds), new SqliteWriteGateInterceptor(gate, busyTimeout)).Options,
             o => new SqliteGraceDbContext(o));
-    }
-
-    /// <summary>
-    /// How many thread-pool threads start on demand without delay while Grace runs on SQLite.
-    /// Microsoft.Data.Sqlite has no asynchronous I/O: its async methods run synchronously, so every
-    /// commit's fsync, every query and every wait in SQLite's busy handler blocks a pool thread. The
-    /// pool starts with one thread per core and adds more only about twice a second; on two cores
-    /// two blocked commits (capture's, a mission's) stalled every await in the process (the planning
-    /// queue, grain turns, HTTP answers) for 0.3–0.8 s (docs/benchmarks.md, 2026-12-01, latency-s5).
-    /// Capture, four planners, the missions in flight and a few requests are Grace's own blocking
-    /// users at once: 32 covers them with room.
-    /// </summary>
-    internal const int SqliteThreadPoolFloor = 32;
-
-    private static void RaiseThreadPoolFloor()
-    {
-        ThreadPool.GetMinThreads(out var workers, out var completionPorts);
-        if (workers < SqliteThreadPoolFloor)
-        {
-            ThreadPool.SetMinThreads(SqliteThreadPoolFloor, completionPorts);
-        }
     }
 
     private sealed class ProviderContextFactory<TContext>(DbContextOptions<TContext> options, Func<DbContextOptions<TContext>, TContext> create)

@@ -11,10 +11,8 @@ namespace Grace.Data;
 internal sealed class SqliteBusyTimeoutInterceptor(int milliseconds) : DbConnectionInterceptor
 {
     // A pooled connection keeps its pragmas: one that capture relaxed (SqliteDurability) is made
-    // fully durable again for whoever opens it next. Checkpoints are SqliteCheckpointer's, off the
-    // writers' path; a commit checkpoints itself only if the log grew ten times past SQLite's default
-    // (the background service not running: a test's host without hosted services, a stall).
-    private string Pragmas => $"PRAGMA busy_timeout = {milliseconds}; PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = {SqliteCheckpointer.WriterCheckpointPages};";
+    // fully durable again for whoever opens it next.
+    private string Pragmas => $"PRAGMA busy_timeout = {milliseconds}; PRAGMA synchronous = FULL;";
 
     public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData) => Apply(connection);
 
