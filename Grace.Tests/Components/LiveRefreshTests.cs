@@ -48,6 +48,18 @@ public sealed class LiveRefreshTests : GraceComponentTest
     }
 
     [Fact]
+    public async Task Statistics_moving_refresh_the_learning_page()
+    {
+        var cut = Island(LiveTopic.Statistics);
+        Notifier.Publish(new MissionUpdated(DateTimeOffset.UtcNow, Guid.NewGuid(), Guid.NewGuid(), "p", "t", 0, MissionState.Succeeded, PipelineStage.Learn, "engine", "done"));
+        Thread.Sleep(500);
+        Assert.Equal(0, Refreshes());
+        Notifier.Publish(new StatisticsUpdated(DateTimeOffset.UtcNow, "test-cache", "test-clear-cache", 4, 0.75, 0.3));
+        cut.WaitForAssertion(() => Assert.Equal(1, Refreshes()), TimeSpan.FromSeconds(5));
+        await Task.CompletedTask;
+    }
+
+    [Fact]
     public async Task The_audit_log_follows_no_event()
     {
         var cut = Island(LiveTopic.None);

@@ -11,4 +11,7 @@ public enum LiveTopic
 
     /// <summary>Missions: a mission started, moved on or ended.</summary>
     Missions,
+
+    /// <summary>Learning's statistics: a mission ended and its playbook's figures moved.</summary>
+    Statistics,
 }
