@@ -172,7 +172,7 @@ public sealed class RowMarkup
 
 /// <summary>
 /// A list row as a page writes it: its identity, its <c>&lt;tr&gt;</c> class and its cells as markup. The lists
-/// render per request (docs/decisions/draft-lists-per-request.md), so rows live as long as the request.
+/// render per request (docs/decisions/0034-lists-rendered-per-request.md), so rows live as long as the request.
 /// </summary>
 /// <param name="Key">The row's identity (the entity's id).</param>
 /// <param name="RowClass">The row's classes.</param>
