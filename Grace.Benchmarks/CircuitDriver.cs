@@ -50,6 +50,13 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
         await using var grace = await GraceProcess.StartAsync("circuits", settings, environment, folder);
         var pid = grace.Pid ?? throw new InvalidOperationException("Grace is not running.");
         var cookie = await grace.SignInCookieAsync("admin", Password);
+        if (zone is not null)
+        {
+            // grace.js keeps the browser's zone in a cookie (ViewerClock.ZoneCookie) for pages rendered per request (the
+            // lists, which have no circuit to ask); a browser that opened the console once sends it with every request.
+            cookie += $"; grace-zone={Uri.EscapeDataString(zone)}";
+        }
+
         if (seedIncidents > 0)
         {
             await SeedIncidentsAsync(grace);

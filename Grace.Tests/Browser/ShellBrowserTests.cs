@@ -396,6 +396,57 @@ public sealed class ShellBrowserTests(ShellFixture fixture) : IClassFixture<Shel
     }
 
     [Fact]
+    public async Task A_list_rendered_per_request_follows_events_live_and_keeps_what_is_being_typed()
+    {
+        var page = await SignInAsync("olivia");
+        // The list is server-rendered HTML; its one interactive root is the live refresher, which holds no rows.
+        await GoAsync(page, "/incidents?q=thumbnail");
+        await Expect(page.Locator("tr.incident-row .incident-count")).ToHaveTextAsync("7");
+        // grace.js named the browser's zone in a cookie, and the table was fetched again in it: no "UTC" suffix.
+        await Expect(page.Locator("tr.incident-row td[data-label='First seen'] .when")).Not.ToContainTextAsync(" UTC", new LocatorAssertionsToContainTextOptions { Timeout = 15_000 });
+        await page.EvaluateAsync("() => { window.graceSameDocument = true; }");
+        await page.Locator("#incident-search").FocusAsync();
+
+        var notifier = fixture.Host.Services.GetRequiredService<Grace.Engine.Notifications.IPipelineNotifier>();
+        try
+        {
+            await using (var db = fixture.Host.CreateDb())
+            {
+                db.Incidents.Single(i => i.Id == fixture.Incident).Count = 8;
+                await db.SaveChangesAsync();
+            }
+
+            notifier.Publish(new Grace.Engine.Notifications.IncidentUpdated(DateTimeOffset.UtcNow, fixture.Incident, "f", "thumbnailer", IncidentStatus.Open, 8, false));
+            await Expect(page.Locator("tr.incident-row .incident-count")).ToHaveTextAsync("8", new LocatorAssertionsToHaveTextOptions { Timeout = 15_000 });
+            // In place: the same document, the search box still focused and holding its text, the address unchanged.
+            Assert.True(await page.EvaluateAsync<bool>("() => window.graceSameDocument === true"), "the live refresh reloaded the whole document");
+            await Expect(page.Locator("#incident-search")).ToBeFocusedAsync();
+            await Expect(page.Locator("#incident-search")).ToHaveValueAsync("thumbnail");
+            await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/incidents\\?q=thumbnail$"));
+        }
+        finally
+        {
+            await using var db = fixture.Host.CreateDb();
+            db.Incidents.Single(i => i.Id == fixture.Incident).Count = 7;
+            await db.SaveChangesAsync();
+        }
+
+        // Sorting and paging are links now: the sorted column is in the address, and survives a reload.
+        await GoAsync(page, "/missions");
+        await page.EvaluateAsync("() => { window.graceSameDocument = true; }");
+        await page.Locator("th a.mud-table-sort-label", new PageLocatorOptions { HasText = "Playbook" }).ClickAsync();
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("sort=playbook&dir=asc"));
+        await Expect(page.Locator("th[aria-sort=ascending]")).ToContainTextAsync("Playbook");
+        await Expect(page.Locator("tr.mission-row td[data-label=Playbook]").First).ToHaveTextAsync("test-checkpoint");
+        Assert.True(await page.EvaluateAsync<bool>("() => window.graceSameDocument === true"), "sorting reloaded the whole document");
+        await page.Locator("#state-filter").SelectOptionAsync("Succeeded");
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("state=Succeeded"));
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("sort=playbook"));
+        await Expect(page.Locator("tr.mission-row")).ToHaveCountAsync(1);
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
     public async Task On_a_phone_the_menu_opens_over_the_page_and_closes_on_a_tap_outside()
     {
         var page = await SignInAsync("olivia", 390, 844);

@@ -3,6 +3,8 @@ using Grace.Engine.Missions;
 using Grace.Data.Entities;
 using Grace.Engine.Notifications;
 using Grace.Web.Components.Pages.Missions;
+using Microsoft.AspNetCore.Components;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Grace.Tests.Components;
 
@@ -49,17 +51,26 @@ public sealed class MissionListTests : GraceComponentTest
         });
     }
 
+    // The list renders per request: every filter, order and page is an address, and each address a fresh render.
+    private IRenderedComponent<MissionList> Open(string address)
+    {
+        Services.GetRequiredService<NavigationManager>().NavigateTo(address);
+        return Render<MissionList>();
+    }
+
+    private static string HrefOf(IRenderedComponent<MissionList> cut, string selector) =>
+        cut.Find(selector).GetAttribute("href") ?? throw new InvalidOperationException($"{selector} is not a link");
+
     [Fact]
-    public async Task A_new_mission_appears_live_when_the_engine_publishes_it()
+    public async Task A_new_mission_shows_when_the_page_is_fetched_again()
     {
         var cut = Render<MissionList>();
         cut.WaitForAssertion(() => Assert.Contains("No missions yet", cut.Markup));
 
-        var mission = await AddMissionAsync("checkpoint", MissionState.Verifying);
-        Notifier.Publish(new MissionUpdated(DateTimeOffset.UtcNow, mission.Id, mission.IncidentId, mission.PlaybookKey, mission.Target, mission.Tier,
-            mission.State, PipelineStage.Verify, "engine", "verifying"));
-
-        cut.WaitForAssertion(() => Assert.Contains("checkpoint", cut.Find("tr.mission-row").TextContent), TimeSpan.FromSeconds(5));
+        // The live part (an event makes the island ask the browser for the page again) is LiveRefreshTests'; this is the page it gets.
+        await AddMissionAsync("checkpoint", MissionState.Verifying);
+        var again = Open("/missions");
+        again.WaitForAssertion(() => Assert.Contains("checkpoint", again.Find("tr.mission-row").TextContent));
     }
 
     private static List<string> Playbooks(IRenderedComponent<MissionList> cut) =>
@@ -76,7 +87,7 @@ public sealed class MissionListTests : GraceComponentTest
             await AddMissionAsync($"restart-{i:00}", MissionState.Failed, start.AddMinutes(2 + i));
         }
 
-        var cut = Render<MissionList>();
+        var cut = Open("/missions");
         // Newest first, 25 to a page, out of 30.
         cut.WaitForAssertion(() =>
         {
@@ -85,20 +96,30 @@ public sealed class MissionListTests : GraceComponentTest
             Assert.Contains("1-25 of 30", cut.Find(".mud-table-pagination").TextContent);
         });
 
-        var state = cut.FindComponent<Grace.Web.Components.Shared.EnumSelect<MissionState>>();
-        await cut.InvokeAsync(() => state.Instance.ValueChanged.InvokeAsync(MissionState.AwaitingApproval));
-        cut.WaitForAssertion(() => Assert.Equal(["clear-cache"], Playbooks(cut)));
-        await cut.InvokeAsync(() => state.Instance.ValueChanged.InvokeAsync(null));
+        // The filters are one GET form: the select and the search box send state= and q=, and show what the address says.
+        Assert.Equal("state", cut.Find("form[data-grace-filters] select#state-filter").GetAttribute("name"));
+        Assert.Equal("q", cut.Find("form[data-grace-filters] input#mission-search").GetAttribute("name"));
+        var state = Open("/missions?state=AwaitingApproval");
+        state.WaitForAssertion(() => Assert.Equal(["clear-cache"], Playbooks(state)));
+        Assert.Equal("AwaitingApproval", state.Find("#state-filter option[selected]").GetAttribute("value"));
+        // An unknown state shows every state, as before.
+        var unknown = Open("/missions?state=Sleeping");
+        unknown.WaitForAssertion(() => Assert.Equal(25, Playbooks(unknown).Count));
 
-        var search = cut.FindComponent<Grace.Web.Components.Shared.SearchBox>();
-        await cut.InvokeAsync(() => search.Instance.ValueChanged.InvokeAsync("checkpoint"));
-        cut.WaitForAssertion(() => Assert.Equal(["checkpoint"], Playbooks(cut)));
-        await cut.InvokeAsync(() => search.Instance.ValueChanged.InvokeAsync(""));
+        var search = Open("/missions?q=checkpoint");
+        search.WaitForAssertion(() => Assert.Equal(["checkpoint"], Playbooks(search)));
+        Assert.Equal("checkpoint", search.Find("#mission-search").GetAttribute("value"));
 
-        // Sorted by playbook, A to Z.
-        cut.WaitForAssertion(() => Assert.Equal(25, Playbooks(cut).Count));
-        cut.FindAll(".mud-table-sort-label").Single(l => l.TextContent.Contains("Playbook", StringComparison.Ordinal)).Click();
-        cut.WaitForAssertion(() => Assert.Equal(["checkpoint", "clear-cache", "restart-00"], Playbooks(cut).Take(3)));
+        // Sorted by playbook, A to Z, by following the column's label; the label of the sorted column flips it.
+        var sorted = Open(HrefOf(Open("/missions"), "th a.mud-table-sort-label[href*='sort=playbook']"));
+        sorted.WaitForAssertion(() => Assert.Equal(["checkpoint", "clear-cache", "restart-00"], Playbooks(sorted).Take(3)));
+        Assert.Equal("ascending", sorted.Find("th[aria-sort=ascending]").GetAttribute("aria-sort"));
+        Assert.Contains("Playbook", sorted.Find("th[aria-sort=ascending]").TextContent, StringComparison.Ordinal);
+        var flipped = Open(HrefOf(sorted, "th[aria-sort=ascending] a"));
+        flipped.WaitForAssertion(() => Assert.Equal("restart-27", Playbooks(flipped)[0]));
+        // The filter form carries the order along, so a search keeps it.
+        Assert.Equal("playbook", flipped.Find("form[data-grace-filters] input[type=hidden][name=sort]").GetAttribute("value"));
+        Assert.Equal("desc", flipped.Find("form[data-grace-filters] input[type=hidden][name=dir]").GetAttribute("value"));
     }
 
     [Fact]
@@ -110,18 +131,26 @@ public sealed class MissionListTests : GraceComponentTest
             await AddMissionAsync($"restart-{i:00}", MissionState.Failed, start.AddMinutes(i));
         }
 
-        var cut = Render<MissionList>();
+        var cut = Open("/missions?state=Failed");
         cut.WaitForAssertion(() => Assert.Equal(25, Playbooks(cut).Count));
         Assert.True(cut.Find("button[aria-label='Previous page']").HasAttribute("disabled"));
-        cut.Find("button[aria-label='Next page']").Click();
-        cut.WaitForAssertion(() =>
+        // The pager's links keep the filters and name the page, counted from 1.
+        var next = HrefOf(cut, "a[aria-label='Next page']");
+        Assert.Contains("state=Failed", next, StringComparison.Ordinal);
+        Assert.Contains("page=2", next, StringComparison.Ordinal);
+        var second = Open(next);
+        second.WaitForAssertion(() =>
         {
-            Assert.Equal(["restart-04", "restart-03", "restart-02", "restart-01", "restart-00"], Playbooks(cut));
-            Assert.Contains("26-30 of 30", cut.Find(".mud-table-pagination").TextContent);
+            Assert.Equal(["restart-04", "restart-03", "restart-02", "restart-01", "restart-00"], Playbooks(second));
+            Assert.Contains("26-30 of 30", second.Find(".mud-table-pagination").TextContent);
         });
-        Assert.True(cut.Find("button[aria-label='Last page']").HasAttribute("disabled"));
-        cut.Find("button[aria-label='First page']").Click();
-        cut.WaitForAssertion(() => Assert.Equal("restart-29", Playbooks(cut)[0]));
+        Assert.True(second.Find("button[aria-label='Last page']").HasAttribute("disabled"));
+        var first = Open(HrefOf(second, "a[aria-label='First page']"));
+        first.WaitForAssertion(() => Assert.Equal("restart-29", Playbooks(first)[0]));
+
+        // An old link past the last page shows the last page.
+        var past = Open("/missions?page=9");
+        past.WaitForAssertion(() => Assert.Contains("26-30 of 30", past.Find(".mud-table-pagination").TextContent));
     }
 
     [Fact]

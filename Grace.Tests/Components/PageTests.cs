@@ -267,7 +267,7 @@ public sealed class LearningPageTests : GraceComponentTest
     }
 
     [Fact]
-    public async Task Statistics_trend_and_recommendations_show_and_move_live()
+    public async Task Statistics_trend_and_recommendations_show_when_the_page_is_fetched_again()
     {
         var cut = Render<Learning>();
         cut.WaitForAssertion(() => cut.Find("#learning-empty"));
@@ -278,17 +278,22 @@ public sealed class LearningPageTests : GraceComponentTest
             await db.SaveChangesAsync();
         }
 
-        Notifier.Publish(new StatisticsUpdated(DateTimeOffset.UtcNow, "test-cache", "test-clear-cache", 4, 0.75, 0.3));
-        cut.WaitForAssertion(() =>
+        // The page renders per request; a StatisticsUpdated makes its LiveRefresh ask the browser for it again (LiveRefreshTests).
+        await DisposeComponentsAsync();
+        var again = Render<Learning>();
+        again.WaitForAssertion(() =>
         {
-            Assert.Equal("4", cut.Find(".stat-runs").TextContent);
-            Assert.Equal("1", cut.Find(".stat-period-runs").TextContent);
-            Assert.Contains("75", cut.Find(".stat-success").TextContent);
-            Assert.Contains("use test-clear-cache", cut.Find(".recommendation").TextContent);
+            Assert.Equal("4", again.Find(".stat-runs").TextContent);
+            Assert.Equal("1", again.Find(".stat-period-runs").TextContent);
+            Assert.Contains("75", again.Find(".stat-success").TextContent);
+            Assert.Contains("use test-clear-cache", again.Find(".recommendation").TextContent);
             // The trend plots today's one run: the playbook's success rate (one point) and its runs (one bar), and says a trend needs two days.
-            Assert.Equal(["test-clear-cache", "test-clear-cache"], Charts.Legend(cut));
-            Assert.Equal([1], Charts.PointsPerLine(cut));
-            Assert.Contains("One day of data so far: the trend needs two", cut.Find("#playbook-trend .chart-why").TextContent);
+            Assert.Equal(["test-clear-cache", "test-clear-cache"], Charts.Legend(again));
+            Assert.Equal([1], Charts.PointsPerLine(again));
+            Assert.Contains("One day of data so far: the trend needs two", again.Find("#playbook-trend .chart-why").TextContent);
+            // What a live refresh replaces: the table and charts, and the recommendations (the trust panel is an island between them).
+            Assert.NotNull(again.Find("#learning-live[data-grace-live] #stats-table"));
+            Assert.NotNull(again.Find("#learning-recommendations[data-grace-live] .recommendation"));
         }, TimeSpan.FromSeconds(5));
     }
 
@@ -308,13 +313,23 @@ public sealed class LearningPageTests : GraceComponentTest
 
         var cut = Render<Learning>();
         cut.WaitForAssertion(() => Assert.Equal("2", cut.Find(".stat-period-runs").TextContent));
-        // The browser's own select (keyboard and screen readers handle it natively).
-        cut.Find("select#period").Change("7");
-        cut.WaitForAssertion(() =>
+        // The browser's own select in the page's GET form (grace.js applies it when it changes): ?days=7.
+        Assert.Equal("days", cut.Find("form[data-grace-filters] select#period").GetAttribute("name"));
+        await DisposeComponentsAsync();
+        Services.GetRequiredService<Microsoft.AspNetCore.Components.NavigationManager>().NavigateTo("/learning?days=7");
+        var week = Render<Learning>();
+        week.WaitForAssertion(() =>
         {
-            Assert.Equal("1", cut.Find(".stat-period-runs").TextContent);
-            Assert.Equal("/api/outcomes.csv?days=7", cut.Find("#export-csv").GetAttribute("href"));
+            Assert.Equal("1", week.Find(".stat-period-runs").TextContent);
+            Assert.Equal("/api/outcomes.csv?days=7", week.Find("#export-csv").GetAttribute("href"));
+            Assert.Equal("7", week.Find("select#period option[selected]").GetAttribute("value"));
         });
+
+        // A period not offered shows 30 days, as before.
+        await DisposeComponentsAsync();
+        Services.GetRequiredService<Microsoft.AspNetCore.Components.NavigationManager>().NavigateTo("/learning?days=5000");
+        var odd = Render<Learning>();
+        odd.WaitForAssertion(() => Assert.Equal("/api/outcomes.csv?days=30", odd.Find("#export-csv").GetAttribute("href")));
     }
 
     [Fact]
@@ -389,13 +404,24 @@ public sealed class IncidentsPageTests : GraceComponentTest
     }
 
     [Fact]
-    public async Task Incidents_show_their_counts_and_move_live()
+    public async Task Incidents_show_their_counts_and_filters_from_the_address()
     {
         var cut = Render<Incidents>();
         cut.WaitForAssertion(() => cut.Find("#incidents-empty"));
-        var mission = await SeedMissionAsync();
-        Notifier.Publish(new IncidentUpdated(DateTimeOffset.UtcNow, mission.IncidentId, "f", "orders-api", IncidentStatus.Open, 12, true));
-        cut.WaitForAssertion(() => Assert.Equal("12", cut.Find(".incident-count").TextContent), TimeSpan.FromSeconds(5));
+        // Moving live is LiveRefreshTests' (the island asks the browser for the page again); this is the page it gets.
+        await SeedMissionAsync();
+        var again = Render<Incidents>();
+        again.WaitForAssertion(() => Assert.Equal("12", again.Find(".incident-count").TextContent));
+
+        var navigation = Services.GetRequiredService<Microsoft.AspNetCore.Components.NavigationManager>();
+        navigation.NavigateTo("/incidents?state=Resolved&open=true");
+        var filtered = Render<Incidents>();
+        filtered.WaitForAssertion(() => Assert.Contains("No incident matches these filters.", filtered.Find("#incidents-empty").TextContent, StringComparison.Ordinal));
+        Assert.True(filtered.Find("input#open-only").HasAttribute("checked"));
+        Assert.Equal("Resolved", filtered.Find("#status-filter option[selected]").GetAttribute("value"));
+        navigation.NavigateTo("/incidents?q=Thumbnail&state=mitigating");
+        var found = Render<Incidents>();
+        found.WaitForAssertion(() => Assert.Single(found.FindAll("tr.incident-row")));
     }
 
     [Fact]

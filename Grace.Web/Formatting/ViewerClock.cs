@@ -52,6 +52,19 @@ public sealed class ViewerClock(TimeProvider time, ILogger<ViewerClock> logger)
         }
     }
 
+    /// <summary>
+    /// The cookie grace.js keeps the browser's time zone in (<c>grace-zone=Europe/Berlin</c>), so that a page rendered
+    /// per request, with no circuit to ask the browser (the lists), writes its times in the viewer's zone at once.
+    /// </summary>
+    public const string ZoneCookie = "grace-zone";
+
+    /// <summary>
+    /// Uses the zone the browser named in <see cref="ZoneCookie"/>, when the request has one this server knows; UTC (and
+    /// saying so) otherwise. The value is the browser's to send: an unknown or overlong id is ignored, never an error.
+    /// </summary>
+    public bool AdoptFrom(Microsoft.AspNetCore.Http.HttpContext? request) =>
+        request?.Request.Cookies[ZoneCookie] is { Length: > 0 and <= 64 } zone && Adopt(zone);
+
     /// <summary>Uses an IANA (or Windows) time zone id; false, and UTC kept, when this server does not know it.</summary>
     public bool Adopt(string? zoneId)
     {

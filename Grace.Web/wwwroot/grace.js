@@ -46,8 +46,167 @@ window.grace = {
 
         chip("grace-kill-switch", "kill-switch-banner", killSwitchEngaged ? "Kill switch engaged" : null, "status");
         chip("grace-pending", "nav-pending", pendingApprovals > 0 ? String(pendingApprovals) : null, null);
+    },
+
+    // The lists render per request (docs/decisions/draft-lists-per-request.md): their table is static HTML marked
+    // data-grace-live, and the page's LiveRefresh island calls this when their data changed (at most once per 250 ms).
+    // Fetch the page again, as it is addressed now, and put each fresh data-grace-live region in place of the old one
+    // (by id). Only those regions: the filters, what is being typed and the island stay as they are. One fetch at a
+    // time; a call during one fetches once more after it.
+    refreshLive: function () {
+        var state = window.grace._refresh || (window.grace._refresh = { busy: false, again: false });
+        if (state.busy) {
+            state.again = true;
+            return;
+        }
+
+        if (!document.querySelector("[data-grace-live]")) {
+            return;
+        }
+
+        state.busy = true;
+        var url = location.href;
+        fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+            .then(function (response) {
+                if (response.redirected && new URL(response.url).pathname.indexOf("/account/") === 0) {
+                    // Signed out meanwhile: go where the server sends people.
+                    location.assign(response.url);
+                    return null;
+                }
+
+                return response.ok ? response.text() : null;
+            })
+            .then(function (html) {
+                // A navigation since the fetch began shows other data; this answer is for an address no longer shown.
+                if (html === null || location.href !== url) {
+                    return;
+                }
+
+                var fresh = new DOMParser().parseFromString(html, "text/html");
+                document.querySelectorAll("[data-grace-live]").forEach(function (region) {
+                    var replacement = region.id ? fresh.getElementById(region.id) : null;
+                    if (replacement && replacement.innerHTML !== region.innerHTML) {
+                        region.replaceWith(document.importNode(replacement, true));
+                    }
+                });
+            })
+            .catch(function () {
+                // The server is unreachable: the table stays as it was, and the next event tries again.
+            })
+            .finally(function () {
+                state.busy = false;
+                if (state.again) {
+                    state.again = false;
+                    window.grace.refreshLive();
+                }
+            });
     }
 };
+
+// The lists' filters: GET forms marked data-grace-filters (the lists render per request, no circuit holds them).
+// A changed select or switch applies the form at once, the search box after a pause in typing (300 ms, as the
+// circuit's search box did) or at once on Enter. Applying is an enhanced navigation that replaces the address in
+// place (no reload, no history entry), as the filters did in the circuit; without Blazor's script, a plain load.
+(function () {
+    var pause = null;
+    var typed = null; // { id, value } of the search box last typed into, to keep it when the page comes back
+
+    function formOf(element) {
+        return element instanceof Element ? element.closest("form[data-grace-filters]") : null;
+    }
+
+    function addressOf(form) {
+        var url = new URL(form.getAttribute("action") || location.pathname, location.href);
+        var query = new URLSearchParams();
+        new FormData(form).forEach(function (value, name) {
+            var text = String(value).trim();
+            if (text !== "") {
+                query.append(name, text);
+            }
+        });
+        url.search = query.toString();
+        return url.toString();
+    }
+
+    function apply(form) {
+        clearTimeout(pause);
+        pause = null;
+        var address = addressOf(form);
+        if (address === location.href) {
+            return;
+        }
+
+        if (window.Blazor && typeof window.Blazor.navigateTo === "function") {
+            window.Blazor.navigateTo(address, { replaceHistoryEntry: true });
+        } else {
+            location.replace(address);
+        }
+    }
+
+    document.addEventListener("change", function (event) {
+        var form = formOf(event.target);
+        // The search box reports "change" when it loses focus; its text is applied by typing and Enter instead.
+        if (form && event.target.type !== "search") {
+            apply(form);
+        }
+    });
+
+    document.addEventListener("input", function (event) {
+        var form = formOf(event.target);
+        if (form && event.target.type === "search") {
+            typed = { id: event.target.id, value: event.target.value };
+            clearTimeout(pause);
+            pause = setTimeout(function () {
+                apply(form);
+            }, 300);
+        }
+    });
+
+    // Enter in the search box submits the form: apply it now, in place.
+    document.addEventListener("submit", function (event) {
+        var form = event.target instanceof HTMLFormElement && event.target.matches("[data-grace-filters]") ? event.target : null;
+        if (form) {
+            event.preventDefault();
+            apply(form);
+        }
+    }, true);
+
+    // Blazor's enhanced navigation writes the server's value into the search box when the page comes back; what was
+    // typed while it was on its way is kept (and applied in turn) instead of being overwritten.
+    window.grace._keepTyped = function () {
+        var box = typed ? document.getElementById(typed.id) : null;
+        if (box && document.activeElement === box && box.value !== typed.value) {
+            box.value = typed.value;
+            var form = formOf(box);
+            if (form) {
+                clearTimeout(pause);
+                pause = setTimeout(function () {
+                    apply(form);
+                }, 300);
+            }
+        }
+    };
+
+    // Pages rendered per request write times in the zone this cookie names (ViewerClock.ZoneCookie); pages with a
+    // circuit ask the browser themselves. The first time a browser opens the console the cookie is not there yet:
+    // set it, and fetch the live table again in the viewer's zone.
+    try {
+        var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+        var current = document.cookie.split("; ").filter(function (c) { return c.indexOf("grace-zone=") === 0; }).map(function (c) { return decodeURIComponent(c.substring(11)); })[0];
+        if (zone && zone !== current) {
+            document.cookie = "grace-zone=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+            if (document.readyState === "loading") {
+                document.addEventListener("DOMContentLoaded", function () {
+                    window.grace.refreshLive();
+                });
+            } else {
+                window.grace.refreshLive();
+            }
+        }
+    } catch (e) {
+        // No Intl time zone: times stay in UTC, and say so.
+    }
+})();
 
 (function () {
     // Below MudBlazor's md breakpoint the drawer opens over the page; above it, beside the page.
@@ -115,6 +274,7 @@ window.grace = {
     var lastPath = location.pathname;
     function afterEnhancedLoad() {
         apply();
+        window.grace._keepTyped();
         if (location.pathname !== lastPath) {
             lastPath = location.pathname;
             var heading = document.querySelector("main h1");

@@ -154,6 +154,12 @@ public sealed class RowMarkup
     /// </summary>
     public MarkupString Build() => new(SharedText.Share(_html.ToString()));
 
+    /// <summary>
+    /// The cells written so far, as markup for a page rendered per request (the lists): the text lives as long as the
+    /// request, so it is not remembered for sharing (that would cost a weak handle per row and request for nothing).
+    /// </summary>
+    public MarkupString BuildForRequest() => new(_html.ToString());
+
     private const string LinkClass = "mud-typography mud-link mud-primary-text mud-link-underline-hover mud-typography-body1";
 
     private void Attribute(string name, string value)
@@ -165,46 +171,10 @@ public sealed class RowMarkup
 }
 
 /// <summary>
-/// A list row as the page keeps it between renders: its key, its <c>&lt;tr&gt;</c> class and its cells as
-/// markup. Nothing else of the entity it was written from is kept.
+/// A list row as a page writes it: its identity, its <c>&lt;tr&gt;</c> class and its cells as markup. The lists
+/// render per request (docs/decisions/0034-lists-rendered-per-request.md), so rows live as long as the request.
 /// </summary>
-/// <param name="Key">The row's identity for <c>@key</c> (boxed once here, not at every render).</param>
+/// <param name="Key">The row's identity (the entity's id).</param>
 /// <param name="RowClass">The row's classes.</param>
 /// <param name="Cells">The row's cells, encoded (<see cref="RowMarkup"/>).</param>
-public sealed record ListRow(object Key, string RowClass, MarkupString Cells)
-{
-    /// <summary>
-    /// The rows just written, with each row that did not change replaced by the one shown before: the page's
-    /// previous render tree then shares its strings instead of holding a second copy until the next render.
-    /// </summary>
-    /// <param name="shown">The rows shown now.</param>
-    /// <param name="fresh">The rows just written; unchanged ones are replaced in place.</param>
-    /// <param name="dropped">Whether some row shown now is not kept (its markup is still in the page's previous render tree).</param>
-    public static IReadOnlyList<ListRow> KeepUnchanged(IReadOnlyList<ListRow> shown, List<ListRow> fresh, out bool dropped)
-    {
-        dropped = false;
-        if (shown.Count == 0)
-        {
-            return fresh;
-        }
-
-        var before = new Dictionary<object, ListRow>(shown.Count);
-        foreach (var row in shown)
-        {
-            before.TryAdd(row.Key, row);
-        }
-
-        for (var i = 0; i < fresh.Count; i++)
-        {
-            if (before.TryGetValue(fresh[i].Key, out var old) && old.RowClass == fresh[i].RowClass
-                && string.Equals(old.Cells.Value, fresh[i].Cells.Value, StringComparison.Ordinal))
-            {
-                fresh[i] = old;
-                before.Remove(old.Key);
-            }
-        }
-
-        dropped = before.Count > 0;
-        return fresh;
-    }
-}
+public sealed record ListRow(object Key, string RowClass, MarkupString Cells);
