@@ -22,13 +22,16 @@ public sealed class LiveRefreshTests : GraceComponentTest
         return cut;
     }
 
+    private void PublishVerifying(Mission mission) =>
+        Notifier.Publish(new MissionUpdated(DateTimeOffset.UtcNow, mission.Id, mission.IncidentId, mission.PlaybookKey, mission.Target, mission.Tier,
+            mission.State, PipelineStage.Verify, "engine", "verifying"));
+
     [Fact]
     public async Task A_mission_event_asks_the_browser_for_the_missions_list_again()
     {
         var cut = Island(LiveTopic.Missions);
         var mission = await SeedMissionAsync();
-        Notifier.Publish(new MissionUpdated(DateTimeOffset.UtcNow, mission.Id, mission.IncidentId, mission.PlaybookKey, mission.Target, mission.Tier,
-            mission.State, PipelineStage.Verify, "engine", "verifying"));
+        PublishVerifying(mission);
         cut.WaitForAssertion(() => Assert.Equal(1, Refreshes()), TimeSpan.FromSeconds(5));
         // The shell's figures are written by the same circuit (PageChrome), as on every other page.
         Assert.Contains(JSInterop.Invocations, i => i.Identifier == "grace.shell");
@@ -48,7 +51,7 @@ public sealed class LiveRefreshTests : GraceComponentTest
     }
 
     [Fact]
-    public async Task Statistics_moving_refresh_the_learning_page()
+    public void Statistics_moving_refresh_the_learning_page()
     {
         var cut = Island(LiveTopic.Statistics);
         Notifier.Publish(new MissionUpdated(DateTimeOffset.UtcNow, Guid.NewGuid(), Guid.NewGuid(), "p", "t", 0, MissionState.Succeeded, PipelineStage.Learn, "engine", "done"));
@@ -56,7 +59,6 @@ public sealed class LiveRefreshTests : GraceComponentTest
         Assert.Equal(0, Refreshes());
         Notifier.Publish(new StatisticsUpdated(DateTimeOffset.UtcNow, "test-cache", "test-clear-cache", 4, 0.75, 0.3));
         cut.WaitForAssertion(() => Assert.Equal(1, Refreshes()), TimeSpan.FromSeconds(5));
-        await Task.CompletedTask;
     }
 
     [Fact]
@@ -64,8 +66,7 @@ public sealed class LiveRefreshTests : GraceComponentTest
     {
         var cut = Island(LiveTopic.None);
         var mission = await SeedMissionAsync();
-        Notifier.Publish(new MissionUpdated(DateTimeOffset.UtcNow, mission.Id, mission.IncidentId, mission.PlaybookKey, mission.Target, mission.Tier,
-            mission.State, PipelineStage.Verify, "engine", "verifying"));
+        PublishVerifying(mission);
         Thread.Sleep(500);
         Assert.Equal(0, Refreshes());
         Assert.NotNull(cut.Find("#grace-interactive"));
