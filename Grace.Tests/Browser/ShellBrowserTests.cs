@@ -475,6 +475,37 @@ public sealed class ShellBrowserTests(ShellFixture fixture) : IClassFixture<Shel
         page.EvaluateAsync<string>("() => getComputedStyle(document.body).backgroundColor");
 
     [Fact]
+    public async Task A_trust_decision_is_picked_by_a_row_link_typed_into_the_focused_reason_and_posted()
+    {
+        // Learning's trust panel holds no circuit (ADR 0037): the row's link names the decision, grace.js gives the
+        // reason field its focus after the enhanced navigation, and the form posts with its antiforgery token.
+        var page = await SignInAsync("ada");
+        await GoAsync(page, "/learning");
+        var row = page.Locator("#trust-table tr").Filter(new LocatorFilterOptions { Has = page.Locator(".trust-playbook", new PageLocatorOptions { HasText = "test-checkpoint" }) });
+        await row.Locator(".trust-shadow-toggle").ClickAsync();
+        await Expect(page.Locator("#trust-form-what")).ToContainTextAsync("Run 'test-checkpoint' in shadow");
+        await Expect(page.Locator("#trust-reason")).ToBeFocusedAsync();
+        await page.Keyboard.TypeAsync("watch it during the migration");
+        await page.Locator(".trust-confirm").ClickAsync();
+        await Expect(page.Locator("#trust-done")).ToContainTextAsync("'test-checkpoint' runs in shadow");
+        await Expect(row.Locator(".trust-shadow-toggle")).ToHaveTextAsync("Let it act");
+        await Expect(page.Locator("#trust-reason")).ToBeDisabledAsync();
+        await using (var db = fixture.Host.CreateDb())
+        {
+            Assert.Contains(db.AuditEntries.ToList(), a => a.Action == "playbook.shadow" && a.Actor == "ada" && a.Subject == "playbook/test-checkpoint"
+                && a.Detail == "shadow off → on: watch it during the migration");
+        }
+
+        // Back out of shadow, so the other tests of this class see the catalog as configured.
+        await row.Locator(".trust-shadow-toggle").ClickAsync();
+        await Expect(page.Locator("#trust-reason")).ToBeFocusedAsync();
+        await page.Keyboard.TypeAsync("done");
+        await page.Locator(".trust-confirm").ClickAsync();
+        await Expect(page.Locator("#trust-done")).ToContainTextAsync("'test-checkpoint' acts again.");
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
     public async Task An_admin_unlocks_a_locked_out_person()
     {
         var page = await SignInAsync("ada");

@@ -5,7 +5,10 @@ using Grace.Web.Components.Learning;
 
 namespace Grace.Tests.Components;
 
-/// <summary>The earned-autonomy panel of the Learning page: the distance in words, who sees the decision buttons, and its one reason form.</summary>
+/// <summary>
+/// The earned-autonomy panel of the Learning page as it renders: the distance in words, who sees the decision links, and
+/// its one reason form idle until a link picks a decision. Deciding, through the real host: <c>TrustDecisionFormTests</c>.
+/// </summary>
 public sealed class TrustPanelTests : GraceComponentTest
 {
     [Fact]
@@ -52,93 +55,5 @@ public sealed class TrustPanelTests : GraceComponentTest
         Assert.NotNull(cut.Find("label[for=trust-reason]"));
         Assert.True(cut.Find("#trust-reason").HasAttribute("disabled"));
         Assert.True(cut.Find(".trust-confirm").HasAttribute("disabled"));
-    }
-
-    private async Task<Guid> OpenSuggestionAsync()
-    {
-        var id = Guid.NewGuid();
-        await using var db = Factory.CreateDbContext();
-        db.TierSuggestions.Add(new TierSuggestion
-        {
-            Id = id, PlaybookKey = "test-clear-cache", FromTier = 2, ToTier = 1, Runs = 40, Successes = 40, LowerBound = 0.912,
-            RunsSinceRollback = 40, Status = TierSuggestionStatus.Open, CreatedAt = DateTimeOffset.UtcNow,
-        });
-        await db.SaveChangesAsync();
-        return id;
-    }
-
-    private static AngleSharp.Dom.IElement Row(IRenderedComponent<TrustPanel> cut, string playbook) =>
-        cut.FindAll("tr").Single(r => r.QuerySelector(".trust-playbook")?.TextContent == playbook);
-
-    [Fact]
-    public async Task Declining_without_a_reason_is_refused_with_a_message_and_with_one_it_is_declined_and_audited()
-    {
-        SignIn("lena", GraceRoles.Lead);
-        var id = await OpenSuggestionAsync();
-        var cut = Render<TrustPanel>();
-        cut.WaitForAssertion(() => Assert.Single(cut.FindAll(".trust-decline")));
-
-        Row(cut, "test-clear-cache").QuerySelector(".trust-decline")!.Click();
-        Assert.Contains("Decline the suggestion for 'test-clear-cache'", cut.Find("#trust-form-what").TextContent);
-        Assert.Equal("Reason (required)", cut.Find("label[for=trust-reason]").TextContent);
-        Assert.Equal("Decline", cut.Find(".trust-confirm").TextContent);
-
-        await cut.Find(".trust-confirm").ClickAsync(new());
-        cut.WaitForAssertion(() => Assert.Equal("Declining a suggestion needs a reason.", cut.Find("#trust-form-error").TextContent));
-        Assert.Equal("true", cut.Find("#trust-reason").GetAttribute("aria-invalid"));
-        await using (var db = Factory.CreateDbContext())
-        {
-            Assert.Equal(TierSuggestionStatus.Open, db.TierSuggestions.Single(t => t.Id == id).Status);
-            Assert.DoesNotContain(db.AuditEntries, a => a.Action == "playbook.tier-suggestion.decline");
-        }
-
-        cut.Find("#trust-reason").Input("not before the quarter closes");
-        await cut.Find(".trust-confirm").ClickAsync(new());
-        cut.WaitForAssertion(() => Assert.Empty(cut.FindAll(".trust-decline")));
-        await using (var db = Factory.CreateDbContext())
-        {
-            var declined = db.TierSuggestions.Single(t => t.Id == id);
-            Assert.Equal((TierSuggestionStatus.Declined, "lena", "not before the quarter closes"), (declined.Status, declined.DecidedBy, declined.Reason));
-            var audit = Assert.Single(db.AuditEntries, a => a.Action == "playbook.tier-suggestion.decline");
-            Assert.Equal(("lena", "playbook/test-clear-cache"), (audit.Actor, audit.Subject));
-            Assert.Contains("Reason: not before the quarter closes", audit.Detail);
-        }
-
-        // The form is idle again, its reason gone.
-        Assert.Empty(cut.FindAll("#trust-form-error"));
-        Assert.True(cut.Find("#trust-reason").HasAttribute("disabled"));
-        Assert.True(string.IsNullOrEmpty(cut.Find("#trust-reason").GetAttribute("value")));
-    }
-
-    [Fact]
-    public async Task Shadowing_a_playbook_needs_a_reason_and_with_one_it_runs_in_shadow_audited()
-    {
-        SignIn("ada", GraceRoles.Admin);
-        var cut = Render<TrustPanel>();
-        cut.WaitForAssertion(() => Assert.NotNull(Row(cut, "test-clear-cache").QuerySelector(".trust-shadow-toggle")));
-
-        Row(cut, "test-clear-cache").QuerySelector(".trust-shadow-toggle")!.Click();
-        Assert.Contains("Run 'test-clear-cache' in shadow", cut.Find("#trust-form-what").TextContent);
-        cut.Find("#trust-reason").Input("   ");
-        await cut.Find(".trust-confirm").ClickAsync(new());
-        cut.WaitForAssertion(() => Assert.Equal("Changing shadow mode needs a reason.", cut.Find("#trust-form-error").TextContent));
-        await using (var db = Factory.CreateDbContext())
-        {
-            Assert.DoesNotContain(db.AuditEntries, a => a.Action == "playbook.shadow");
-        }
-
-        // Cancel forgets the pick; picking again and giving a reason shadows the playbook, as the per-row fields did.
-        cut.Find(".trust-cancel").Click();
-        Assert.True(cut.Find(".trust-confirm").HasAttribute("disabled"));
-        Row(cut, "test-clear-cache").QuerySelector(".trust-shadow-toggle")!.Click();
-        cut.Find("#trust-reason").Input("watch it for a week");
-        await cut.Find(".trust-confirm").ClickAsync(new());
-        cut.WaitForAssertion(() => Assert.Contains("shadow", Row(cut, "test-clear-cache").QuerySelector(".trust-shadow")!.TextContent));
-        Assert.Equal("Let it act", Row(cut, "test-clear-cache").QuerySelector(".trust-shadow-toggle")!.TextContent);
-        await using (var db = Factory.CreateDbContext())
-        {
-            var audit = Assert.Single(db.AuditEntries, a => a.Action == "playbook.shadow");
-            Assert.Equal(("ada", "playbook/test-clear-cache", "shadow off → on: watch it for a week"), (audit.Actor, audit.Subject, audit.Detail));
-        }
     }
 }

@@ -286,6 +286,13 @@ window.grace = {
                 heading.focus({ preventScroll: true });
             }
         }
+
+        // A page that asks for a field's focus (Learning's reason form, after a row's button picked a decision) gets
+        // it as a full load would give it: enhanced navigation patches the page and leaves autofocus unread.
+        var wanted = document.querySelector("main [autofocus]:not([disabled])");
+        if (wanted) {
+            wanted.focus();
+        }
     }
 
     function hook() {

@@ -12,6 +12,6 @@ public enum LiveTopic
     /// <summary>Missions: a mission started, moved on or ended.</summary>
     Missions,
 
-    /// <summary>Learning's statistics: a mission ended and its playbook's figures moved.</summary>
+    /// <summary>Learning's statistics and trust table: a mission ended and its playbook's figures moved, or a shadow run was recorded.</summary>
     Statistics,
 }
