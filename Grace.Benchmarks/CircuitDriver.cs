@@ -91,12 +91,26 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
             await Task.Delay(TimeSpan.FromSeconds(10));
             var before = ResidentKilobytes(pid);
             var clock = System.Diagnostics.Stopwatch.StartNew();
+            // Resident memory is read halfway too: the growth over the second half is what one more circuit costs once
+            // the server GC's budgets have grown with the first half (the average over all of them carries those budgets,
+            // a fixed cost that weighs more the fewer circuits are opened).
+            var half = circuits / 2;
+            long middle = 0;
+            var paused = TimeSpan.Zero;
             for (var i = 0; i < circuits; i++)
             {
+                if (i == half)
+                {
+                    var pause = System.Diagnostics.Stopwatch.StartNew();
+                    await Task.Delay(TimeSpan.FromSeconds(15));
+                    middle = ResidentKilobytes(pid);
+                    paused = pause.Elapsed;
+                }
+
                 open.Add(await Circuit.OpenAsync(http, grace.BaseAddress, url, cookie, deflate, zone, negotiatePerCircuit));
             }
 
-            var opening = clock.Elapsed;
+            var opening = clock.Elapsed - paused;
             await Task.Delay(TimeSpan.FromSeconds(15));
             var after = ResidentKilobytes(pid);
             var alive = open.Count(c => c.Alive);
@@ -113,6 +127,7 @@ internal sealed partial class CircuitDriver(TextWriter output, int circuits, str
             output.WriteLine($"circuits: page {url}, {circuits} circuits after {WarmUp} warm-up ones, opened in {opening.TotalSeconds:F1} s; "
                 + $"{alive} of {open.Count} still connected, {rendered} rendered at least one batch");
             output.WriteLine($"circuits: resident memory {before / 1024.0:F0} MB -> {after / 1024.0:F0} MB: {perCircuit:F0} KB per circuit (goal: at most 300 KB)");
+            output.WriteLine($"circuits: second half alone ({middle / 1024.0:F0} MB -> {after / 1024.0:F0} MB over {circuits - half} circuits): {(after - middle) / (double)(circuits - half):F0} KB per circuit");
             if (Environment.GetEnvironmentVariable("GRACE_BENCH_HOLD_SECONDS") is { Length: > 0 } hold)
             {
                 // Time to take a heap dump of the server (dotnet-gcdump collect -p PID) with the circuits open.
