@@ -6,7 +6,40 @@ using Microsoft.EntityFrameworkCore.Diagnostics;
 namespace Grace.Data;
 
 /// <summary>
-/// One first-come, first-served queue for SQLite's one writer, per database file in this process.
+/// Which lane of <see cref="SqliteWriteGate"/> the writes of the current flow queue in. Capture's group
+/// commits (counting repeats into incidents) mark themselves <see cref="Bulk"/>; everything else (a
+/// mission's plan, gate, intent and outcome, a person's action) is a mission write and goes first
+/// (ADR 0036): a mission is what someone waits for; a capture commit only delays the 202 of signals
+/// that are already safe in the intake.
+/// </summary>
+public static class SqliteWritePriority
+{
+    private static readonly AsyncLocal<bool> InBulk = new();
+
+    /// <summary>Whether writes of the current flow queue in the bulk lane.</summary>
+    public static bool IsBulk => InBulk.Value;
+
+    /// <summary>Marks the writes of the current flow (and the flows it awaits) as bulk until disposed.</summary>
+    public static Scope Bulk()
+    {
+        var before = InBulk.Value;
+        InBulk.Value = true;
+        return new Scope(before);
+    }
+
+    /// <summary>Restores the lane that was in force before <see cref="Bulk"/>.</summary>
+    public readonly struct Scope : IDisposable
+    {
+        private readonly bool _before;
+
+        internal Scope(bool before) => _before = before;
+
+        public void Dispose() => InBulk.Value = _before;
+    }
+}
+
+/// <summary>
+/// One queue for SQLite's one writer, per database file in this process, in two lanes.
 /// SQLite lets one connection write at a time; a second one that finds the writer taken is told
 /// SQLITE_BUSY and its busy handler sleeps and polls (1, 2, 5 … 25, 50, 100 ms steps), blocking its
 /// thread meanwhile. Under a steady stream of capture batches, each of which takes the writer again
@@ -14,13 +47,25 @@ namespace Grace.Data;
 /// 100 ms and more behind batches that each took a few. Here a write transaction waits its turn
 /// asynchronously (no thread held) and starts the moment the one before it ends. SQLite's busy
 /// handler still covers writers outside this process and outside a transaction.
+/// <para>
+/// Each lane is first come, first served. A waiting mission write goes before waiting bulk writes
+/// (<see cref="SqliteWritePriority.Bulk"/>, capture's group commits), so a tier-0 mission waits behind
+/// at most the one transaction that holds the writer, not behind a queue of capture batches (ADR 0036).
+/// Bulk is not starved: after <see cref="MaxOvertakes"/> mission writes in a row went before a waiting
+/// bulk write, the bulk write goes next.
+/// </para>
 /// </summary>
-#pragma warning disable CA1001 // One per database file for the life of the process: nothing to dispose it for.
 internal sealed class SqliteWriteGate
-#pragma warning restore CA1001
 {
+    /// <summary>Mission writes that may go, one after another, before a waiting bulk write (ADR 0036).</summary>
+    internal const int MaxOvertakes = 8;
+
     private static readonly ConcurrentDictionary<string, SqliteWriteGate> Gates = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _writer = new(1, 1);
+    private readonly Lock _lock = new();
+    private readonly LinkedList<TaskCompletionSource> _missions = new();
+    private readonly LinkedList<TaskCompletionSource> _bulk = new();
+    private bool _held;
+    private int _overtakes;
 
     private SqliteWriteGate()
     {
@@ -30,23 +75,114 @@ internal sealed class SqliteWriteGate
     public static SqliteWriteGate For(string dataSource) =>
         Gates.GetOrAdd(dataSource == ":memory:" ? Guid.NewGuid().ToString("N") : Path.GetFullPath(dataSource), _ => new SqliteWriteGate());
 
+    /// <summary>Writers waiting for their turn, both lanes (what tests wait on instead of sleeping).</summary>
+    internal int Waiting
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _missions.Count + _bulk.Count;
+            }
+        }
+    }
+
     public async Task EnterAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        if (!await _writer.WaitAsync(timeout, cancellationToken))
+        if (Queue(SqliteWritePriority.IsBulk) is not { } waiter)
         {
-            throw Busy(timeout);
+            return;
+        }
+
+        try
+        {
+            await waiter.Value.Task.WaitAsync(timeout, cancellationToken);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            if (GaveUp(waiter))
+            {
+                throw ex is TimeoutException ? Busy(timeout) : ex;
+            }
+
+            // The turn came in the same instant: it is ours, and the caller gives it back as usual.
         }
     }
 
     public void Enter(TimeSpan timeout)
     {
-        if (!_writer.Wait(timeout))
+        if (Queue(SqliteWritePriority.IsBulk) is not { } waiter)
+        {
+            return;
+        }
+
+        if (!waiter.Value.Task.Wait(timeout) && GaveUp(waiter))
         {
             throw Busy(timeout);
         }
     }
 
-    public void Exit() => _writer.Release();
+    public void Exit()
+    {
+        TaskCompletionSource? next;
+        lock (_lock)
+        {
+            var bulkWaits = _bulk.Count > 0;
+            LinkedList<TaskCompletionSource> from;
+            if (_missions.Count > 0 && (!bulkWaits || _overtakes < MaxOvertakes))
+            {
+                from = _missions;
+                _overtakes = bulkWaits ? _overtakes + 1 : 0;
+            }
+            else if (bulkWaits)
+            {
+                from = _bulk;
+                _overtakes = 0;
+            }
+            else
+            {
+                _held = false;
+                return;
+            }
+
+            next = from.First!.Value;
+            from.RemoveFirst();
+        }
+
+        // The writer passes straight to the next in line (it stays held), so nobody arriving meanwhile slips in.
+        next.SetResult();
+    }
+
+    /// <summary>Takes the writer at once when it is free and nobody waits; otherwise queues in the lane and returns the place.</summary>
+    private LinkedListNode<TaskCompletionSource>? Queue(bool bulk)
+    {
+        lock (_lock)
+        {
+            if (!_held)
+            {
+                _held = true;
+                return null;
+            }
+
+            // Continuations run elsewhere: Exit must not run the next writer's transaction on its own stack.
+            return (bulk ? _bulk : _missions).AddLast(new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        }
+    }
+
+    /// <summary>Leaves the queue after a timeout or cancellation; false when the turn had already been handed over.</summary>
+    private bool GaveUp(LinkedListNode<TaskCompletionSource> waiter)
+    {
+        lock (_lock)
+        {
+            if (waiter.List is { } list)
+            {
+                list.Remove(waiter);
+                return true;
+            }
+
+            return false;
+        }
+    }
 
     // The same error SQLite gives when its busy timeout runs out, so callers treat it as they always have (transient).
     private static SqliteException Busy(TimeSpan timeout) =>

@@ -16,7 +16,8 @@ using Polly.Retry;
 namespace Grace.Engine.Capture;
 
 /// <summary>
-/// Drains the intake in batches, one transaction each (many HTTP requests share one commit): folds
+/// Drains the intake in batches, one transaction per at most Grace:Engine:CaptureIncidentsPerCommit
+/// incidents (many HTTP requests share one commit; ADR 0036 bounds how long it holds the writer): folds
 /// repeats of a fingerprint into one incident (count, last seen, sample), reopens a resolved
 /// incident that recurs, and marks only a new or reopened incident for planning, so a storm of
 /// repeats never spawns a storm of missions. The mark is stored with the incident, so a crash
@@ -50,17 +51,22 @@ public sealed class CaptureService(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var batch = new List<IntakeItem>(options.CurrentValue.CaptureBatchSize);
+        PreparedBatch? prepared = null;
         try
         {
             while (await intake.Reader.WaitToReadAsync(stoppingToken))
             {
                 Take(batch);
-                await StoreUntilStoredAsync(batch, stoppingToken);
+                prepared = Prepare(batch.Select(i => i.Signal).ToList());
+                await StoreUntilStoredAsync(batch, prepared, stoppingToken);
+                // Stored: the drain on stopping must not store it again.
+                batch.Clear();
+                prepared = null;
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-            await DrainAsync(batch);
+            await DrainAsync(batch, prepared);
         }
     }
 
@@ -77,13 +83,13 @@ public sealed class CaptureService(
     /// Stores one batch, trying again while the database is away: an accepted signal is kept, not
     /// dropped. Meanwhile the intake fills, and what cannot wait is refused (and counted) at the door.
     /// </summary>
-    private async Task StoreUntilStoredAsync(List<IntakeItem> batch, CancellationToken stoppingToken)
+    private async Task StoreUntilStoredAsync(List<IntakeItem> batch, PreparedBatch prepared, CancellationToken stoppingToken)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                await StoreAsync(batch, stoppingToken);
+                await StoreAsync(batch, prepared, stoppingToken);
                 return;
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
@@ -95,9 +101,9 @@ public sealed class CaptureService(
         }
     }
 
-    private async Task StoreAsync(List<IntakeItem> batch, CancellationToken cancellationToken)
+    private async Task StoreAsync(List<IntakeItem> batch, PreparedBatch prepared, CancellationToken cancellationToken)
     {
-        await ProcessBatchAsync(batch.Select(i => i.Signal).ToList(), cancellationToken);
+        await StoreChunksAsync(prepared, cancellationToken);
         counters.Stored(batch.Count);
         foreach (var item in batch)
         {
@@ -106,7 +112,7 @@ public sealed class CaptureService(
     }
 
     // Signals already accepted are stored before the host stops, within a bound; what is left is counted as lost.
-    private async Task DrainAsync(List<IntakeItem> pending)
+    private async Task DrainAsync(List<IntakeItem> pending, PreparedBatch? prepared)
     {
         using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         var batch = pending;
@@ -117,6 +123,7 @@ public sealed class CaptureService(
                 if (batch.Count == 0)
                 {
                     Take(batch);
+                    prepared = null;
                 }
 
                 if (batch.Count == 0)
@@ -124,8 +131,11 @@ public sealed class CaptureService(
                     return;
                 }
 
-                await StoreAsync(batch, bound.Token);
+                // A batch interrupted part way keeps its place: the commits it made are not counted twice.
+                prepared ??= Prepare(batch.Select(i => i.Signal).ToList());
+                await StoreAsync(batch, prepared, bound.Token);
                 batch.Clear();
+                prepared = null;
             }
         }
         catch (Exception ex)
@@ -146,17 +156,67 @@ public sealed class CaptureService(
         }
     }
 
-    internal async Task ProcessBatchAsync(IReadOnlyList<Signal> batch, CancellationToken cancellationToken)
+    /// <summary>Stores a batch of signals, in as many transactions as its incidents need (see <see cref="Prepare"/>).</summary>
+    internal Task ProcessBatchAsync(IReadOnlyList<Signal> batch, CancellationToken cancellationToken) =>
+        StoreChunksAsync(Prepare(batch), cancellationToken);
+
+    /// <summary>
+    /// Folds a batch by fingerprint and cuts it into chunks of at most Grace:Engine:CaptureIncidentsPerCommit
+    /// incidents, one transaction each: a mission write waits for at most one such transaction (ADR 0036), not
+    /// for a batch of thousands of new fingerprints. Every signal of a fingerprint stays in one chunk, so an
+    /// incident's count, sample and episode are decided in one transaction as before.
+    /// </summary>
+    private PreparedBatch Prepare(IReadOnlyList<Signal> batch)
     {
         var groups = batch
             .Select(s => (Signal: s, Fingerprint: Fingerprinter.Compute(s)))
             .GroupBy(x => x.Fingerprint)
             .Select(g => new Group(g.Key, g.Select(x => x.Signal).ToList()))
             .ToList();
+        return new PreparedBatch([.. groups.Chunk(options.CurrentValue.CaptureIncidentsPerCommit)]);
+    }
 
-        var toPlan = new List<Guid>();
+    /// <summary>
+    /// Commits the chunks not committed yet, in order. A chunk that fails leaves the ones before it
+    /// committed and counted: the next attempt starts at the failed one, so no repeat is counted twice.
+    /// </summary>
+    private async Task StoreChunksAsync(PreparedBatch prepared, CancellationToken cancellationToken)
+    {
+        while (prepared.Committed < prepared.Chunks.Count)
+        {
+            await StoreChunkAsync(prepared.Chunks[prepared.Committed], cancellationToken);
+            prepared.Committed++;
+        }
+    }
+
+    private async Task StoreChunkAsync(Group[] groups, CancellationToken cancellationToken)
+    {
+        var (toPlan, updates, lines) = await CommitChunkAsync(groups, cancellationToken);
+        var signalsOf = groups.ToDictionary(g => g.Fingerprint, g => g.Signals);
+        foreach (var update in updates)
+        {
+            rates.Record(update.IncidentId, signalsOf[update.Fingerprint].Count(x => !x.Resolved));
+            notifier.Publish(update);
+        }
+
+        incidentJournal.Publish(lines);
+        foreach (var incident in toPlan)
+        {
+            // Planning takes the incident as this transaction committed it, without reading it back
+            // (ADR 0036): the mark stored with it still covers a crash before planning.
+            planning.Enqueue(IncidentToPlan.Of(incident));
+        }
+    }
+
+    private async Task<(List<Incident> ToPlan, List<IncidentUpdated> Updates, List<IncidentEvent> Lines)> CommitChunkAsync(Group[] groups, CancellationToken cancellationToken)
+    {
+        var toPlan = new List<Incident>();
         var updates = new List<IncidentUpdated>();
         var lines = new List<IncidentEvent>();
+        // Capture's commits queue behind waiting mission writes at SQLite's one writer (ADR 0036): a
+        // mission is what someone waits for, while these signals are already safe in the intake. The
+        // mark ends with this method (an async method's AsyncLocal changes do not flow back to its caller).
+        using var bulk = SqliteWritePriority.Bulk();
         await SaveRetry.ExecuteAsync(async ct =>
         {
             await using var db = await dbFactory.CreateDbContextAsync(ct);
@@ -241,7 +301,7 @@ public sealed class CaptureService(
                     {
                         // An open incident that fires again while its next escalation rung waited for it: not forgotten.
                         lines.Add(resumed);
-                        toPlan.Add(incident.Id);
+                        toPlan.Add(incident);
                     }
 
                     incident.Count += firing.Count;
@@ -304,18 +364,7 @@ public sealed class CaptureService(
                 await transaction.CommitAsync(ct);
             });
         }, cancellationToken);
-
-        foreach (var update in updates)
-        {
-            rates.Record(update.IncidentId, groups.First(g => g.Fingerprint == update.Fingerprint).Signals.Count(x => !x.Resolved));
-            notifier.Publish(update);
-        }
-
-        incidentJournal.Publish(lines);
-        foreach (var incidentId in toPlan)
-        {
-            planning.Enqueue(incidentId);
-        }
+        return (toPlan, updates, lines);
     }
 
     /// <summary>The first signal of an episode; a timestamp from the future (a skewed client clock) counts as now.</summary>
@@ -326,7 +375,7 @@ public sealed class CaptureService(
     }
 
     /// <summary>A new or reopened incident that is still firing needs a mission: marked in the same transaction, planned after the commit.</summary>
-    private static void MarkForPlanning(Incident incident, Signal last, bool resolvedLast, List<Guid> toPlan)
+    private static void MarkForPlanning(Incident incident, Signal last, bool resolvedLast, List<Incident> toPlan)
     {
         if (resolvedLast)
         {
@@ -335,10 +384,18 @@ public sealed class CaptureService(
 
         incident.PlanPending = true;
         incident.OpenedBy = last.ReportedBy is null ? null : Truncate(last.ReportedBy, ColumnLimits.UserName);
-        toPlan.Add(incident.Id);
+        toPlan.Add(incident);
     }
 
     private static string Truncate(string value, int max) => value.Length <= max ? value : value[..max];
 
     private sealed record Group(string Fingerprint, List<Signal> Signals);
+
+    /// <summary>A batch cut into chunks of incidents, and how many of them are committed.</summary>
+    private sealed class PreparedBatch(List<Group[]> chunks)
+    {
+        public List<Group[]> Chunks { get; } = chunks;
+
+        public int Committed { get; set; }
+    }
 }

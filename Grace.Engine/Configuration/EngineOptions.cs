@@ -54,6 +54,14 @@ public sealed class EngineOptions
     public int CaptureBatchSize { get; set; } = 1000;
 
     /// <summary>
+    /// Incidents counted into per capture transaction: a batch touching more is committed in several.
+    /// A mission write waits for at most the one capture transaction that holds SQLite's writer (ADR 0036),
+    /// so this bounds that wait; a batch of 20,000 distinct fingerprints no longer holds the writer for 100 ms.
+    /// </summary>
+    [Range(1, 100_000, ErrorMessage = "Grace:Engine:CaptureIncidentsPerCommit must be between {1} and {2}.")]
+    public int CaptureIncidentsPerCommit { get; set; } = 64;
+
+    /// <summary>
     /// On SQLite, whether each capture batch waits for its own flush to disk (<c>EveryBatch</c>) or is
     /// flushed with the next flushed commit or checkpoint (<c>WithNextCommit</c>: survives kill -9 of
     /// Grace, not a power loss in between; see <see cref="Grace.Data.SqliteDurability"/>). Other providers flush as their server does.

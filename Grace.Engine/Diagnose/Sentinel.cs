@@ -33,6 +33,12 @@ public sealed class Sentinel(IOptionsMonitor<CatalogOptions> catalog, IDbContext
             return null;
         }
 
+        if (Candidates(match.Pattern) is { Count: <= 1 } only)
+        {
+            // Nothing to choose between: no statistics read, and no connection (ADR 0036).
+            return new Diagnosis(match.Key, only, $"Matched pattern '{match.Key}'.");
+        }
+
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         var (ranked, stats) = await RankAsync(db, match.Key, cancellationToken);
         var reason = $"Matched pattern '{match.Key}'" + (ranked.Count > 1
@@ -52,11 +58,17 @@ public sealed class Sentinel(IOptionsMonitor<CatalogOptions> catalog, IDbContext
             return ([], []);
         }
 
+        var candidates = Candidates(pattern);
+        if (candidates.Count <= 1)
+        {
+            // One candidate (or none) ranks the same whatever was learned: the statistics are not read (ADR 0036).
+            return (candidates, []);
+        }
+
         var stats = await db.PlaybookStatistics.AsNoTracking()
             .Where(s => s.PatternKey == patternKey)
             .ToDictionaryAsync(s => s.PlaybookKey, s => s.Confidence, StringComparer.OrdinalIgnoreCase, cancellationToken);
-        var ranked = pattern.Playbooks
-            .Where(catalog.CurrentValue.Playbooks.ContainsKey)
+        var ranked = candidates
             .Select((key, order) => (key, order, confidence: stats.GetValueOrDefault(key)))
             .OrderByDescending(p => p.confidence)
             .ThenBy(p => p.order)
@@ -64,6 +76,9 @@ public sealed class Sentinel(IOptionsMonitor<CatalogOptions> catalog, IDbContext
             .ToList();
         return (ranked, stats);
     }
+
+    /// <summary>A pattern's candidate playbooks that are configured, in configured order.</summary>
+    private List<string> Candidates(PatternOptions pattern) => [.. pattern.Playbooks.Where(catalog.CurrentValue.Playbooks.ContainsKey)];
 
     public static bool Matches(PatternOptions pattern, Signal signal)
     {

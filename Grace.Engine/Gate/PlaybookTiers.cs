@@ -22,11 +22,18 @@ public sealed class PlaybookTiers(IDbContextFactory<GraceDbContext> dbFactory, I
         return rows.ToDictionary(r => r.Key[Prefix.Length..], r => int.Parse(r.Value, System.Globalization.CultureInfo.InvariantCulture), StringComparer.OrdinalIgnoreCase);
     }
 
+    /// <summary>The engine setting that holds a playbook's tier when a person changed it.</summary>
+    public static string SettingKey(string playbookKey) => Prefix + playbookKey;
+
     public async Task<int> TierOfAsync(GraceDbContext db, string playbookKey, CancellationToken cancellationToken)
     {
         var setting = await db.EngineSettings.AsNoTracking().SingleOrDefaultAsync(s => s.Key == Prefix + playbookKey, cancellationToken);
-        return setting is not null ? int.Parse(setting.Value, System.Globalization.CultureInfo.InvariantCulture) : catalog.CurrentValue.Playbooks[playbookKey].Tier;
+        return TierOf(playbookKey, setting?.Value);
     }
+
+    /// <summary>A playbook's tier from its setting's value (read by the caller, e.g. with others in one query), or as configured when it has none.</summary>
+    public int TierOf(string playbookKey, string? setting) =>
+        setting is not null ? int.Parse(setting, System.Globalization.CultureInfo.InvariantCulture) : catalog.CurrentValue.Playbooks[playbookKey].Tier;
 
     /// <summary>
     /// Writes a playbook's tier in the caller's unit of work (the caller checked who may, and audits

@@ -30,9 +30,18 @@ public sealed class ShadowMode(
     public async Task<bool> IsShadowAsync(GraceDbContext db, string playbookKey, string patternKey, CancellationToken cancellationToken)
     {
         var setting = await db.EngineSettings.AsNoTracking().SingleOrDefaultAsync(s => s.Key == Prefix + playbookKey, cancellationToken);
+        return IsShadow(playbookKey, patternKey, setting?.Value);
+    }
+
+    /// <summary>The engine setting that holds a Lead's runtime shadow toggle of a playbook.</summary>
+    public static string SettingKey(string playbookKey) => Prefix + playbookKey;
+
+    /// <summary>Whether a playbook runs in shadow, from its toggle's value (read by the caller, e.g. with others in one query), or as configured when it has none.</summary>
+    public bool IsShadow(string playbookKey, string patternKey, string? setting)
+    {
         if (setting is not null)
         {
-            return setting.Value == bool.TrueString;
+            return setting == bool.TrueString;
         }
 
         var c = catalog.CurrentValue;

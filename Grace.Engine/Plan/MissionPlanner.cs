@@ -94,6 +94,16 @@ public sealed class MissionPlanner(
             return null; // Planned already (a sweep and the live path both asked).
         }
 
+        if (incident.Status == IncidentStatus.Resolved && request.Origin != MissionOrigin.Person)
+        {
+            // It ended before anyone acted. Planning took the incident as capture committed it (ADR 0036),
+            // so this read, in the unit of work that would write the mission, is where a resolution since is seen.
+            incident.PlanPending = false;
+            incident.NextPlaybookKey = null;
+            await db.SaveChangesAsync(cancellationToken);
+            return null;
+        }
+
         // One fault often raises several incidents (a crash, then its failing health check). A mission
         // already under way for this incident, or running the same playbook on the same target, covers it.
         var underWay = await db.Missions.AsNoTracking()
@@ -122,9 +132,16 @@ public sealed class MissionPlanner(
             return null;
         }
 
-        var tier = await tiers.TierOfAsync(db, request.PlaybookKey, cancellationToken);
+        // The playbook's tier and shadow toggle, as people may have changed them, in one query (ADR 0036: each
+        // read on the way to a tier-0 action is a round trip, and under load a wait for a connection).
+        var tierKey = Gate.PlaybookTiers.SettingKey(request.PlaybookKey);
+        var shadowKey = ShadowMode.SettingKey(request.PlaybookKey);
+        var settings = await db.EngineSettings.AsNoTracking()
+            .Where(s => s.Key == tierKey || s.Key == shadowKey)
+            .ToDictionaryAsync(s => s.Key, s => s.Value, StringComparer.Ordinal, cancellationToken);
+        var tier = tiers.TierOf(request.PlaybookKey, settings.GetValueOrDefault(tierKey));
         // A person's "run now" acts: they chose to. Shadow is for what Grace would do on its own.
-        var inShadow = request.Origin != MissionOrigin.Person && await shadow.IsShadowAsync(db, request.PlaybookKey, request.PatternKey, cancellationToken);
+        var inShadow = request.Origin != MissionOrigin.Person && shadow.IsShadow(request.PlaybookKey, request.PatternKey, settings.GetValueOrDefault(shadowKey));
         var now = time.GetUtcNow();
         var mission = new Mission
         {

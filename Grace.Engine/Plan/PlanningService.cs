@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Threading.Channels;
 using Grace.Data;
 using Grace.Data.Entities;
@@ -33,15 +32,23 @@ public sealed class PlanningService(
     ILogger<PlanningService> logger) : BackgroundService
 {
     private const int Concurrency = 4;
-    private readonly Channel<Guid> _queue = Channel.CreateUnbounded<Guid>(new UnboundedChannelOptions { SingleReader = false });
+    private readonly Channel<QueuedIncident> _queue = Channel.CreateUnbounded<QueuedIncident>(new UnboundedChannelOptions { SingleReader = false });
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, byte> _queued = new();
 
-    /// <summary>Asks for an incident to be planned soon (at most once in the queue).</summary>
-    public void Enqueue(Guid incidentId)
+    /// <summary>Asks for an incident to be planned soon (at most once in the queue); it is read from the database first.</summary>
+    public void Enqueue(Guid incidentId) => Enqueue(new QueuedIncident(incidentId, null));
+
+    /// <summary>
+    /// Asks for an incident capture just committed and marked to be planned soon, as capture committed
+    /// it: planning does not read it back (ADR 0036). At most once in the queue.
+    /// </summary>
+    public void Enqueue(IncidentToPlan incident) => Enqueue(new QueuedIncident(incident.Id, incident));
+
+    private void Enqueue(QueuedIncident item)
     {
-        if (_queued.TryAdd(incidentId, 0))
+        if (_queued.TryAdd(item.Id, 0))
         {
-            _queue.Writer.TryWrite(incidentId);
+            _queue.Writer.TryWrite(item);
         }
     }
 
@@ -52,12 +59,12 @@ public sealed class PlanningService(
     {
         try
         {
-            await foreach (var id in _queue.Reader.ReadAllAsync(stoppingToken))
+            await foreach (var (id, captured) in _queue.Reader.ReadAllAsync(stoppingToken))
             {
                 _queued.TryRemove(id, out _);
                 try
                 {
-                    await PlanAsync(id, stoppingToken);
+                    await (captured is null ? PlanAsync(id, stoppingToken) : PlanAsync(captured, stoppingToken));
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
                 {
@@ -91,6 +98,16 @@ public sealed class PlanningService(
             return;
         }
 
+        await PlanAsync(IncidentToPlan.Of(incident), cancellationToken);
+    }
+
+    /// <summary>
+    /// Plans an incident marked as needing a mission, as its marking transaction committed it. Whether it
+    /// is still marked and still open is decided where the mission is written (<see cref="MissionPlanner"/>).
+    /// </summary>
+    public async Task PlanAsync(IncidentToPlan incident, CancellationToken cancellationToken)
+    {
+        var incidentId = incident.Id;
         // A rung of the escalation ladder is bounded by the ladder itself; storm control counts first starts.
         var rung = incident.NextPlaybookKey;
         if (rung is null && !await grains.GetGrain<IStormGrain>(StormGrain.Key).TryStartAsync(incident.Fingerprint))
@@ -105,7 +122,7 @@ public sealed class PlanningService(
             return;
         }
 
-        var signal = SignalOf(incident);
+        var signal = incident.ToSignal();
         var diagnosedFrom = time.GetUtcNow();
         var diagnosis = await sentinel.DiagnoseAsync(signal, cancellationToken);
         var playbookKey = diagnosis?.RankedPlaybooks.FirstOrDefault(k => catalog.CurrentValue.Playbooks.ContainsKey(k));
@@ -170,7 +187,8 @@ public sealed class PlanningService(
     }
 
     /// <summary>The incident as the signal that opened it, for diagnosis (patterns match source, type, message, template, labels).</summary>
-    internal static Signal SignalOf(Incident incident) => new(
-        incident.Source, incident.SampleMessage, incident.Severity, incident.LastSeenAt, incident.Template, incident.ExceptionType, incident.Target,
-        incident.Labels is { Length: > 0 } labels ? JsonSerializer.Deserialize<Dictionary<string, string>>(labels) : null, incident.OpenedBy);
+    internal static Signal SignalOf(Incident incident) => IncidentToPlan.Of(incident).ToSignal();
+
+    /// <summary>An incident waiting to be planned: by id (read first), or as capture committed it.</summary>
+    private readonly record struct QueuedIncident(Guid Id, IncidentToPlan? Captured);
 }

@@ -22,6 +22,7 @@ public sealed class StartupValidationTests : IDisposable
         { "Grace:Playbooks:test-clear-cache:Target", "grace-db", "action 'cache.clear' works on Directory targets, and 'grace-db' is Sqlite" },
         { "Grace:Targets:test-cache:Path", "/etc", "Grace:Playbooks:test-clear-cache:Target: Refused: /etc is not under a configured cache root" },
         { "Grace:Engine:ApprovalTimeoutMinutes", "0", "Grace:Engine:ApprovalTimeoutMinutes must be between 1 and 1440" },
+        { "Grace:Engine:CaptureIncidentsPerCommit", "0", "Grace:Engine:CaptureIncidentsPerCommit must be between 1 and 100000" },
         { "Grace:Ingestion:ApiKeyHeader", "X Api Key", "Grace:Ingestion:ApiKeyHeader must be a header name" },
         { "Grace:Otlp:MinimumSeverityNumber", "30", "Grace:Otlp:MinimumSeverityNumber must be between 1 (TRACE) and 24 (FATAL4)" },
         { "Grace:Otlp:MaxDecompressedBytes", "10", "Grace:Otlp:MaxDecompressedBytes must be between 1024" },
