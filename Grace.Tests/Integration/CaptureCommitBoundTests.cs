@@ -131,21 +131,6 @@ public sealed class CaptureCommitBoundTests
             }
         }
 
-        public void Install(IServiceCollection services)
-        {
-            var registered = services.Last(d => d.ServiceType == typeof(IDbContextFactory<GraceDbContext>));
-            services.Remove(registered);
-            services.AddSingleton<IDbContextFactory<GraceDbContext>>(sp => new Hooked((IDbContextFactory<GraceDbContext>)registered.ImplementationFactory!(sp), OnSaving));
-        }
-
-        private sealed class Hooked(IDbContextFactory<GraceDbContext> inner, EventHandler<SavingChangesEventArgs> onSaving) : IDbContextFactory<GraceDbContext>
-        {
-            public GraceDbContext CreateDbContext()
-            {
-                var db = inner.CreateDbContext();
-                db.SavingChanges += onSaving;
-                return db;
-            }
-        }
+        public void Install(IServiceCollection services) => SavingHook.Install(services, OnSaving);
     }
 }

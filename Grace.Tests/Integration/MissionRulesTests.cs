@@ -299,22 +299,7 @@ public abstract class MissionRulesTests(DatabaseProvider provider) : DatabaseTes
         }
 
         /// <summary>Wraps Grace's context factory so that every context it makes reports its saves here.</summary>
-        public void Install(IServiceCollection services)
-        {
-            var registered = services.Last(d => d.ServiceType == typeof(IDbContextFactory<GraceDbContext>));
-            services.Remove(registered);
-            services.AddSingleton<IDbContextFactory<GraceDbContext>>(sp => new Hooked((IDbContextFactory<GraceDbContext>)registered.ImplementationFactory!(sp), OnSaving));
-        }
-
-        private sealed class Hooked(IDbContextFactory<GraceDbContext> inner, EventHandler<SavingChangesEventArgs> onSaving) : IDbContextFactory<GraceDbContext>
-        {
-            public GraceDbContext CreateDbContext()
-            {
-                var db = inner.CreateDbContext();
-                db.SavingChanges += onSaving;
-                return db;
-            }
-        }
+        public void Install(IServiceCollection services) => SavingHook.Install(services, OnSaving);
     }
 
     private static async Task<HttpClient> OperatorAsync(GraceHost host, string name)
