@@ -24,7 +24,7 @@ namespace Grace.Benchmarks;
 /// Throughput, latency and memory with a fixed amount of work, each figure next to a baseline
 /// measured in the same run on the same machine. Load stays on loopback.
 /// </summary>
-internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak, bool latencyOnly = false, string? captureFlush = null, bool httpOnly = false, int inFlight = 64)
+internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak, bool latencyOnly = false, string? captureFlush = null, bool httpOnly = false, int inFlight = 64, int noiseRate = 100_000)
 {
     private readonly List<(string Figure, string Grace, string Baseline, string Goal)> _rows = [];
 
@@ -226,11 +226,11 @@ internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak,
         // pool thread for the whole phase, one fewer for Grace on a two-core machine.
         var stream = Task.Factory.StartNew(() =>
         {
-            // 100 signals every millisecond: 100,000 signals/s.
+            // noiseRate / 1000 signals every millisecond (100 by default: 100,000 signals/s).
             var clock = Stopwatch.StartNew();
             while (!stop.IsCancellationRequested)
             {
-                var due = (long)(clock.Elapsed.TotalMilliseconds * 100);
+                var due = (long)(clock.Elapsed.TotalMilliseconds * noiseRate / 1000);
                 while (streamed < due)
                 {
                     intake.TryWrite(noise[streamed % noise.Length]);
@@ -241,11 +241,22 @@ internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak,
             }
         }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-        output.WriteLine($"latency phase starts; load average {Machine.Load()}");
+        // Twenty probes first, not counted: the first mission of a kind compiles and loads what every later one reuses.
+        for (var warm = 0; warm < 20; warm++)
+        {
+            var fingerprint = $"warm-up-{warm}";
+            intake.TryWrite(new Signal("latency-probe", $"latency probe {fingerprint}", Severity.Error, DateTimeOffset.UtcNow, MessageTemplate: fingerprint));
+            await WaitExecutedAsync(host, fingerprint);
+            await Task.Delay(100);
+        }
+
+        output.WriteLine($"latency phase starts (after 20 warm-up probes); load average {Machine.Load()}");
+        var pausedBefore = GC.GetTotalPauseDuration();
+        var gen2Before = GC.CollectionCount(2);
         var samples = new List<double>();
         var toPlanned = new List<double>();
         var plannedToAction = new List<double>();
-        List<double> toCleared = [], toSnapshot = [], toIntent = [], toDone = [], untilDone = [];
+        List<double> toCaptured = [], capturedToPlanned = [], toCleared = [], toSnapshot = [], toIntent = [], toDone = [], untilDone = [];
         var memory = new List<(TimeSpan At, long WorkingSet, long Managed)>();
         var clock = Stopwatch.StartNew();
         var probes = 0;
@@ -261,6 +272,8 @@ internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak,
                 // its contract and baseline reading), then the target's grain gates and commits the intent.
                 samples.Add((at.Executed - sent).TotalMilliseconds);
                 toPlanned.Add((at.Planned - sent).TotalMilliseconds);
+                toCaptured.Add((at.Captured - sent).TotalMilliseconds);
+                capturedToPlanned.Add((at.Planned - at.Captured).TotalMilliseconds);
                 plannedToAction.Add((at.Executed - at.Planned).TotalMilliseconds);
                 if (at is { Cleared: { } cleared, Snapshot: { } snapshot, Done: { } done })
                 {
@@ -295,6 +308,11 @@ internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak,
             $"{first.WorkingSet / 1048576} → {last.WorkingSet / 1048576} MiB / {first.Managed / 1048576} → {last.Managed / 1048576} MiB", "n/a", "steady, not growing"));
         output.WriteLine($"latency: p50 {P(0.5):0.0} ms p99 {P(0.99):0.0} ms over {samples.Count} probes at {rate:N0}/s; dropped {stats.Dropped:N0}; "
             + $"to planned {Stats.Summary(toPlanned)}; planned to intent {Stats.Summary(plannedToAction)}; load average {Machine.Load()}");
+        // Which probes were slow, and whether the process was paused for the collector meanwhile.
+        var slowest = samples.Select((ms, i) => (ms, i)).OrderByDescending(x => x.ms).Take(5).Select(x => $"#{x.i} {x.ms:0} ms");
+        output.WriteLine($"slowest probes: {string.Join(", ", slowest)}; GC paused {(GC.GetTotalPauseDuration() - pausedBefore).TotalMilliseconds:0} ms in all, {GC.CollectionCount(2) - gen2Before} gen-2 collections");
+        output.WriteLine($"capture to planned, in parts: sent → capture's transaction began (intake queue, batches before it, fingerprinting) {Stats.Summary(toCaptured)}; "
+            + $"transaction began → planned (capture commit, planning queue, diagnosis, planner reads) {Stats.Summary(capturedToPlanned)}");
         output.WriteLine($"planned to intent, in parts: planned → gate cleared (plan commit, vacuous check, policy) {Stats.Summary(toCleared)}; "
             + $"cleared → snapshot (gate commit, next step, policy again, snapshot) {Stats.Summary(toSnapshot)}; snapshot → intent {Stats.Summary(toIntent)}; "
             + $"intent → action done (intent commit, action) {Stats.Summary(toDone)}; capture → action done {Stats.Summary(untilDone)}");
@@ -305,8 +323,8 @@ internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak,
         }
     }
 
-    /// <summary>When a probe's mission passed each point: planned (before the plan's commit), gate cleared (before its commit), snapshot taken, intent (before its commit), action done (after the intent's commit and the action).</summary>
-    private sealed record Timeline(DateTimeOffset Planned, DateTimeOffset? Cleared, DateTimeOffset? Snapshot, DateTimeOffset Executed, DateTimeOffset? Done);
+    /// <summary>When a probe's mission passed each point: captured (its incident's last seen: when capture's transaction for it began), planned (before the plan's commit), gate cleared (before its commit), snapshot taken, intent (before its commit), action done (after the intent's commit and the action).</summary>
+    private sealed record Timeline(DateTimeOffset Captured, DateTimeOffset Planned, DateTimeOffset? Cleared, DateTimeOffset? Snapshot, DateTimeOffset Executed, DateTimeOffset? Done);
 
     private static async Task<Timeline?> WaitExecutedAsync(BenchmarkHost host, string template)
     {
@@ -315,7 +333,7 @@ internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak,
         {
             await using var db = await factory.CreateDbContextAsync();
             var executed = await db.Missions.AsNoTracking()
-                .Where(m => m.Incident!.Template == template && m.ExecutedAt != null).Select(m => new { m.Id, m.CreatedAt, m.ExecutedAt }).FirstOrDefaultAsync();
+                .Where(m => m.Incident!.Template == template && m.ExecutedAt != null).Select(m => new { m.Id, m.CreatedAt, m.ExecutedAt, Captured = m.Incident!.LastSeenAt }).FirstOrDefaultAsync();
             if (executed is not null)
             {
                 // The action's own line is written after it ran; wait a moment for it.
@@ -330,7 +348,7 @@ internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak,
                 }
 
                 DateTimeOffset? At(string kind) => events.Where(e => e.Kind == kind).Select(e => (DateTimeOffset?)e.At).FirstOrDefault();
-                return new Timeline(executed.CreatedAt, At("cleared"), At("snapshot"), executed.ExecutedAt!.Value, At("executed"));
+                return new Timeline(executed.Captured, executed.CreatedAt, At("cleared"), At("snapshot"), executed.ExecutedAt!.Value, At("executed"));
             }
 
             await Task.Delay(5);

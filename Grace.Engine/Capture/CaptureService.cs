@@ -22,9 +22,17 @@ namespace Grace.Engine.Capture;
 /// incident that recurs, and marks only a new or reopened incident for planning, so a storm of
 /// repeats never spawns a storm of missions. The mark is stored with the incident, so a crash
 /// between storing and planning strands nothing. Planning runs elsewhere, off this loop.
+/// <para>
+/// A new fingerprint that a pattern would plan is diagnosed on arrival and committed first, in a
+/// transaction of its own that queues with mission writes (ADR 0038): a tier-0 mission's incident
+/// does not wait behind the counting of repeats. Between two chunks of a batch, capture looks at
+/// what has arrived since for such fingerprints too. Signals of one fingerprint are stored in the
+/// order they came: a fingerprint goes first only while none of its signals waits in the batch.
+/// </para>
 /// </summary>
 public sealed class CaptureService(
     SignalIntake intake,
+    Sentinel sentinel,
     IDbContextFactory<GraceDbContext> dbFactory,
     IOptionsMonitor<EngineOptions> options,
     PlanningService planning,
@@ -48,16 +56,29 @@ public sealed class CaptureService(
         })
         .Build();
 
+    /// <summary>
+    /// Fingerprints this loop has stored, so that only a new one is diagnosed on arrival. Forgetting
+    /// costs little (a known fingerprint that a pattern would plan goes first once more), so the set
+    /// is simply emptied when it reaches this size.
+    /// </summary>
+    private const int KnownFingerprintsKept = 100_000;
+
+    private readonly HashSet<string> _known = new(StringComparer.Ordinal);
+
+    // Signals read from the intake between two chunks of a batch that did not go first: they open the next batch, in order.
+    private readonly List<Arrival> _readAhead = [];
+    private readonly HashSet<string> _readAheadKeys = new(StringComparer.Ordinal);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var batch = new List<IntakeItem>(options.CurrentValue.CaptureBatchSize);
+        var batch = new List<Arrival>(options.CurrentValue.CaptureBatchSize);
         PreparedBatch? prepared = null;
         try
         {
-            while (await intake.Reader.WaitToReadAsync(stoppingToken))
+            while (_readAhead.Count > 0 || await intake.Reader.WaitToReadAsync(stoppingToken))
             {
                 Take(batch);
-                prepared = Prepare(batch.Select(i => i.Signal).ToList());
+                prepared = Prepare(batch, firstsAhead: true);
                 await StoreUntilStoredAsync(batch, prepared, stoppingToken);
                 // Stored: the drain on stopping must not store it again.
                 batch.Clear();
@@ -70,12 +91,15 @@ public sealed class CaptureService(
         }
     }
 
-    private void Take(List<IntakeItem> batch)
+    private void Take(List<Arrival> batch)
     {
         batch.Clear();
+        batch.AddRange(_readAhead);
+        _readAhead.Clear();
+        _readAheadKeys.Clear();
         while (batch.Count < options.CurrentValue.CaptureBatchSize && intake.Reader.TryRead(out var item))
         {
-            batch.Add(item);
+            batch.Add(Arrival.Of(item));
         }
     }
 
@@ -83,7 +107,7 @@ public sealed class CaptureService(
     /// Stores one batch, trying again while the database is away: an accepted signal is kept, not
     /// dropped. Meanwhile the intake fills, and what cannot wait is refused (and counted) at the door.
     /// </summary>
-    private async Task StoreUntilStoredAsync(List<IntakeItem> batch, PreparedBatch prepared, CancellationToken stoppingToken)
+    private async Task StoreUntilStoredAsync(List<Arrival> batch, PreparedBatch prepared, CancellationToken stoppingToken)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -101,18 +125,23 @@ public sealed class CaptureService(
         }
     }
 
-    private async Task StoreAsync(List<IntakeItem> batch, PreparedBatch prepared, CancellationToken cancellationToken)
+    private async Task StoreAsync(List<Arrival> batch, PreparedBatch prepared, CancellationToken cancellationToken)
     {
         await StoreChunksAsync(prepared, cancellationToken);
-        counters.Stored(batch.Count);
-        foreach (var item in batch)
+        Stored(batch);
+    }
+
+    private void Stored(List<Arrival> arrivals)
+    {
+        counters.Stored(arrivals.Count);
+        foreach (var arrival in arrivals)
         {
-            item.Receipt?.OneStored();
+            arrival.Item.Receipt?.OneStored();
         }
     }
 
     // Signals already accepted are stored before the host stops, within a bound; what is left is counted as lost.
-    private async Task DrainAsync(List<IntakeItem> pending, PreparedBatch? prepared)
+    private async Task DrainAsync(List<Arrival> pending, PreparedBatch? prepared)
     {
         using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         var batch = pending;
@@ -132,7 +161,7 @@ public sealed class CaptureService(
                 }
 
                 // A batch interrupted part way keeps its place: the commits it made are not counted twice.
-                prepared ??= Prepare(batch.Select(i => i.Signal).ToList());
+                prepared ??= Prepare(batch, firstsAhead: false);
                 await StoreAsync(batch, prepared, bound.Token);
                 batch.Clear();
                 prepared = null;
@@ -140,13 +169,14 @@ public sealed class CaptureService(
         }
         catch (Exception ex)
         {
-            var lost = batch.Count + intake.Buffered;
+            List<Arrival> unstored = [.. batch, .. prepared?.Ahead?.Arrivals ?? [], .. _readAhead];
+            var lost = unstored.Count + intake.Buffered;
             counters.Lost(lost);
             logger.LogWarning(ex, "Stopping: {Count} buffered signals could not be stored", lost);
             var why = new InvalidOperationException("Grace stopped before the signal could be stored.");
-            foreach (var item in batch)
+            foreach (var arrival in unstored)
             {
-                item.Receipt?.Lost(why);
+                arrival.Item.Receipt?.Lost(why);
             }
 
             while (intake.Reader.TryRead(out var item))
@@ -156,9 +186,12 @@ public sealed class CaptureService(
         }
     }
 
-    /// <summary>Stores a batch of signals, in as many transactions as its incidents need (see <see cref="Prepare"/>).</summary>
+    /// <summary>
+    /// Stores a batch of signals, in as many transactions as its incidents need (see <see cref="Prepare"/>),
+    /// in the order given: no fingerprint goes first (what tests that call capture directly rely on).
+    /// </summary>
     internal Task ProcessBatchAsync(IReadOnlyList<Signal> batch, CancellationToken cancellationToken) =>
-        StoreChunksAsync(Prepare(batch), cancellationToken);
+        StoreChunksAsync(Prepare([.. batch.Select(s => Arrival.Of(new IntakeItem(s, null)))], firstsAhead: false), cancellationToken);
 
     /// <summary>
     /// Folds a batch by fingerprint and cuts it into chunks of at most Grace:Engine:CaptureIncidentsPerCommit
@@ -166,14 +199,77 @@ public sealed class CaptureService(
     /// for a batch of thousands of new fingerprints. Every signal of a fingerprint stays in one chunk, so an
     /// incident's count, sample and episode are decided in one transaction as before.
     /// </summary>
-    private PreparedBatch Prepare(IReadOnlyList<Signal> batch)
+    private PreparedBatch Prepare(List<Arrival> batch, bool firstsAhead)
     {
+        var perCommit = options.CurrentValue.CaptureIncidentsPerCommit;
         var groups = batch
-            .Select(s => (Signal: s, Fingerprint: Fingerprinter.Compute(s)))
             .GroupBy(x => x.Fingerprint)
-            .Select(g => new Group(g.Key, g.Select(x => x.Signal).ToList()))
+            .Select(g => new Group(g.Key, g.Select(x => x.Item.Signal).ToList()))
             .ToList();
-        return new PreparedBatch([.. groups.Chunk(options.CurrentValue.CaptureIncidentsPerCommit)]);
+        if (!firstsAhead)
+        {
+            return new PreparedBatch([.. groups.Chunk(perCommit)], firstChunks: 0, firstsAhead: false);
+        }
+
+        // A group is one fingerprint's signals in arrival order; it goes first when its first signal is a new fingerprint a pattern would plan.
+        var firsts = groups.Where(g => GoesFirst(g.Signals[0], g.Fingerprint)).ToList();
+        var rest = firsts.Count == 0 ? groups : groups.Except(firsts).ToList();
+        var firstChunks = firsts.Chunk(perCommit).ToList();
+        return new PreparedBatch([.. firstChunks, .. rest.Chunk(perCommit)], firstChunks.Count, firstsAhead: true);
+    }
+
+    /// <summary>A firing signal of a fingerprint this loop has not stored, which a pattern would plan (ADR 0038).</summary>
+    private bool GoesFirst(Signal signal, string fingerprint) =>
+        !signal.Resolved && !_known.Contains(fingerprint) && sentinel.WouldPlan(signal);
+
+    /// <summary>
+    /// Between two chunks: reads what has arrived since, up to a batch, and takes out the new
+    /// fingerprints a pattern would plan, to be committed before the next chunk. The rest waits for
+    /// the next batch, in order. A fingerprint with a signal still waiting (in this batch's chunks to
+    /// come, or read ahead before) does not go first, so its signals keep their order.
+    /// </summary>
+    private Ahead? TakeFirstsAhead(PreparedBatch prepared)
+    {
+        List<Arrival>? firsts = null;
+        HashSet<string>? firstKeys = null;
+        var room = options.CurrentValue.CaptureBatchSize - _readAhead.Count;
+        while (room-- > 0 && intake.Reader.TryRead(out var item))
+        {
+            var arrival = Arrival.Of(item);
+            var key = arrival.Fingerprint;
+            if (firstKeys?.Contains(key) == true
+                || (!_readAheadKeys.Contains(key) && !prepared.Waiting(key) && GoesFirst(item.Signal, key)))
+            {
+                (firsts ??= []).Add(arrival);
+                (firstKeys ??= new HashSet<string>(StringComparer.Ordinal)).Add(key);
+            }
+            else
+            {
+                _readAhead.Add(arrival);
+                _readAheadKeys.Add(key);
+            }
+        }
+
+        if (firsts is null)
+        {
+            return null;
+        }
+
+        var groups = firsts.GroupBy(x => x.Fingerprint).Select(g => new Group(g.Key, g.Select(x => x.Item.Signal).ToList())).ToList();
+        return new Ahead(firsts, [.. groups.Chunk(options.CurrentValue.CaptureIncidentsPerCommit)]);
+    }
+
+    private void Remember(Group[] chunk)
+    {
+        if (_known.Count + chunk.Length > KnownFingerprintsKept)
+        {
+            _known.Clear();
+        }
+
+        foreach (var group in chunk)
+        {
+            _known.Add(group.Fingerprint);
+        }
     }
 
     /// <summary>
@@ -182,16 +278,44 @@ public sealed class CaptureService(
     /// </summary>
     private async Task StoreChunksAsync(PreparedBatch prepared, CancellationToken cancellationToken)
     {
-        while (prepared.Committed < prepared.Chunks.Count)
+        while (true)
         {
-            await StoreChunkAsync(prepared.Chunks[prepared.Committed], cancellationToken);
+            if (prepared.Ahead is { } ahead)
+            {
+                // New fingerprints that arrived meanwhile, before the batch's next chunk (and before it again if that fails).
+                while (ahead.Committed < ahead.Chunks.Count)
+                {
+                    await StoreChunkAsync(ahead.Chunks[ahead.Committed], bulk: false, cancellationToken);
+                    ahead.Committed++;
+                }
+
+                prepared.Ahead = null;
+                Stored(ahead.Arrivals);
+            }
+
+            if (prepared.Committed >= prepared.Chunks.Count)
+            {
+                return;
+            }
+
+            var chunk = prepared.Chunks[prepared.Committed];
+            await StoreChunkAsync(chunk, bulk: prepared.Committed >= prepared.FirstChunks, cancellationToken);
             prepared.Committed++;
+            if (prepared.FirstsAhead)
+            {
+                prepared.Done(chunk);
+                Remember(chunk);
+                if (prepared.Committed < prepared.Chunks.Count)
+                {
+                    prepared.Ahead = TakeFirstsAhead(prepared);
+                }
+            }
         }
     }
 
-    private async Task StoreChunkAsync(Group[] groups, CancellationToken cancellationToken)
+    private async Task StoreChunkAsync(Group[] groups, bool bulk, CancellationToken cancellationToken)
     {
-        var (toPlan, updates, lines) = await CommitChunkAsync(groups, cancellationToken);
+        var (toPlan, updates, lines) = await CommitChunkAsync(groups, bulk, cancellationToken);
         var signalsOf = groups.ToDictionary(g => g.Fingerprint, g => g.Signals);
         foreach (var update in updates)
         {
@@ -208,15 +332,16 @@ public sealed class CaptureService(
         }
     }
 
-    private async Task<(List<Incident> ToPlan, List<IncidentUpdated> Updates, List<IncidentEvent> Lines)> CommitChunkAsync(Group[] groups, CancellationToken cancellationToken)
+    private async Task<(List<Incident> ToPlan, List<IncidentUpdated> Updates, List<IncidentEvent> Lines)> CommitChunkAsync(Group[] groups, bool bulk, CancellationToken cancellationToken)
     {
         var toPlan = new List<Incident>();
         var updates = new List<IncidentUpdated>();
         var lines = new List<IncidentEvent>();
         // Capture's commits queue behind waiting mission writes at SQLite's one writer (ADR 0036): a
-        // mission is what someone waits for, while these signals are already safe in the intake. The
-        // mark ends with this method (an async method's AsyncLocal changes do not flow back to its caller).
-        using var bulk = SqliteWritePriority.Bulk();
+        // mission is what someone waits for, while these signals are already safe in the intake. New
+        // fingerprints a pattern would plan queue with the missions (ADR 0038). The mark ends with
+        // this method (an async method's AsyncLocal changes do not flow back to its caller).
+        using var lane = bulk ? SqliteWritePriority.Bulk() : (SqliteWritePriority.Scope?)null;
         await SaveRetry.ExecuteAsync(async ct =>
         {
             await using var db = await dbFactory.CreateDbContextAsync(ct);
@@ -391,9 +516,53 @@ public sealed class CaptureService(
 
     private sealed record Group(string Fingerprint, List<Signal> Signals);
 
-    /// <summary>A batch cut into chunks of incidents, and how many of them are committed.</summary>
-    private sealed class PreparedBatch(List<Group[]> chunks)
+    /// <summary>A signal taken from the intake, with its fingerprint (computed once).</summary>
+    private readonly record struct Arrival(IntakeItem Item, string Fingerprint)
     {
+        public static Arrival Of(IntakeItem item) => new(item, Fingerprinter.Compute(item.Signal));
+    }
+
+    /// <summary>
+    /// A batch cut into chunks of incidents (new fingerprints a pattern would plan first), how many
+    /// of them are committed, and the new fingerprints read ahead that go before the next chunk.
+    /// </summary>
+    private sealed class PreparedBatch(List<Group[]> chunks, int firstChunks, bool firstsAhead)
+    {
+        private HashSet<string>? _waiting;
+
+        public List<Group[]> Chunks { get; } = chunks;
+
+        /// <summary>The leading chunks that queue with mission writes.</summary>
+        public int FirstChunks { get; } = firstChunks;
+
+        /// <summary>Whether new fingerprints that arrive meanwhile go before the next chunk (the capture loop's batches).</summary>
+        public bool FirstsAhead { get; } = firstsAhead;
+
+        public int Committed { get; set; }
+
+        public Ahead? Ahead { get; set; }
+
+        /// <summary>Whether a fingerprint has signals in a chunk not committed yet.</summary>
+        public bool Waiting(string fingerprint)
+        {
+            _waiting ??= [.. Chunks.Skip(Committed).SelectMany(c => c).Select(g => g.Fingerprint)];
+            return _waiting.Contains(fingerprint);
+        }
+
+        public void Done(Group[] chunk)
+        {
+            foreach (var group in chunk)
+            {
+                _waiting?.Remove(group.Fingerprint);
+            }
+        }
+    }
+
+    /// <summary>New fingerprints read ahead between two chunks, cut into chunks of their own.</summary>
+    private sealed class Ahead(List<Arrival> arrivals, List<Group[]> chunks)
+    {
+        public List<Arrival> Arrivals { get; } = arrivals;
+
         public List<Group[]> Chunks { get; } = chunks;
 
         public int Committed { get; set; }

@@ -77,6 +77,25 @@ public sealed class Sentinel(IOptionsMonitor<CatalogOptions> catalog, IDbContext
         return (ranked, stats);
     }
 
+    /// <summary>
+    /// Whether a signal matches a pattern with a configured playbook, that is, whether its incident
+    /// would be planned: what capture asks of a new fingerprint on arrival, so its commit goes before
+    /// the counting of repeats (ADR 0038). No database read.
+    /// </summary>
+    public bool WouldPlan(Signal signal)
+    {
+        var catalogNow = catalog.CurrentValue;
+        foreach (var pattern in catalogNow.Patterns.Values)
+        {
+            if (pattern.Playbooks.Any(catalogNow.Playbooks.ContainsKey) && Matches(pattern, signal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>A pattern's candidate playbooks that are configured, in configured order.</summary>
     private List<string> Candidates(PatternOptions pattern) => [.. pattern.Playbooks.Where(catalog.CurrentValue.Playbooks.ContainsKey)];
 
