@@ -20,6 +20,11 @@ public sealed partial class ProductionStartTests : IDisposable
     [GeneratedRegex("(?:href|src)=\"(_(?:content|framework)/[^\"]+)\"")]
     private static partial Regex AssetLink();
 
+    [GeneratedRegex(@"Now listening on: http://127\.0\.0\.1:(\d+)")]
+    private static partial Regex Listening();
+
+    private int _starts;
+
     [Fact]
     public async Task The_published_app_starts_in_production_serves_its_assets_and_refuses_to_start_without_its_hosts()
     {
@@ -31,10 +36,12 @@ public sealed partial class ProductionStartTests : IDisposable
         Assert.Contains("Grace:Http:AllowedHosts is required in Production", output);
 
         // With it: the sign-in page and every framework and MudBlazor file it links load.
-        var port = TestCatalog.FreeLoopbackPort();
-        using var process = Start(published, port, []);
+        // Port 0: Kestrel binds a free port itself and says which, so no other test can take it in between.
+        Output.Clear();
+        using var process = Start(published, 0, []);
         try
         {
+            var port = await WaitForPortAsync(process);
             using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(10) };
             var page = await WaitForPageAsync(client, process, "account/login");
             var links = AssetLink().Matches(page).Select(m => m.Groups[1].Value).Distinct().ToList();
@@ -89,7 +96,8 @@ public sealed partial class ProductionStartTests : IDisposable
     private Process Start(string published, int port, IEnumerable<KeyValuePair<string, string?>> overrides)
     {
         // The shipped configuration file, as an operator starts from; only what must differ here is overridden.
-        var settingsFile = _folder.Combine($"settings-{port}.json");
+        var start = Interlocked.Increment(ref _starts);
+        var settingsFile = _folder.Combine($"settings-{start}.json");
         File.Copy(Path.Combine(RepositoryRoot, "appsettings.json"), settingsFile);
         var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
@@ -102,7 +110,7 @@ public sealed partial class ProductionStartTests : IDisposable
         info.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
         info.Environment["GRACE_SETTINGS"] = settingsFile;
         var settings = new Dictionary<string, string?>();
-        settings["Grace:Database:DataDirectory"] = _folder.Combine($"data-{port}");
+        settings["Grace:Database:DataDirectory"] = _folder.Combine($"data-{start}");
         settings["Grace:Identity:AdminPassword"] = TestCatalog.AdminPassword;
         settings["Grace:Targets:demo-orders-api:Url"] = $"http://127.0.0.1:{TestCatalog.FreeLoopbackPort()}/";
         settings["Grace:Http:AllowedHosts:0"] = "127.0.0.1";
@@ -129,7 +137,7 @@ public sealed partial class ProductionStartTests : IDisposable
 
     private async Task<(int Exit, string Output)> RunUntilExitAsync(string published, IEnumerable<KeyValuePair<string, string?>> overrides)
     {
-        using var process = Start(published, TestCatalog.FreeLoopbackPort(), overrides);
+        using var process = Start(published, 0, overrides);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         try
         {
@@ -143,6 +151,22 @@ public sealed partial class ProductionStartTests : IDisposable
 
         await Task.Delay(200);
         return (process.ExitCode, string.Join('\n', Output));
+    }
+
+    /// <summary>The port Kestrel bound, from its "Now listening on" line.</summary>
+    private async Task<int> WaitForPortAsync(Process process)
+    {
+        for (var deadline = DateTime.UtcNow.AddSeconds(90); DateTime.UtcNow < deadline; await Task.Delay(100))
+        {
+            if (Output.Select(line => Listening().Match(line)).FirstOrDefault(m => m.Success) is { } listening)
+            {
+                return int.Parse(listening.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            Assert.False(process.HasExited, "Grace exited while starting:\n" + string.Join('\n', Output.TakeLast(60)));
+        }
+
+        throw new TimeoutException("Grace did not say where it listens within 90 s:\n" + string.Join('\n', Output.TakeLast(60)));
     }
 
     private async Task<string> WaitForPageAsync(HttpClient client, Process process, string path)
