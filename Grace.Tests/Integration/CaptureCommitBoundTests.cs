@@ -64,12 +64,9 @@ public sealed class CaptureCommitBoundTests
         var signals = Enumerable.Range(0, 2 * 80).Select(i => Job(i % 80, i)).Append(Job(999, 0)).ToList();
         watch.FailOnceWhenAdding = "Bound.Kind999Exception";
         StoreReceipt receipt;
-        var factory = host.Get<IDbContextFactory<GraceDbContext>>();
-        await using (var holder = await factory.CreateDbContextAsync())
+        await using (await WriterHold.TakeAsync(host))
         {
-            await using var held = await holder.Database.BeginTransactionAsync();
             (_, receipt) = intake.TryWriteAndConfirm(signals);
-            await held.CommitAsync();
         }
 
         await receipt.Stored.WaitAsync(TimeSpan.FromSeconds(30));

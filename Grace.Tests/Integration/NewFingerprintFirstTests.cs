@@ -36,12 +36,10 @@ public sealed class NewFingerprintFirstTests
         var noise = Enumerable.Range(0, 160).Select(i => Noise(i % 80, i)).ToList();
         var probe = new Signal("first-probe", TestCatalog.CacheMessage, Severity.Error, DateTimeOffset.UtcNow);
         StoreReceipt noiseStored, probeStored;
-        await using (var holder = await host.Get<IDbContextFactory<GraceDbContext>>().CreateDbContextAsync())
+        await using (await WriterHold.TakeAsync(host))
         {
-            await using var held = await holder.Database.BeginTransactionAsync();
             (_, noiseStored) = intake.TryWriteAndConfirm(noise);
             (_, probeStored) = intake.TryWriteAndConfirm([probe]);
-            await held.CommitAsync();
         }
 
         await Task.WhenAll(noiseStored.Stored, probeStored.Stored).WaitAsync(TimeSpan.FromSeconds(30));
@@ -78,9 +76,8 @@ public sealed class NewFingerprintFirstTests
         var matched = new Signal("first-order", $"Thumbnail store A rejected a write: {TestCatalog.CacheMessage}", Severity.Error, DateTimeOffset.UtcNow, MessageTemplate: template);
         Assert.Equal(Fingerprinter.Compute(unmatched), Fingerprinter.Compute(matched));
 
-        await using (var holder = await host.Get<IDbContextFactory<GraceDbContext>>().CreateDbContextAsync())
+        await using (await WriterHold.TakeAsync(host))
         {
-            await using var held = await holder.Database.BeginTransactionAsync();
             // Capture takes the noise and the unmatched report in one batch and waits for the writer...
             intake.TryWriteAndConfirm([.. Enumerable.Range(0, 80).Select(i => Noise(i, i)), unmatched]);
             for (var i = 0; intake.Buffered > 0 && i < 200; i++)
@@ -91,7 +88,6 @@ public sealed class NewFingerprintFirstTests
             Assert.Equal(0, intake.Buffered);
             // ...and finds the matching report when it looks ahead between two of that batch's commits.
             intake.TryWriteAndConfirm([matched]);
-            await held.CommitAsync();
         }
 
         await host.WaitUntilAsync(check => check.Incidents.AnyAsync(i => i.Source == "first-order" && i.Count == 2), timeoutSeconds: 20);
