@@ -75,6 +75,10 @@ public static class TestCatalog
         return s;
     }
 
+    /// <summary>The test catalog, with capture counting at most this many incidents per transaction (ADR 0036).</summary>
+    public static IEnumerable<KeyValuePair<string, string?>> WithCaptureIncidentsPerCommit(TempFolder folder, int perCommit) =>
+        Settings(folder).Append(new("Grace:Engine:CaptureIncidentsPerCommit", perCommit.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+
     /// <summary>A loopback port nothing listens on right now.</summary>
     public static int FreeLoopbackPort()
     {

@@ -21,7 +21,7 @@ public sealed class CaptureCommitBoundTests
         new("bound-job", $"Step failed after {i} ms", Severity.Warning, DateTimeOffset.UtcNow, ExceptionType: $"Bound.Kind{kind}Exception");
 
     private static GraceHost Start(TempFolder folder, SaveWatch watch) =>
-        new GraceHost(TestCatalog.Settings(folder).Append(new("Grace:Engine:CaptureIncidentsPerCommit", PerCommit.ToString(System.Globalization.CultureInfo.InvariantCulture))), watch.Install).Start();
+        new GraceHost(TestCatalog.WithCaptureIncidentsPerCommit(folder, PerCommit), watch.Install).Start();
 
     [Fact]
     public async Task One_batch_of_many_fingerprints_is_committed_a_bounded_number_of_incidents_at_a_time()

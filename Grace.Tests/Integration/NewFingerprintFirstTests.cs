@@ -22,7 +22,7 @@ public sealed class NewFingerprintFirstTests
         new("first-noise", $"Step failed after {i} ms", Severity.Warning, DateTimeOffset.UtcNow, ExceptionType: $"First.Kind{kind}Exception");
 
     private static GraceHost Start(TempFolder folder, SaveOrder order) =>
-        new GraceHost(TestCatalog.Settings(folder).Append(new("Grace:Engine:CaptureIncidentsPerCommit", PerCommit.ToString(System.Globalization.CultureInfo.InvariantCulture))), order.Install).Start();
+        new GraceHost(TestCatalog.WithCaptureIncidentsPerCommit(folder, PerCommit), order.Install).Start();
 
     [Fact]
     public async Task A_new_fingerprint_a_pattern_would_plan_is_committed_before_the_repeats_queued_ahead_of_it()
