@@ -110,18 +110,6 @@ public sealed class PlanningService(
         var incidentId = incident.Id;
         // A rung of the escalation ladder is bounded by the ladder itself; storm control counts first starts.
         var rung = incident.NextPlaybookKey;
-        if (rung is null && !await grains.GetGrain<IStormGrain>(StormGrain.Key).TryStartAsync(incident.Fingerprint))
-        {
-            // Said once per held-back start (only new or reopened incidents get here), so the open incident is explained.
-            logger.LogWarning("Storm control held back a mission for incident {IncidentId} from {Source}: too many starts for its fingerprint within the hour "
-                + "(Grace:Engine:MaxMissionStartsPerFingerprintPerHour = {PerHour}) or overall within the minute (Grace:Engine:MaxMissionStartsPerMinute = {PerMinute}); it stays open for people",
-                incidentId, incident.Source, options.CurrentValue.MaxMissionStartsPerFingerprintPerHour, options.CurrentValue.MaxMissionStartsPerMinute);
-            await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-            await db.Incidents.Where(i => i.Id == incidentId && i.PlanPending)
-                .ExecuteUpdateAsync(s => s.SetProperty(i => i.PlanPending, false).SetProperty(i => i.HeldBackStarts, i => i.HeldBackStarts + 1), cancellationToken);
-            return;
-        }
-
         var signal = incident.ToSignal();
         var diagnosedFrom = time.GetUtcNow();
         var diagnosis = await sentinel.DiagnoseAsync(signal, cancellationToken);
@@ -135,6 +123,21 @@ public sealed class PlanningService(
                 mining.Enqueue(incidentId);
             }
 
+            return;
+        }
+
+        // Storm control counts missions that would start, so it asks only now: an incident no pattern plans
+        // starts nothing, and a burst of new unmatched errors (a bad deploy's) must not use up the minute's
+        // starts and hold back the one mission that would heal something.
+        if (rung is null && !await grains.GetGrain<IStormGrain>(StormGrain.Key).TryStartAsync(incident.Fingerprint))
+        {
+            // Said once per held-back start (only new or reopened incidents get here), so the open incident is explained.
+            logger.LogWarning("Storm control held back a mission for incident {IncidentId} from {Source}: too many starts for its fingerprint within the hour "
+                + "(Grace:Engine:MaxMissionStartsPerFingerprintPerHour = {PerHour}) or overall within the minute (Grace:Engine:MaxMissionStartsPerMinute = {PerMinute}); it stays open for people",
+                incidentId, incident.Source, options.CurrentValue.MaxMissionStartsPerFingerprintPerHour, options.CurrentValue.MaxMissionStartsPerMinute);
+            await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+            await db.Incidents.Where(i => i.Id == incidentId && i.PlanPending)
+                .ExecuteUpdateAsync(s => s.SetProperty(i => i.PlanPending, false).SetProperty(i => i.HeldBackStarts, i => i.HeldBackStarts + 1), cancellationToken);
             return;
         }
 

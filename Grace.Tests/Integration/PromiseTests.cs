@@ -74,6 +74,31 @@ public sealed class StormControlEndToEndTests : SqliteDatabaseTest
         Assert.Contains("<span id=\"capture-held-back\">1 mission starts held back by storm control</span>", overview, StringComparison.Ordinal);
         Assert.Contains(logs.Lines, l => l.Contains("Storm control held back a mission", StringComparison.Ordinal) && l.Contains("MaxMissionStartsPerFingerprintPerHour", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task A_burst_of_new_errors_no_pattern_plans_does_not_use_up_the_minutes_mission_starts()
+    {
+        await using var host = new GraceHost(TestCatalog.Settings(Folder).Concat(Database.Settings()).Concat(new Dictionary<string, string?>
+        {
+            ["Grace:Engine:MaxMissionStartsPerMinute"] = "3",
+        })).Start();
+        using var ingest = host.IngestClient();
+        using var admin = host.ClientWithCookie(await host.SignInAsync("admin", TestCatalog.AdminPassword));
+
+        // Ten new errors a bad deploy might bring, none of which a pattern plans: each is an incident, none starts a mission.
+        var burst = Enumerable.Range(0, 10).Select(i => new { source = "deploy-burst", message = $"Step failed after {i} ms", exceptionType = $"Burst.Kind{i}Exception" }).ToArray();
+        (await ingest.PostAsJsonAsync("/api/signals", burst)).EnsureSuccessStatusCode();
+        await host.WaitUntilAsync(async db => await db.Incidents.CountAsync(i => i.Source == "deploy-burst" && !i.PlanPending) == 10, timeoutSeconds: 20);
+
+        // Then the fault a playbook heals, within the same minute: its mission starts.
+        (await ingest.PostAsJsonAsync("/api/signals", new { source = "orders-api", message = TestCatalog.CacheMessage })).EnsureSuccessStatusCode();
+        var incident = await host.WaitForIncidentAsync(i => i.Source == "orders-api");
+        await host.WaitUntilAsync(db => db.Missions.AnyAsync(m => m.IncidentId == incident.Id), timeoutSeconds: 20);
+        Assert.Equal(0, (await admin.GetFromJsonAsync<JsonElement>("/api/capture/stats")).GetProperty("stormSuppressed").GetInt64());
+        await using var check = host.CreateDb();
+        Assert.Equal(0, await check.Incidents.Where(i => i.Source == "deploy-burst").SumAsync(i => i.HeldBackStarts));
+        Assert.False(await check.Missions.AnyAsync(m => check.Incidents.Any(i => i.Id == m.IncidentId && i.Source == "deploy-burst")));
+    }
 }
 
 /// <summary>Diagnosis ranks a pattern's playbooks by what Grace learned about them, then by their configured order.</summary>
