@@ -24,7 +24,7 @@ namespace Grace.Benchmarks;
 /// Throughput, latency and memory with a fixed amount of work, each figure next to a baseline
 /// measured in the same run on the same machine. Load stays on loopback.
 /// </summary>
-internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak, bool latencyOnly = false, string? captureFlush = null, bool httpOnly = false, int inFlight = 64, int noiseRate = 100_000)
+internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak, bool latencyOnly = false, string? captureFlush = null, bool httpOnly = false, int inFlight = 64, int noiseRate = 100_000, int warmUpProbes = 20)
 {
     private readonly List<(string Figure, string Grace, string Baseline, string Goal)> _rows = [];
 
@@ -241,16 +241,30 @@ internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak,
             }
         }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-        // Twenty probes first, not counted: the first mission of a kind compiles and loads what every later one reuses.
-        for (var warm = 0; warm < 20; warm++)
+        // Probes first, not counted: the first mission of a kind compiles and loads what every later one reuses, and
+        // the runtime optimizes a method only after some 30 calls (tiered compilation), so a mission's path runs
+        // unoptimized code for its first few dozen missions. How slow those are is printed on its own below.
+        var warmUp = new List<double>();
+        for (var warm = 0; warm < warmUpProbes; warm++)
         {
             var fingerprint = $"warm-up-{warm}";
-            intake.TryWrite(new Signal("latency-probe", $"latency probe {fingerprint}", Severity.Error, DateTimeOffset.UtcNow, MessageTemplate: fingerprint));
-            await WaitExecutedAsync(host, fingerprint);
+            var warmSent = DateTimeOffset.UtcNow;
+            intake.TryWrite(new Signal("latency-probe", $"latency probe {fingerprint}", Severity.Error, warmSent, MessageTemplate: fingerprint));
+            if (await WaitExecutedAsync(host, fingerprint) is { } warmAt)
+            {
+                warmUp.Add((warmAt.Executed - warmSent).TotalMilliseconds);
+            }
+
             await Task.Delay(100);
         }
 
-        output.WriteLine($"latency phase starts (after 20 warm-up probes); load average {Machine.Load()}");
+        if (warmUp.Count > 0)
+        {
+            output.WriteLine($"warm-up probes (not counted), capture → start of action: first {warmUp[0]:0.0} ms; "
+                + string.Join(", ", warmUp.Chunk(10).Select((c, i) => $"#{i * 10}–{i * 10 + c.Length - 1} p50 {Stats.Percentile([.. c], 0.5):0.0} max {c.Max():0.0} ms")));
+        }
+
+        output.WriteLine($"latency phase starts (after {warmUpProbes} warm-up probes); load average {Machine.Load()}");
         var pausedBefore = GC.GetTotalPauseDuration();
         var gen2Before = GC.CollectionCount(2);
         var samples = new List<double>();

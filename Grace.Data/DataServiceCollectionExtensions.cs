@@ -32,6 +32,7 @@ public static class DataServiceCollectionExtensions
             return new GraceDatabaseInfo(options.Provider,
                 options.Provider == DatabaseProvider.Sqlite ? new SqliteConnectionStringBuilder(SqliteConnectionString(options, contentRoot)).DataSource : null);
         });
+        services.AddSingleton<SqliteLogFlush>();
         services.AddSingleton<IDbContextFactory<GraceDbContext>>(sp =>
         {
             var options = sp.GetRequiredService<IOptions<DatabaseOptions>>().Value;

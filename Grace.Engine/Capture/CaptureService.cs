@@ -34,6 +34,7 @@ public sealed class CaptureService(
     SignalIntake intake,
     Sentinel sentinel,
     IDbContextFactory<GraceDbContext> dbFactory,
+    SqliteLogFlush logFlush,
     IOptionsMonitor<EngineOptions> options,
     PlanningService planning,
     CaptureCounters counters,
@@ -131,8 +132,25 @@ public sealed class CaptureService(
         Stored(batch);
     }
 
+    /// <summary>Whether capture's commits skip their own flush (on SQLite; see <see cref="CaptureFlush"/>).</summary>
+    private bool CommitsUnflushed => options.CurrentValue.CaptureFlush != CaptureFlush.EveryBatch;
+
+    /// <summary>
+    /// With <see cref="CaptureFlush.OncePerBatch"/>, flushes the write-ahead log, every commit of the batch at once, once
+    /// SQLite's writer has been given back (ADR 0039): a mission write that waited for the writer does not wait for
+    /// capture's fsync too, and a signal is still answered as stored only once it is on disk.
+    /// </summary>
+    private void FlushCommitted()
+    {
+        if (options.CurrentValue.CaptureFlush == CaptureFlush.OncePerBatch)
+        {
+            logFlush.Flush();
+        }
+    }
+
     private void Stored(List<Arrival> arrivals)
     {
+        FlushCommitted();
         counters.Stored(arrivals.Count);
         foreach (var arrival in arrivals)
         {
@@ -190,8 +208,11 @@ public sealed class CaptureService(
     /// Stores a batch of signals, in as many transactions as its incidents need (see <see cref="Prepare"/>),
     /// in the order given: no fingerprint goes first (what tests that call capture directly rely on).
     /// </summary>
-    internal Task ProcessBatchAsync(IReadOnlyList<Signal> batch, CancellationToken cancellationToken) =>
-        StoreChunksAsync(Prepare([.. batch.Select(s => Arrival.Of(new IntakeItem(s, null)))], firstsAhead: false), cancellationToken);
+    internal async Task ProcessBatchAsync(IReadOnlyList<Signal> batch, CancellationToken cancellationToken)
+    {
+        await StoreChunksAsync(Prepare([.. batch.Select(s => Arrival.Of(new IntakeItem(s, null)))], firstsAhead: false), cancellationToken);
+        FlushCommitted();
+    }
 
     /// <summary>
     /// Folds a batch by fingerprint and cuts it into chunks of at most Grace:Engine:CaptureIncidentsPerCommit
@@ -289,8 +310,9 @@ public sealed class CaptureService(
                     ahead.Committed++;
                 }
 
-                prepared.Ahead = null;
+                // Answered before it is let go: should the flush fail, the next attempt flushes and answers it again.
                 Stored(ahead.Arrivals);
+                prepared.Ahead = null;
             }
 
             if (prepared.Committed >= prepared.Chunks.Count)
@@ -353,8 +375,9 @@ public sealed class CaptureService(
                 lines.Clear();
                 db.ChangeTracker.Clear();
                 var increments = new Dictionary<Guid, int>();
-                if (options.CurrentValue.CaptureFlush == CaptureFlush.WithNextCommit)
+                if (CommitsUnflushed)
                 {
+                    // Flushed once the batch is committed and the writer given back (OncePerBatch), or with the next flushed commit.
                     await SqliteDurability.FlushWithNextCommitAsync(db, ct);
                 }
 

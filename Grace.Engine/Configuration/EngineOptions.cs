@@ -62,11 +62,12 @@ public sealed class EngineOptions
     public int CaptureIncidentsPerCommit { get; set; } = 64;
 
     /// <summary>
-    /// On SQLite, whether each capture batch waits for its own flush to disk (<c>EveryBatch</c>) or is
-    /// flushed with the next flushed commit or checkpoint (<c>WithNextCommit</c>: survives kill -9 of
-    /// Grace, not a power loss in between; see <see cref="Grace.Data.SqliteDurability"/>). Other providers flush as their server does.
+    /// On SQLite, when capture's commits reach the disk: flushed once per batch after SQLite's writer was given back
+    /// (<c>OncePerBatch</c>, the default), each commit flushed while it holds the writer (<c>EveryBatch</c>), or
+    /// with the next flushed commit or checkpoint (<c>WithNextCommit</c>: survives kill -9 of Grace, not a power
+    /// loss in between; see <see cref="Grace.Data.SqliteDurability"/>). Other providers flush as their server does.
     /// </summary>
-    public CaptureFlush CaptureFlush { get; set; } = CaptureFlush.EveryBatch;
+    public CaptureFlush CaptureFlush { get; set; } = CaptureFlush.OncePerBatch;
 
     /// <summary>An open incident silent for longer than this that fires again counts as a recurrence and may start a mission.</summary>
     [Range(1, 7 * 24 * 60, ErrorMessage = "Grace:Engine:DedupWindowMinutes must be between {1} and {2}.")]
@@ -98,8 +99,17 @@ public sealed class EngineOptions
 /// <summary>When a capture batch on SQLite reaches the disk (Grace:Engine:CaptureFlush).</summary>
 public enum CaptureFlush
 {
-    /// <summary>Each batch is flushed before its signals are answered as stored.</summary>
+    /// <summary>
+    /// Each of a batch's commits is flushed to disk while it holds SQLite's one writer, before the batch's signals are
+    /// answered as stored (the behaviour before ADR 0039).
+    /// </summary>
     EveryBatch,
     /// <summary>A batch is in the write-ahead log when answered (survives kill -9) and is flushed with the next flushed commit or checkpoint.</summary>
     WithNextCommit,
+    /// <summary>
+    /// The default (ADR 0039). A batch's commits go to the write-ahead log without a flush of their own; once they are
+    /// in, the log is flushed once, after SQLite's writer was given back, and only then are the batch's signals
+    /// answered as stored. A 202 still means on disk, and a mission's write no longer waits behind capture's fsync.
+    /// </summary>
+    OncePerBatch,
 }
