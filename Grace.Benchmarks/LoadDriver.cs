@@ -24,7 +24,7 @@ namespace Grace.Benchmarks;
 /// Throughput, latency and memory with a fixed amount of work, each figure next to a baseline
 /// measured in the same run on the same machine. Load stays on loopback.
 /// </summary>
-internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak, bool latencyOnly = false, string? captureFlush = null, bool httpOnly = false, int inFlight = 64, int noiseRate = 100_000, int warmUpProbes = 20)
+internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak, bool latencyOnly = false, string? captureFlush = null, bool httpOnly = false, int inFlight = 64, int noiseRate = 100_000, int warmUpProbes = 100)
 {
     private readonly List<(string Figure, string Grace, string Baseline, string Goal)> _rows = [];
 

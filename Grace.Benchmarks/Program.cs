@@ -7,7 +7,7 @@ namespace Grace.Benchmarks;
 /// <summary>
 /// <c>dotnet run -c Release --project Grace.Benchmarks -- [micro|load|faults|otlp|circuits|cluster|chaos|all] [options]</c>
 /// <list type="bullet">
-/// <item><c>load</c>: <c>--scale 1.0</c>, <c>--soak-minutes 3</c>, <c>--load-phases all|latency|http</c> (<c>latency</c>: only capture → action and memory; <c>http</c>: only the HTTP figures; for quick iterations), <c>--capture-flush EveryBatch|WithNextCommit</c> (Grace:Engine:CaptureFlush), <c>--http-in-flight 64</c> (requests in flight, each on its own connection, in the HTTP phase), <c>--noise-rate 100000</c> (signals/s streamed in while the latency probes run; 0 gives the path's own latency), <c>--warm-up-probes 20</c> (probes sent and not counted before the latency phase; their figures are printed on their own)</item>
+/// <item><c>load</c>: <c>--scale 1.0</c>, <c>--soak-minutes 3</c>, <c>--load-phases all|latency|http</c> (<c>latency</c>: only capture → action and memory; <c>http</c>: only the HTTP figures; for quick iterations), <c>--capture-flush EveryBatch|WithNextCommit</c> (Grace:Engine:CaptureFlush), <c>--http-in-flight 64</c> (requests in flight, each on its own connection, in the HTTP phase), <c>--noise-rate 100000</c> (signals/s streamed in while the latency probes run; 0 gives the path's own latency), <c>--warm-up-probes 100</c> (probes sent and not counted before the latency phase, so that the mission path runs optimized code; their figures are printed on their own; 20 before 2026-12-02)</item>
 /// <item><c>faults</c>: <c>--fault-runs 5</c></item>
 /// <item><c>circuits</c>: <c>--circuits 200</c>, <c>--page /</c>, <c>--workstation-gc</c>, <c>--deflate</c> (offer WebSocket compression as browsers do), <c>--seed-incidents 0</c> (incidents stored before the circuits open, so list pages have rows), <c>--seed-missions 0</c> (finished tier-0 missions), <c>--seed-approvals 0</c> (tier-2 missions waiting for approval); <c>--page /missions/{first}</c> or <c>/incidents/{first}</c> opens the first seeded mission or its incident, <c>--seed-audit 0</c> (audit entries written into the database for the Audit list), <c>--zone Europe/Berlin</c> (the circuits name a time zone as browsers do), <c>--negotiate-per-circuit</c> (each circuit negotiates over a connection of its own and leaves it idle, as the harness did before 2026-12-01's shell change; a browser's tabs share a pool)</item>
 /// <item><c>otlp</c>: <c>--otlp-requests 400</c>, <c>--otlp-batch 500</c> (OTLP/HTTP logs next to the JSON batch endpoint)</item>
@@ -42,7 +42,7 @@ public static class BenchmarkProgram
                 return 2;
             }
 
-            await new LoadDriver(Console.Out, scale, soak, latencyOnly: phases == "latency", captureFlush: args.SkipWhile(a => a != "--capture-flush").Skip(1).FirstOrDefault(), httpOnly: phases == "http", inFlight: (int)Option(args, "--http-in-flight", 64), noiseRate: (int)Option(args, "--noise-rate", 100_000), warmUpProbes: (int)Option(args, "--warm-up-probes", 20)).RunAsync();
+            await new LoadDriver(Console.Out, scale, soak, latencyOnly: phases == "latency", captureFlush: args.SkipWhile(a => a != "--capture-flush").Skip(1).FirstOrDefault(), httpOnly: phases == "http", inFlight: (int)Option(args, "--http-in-flight", 64), noiseRate: (int)Option(args, "--noise-rate", 100_000), warmUpProbes: (int)Option(args, "--warm-up-probes", 100)).RunAsync();
         }
 
         if (mode is "circuits")
