@@ -70,6 +70,7 @@ public static class SqliteDurability
 public class SqliteLogFlush(GraceDatabaseInfo database)
 {
     /// <summary>Flushes the log to disk, blocking the calling thread for one fsync.</summary>
+    /// <remarks>Virtual so that a test can see when capture flushes, relative to its commits and its answers.</remarks>
     public virtual void Flush()
     {
         if (database is { Provider: DatabaseProvider.Sqlite, SqliteFilePath: { } path })
