@@ -24,7 +24,7 @@ namespace Grace.Benchmarks;
 /// Throughput, latency and memory with a fixed amount of work, each figure next to a baseline
 /// measured in the same run on the same machine. Load stays on loopback.
 /// </summary>
-internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak, bool latencyOnly = false, string? captureFlush = null, bool httpOnly = false, int inFlight = 64, int noiseRate = 100_000, int warmUpProbes = 100)
+internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak, bool latencyOnly = false, string? captureFlush = null, bool httpOnly = false, int inFlight = 64, int noiseRate = 100_000, int warmUpProbes = 100, bool sampleAllocations = false)
 {
     private readonly List<(string Figure, string Grace, string Baseline, string Goal)> _rows = [];
 
@@ -161,17 +161,36 @@ internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak,
         var (empty, emptyMs) = await LoadAsync(client, requests, () => new HttpRequestMessage(HttpMethod.Get, "/healthz"), inFlight);
         var cpu1 = Cpu();
         var bytes1 = GC.GetTotalAllocatedBytes(false);
+        using var sampler = sampleAllocations ? new AllocationSampler() : null;
+        sampler?.Start();
         var (one, oneMs) = await LoadAsync(client, requests, () => Post(single), inFlight);
+        sampler?.Stop();
         var cpu2 = Cpu();
         var bytes2 = GC.GetTotalAllocatedBytes(false);
         var (batches, _) = await LoadAsync(client, requests / 10, () => Post(hundred), inFlight);
         output.WriteLine($"http cost per request (server and client, one process): GET /healthz {(cpu1 - cpu0).TotalMicroseconds / requests:0} µs CPU, {(bytes1 - bytes0) / requests / 1024.0:0.0} KB allocated; "
             + $"single POST {(cpu2 - cpu1).TotalMicroseconds / requests:0} µs CPU, {(bytes2 - bytes1) / requests / 1024.0:0.0} KB allocated");
+        PrintAllocations(sampler);
         // 202 now means stored: each answer waits for the group commit its signal went into.
         _rows.Add(($"HTTP single-signal POST (202 = stored), requests/s; latency with {inFlight} in flight", $"{one:N0}; p50 {Stats.Percentile(oneMs, 0.5):0.0} ms, p99 {Stats.Percentile(oneMs, 0.99):0.0} ms",
             $"{empty:N0} (GET /healthz, same server); p50 {Stats.Percentile(emptyMs, 0.5):0.0} ms, p99 {Stats.Percentile(emptyMs, 0.99):0.0} ms", "≥ 15,000 and ≥ ½ baseline"));
         _rows.Add(("HTTP batches of 100, signals/s", $"{batches * 100:N0}", "n/a", "≥ 200,000"));
         output.WriteLine($"http ({inFlight} in flight): empty {empty:N0} req/s ({Stats.Summary(emptyMs)}), single {one:N0} req/s ({Stats.Summary(oneMs)}), batch {batches * 100:N0} signals/s; load average {Machine.Load()}");
+    }
+
+    /// <summary>The types that took the most of a phase's allocations, when <c>--allocations</c> asked for them.</summary>
+    private void PrintAllocations(AllocationSampler? sampler)
+    {
+        if (sampler is null)
+        {
+            return;
+        }
+
+        output.WriteLine("allocations by type (the runtime's samples, about one per 100 KB):");
+        foreach (var (type, bytes, share) in sampler.Top(25))
+        {
+            output.WriteLine($"  {share,6:P1} {bytes / 1048576.0,9:N1} MiB  {type}");
+        }
     }
 
     private static TimeSpan Cpu()
@@ -267,6 +286,13 @@ internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak,
         output.WriteLine($"latency phase starts (after {warmUpProbes} warm-up probes); load average {Machine.Load()}");
         var pausedBefore = GC.GetTotalPauseDuration();
         var gen2Before = GC.CollectionCount(2);
+        var gen0Before = GC.CollectionCount(0);
+        var allocatedBefore = GC.GetTotalAllocatedBytes(false);
+        var cpuBefore = Cpu();
+        var streamedBefore = Interlocked.Read(ref streamed);
+        using var sampler = sampleAllocations ? new AllocationSampler() : null;
+        sampler?.Start();
+        using var writer = new WriterTimings();
         var samples = new List<double>();
         var toPlanned = new List<double>();
         var plannedToAction = new List<double>();
@@ -308,9 +334,23 @@ internal sealed class LoadDriver(TextWriter output, double scale, TimeSpan soak,
             await Task.Delay(200);
         }
 
+        sampler?.Stop();
+        var allocated = GC.GetTotalAllocatedBytes(false) - allocatedBefore;
+        var gen0 = GC.CollectionCount(0) - gen0Before;
+        var cores = (Cpu() - cpuBefore) / clock.Elapsed;
         await stop.CancelAsync();
         await stream;
-        var rate = streamed / clock.Elapsed.TotalSeconds;
+        // The signals streamed while the probes were counted (the stream ran through the warm-up too).
+        var rate = (streamed - streamedBefore) / clock.Elapsed.TotalSeconds;
+        // Bytes per signal streamed in (the probes' missions are a rounding error beside 100,000 signals/s):
+        // what the collector has to clear, and so how often it pauses the whole process.
+        output.WriteLine($"allocated in the phase: {allocated / 1048576.0:N0} MiB, {(double)allocated / Math.Max(1, streamed - streamedBefore):N0} bytes per signal streamed in; {gen0} gen-0 collections; the process used {cores:0.00} of {Environment.ProcessorCount} cores");
+        PrintAllocations(sampler);
+        foreach (var line in writer.Summary(clock.Elapsed))
+        {
+            output.WriteLine($"writer: {line}");
+        }
+
         double P(double q) => Stats.Percentile(samples, q);
         var stats = await host.Services.GetRequiredService<CaptureMonitor>().ReadAsync(CancellationToken.None);
         _rows.Add(($"Capture → start of a tier-0 action, while {rate:N0} signals/s stream in ({samples.Count} probes)", $"p50 {P(0.5):0.0} ms, p99 {P(0.99):0.0} ms", "n/a", "p99 ≤ 5 ms"));

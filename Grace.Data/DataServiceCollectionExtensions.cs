@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -42,12 +43,10 @@ public static class DataServiceCollectionExtensions
             {
                 DatabaseProvider.SqlServer => new ProviderContextFactory<SqlServerGraceDbContext>(
                     new DbContextOptionsBuilder<SqlServerGraceDbContext>().UseLoggerFactory(loggerFactory)
-                        .UseSqlServer(options.ConnectionString, sql => sql.CommandTimeout(options.CommandTimeoutSeconds).EnableRetryOnFailure(RetryCount, RetryDelay, null)).Options,
-                    o => new SqlServerGraceDbContext(o)),
+                        .UseSqlServer(options.ConnectionString, sql => sql.CommandTimeout(options.CommandTimeoutSeconds).EnableRetryOnFailure(RetryCount, RetryDelay, null)).Options),
                 DatabaseProvider.Postgres => new ProviderContextFactory<PostgresGraceDbContext>(
                     new DbContextOptionsBuilder<PostgresGraceDbContext>().UseLoggerFactory(loggerFactory)
-                        .UseNpgsql(options.ConnectionString, npgsql => npgsql.CommandTimeout(options.CommandTimeoutSeconds).EnableRetryOnFailure(RetryCount, RetryDelay, null)).Options,
-                    o => new PostgresGraceDbContext(o)),
+                        .UseNpgsql(options.ConnectionString, npgsql => npgsql.CommandTimeout(options.CommandTimeoutSeconds).EnableRetryOnFailure(RetryCount, RetryDelay, null)).Options),
                 _ => SqliteFactory(options, contentRoot, loggerFactory),
             };
         });
@@ -93,14 +92,35 @@ public static class DataServiceCollectionExtensions
             new DbContextOptionsBuilder<SqliteGraceDbContext>().UseLoggerFactory(loggerFactory)
                 .UseSqlite(connectionString, s => s.CommandTimeout(options.CommandTimeoutSeconds))
                 .AddInterceptors(new SqliteBusyTimeoutInterceptor(options.SqliteBusyTimeoutMilliseconds), new SqliteWriteGateInterceptor(gate, busyTimeout)).Options,
-            o => new SqliteGraceDbContext(o));
+            SqliteGraceDbContext.Lease);
     }
 
-    private sealed class ProviderContextFactory<TContext>(DbContextOptions<TContext> options, Func<DbContextOptions<TContext>, TContext> create)
+    /// <summary>
+    /// Contexts from a pool (EF Core's <see cref="PooledDbContextFactory{TContext}"/>): the engine makes one
+    /// short-lived context per operation, thousands a second under a storm, and a new context builds its
+    /// own service scope and state each time. A pooled one is reset when disposed and handed out again
+    /// (ADR 0040). What a context sets on itself in its constructor is reset with it, so it is set again
+    /// here on every lease (<paramref name="lease"/>).
+    /// </summary>
+    private sealed class ProviderContextFactory<TContext>(DbContextOptions<TContext> options, Action<TContext>? lease = null)
         : IDbContextFactory<GraceDbContext>
         where TContext : GraceDbContext
     {
-        public GraceDbContext CreateDbContext() => create(options);
+        private readonly PooledDbContextFactory<TContext> _pool = new(options);
+
+        public GraceDbContext CreateDbContext()
+        {
+            var db = _pool.CreateDbContext();
+            lease?.Invoke(db);
+            return db;
+        }
+
+        public async Task<GraceDbContext> CreateDbContextAsync(CancellationToken cancellationToken = default)
+        {
+            var db = await _pool.CreateDbContextAsync(cancellationToken);
+            lease?.Invoke(db);
+            return db;
+        }
     }
 }
 

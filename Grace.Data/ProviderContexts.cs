@@ -9,9 +9,29 @@ public sealed class SqliteGraceDbContext : GraceDbContext
     public SqliteGraceDbContext(DbContextOptions<SqliteGraceDbContext> options)
         : base(options)
     {
+        Lease(this);
+    }
+
+    /// <summary>
+    /// Prepares a context for its user, when it is made and on every lease from the context pool (ADR 0040),
+    /// which resets what a context set on itself but may hand it out with its connection still open.
+    /// </summary>
+    internal static void Lease(SqliteGraceDbContext db)
+    {
         // Every SaveChanges in a transaction, even a one-statement one: a transaction takes its turn at
         // Grace's write gate, where a bare statement would poll SQLite's busy handler (SqliteWriteGate).
-        Database.AutoTransactionBehavior = AutoTransactionBehavior.Always;
+        db.Database.AutoTransactionBehavior = AutoTransactionBehavior.Always;
+
+        // A connection a previous lease opened and relaxed (SqliteDurability.FlushWithNextCommitAsync) is not
+        // opened again, so the interceptor that makes every opened connection flush its commits would not run:
+        // an intent could then commit without its flush. Made fully durable here instead.
+        var connection = db.Database.GetDbConnection();
+        if (connection.State == System.Data.ConnectionState.Open)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA synchronous = FULL;";
+            command.ExecuteNonQuery();
+        }
     }
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)

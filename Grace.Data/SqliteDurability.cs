@@ -34,6 +34,23 @@ public static class SqliteDurability
     }
 
     /// <summary>
+    /// Undoes <see cref="FlushWithNextCommitAsync"/> on a connection that stays open: its next commits are flushed
+    /// again. Closing the connection is not enough with pooled contexts (ADR 0040): a context can be leased with a
+    /// connection already open, which it then does not close.
+    /// </summary>
+    public static async Task FlushEveryCommitAsync(DbContext db, CancellationToken cancellationToken)
+    {
+        if (db is not SqliteGraceDbContext || db.Database.GetDbConnection() is not { State: System.Data.ConnectionState.Open } connection)
+        {
+            return;
+        }
+
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA synchronous = FULL;";
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
     /// Flushes a SQLite database's write-ahead log to disk, outside any transaction and without SQLite's writer:
     /// every commit already in the log (those made without their own flush included) is on disk when this returns.
     /// The log is append-only until a checkpoint restarts it, and a checkpoint flushes the log and the database

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
+using System.Diagnostics;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 
@@ -39,6 +40,29 @@ public static class SqliteWritePriority
 }
 
 /// <summary>
+/// How long writes waited for SQLite's one writer and how long they held it, by lane (mission or bulk):
+/// when missions are slow under a storm, these say whether the writer is the queue they wait in.
+/// </summary>
+public static class SqliteWriterMetrics
+{
+    /// <summary>The meter's name, for an OpenTelemetry exporter or a <see cref="System.Diagnostics.Metrics.MeterListener"/>.</summary>
+    public const string MeterName = "Grace.Data.Sqlite";
+
+    /// <summary>The tag that names the lane: "mission" or "bulk".</summary>
+    public const string LaneTag = "lane";
+
+    internal static readonly System.Diagnostics.Metrics.Meter Meter = new(MeterName);
+
+    internal static readonly System.Diagnostics.Metrics.Histogram<double> Waited = Meter.CreateHistogram<double>(
+        "grace.sqlite.writer.wait", "ms", "Time a write transaction waited for its turn at SQLite's one writer, by lane.");
+
+    internal static readonly System.Diagnostics.Metrics.Histogram<double> Held = Meter.CreateHistogram<double>(
+        "grace.sqlite.writer.hold", "ms", "Time a write transaction held SQLite's one writer, from its turn to its commit or rollback, by lane.");
+
+    internal static KeyValuePair<string, object?> Lane(bool bulk) => new(LaneTag, bulk ? "bulk" : "mission");
+}
+
+/// <summary>
 /// One queue for SQLite's one writer, per database file in this process, in two lanes.
 /// SQLite lets one connection write at a time; a second one that finds the writer taken is told
 /// SQLITE_BUSY and its busy handler sleeps and polls (1, 2, 5 … 25, 50, 100 ms steps), blocking its
@@ -66,6 +90,9 @@ internal sealed class SqliteWriteGate
     private readonly LinkedList<TaskCompletionSource> _bulk = new();
     private bool _held;
     private int _overtakes;
+    // Who holds the writer and since when (Stopwatch ticks), for the hold time measured when it is given back.
+    private long _heldSince;
+    private bool _heldByBulk;
 
     private SqliteWriteGate()
     {
@@ -89,14 +116,18 @@ internal sealed class SqliteWriteGate
 
     public async Task EnterAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        if (Queue(SqliteWritePriority.IsBulk) is not { } waiter)
+        var bulk = SqliteWritePriority.IsBulk;
+        var asked = Stopwatch.GetTimestamp();
+        if (Queue(bulk) is not { } waiter)
         {
+            SqliteWriterMetrics.Waited.Record(0, SqliteWriterMetrics.Lane(bulk));
             return;
         }
 
         try
         {
             await waiter.Value.Task.WaitAsync(timeout, cancellationToken);
+            SqliteWriterMetrics.Waited.Record(Stopwatch.GetElapsedTime(asked).TotalMilliseconds, SqliteWriterMetrics.Lane(bulk));
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
@@ -111,8 +142,11 @@ internal sealed class SqliteWriteGate
 
     public void Enter(TimeSpan timeout)
     {
-        if (Queue(SqliteWritePriority.IsBulk) is not { } waiter)
+        var bulk = SqliteWritePriority.IsBulk;
+        var asked = Stopwatch.GetTimestamp();
+        if (Queue(bulk) is not { } waiter)
         {
+            SqliteWriterMetrics.Waited.Record(0, SqliteWriterMetrics.Lane(bulk));
             return;
         }
 
@@ -120,6 +154,8 @@ internal sealed class SqliteWriteGate
         {
             throw Busy(timeout);
         }
+
+        SqliteWriterMetrics.Waited.Record(Stopwatch.GetElapsedTime(asked).TotalMilliseconds, SqliteWriterMetrics.Lane(bulk));
     }
 
     public void Exit()
@@ -127,17 +163,22 @@ internal sealed class SqliteWriteGate
         TaskCompletionSource? next;
         lock (_lock)
         {
+            var now = Stopwatch.GetTimestamp();
+            SqliteWriterMetrics.Held.Record(Stopwatch.GetElapsedTime(_heldSince, now).TotalMilliseconds, SqliteWriterMetrics.Lane(_heldByBulk));
+            _heldSince = now;
             var bulkWaits = _bulk.Count > 0;
             LinkedList<TaskCompletionSource> from;
             if (_missions.Count > 0 && (!bulkWaits || _overtakes < MaxOvertakes))
             {
                 from = _missions;
                 _overtakes = bulkWaits ? _overtakes + 1 : 0;
+                _heldByBulk = false;
             }
             else if (bulkWaits)
             {
                 from = _bulk;
                 _overtakes = 0;
+                _heldByBulk = true;
             }
             else
             {
@@ -161,6 +202,8 @@ internal sealed class SqliteWriteGate
             if (!_held)
             {
                 _held = true;
+                _heldSince = Stopwatch.GetTimestamp();
+                _heldByBulk = bulk;
                 return null;
             }
 

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Grace.Data;
 using Grace.Data.Entities;
@@ -69,6 +70,10 @@ public sealed class CaptureService(
     // Signals read from the intake between two chunks of a batch that did not go first: they open the next batch, in order.
     private readonly List<Arrival> _readAhead = [];
     private readonly HashSet<string> _readAheadKeys = new(StringComparer.Ordinal);
+
+    // Reused by each grouping of a batch (only the capture loop groups).
+    private readonly Dictionary<string, int> _groupOrdinals = new(StringComparer.Ordinal);
+    private readonly List<int> _groupSizes = [];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -223,10 +228,7 @@ public sealed class CaptureService(
     private PreparedBatch Prepare(List<Arrival> batch, bool firstsAhead)
     {
         var perCommit = options.CurrentValue.CaptureIncidentsPerCommit;
-        var groups = batch
-            .GroupBy(x => x.Fingerprint)
-            .Select(g => new Group(g.Key, g.Select(x => x.Item.Signal).ToList()))
-            .ToList();
+        var groups = GroupByFingerprint(batch);
         if (!firstsAhead)
         {
             return new PreparedBatch([.. groups.Chunk(perCommit)], firstChunks: 0, firstsAhead: false);
@@ -276,8 +278,45 @@ public sealed class CaptureService(
             return null;
         }
 
-        var groups = firsts.GroupBy(x => x.Fingerprint).Select(g => new Group(g.Key, g.Select(x => x.Item.Signal).ToList())).ToList();
+        var groups = GroupByFingerprint(firsts);
         return new Ahead(firsts, [.. groups.Chunk(options.CurrentValue.CaptureIncidentsPerCommit)]);
+    }
+
+    /// <summary>
+    /// One group per fingerprint, in the order each first arrived, its signals in arrival order. Each
+    /// group's list is made at its final size (counted first), not grown: a batch of 20,000 repeats of a
+    /// few fingerprints would otherwise copy its signals several times over as the lists double.
+    /// </summary>
+    private List<Group> GroupByFingerprint(List<Arrival> arrivals)
+    {
+        _groupOrdinals.Clear();
+        _groupSizes.Clear();
+        foreach (var arrival in arrivals)
+        {
+            ref var ordinal = ref CollectionsMarshal.GetValueRefOrAddDefault(_groupOrdinals, arrival.Fingerprint, out var seen);
+            if (!seen)
+            {
+                ordinal = _groupSizes.Count;
+                _groupSizes.Add(0);
+            }
+
+            _groupSizes[ordinal]++;
+        }
+
+        var groups = new List<Group>(_groupSizes.Count);
+        foreach (var arrival in arrivals)
+        {
+            // Ordinals were given in order of first arrival, so a group's first signal is the next one to make.
+            var ordinal = _groupOrdinals[arrival.Fingerprint];
+            if (ordinal == groups.Count)
+            {
+                groups.Add(new Group(arrival.Fingerprint, new List<Signal>(_groupSizes[ordinal])));
+            }
+
+            groups[ordinal].Signals.Add(arrival.Item.Signal);
+        }
+
+        return groups;
     }
 
     private void Remember(Group[] chunk)
@@ -388,7 +427,8 @@ public sealed class CaptureService(
                 var quietSince = now - TimeSpan.FromMinutes(options.CurrentValue.DedupWindowMinutes);
                 foreach (var group in groups)
                 {
-                    var firing = group.Signals.Where(x => !x.Resolved).ToList();
+                    // Usually every signal of a group is firing: the group's own list, not a copy of it.
+                    var firing = group.Signals.Exists(x => x.Resolved) ? group.Signals.FindAll(x => !x.Resolved) : group.Signals;
                     var resolvedLast = group.Signals[^1].Resolved;
                     var isNew = !existing.TryGetValue(group.Fingerprint, out var incident);
                     if (firing.Count == 0)

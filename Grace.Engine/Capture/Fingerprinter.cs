@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
@@ -10,31 +11,99 @@ namespace Grace.Engine.Capture;
 /// placeholders, plus the exception type and the source.
 /// </summary>
 /// <remarks>
-/// Normalisation is one hand-written pass over the message (no regular expressions), and the hash
-/// of a (source, exception type, template) triple is cached: a storm repeats the same few triples,
-/// so most signals cost a dictionary lookup.
+/// Normalisation is one hand-written pass over the message (no regular expressions), written into a
+/// buffer on the stack, and the fingerprint of a (source, exception type, template) text is cached
+/// and looked up by that buffer: a storm repeats the same few texts, so most signals cost one pass
+/// and a dictionary lookup, and allocate nothing (at 100,000 signals/s, every byte per signal is
+/// 100 KB/s more for the collector, whose pauses stop the whole process).
 /// </remarks>
 public static class Fingerprinter
 {
     private const int CacheLimit = 50_000;
-    private static readonly ConcurrentDictionary<(string Source, string? Exception, string Template), string> Cache = new();
+
+    // Keyed by the text that is hashed: source, '\n', exception type, '\n', template.
+    private static readonly ConcurrentDictionary<string, string> Cache = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> CacheBySpan = Cache.GetAlternateLookup<ReadOnlySpan<char>>();
 
     public static string TemplateOf(Signal signal) =>
         !string.IsNullOrWhiteSpace(signal.MessageTemplate) ? signal.MessageTemplate : Normalize(signal.Message);
 
-    public static string Compute(Signal signal) => Compute(signal.Source, signal.ExceptionType, TemplateOf(signal));
+    public static string Compute(Signal signal)
+    {
+        var text = new TextBuffer(stackalloc char[512]);
+        try
+        {
+            var templateStart = Prefix(ref text, signal.Source, signal.ExceptionType);
+            if (!string.IsNullOrWhiteSpace(signal.MessageTemplate))
+            {
+                text.Append(signal.MessageTemplate);
+            }
+            else
+            {
+                NormalizeInto(signal.Message, ref text);
+                text.TrimEndFrom(templateStart);
+            }
+
+            return Lookup(text.Written);
+        }
+        finally
+        {
+            text.Dispose();
+        }
+    }
 
     public static string Compute(string source, string? exceptionType, string template)
     {
-        var key = (source, exceptionType, template);
-        if (Cache.TryGetValue(key, out var cached))
+        var text = new TextBuffer(stackalloc char[512]);
+        try
+        {
+            Prefix(ref text, source, exceptionType);
+            text.Append(template);
+            return Lookup(text.Written);
+        }
+        finally
+        {
+            text.Dispose();
+        }
+    }
+
+    /// <summary>Folds the variable parts of a message so that repeats compare equal; words stay.</summary>
+    public static string Normalize(string message)
+    {
+        var text = new TextBuffer(stackalloc char[512]);
+        try
+        {
+            NormalizeInto(message, ref text);
+            text.TrimEndFrom(0);
+            return text.Written.ToString();
+        }
+        finally
+        {
+            text.Dispose();
+        }
+    }
+
+    /// <summary>Writes the source and exception type that open the hashed text; returns where the template starts.</summary>
+    private static int Prefix(ref TextBuffer text, string source, string? exceptionType)
+    {
+        text.Append(source);
+        text.Append('\n');
+        text.Append(exceptionType);
+        text.Append('\n');
+        return text.Length;
+    }
+
+    private static string Lookup(ReadOnlySpan<char> text)
+    {
+        if (CacheBySpan.TryGetValue(text, out var cached))
         {
             return cached;
         }
 
-        var text = $"{source}\n{exceptionType}\n{template}";
+        // A text not seen before (or forgotten): hashed once, then served from the cache.
+        var key = text.ToString();
         Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(Encoding.UTF8.GetBytes(text), hash);
+        SHA256.HashData(Encoding.UTF8.GetBytes(key), hash);
         var fingerprint = Convert.ToHexStringLower(hash[..16]);
         if (Cache.Count >= CacheLimit)
         {
@@ -46,11 +115,9 @@ public static class Fingerprinter
         return fingerprint;
     }
 
-    /// <summary>Folds the variable parts of a message so that repeats compare equal; words stay.</summary>
-    public static string Normalize(string message)
+    private static void NormalizeInto(string message, ref TextBuffer output)
     {
         var s = message.AsSpan();
-        var output = new StringBuilder(s.Length);
         var i = 0;
         var lastWasSpace = true;
         while (i < s.Length)
@@ -115,8 +182,68 @@ public static class Fingerprinter
 
             i += length;
         }
+    }
 
-        return output.ToString().TrimEnd();
+    /// <summary>
+    /// Characters written into a buffer on the stack, moving to a pooled array when a long message
+    /// outgrows it (a placeholder can be longer than what it replaces: "5" becomes "&lt;n&gt;").
+    /// </summary>
+    private ref struct TextBuffer(Span<char> initial)
+    {
+        private Span<char> _chars = initial;
+        private char[]? _rented;
+
+        public int Length { get; private set; }
+
+        public readonly ReadOnlySpan<char> Written => _chars[..Length];
+
+        public void Append(char c)
+        {
+            if (Length == _chars.Length)
+            {
+                Grow(1);
+            }
+
+            _chars[Length++] = c;
+        }
+
+        public void Append(scoped ReadOnlySpan<char> text)
+        {
+            if (Length + text.Length > _chars.Length)
+            {
+                Grow(text.Length);
+            }
+
+            text.CopyTo(_chars[Length..]);
+            Length += text.Length;
+        }
+
+        /// <summary>Drops trailing white space written at or after <paramref name="start"/>.</summary>
+        public void TrimEndFrom(int start)
+        {
+            while (Length > start && char.IsWhiteSpace(_chars[Length - 1]))
+            {
+                Length--;
+            }
+        }
+
+        public void Dispose()
+        {
+            if (_rented is { } rented)
+            {
+                _rented = null;
+                ArrayPool<char>.Shared.Return(rented);
+            }
+        }
+
+        private void Grow(int needed)
+        {
+            var larger = ArrayPool<char>.Shared.Rent(Math.Max(_chars.Length * 2, Length + needed));
+            _chars[..Length].CopyTo(larger);
+            Dispose();
+            _rented = larger;
+            _chars = larger;
+        }
     }
 
     private static bool IsWordChar(char c) => char.IsAsciiLetterOrDigit(c) || c == '_';

@@ -65,9 +65,10 @@ public sealed class MissionPlanner(
                 return null;
             }
 
-            // The plan's connection may have been relaxed not to flush its commit (below): it is given
-            // back, and whatever this context writes next opens one that flushes every commit again
-            // (SqliteBusyTimeoutInterceptor sets synchronous = FULL on every open), as the intent must.
+            // The plan's connection may have been relaxed not to flush its commit (below): it flushes every
+            // commit again, as the intent must, and is given back (a context from the pool may have been
+            // leased with it open, and then it stays open: ADR 0040).
+            await SqliteDurability.FlushEveryCommitAsync(db, cancellationToken);
             await db.Database.CloseConnectionAsync();
             return new PlannedMission(db, mission);
         }

@@ -97,25 +97,7 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
         await WaitInteractiveAsync(page);
     }
 
-    private static async Task ShotAsync(IPage page, string name)
-    {
-        var folder = Path.Combine(RepositoryRoot(), "docs", "screenshots");
-        Directory.CreateDirectory(folder);
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(folder, $"{name}.png"), FullPage = true });
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Grace.Console.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException("Repository root not found.");
-    }
+    private static Task ShotAsync(IPage page, string name) => DocScreenshots.TakeAsync(page, name);
 
     [Fact]
     public async Task An_operator_approves_a_tier2_action_live_and_watches_it_heal_while_a_viewer_is_refused()

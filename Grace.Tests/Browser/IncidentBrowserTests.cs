@@ -97,17 +97,5 @@ public sealed class IncidentBrowserTests : IAsyncLifetime
         Assert.Equal(MissionState.AwaitingApproval, run.State);
     }
 
-    private static async Task ShotAsync(IPage page, string name)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Grace.Console.sln")))
-            {
-                var folder = Path.Combine(dir.FullName, "docs", "screenshots");
-                Directory.CreateDirectory(folder);
-                await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(folder, $"{name}.png"), FullPage = true });
-                return;
-            }
-        }
-    }
+    private static Task ShotAsync(IPage page, string name) => DocScreenshots.TakeAsync(page, name);
 }

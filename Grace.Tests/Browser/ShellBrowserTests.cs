@@ -210,20 +210,7 @@ public sealed class ShellBrowserTests(ShellFixture fixture) : IClassFixture<Shel
             problems.Add($"{name}: {violation.Impact} {violation.Id} ({violation.Help}) at {string.Join(" | ", violation.Nodes.Take(3).Select(n => n.Html))}");
         }
 
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Screenshots(), $"{name}.png"), FullPage = true });
-    }
-
-    private static string Screenshots()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Grace.Console.sln")))
-            {
-                return Directory.CreateDirectory(Path.Combine(dir.FullName, "docs", "screenshots")).FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException("Repository root not found.");
+        await DocScreenshots.TakeAsync(page, name);
     }
 
     [Fact]

@@ -87,6 +87,44 @@ public sealed class PlanDurabilityTests : IDisposable, IObserver<DiagnosticListe
         }
     }
 
+    [Fact]
+    public async Task A_pooled_context_given_back_with_its_connection_relaxed_and_open_flushes_every_commit_on_its_next_lease()
+    {
+        await using var host = new GraceHost(TestCatalog.Settings(_folder)).Start();
+        var relaxed = host.CreateDb();
+        await Grace.Data.SqliteDurability.FlushWithNextCommitAsync(relaxed, default);
+        Assert.Equal(Normal, Synchronous(relaxed.Database.GetDbConnection(), null));
+        await relaxed.DisposeAsync();
+
+        // The pool hands contexts out in the order they came back: lease until it is that one again.
+        var others = new List<Data.GraceDbContext>();
+        try
+        {
+            for (var i = 0; i < 2000; i++)
+            {
+                var db = host.CreateDb();
+                if (ReferenceEquals(db, relaxed))
+                {
+                    await db.Database.OpenConnectionAsync();
+                    Assert.Equal(Full, Synchronous(db.Database.GetDbConnection(), null));
+                    await db.DisposeAsync();
+                    return;
+                }
+
+                others.Add(db);
+            }
+
+            Assert.Fail("the pool never handed out the relaxed context again");
+        }
+        finally
+        {
+            foreach (var db in others)
+            {
+                await db.DisposeAsync();
+            }
+        }
+    }
+
     private static IntPtr Handle(DbConnection connection) => ((Microsoft.Data.Sqlite.SqliteConnection)connection).Handle!.DangerousGetHandle();
 
     void IObserver<DiagnosticListener>.OnNext(DiagnosticListener listener)

@@ -134,7 +134,7 @@ public abstract class PolicyFiguresTests(DatabaseProvider provider) : DatabaseTe
         await using var host = NewHost();
         var (_, stored) = await EvaluateAsync(host, [Ran(DateTimeOffset.UtcNow.AddMinutes(-30))]);
         await using var db = host.CreateDb();
-        using var commands = new CommandCounter(db);
+        using var commands = await CommandCounter.StartAsync(db);
         var decision = await host.Get<PolicyGate>().EvaluateAsync(db, stored, CancellationToken.None);
         Assert.StartsWith("Policy allows it", decision.Reason);
         Assert.Equal(1, commands.Count);
@@ -190,10 +190,21 @@ internal sealed class CommandCounter : IDisposable, IObserver<DiagnosticListener
     private readonly List<IDisposable> _subscriptions = [];
     private int _count;
 
-    public CommandCounter(DbContext context)
+    private CommandCounter(DbContext context)
     {
         _context = context;
         _subscriptions.Add(DiagnosticListener.AllListeners.Subscribe(this));
+    }
+
+    /// <summary>
+    /// Starts counting, once EF Core will see the listener: it caches for a second whether anyone listens
+    /// (ConfigureLoggingCacheTime), and a context from the pool keeps what its last lease cached.
+    /// </summary>
+    public static async Task<CommandCounter> StartAsync(DbContext context)
+    {
+        var counter = new CommandCounter(context);
+        await Task.Delay(TimeSpan.FromSeconds(1.2));
+        return counter;
     }
 
     public int Count => Volatile.Read(ref _count);

@@ -67,6 +67,9 @@ public sealed class PrometheusScrapeTests : SqliteDatabaseTest
             Assert.Equal("1", await QueryUntilAsync(api, $"sum(grace_missions_total{{run=\"{run}\",state=\"Succeeded\",playbook=\"test-checkpoint\"}})", "1"));
             Assert.Equal("1", await QueryUntilAsync(api, $"sum(grace_contract_verdicts_total{{run=\"{run}\",verdict=\"Met\"}})", "1"));
             Assert.Equal("1", await QueryUntilAsync(api, $"sum(grace_time_to_recover_seconds_count{{run=\"{run}\"}})", "1"));
+            // SQLite's one writer: how long the mission's commits waited for it and held it.
+            Assert.Equal("1", await QueryUntilAsync(api, $"sum(grace_sqlite_writer_hold_milliseconds_count{{run=\"{run}\",lane=\"mission\"}}) > bool 0", "1"));
+            Assert.Equal("1", await QueryUntilAsync(api, $"sum(grace_sqlite_writer_wait_milliseconds_count{{run=\"{run}\",lane=\"mission\"}}) > bool 0", "1"));
         }
         finally
         {

@@ -96,6 +96,75 @@ public sealed class SqliteWriteGateTests
     }
 
     [Fact]
+    public async Task The_gate_reports_how_long_each_lane_waited_for_the_writer_and_held_it()
+    {
+        var measured = new System.Collections.Concurrent.ConcurrentQueue<(string Instrument, string? Lane, double Ms)>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == SqliteWriterMetrics.MeterName)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) =>
+        {
+            string? lane = null;
+            foreach (var tag in tags)
+            {
+                lane = tag.Key == SqliteWriterMetrics.LaneTag ? tag.Value as string : lane;
+            }
+
+            measured.Enqueue((instrument.Name, lane, value));
+        });
+        listener.Start();
+
+        var gate = SqliteWriteGate.For(":memory:");
+        await gate.EnterAsync(Turn, default); // A mission write holds the writer...
+        var bulk = Queue(gate, bulk: true); // ...while a capture commit waits for it.
+        await WaitForWaitingAsync(gate, 1);
+        await Task.Delay(60);
+        gate.Exit();
+        await bulk.WaitAsync(Turn);
+        await Task.Delay(60);
+        gate.Exit();
+
+        // Other tests write meanwhile, so these are among what was measured, not all of it.
+        Assert.Contains(measured, m => m is { Instrument: "grace.sqlite.writer.hold", Lane: "mission", Ms: >= 50 });
+        Assert.Contains(measured, m => m is { Instrument: "grace.sqlite.writer.wait", Lane: "bulk", Ms: >= 50 });
+        Assert.Contains(measured, m => m is { Instrument: "grace.sqlite.writer.hold", Lane: "bulk", Ms: >= 50 });
+        Assert.Contains(measured, m => m is { Instrument: "grace.sqlite.writer.wait", Lane: "mission" });
+    }
+
+    [Fact]
+    public async Task Every_context_from_the_pool_writes_in_a_transaction_however_the_last_lease_left_it()
+    {
+        using var folder = new TempFolder();
+        await using var host = new GraceHost(TestCatalog.Settings(folder)).Start();
+        var factory = host.Get<IDbContextFactory<Data.GraceDbContext>>();
+        // Leased and given back changed: a context pool resets what a context set on itself.
+        var leased = new List<Data.GraceDbContext>();
+        for (var i = 0; i < 8; i++)
+        {
+            var db = await factory.CreateDbContextAsync();
+            db.Database.AutoTransactionBehavior = AutoTransactionBehavior.Never;
+            leased.Add(db);
+        }
+
+        foreach (var db in leased)
+        {
+            await db.DisposeAsync();
+        }
+
+        for (var i = 0; i < 8; i++)
+        {
+            await using var db = await factory.CreateDbContextAsync();
+            // Otherwise a one-statement SaveChanges would skip the write gate and poll SQLite's busy handler instead.
+            Assert.Equal(AutoTransactionBehavior.Always, db.Database.AutoTransactionBehavior);
+        }
+    }
+
+    [Fact]
     public async Task A_mission_write_goes_before_waiting_bulk_writes_and_each_lane_keeps_its_order()
     {
         var gate = SqliteWriteGate.For(":memory:");

@@ -39,4 +39,33 @@ public sealed class FingerprinterTests
         Assert.Equal(Fingerprinter.Compute(a), Fingerprinter.Compute(b));
         Assert.Equal("User {User} failed", Fingerprinter.TemplateOf(b));
     }
+
+    [Fact]
+    public void A_message_longer_than_the_stack_buffer_normalizes_whole_and_the_same_on_every_path()
+    {
+        // Each "7" grows to "<n>": the normalized text outgrows its 512-character buffer on the stack several times over.
+        var message = string.Join(" ", Enumerable.Range(0, 600).Select(i => $"w{i} 7")) + "   ";
+        var expected = string.Join(" ", Enumerable.Range(0, 600).Select(i => $"w{i} <n>"));
+        Assert.Equal(expected, Fingerprinter.Normalize(message));
+
+        var signal = new Signal("orders", message, Severity.Error, DateTimeOffset.UtcNow, ExceptionType: "System.TimeoutException");
+        Assert.Equal(Fingerprinter.Compute("orders", "System.TimeoutException", expected), Fingerprinter.Compute(signal));
+        // A fingerprint is the first half of the SHA-256 of source, exception type and template, one per line.
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"orders\nSystem.TimeoutException\n{expected}"));
+        Assert.Equal(Convert.ToHexStringLower(hash[..16]), Fingerprinter.Compute(signal));
+    }
+
+    [Fact]
+    public void Trailing_space_is_trimmed_from_the_template_only_not_from_an_empty_exception_type()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var spaced = new Signal("orders", "Disk full  ", Severity.Error, now);
+        var plain = spaced with { Message = "Disk full" };
+        Assert.Equal(Fingerprinter.Compute(plain), Fingerprinter.Compute(spaced));
+        Assert.Equal(Fingerprinter.Compute("orders", null, "Disk full"), Fingerprinter.Compute(spaced));
+        // An empty message leaves the separators alone: source and an absent exception type still tell it apart.
+        var empty = spaced with { Message = "   " };
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("orders\n\n"));
+        Assert.Equal(Convert.ToHexStringLower(hash[..16]), Fingerprinter.Compute(empty));
+    }
 }

@@ -139,6 +139,8 @@ public static class GraceTelemetryExtensions
             .WithMetrics(metrics =>
             {
                 metrics.AddMeter(GraceMetrics.MeterName);
+                // How long writes wait for and hold SQLite's one writer, by lane (the embedded default only).
+                metrics.AddMeter(Grace.Data.SqliteWriterMetrics.MeterName);
                 metrics.AddAspNetCoreInstrumentation();
                 if (options.Metrics.Access != MetricsAccess.Disabled)
                 {
