@@ -25,13 +25,7 @@ public sealed class SqliteGraceDbContext : GraceDbContext
         // A connection a previous lease opened and relaxed (SqliteDurability.FlushWithNextCommitAsync) is not
         // opened again, so the interceptor that makes every opened connection flush its commits would not run:
         // an intent could then commit without its flush. Made fully durable here instead.
-        var connection = db.Database.GetDbConnection();
-        if (connection.State == System.Data.ConnectionState.Open)
-        {
-            using var command = connection.CreateCommand();
-            command.CommandText = "PRAGMA synchronous = FULL;";
-            command.ExecuteNonQuery();
-        }
+        SqliteDurability.FlushEveryCommit(db);
     }
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)

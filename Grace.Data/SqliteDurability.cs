@@ -36,18 +36,18 @@ public static class SqliteDurability
     /// <summary>
     /// Undoes <see cref="FlushWithNextCommitAsync"/> on a connection that stays open: its next commits are flushed
     /// again. Closing the connection is not enough with pooled contexts (ADR 0040): a context can be leased with a
-    /// connection already open, which it then does not close.
+    /// connection already open, which it then does not close. A pragma, no I/O: run in place.
     /// </summary>
-    public static async Task FlushEveryCommitAsync(DbContext db, CancellationToken cancellationToken)
+    public static void FlushEveryCommit(DbContext db)
     {
         if (db is not SqliteGraceDbContext || db.Database.GetDbConnection() is not { State: System.Data.ConnectionState.Open } connection)
         {
             return;
         }
 
-        await using var command = connection.CreateCommand();
+        using var command = connection.CreateCommand();
         command.CommandText = "PRAGMA synchronous = FULL;";
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        command.ExecuteNonQuery();
     }
 
     /// <summary>

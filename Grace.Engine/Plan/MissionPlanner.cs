@@ -68,7 +68,7 @@ public sealed class MissionPlanner(
             // The plan's connection may have been relaxed not to flush its commit (below): it flushes every
             // commit again, as the intent must, and is given back (a context from the pool may have been
             // leased with it open, and then it stays open: ADR 0040).
-            await SqliteDurability.FlushEveryCommitAsync(db, cancellationToken);
+            SqliteDurability.FlushEveryCommit(db);
             await db.Database.CloseConnectionAsync();
             return new PlannedMission(db, mission);
         }

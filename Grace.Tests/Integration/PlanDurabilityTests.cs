@@ -59,32 +59,15 @@ public sealed class PlanDurabilityTests : IDisposable, IObserver<DiagnosticListe
             relaxedHandle = Handle(relaxed.Database.GetDbConnection());
         }
 
-        var others = new List<Data.GraceDbContext>();
-        try
+        await LeaseUntilAsync(host, 100, async db =>
         {
-            for (var i = 0; i < 100; i++)
-            {
-                var db = host.CreateDb();
-                await db.Database.OpenConnectionAsync();
-                if (Handle(db.Database.GetDbConnection()) == relaxedHandle)
-                {
-                    Assert.Equal(Full, Synchronous(db.Database.GetDbConnection(), null));
-                    await db.DisposeAsync();
-                    return;
-                }
-
-                others.Add(db);
-            }
-
-            Assert.Fail("the pool never handed out the relaxed connection again");
-        }
-        finally
+            await db.Database.OpenConnectionAsync();
+            return Handle(db.Database.GetDbConnection()) == relaxedHandle;
+        }, db =>
         {
-            foreach (var db in others)
-            {
-                await db.DisposeAsync();
-            }
-        }
+            Assert.Equal(Full, Synchronous(db.Database.GetDbConnection(), null));
+            return Task.CompletedTask;
+        }, "the pool never handed out the relaxed connection again");
     }
 
     [Fact]
@@ -97,28 +80,35 @@ public sealed class PlanDurabilityTests : IDisposable, IObserver<DiagnosticListe
         await relaxed.DisposeAsync();
 
         // The pool hands contexts out in the order they came back: lease until it is that one again.
-        var others = new List<Data.GraceDbContext>();
+        await LeaseUntilAsync(host, 2000, db => Task.FromResult(ReferenceEquals(db, relaxed)), async db =>
+        {
+            await db.Database.OpenConnectionAsync();
+            Assert.Equal(Full, Synchronous(db.Database.GetDbConnection(), null));
+        }, "the pool never handed out the relaxed context again");
+    }
+
+    /// <summary>Leases contexts, holding each, until one is <paramref name="wanted"/>; checks it, then gives all back.</summary>
+    private static async Task LeaseUntilAsync(GraceHost host, int most, Func<Data.GraceDbContext, Task<bool>> wanted, Func<Data.GraceDbContext, Task> check, string never)
+    {
+        var held = new List<Data.GraceDbContext>();
         try
         {
-            for (var i = 0; i < 2000; i++)
+            for (var i = 0; i < most; i++)
             {
                 var db = host.CreateDb();
-                if (ReferenceEquals(db, relaxed))
+                held.Add(db);
+                if (await wanted(db))
                 {
-                    await db.Database.OpenConnectionAsync();
-                    Assert.Equal(Full, Synchronous(db.Database.GetDbConnection(), null));
-                    await db.DisposeAsync();
+                    await check(db);
                     return;
                 }
-
-                others.Add(db);
             }
 
-            Assert.Fail("the pool never handed out the relaxed context again");
+            Assert.Fail(never);
         }
         finally
         {
-            foreach (var db in others)
+            foreach (var db in held)
             {
                 await db.DisposeAsync();
             }
