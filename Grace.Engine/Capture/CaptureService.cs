@@ -71,9 +71,9 @@ public sealed class CaptureService(
     private readonly List<Arrival> _readAhead = [];
     private readonly HashSet<string> _readAheadKeys = new(StringComparer.Ordinal);
 
-    // Reused by each grouping of a batch (only the capture loop groups).
-    private readonly Dictionary<string, int> _groupOrdinals = new(StringComparer.Ordinal);
-    private readonly List<int> _groupSizes = [];
+    // Reused by each grouping the capture loop makes. ProcessBatchAsync may be called by several writers
+    // at once (tests and the benchmark fold concurrently), so each of its calls groups with its own.
+    private readonly GroupingScratch _loopScratch = new();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -84,7 +84,7 @@ public sealed class CaptureService(
             while (_readAhead.Count > 0 || await intake.Reader.WaitToReadAsync(stoppingToken))
             {
                 Take(batch);
-                prepared = Prepare(batch, firstsAhead: true);
+                prepared = Prepare(batch, firstsAhead: true, _loopScratch);
                 await StoreUntilStoredAsync(batch, prepared, stoppingToken);
                 // Stored: the drain on stopping must not store it again.
                 batch.Clear();
@@ -184,7 +184,7 @@ public sealed class CaptureService(
                 }
 
                 // A batch interrupted part way keeps its place: the commits it made are not counted twice.
-                prepared ??= Prepare(batch, firstsAhead: false);
+                prepared ??= Prepare(batch, firstsAhead: false, _loopScratch);
                 await StoreAsync(batch, prepared, bound.Token);
                 batch.Clear();
                 prepared = null;
@@ -215,7 +215,7 @@ public sealed class CaptureService(
     /// </summary>
     internal async Task ProcessBatchAsync(IReadOnlyList<Signal> batch, CancellationToken cancellationToken)
     {
-        await StoreChunksAsync(Prepare([.. batch.Select(s => Arrival.Of(new IntakeItem(s, null)))], firstsAhead: false), cancellationToken);
+        await StoreChunksAsync(Prepare([.. batch.Select(s => Arrival.Of(new IntakeItem(s, null)))], firstsAhead: false, new GroupingScratch()), cancellationToken);
         FlushCommitted();
     }
 
@@ -225,10 +225,10 @@ public sealed class CaptureService(
     /// for a batch of thousands of new fingerprints. Every signal of a fingerprint stays in one chunk, so an
     /// incident's count, sample and episode are decided in one transaction as before.
     /// </summary>
-    private PreparedBatch Prepare(List<Arrival> batch, bool firstsAhead)
+    private PreparedBatch Prepare(List<Arrival> batch, bool firstsAhead, GroupingScratch scratch)
     {
         var perCommit = options.CurrentValue.CaptureIncidentsPerCommit;
-        var groups = GroupByFingerprint(batch);
+        var groups = GroupByFingerprint(batch, scratch);
         if (!firstsAhead)
         {
             return new PreparedBatch([.. groups.Chunk(perCommit)], firstChunks: 0, firstsAhead: false);
@@ -278,7 +278,7 @@ public sealed class CaptureService(
             return null;
         }
 
-        var groups = GroupByFingerprint(firsts);
+        var groups = GroupByFingerprint(firsts, _loopScratch);
         return new Ahead(firsts, [.. groups.Chunk(options.CurrentValue.CaptureIncidentsPerCommit)]);
     }
 
@@ -287,30 +287,31 @@ public sealed class CaptureService(
     /// group's list is made at its final size (counted first), not grown: a batch of 20,000 repeats of a
     /// few fingerprints would otherwise copy its signals several times over as the lists double.
     /// </summary>
-    private List<Group> GroupByFingerprint(List<Arrival> arrivals)
+    private static List<Group> GroupByFingerprint(List<Arrival> arrivals, GroupingScratch scratch)
     {
-        _groupOrdinals.Clear();
-        _groupSizes.Clear();
+        var (ordinals, sizes) = (scratch.Ordinals, scratch.Sizes);
+        ordinals.Clear();
+        sizes.Clear();
         foreach (var arrival in arrivals)
         {
-            ref var ordinal = ref CollectionsMarshal.GetValueRefOrAddDefault(_groupOrdinals, arrival.Fingerprint, out var seen);
+            ref var ordinal = ref CollectionsMarshal.GetValueRefOrAddDefault(ordinals, arrival.Fingerprint, out var seen);
             if (!seen)
             {
-                ordinal = _groupSizes.Count;
-                _groupSizes.Add(0);
+                ordinal = sizes.Count;
+                sizes.Add(0);
             }
 
-            _groupSizes[ordinal]++;
+            sizes[ordinal]++;
         }
 
-        var groups = new List<Group>(_groupSizes.Count);
+        var groups = new List<Group>(sizes.Count);
         foreach (var arrival in arrivals)
         {
             // Ordinals were given in order of first arrival, so a group's first signal is the next one to make.
-            var ordinal = _groupOrdinals[arrival.Fingerprint];
+            var ordinal = ordinals[arrival.Fingerprint];
             if (ordinal == groups.Count)
             {
-                groups.Add(new Group(arrival.Fingerprint, new List<Signal>(_groupSizes[ordinal])));
+                groups.Add(new Group(arrival.Fingerprint, new List<Signal>(sizes[ordinal])));
             }
 
             groups[ordinal].Signals.Add(arrival.Item.Signal);
@@ -580,6 +581,14 @@ public sealed class CaptureService(
     private sealed record Group(string Fingerprint, List<Signal> Signals);
 
     /// <summary>A signal taken from the intake, with its fingerprint (computed once).</summary>
+    /// <summary>The lookup and counts one grouping fills; kept between batches so a grouping allocates only its groups.</summary>
+    private sealed class GroupingScratch
+    {
+        public Dictionary<string, int> Ordinals { get; } = new(StringComparer.Ordinal);
+
+        public List<int> Sizes { get; } = [];
+    }
+
     private readonly record struct Arrival(IntakeItem Item, string Fingerprint)
     {
         public static Arrival Of(IntakeItem item) => new(item, Fingerprinter.Compute(item.Signal));

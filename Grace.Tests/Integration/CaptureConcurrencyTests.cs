@@ -81,4 +81,48 @@ public sealed class CaptureConcurrencyTests
         var incident = await db.Incidents.AsNoTracking().SingleAsync(i => i.Source == "payments-api");
         Assert.Equal(2 * Writers * Batches * PerBatch, incident.Count);
     }
+
+    [Fact]
+    public async Task Batches_of_many_fingerprints_captured_by_several_writers_at_once_are_each_grouped_and_counted()
+    {
+        // Each call groups its own batch: a grouping shared between callers mixed their fingerprints and
+        // failed (or miscounted) when two batches were grouped at once. Threads of their own, released
+        // together, so the groupings overlap on two cores rather than queue behind the thread pool.
+        const int writers = 8, batches = 3, sources = 200, repeatsPerBatch = 20;
+        using var folder = new TempFolder();
+        var (database, host, _) = await StartAsync(DatabaseProvider.Sqlite, folder);
+        await using var __ = database;
+        await using var ___ = host;
+        var capture = host.Get<CaptureService>();
+        using var start = new Barrier(writers);
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+
+        void Write(int writer)
+        {
+            try
+            {
+                for (var b = 0; b < batches; b++)
+                {
+                    var batch = Enumerable.Range(0, sources * repeatsPerBatch).Select(i => Repeat($"fleet-{writer}-{i % sources}", i)).ToList();
+                    start.SignalAndWait(TimeSpan.FromSeconds(30));
+                    capture.ProcessBatchAsync(batch, default).GetAwaiter().GetResult();
+                }
+            }
+            catch (Exception ex)
+            {
+                failures.Enqueue(ex);
+                start.RemoveParticipant();
+            }
+        }
+
+        var threads = Enumerable.Range(0, writers).Select(w => new Thread(() => Write(w))).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+
+        Assert.Empty(failures);
+        await using var db = host.CreateDb();
+        var counts = await db.Incidents.AsNoTracking().Where(i => i.Source.StartsWith("fleet-")).Select(i => i.Count).ToListAsync();
+        Assert.Equal(writers * sources, counts.Count);
+        Assert.All(counts, count => Assert.Equal(batches * repeatsPerBatch, count));
+    }
 }
