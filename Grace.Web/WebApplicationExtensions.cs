@@ -133,7 +133,7 @@ public static class WebApplicationExtensions
         app.UseAuthentication();
         app.UseGraceConnectionLimits();
         app.UseAuthorization();
-        app.UseRateLimiter();
+        app.UseIngestionRateLimit();
         app.UseAntiforgery();
         app.MapStaticAssets().AllowAnonymous();
         // The Content-Security-Policy (SecurityHeaders) already refuses every frame; Blazor's own header would be a second one.

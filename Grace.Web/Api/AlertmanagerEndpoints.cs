@@ -30,13 +30,13 @@ public static class AlertmanagerEndpoints
             .WithName("PostAlertmanager")
             .DisableAntiforgery()
             .RequireIngestScope(ApiKeyScopes.Alerts)
-            .RequireRateLimiting(IngestionExtensions.RateLimit);
+            .RequireIngestionRateLimit();
         app.MapPost("/api/grafana", (HttpRequest request, SignalIntake intake, TimeProvider time, IOptionsMonitor<IngestionOptions> limits, CancellationToken ct) =>
                 PostAsync(AlertFormat.Grafana, request, intake, time, limits, ct))
             .WithName("PostGrafana")
             .DisableAntiforgery()
             .RequireIngestScope(ApiKeyScopes.Alerts)
-            .RequireRateLimiting(IngestionExtensions.RateLimit);
+            .RequireIngestionRateLimit();
         return app;
     }
 

@@ -1,15 +1,11 @@
-using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Identity;
-using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 
 namespace Grace.Web.Api;
 
 public static class IngestionExtensions
 {
-    public const string RateLimit = "ingest-per-key";
-
     /// <summary>API-key authentication, a policy per key scope (<see cref="IngestionGuard"/>) and a token bucket per key.</summary>
     public static IServiceCollection AddGraceIngestion(this IServiceCollection services)
     {
@@ -18,30 +14,7 @@ public static class IngestionExtensions
         services.AddSingleton<IValidateOptions<WebhooksOptions>, WebhooksOptionsValidator>();
         services.AddAuthentication().AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         services.AddAuthorizationBuilder().AddIngestionPolicies();
-        services.AddRateLimiter(limiter =>
-        {
-            limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-            limiter.AddPolicy(RateLimit, context =>
-            {
-                var options = context.RequestServices.GetRequiredService<IOptionsMonitor<IngestionOptions>>().CurrentValue;
-                var partition = context.User.FindFirst(ApiKeyAuthenticationHandler.KeyIdClaim)?.Value ?? context.User.Identity?.Name ?? "anonymous";
-                return RateLimitPartition.GetTokenBucketLimiter(partition, _ => new TokenBucketRateLimiterOptions
-                {
-                    TokenLimit = options.BurstPerKey,
-                    TokensPerPeriod = options.RequestsPerSecondPerKey,
-                    ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-                    QueueLimit = 0,
-                    AutoReplenishment = true,
-                });
-            });
-            limiter.OnRejected = async (context, cancellationToken) =>
-            {
-                var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 1;
-                context.HttpContext.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                await Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests for this key.",
-                    detail: $"Retry after {retryAfter} s; the limit is Grace:Ingestion:RequestsPerSecondPerKey per key.").ExecuteAsync(context.HttpContext);
-            };
-        });
+        services.AddSingleton<IngestionRateLimiter>();
         return services;
     }
 

@@ -21,7 +21,7 @@ public static class SignalEndpoints
             .ProducesValidationProblem()
             .DisableAntiforgery()
             .RequireIngestScope(ApiKeyScopes.Signals)
-            .RequireRateLimiting(IngestionExtensions.RateLimit);
+            .RequireIngestionRateLimit();
         return app;
     }
 

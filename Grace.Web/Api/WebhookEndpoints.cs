@@ -22,7 +22,7 @@ public static class WebhookEndpoints
             .WithName("PostWebhook")
             .DisableAntiforgery()
             .RequireIngestScope(ApiKeyScopes.Webhooks)
-            .RequireRateLimiting(IngestionExtensions.RateLimit);
+            .RequireIngestionRateLimit();
         return app;
     }
 

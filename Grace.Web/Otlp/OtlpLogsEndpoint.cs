@@ -36,7 +36,7 @@ public static class OtlpLogsEndpoint
             .DisableAntiforgery()
             // The signal API's scope: an OTLP log record is a signal by another encoding.
             .RequireIngestScope(Grace.Data.Entities.ApiKeyScopes.Signals)
-            .RequireRateLimiting(IngestionExtensions.RateLimit);
+            .RequireIngestionRateLimit();
 
         // An SDK given only a base endpoint (OTEL_EXPORTER_OTLP_ENDPOINT) also exports traces and metrics
         // to /v1/traces and /v1/metrics. They get a 404 that says why (OTLP clients do not retry a 404),
