@@ -167,6 +167,8 @@ public sealed class NotificationTests : SqliteDatabaseTest
         var port = TestCatalog.FreeLoopbackPort();
         var settings = Webhook($"http://127.0.0.1:{port}/hook", NotificationKind.ApprovalRequested);
         settings["Grace:Notifications:InitialBackoffSeconds"] = "1";
+        // A row that failed several times before the restart is due again within 2 s, not after a long doubled wait.
+        settings["Grace:Notifications:MaxBackoffSeconds"] = "2";
         Guid rowId;
         await using (var first = NewHost(settings))
         {
